@@ -1,0 +1,207 @@
+"""Settings shared by every environment, read from the environment in this one place.
+
+Each environment module (``local``, ``test``, ``production``) imports this one and decides the
+few things that differ: the database, debug, secrets and how logs are rendered. Every variable
+is documented in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import django_stubs_ext
+import environ
+
+# Lets type-annotated code subscript Django generics (ModelAdmin[Model], QuerySet[Model]).
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+env = environ.Env()
+
+# platformdirs (used by pgserver) warns on machines without a login session; it is harmless.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+# --- Core -----------------------------------------------------------------------------------
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# Where the service is reachable from outside; used in problem type URIs, x5u URLs and CRL
+# distribution points, so it must be the public https URL in production.
+RS_PUBLIC_URL: str = env.str("RS_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# Keys, the embedded database and other local state live here.
+RS_DATA_DIR = Path(env.str("RS_DATA_DIR", default=str(BASE_DIR / ".data"))).resolve()
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "core",
+    "directory",
+    "ca",
+    "transparency",
+]
+
+MIDDLEWARE = [
+    "core.middleware.RequestLogMiddleware",
+    "core.middleware.RequestSizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Explicit transactions only: entry-point services are atomic (docs/architecture.md).
+ATOMIC_REQUESTS = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATABASE_CONN_MAX_AGE = env.int("DATABASE_CONN_MAX_AGE", default=60)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STORAGES = {
+    "default": {"BASE_BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve static files straight from the apps in development, no collectstatic needed.
+WHITENOISE_USE_FINDERS = True
+
+# Request bodies are small JSON or JWS documents; refuse anything large before parsing it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("RS_MAX_REQUEST_BYTES", default=64 * 1024)
+
+# --- Cache (throttles and rate limits must be shared across processes in production) ----------
+
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://rs")}
+
+# --- REST API -------------------------------------------------------------------------------
+
+REST_FRAMEWORK: dict[str, Any] = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["core.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.throttling.ApiKeyRateThrottle",
+        "core.throttling.ClientIpRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": env.str("RS_THROTTLE_API_KEY", default="600/minute"),
+        "client_ip": env.str("RS_THROTTLE_CLIENT_IP", default="300/minute"),
+    },
+    # Client IPs come from REMOTE_ADDR; behind N trusted proxies set RS_TRUSTED_PROXIES=N.
+    "NUM_PROXIES": env.int("RS_TRUSTED_PROXIES", default=0),
+    "EXCEPTION_HANDLER": "core.problems.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Resolution Service API",
+    "DESCRIPTION": (
+        "Find which messaging and calling apps handle a phone number. Apps prove control of a "
+        "number by SMS, receive a short-lived number certificate, and publish handler records; "
+        "every certificate and change is recorded in a public transparency log."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Tasks ----------------------------------------------------------------------------------
+
+CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default="")
+# Without a broker, tasks run in this process (after the transaction that queued them commits).
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is delivered again
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "clear-expired-sessions": {
+        "task": "core.tasks.sessions_clear_expired",
+        "schedule": 3600.0,
+    },
+}
+
+# --- Sessions and security defaults ---------------------------------------------------------
+
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Logging --------------------------------------------------------------------------------
+
+RS_LOG_FORMAT: str = env.str("RS_LOG_FORMAT", default="console")  # "console" or "json"
+RS_LOG_LEVEL: str = env.str("RS_LOG_LEVEL", default="INFO")
+LOGGING_CONFIG = None  # configured by core.logging.configure_logging below
+
+
+# True when this process uses the embedded server (no DATABASE_URL); reported by /healthz.
+RS_EMBEDDED_DATABASE = not env.str("DATABASE_URL", default="")
+
+
+def database_from_environment() -> dict[str, Any]:
+    """``DATABASE_URL`` when set, else the embedded PostgreSQL server under ``RS_DATA_DIR``."""
+    if env.str("DATABASE_URL", default=""):
+        config = env.db("DATABASE_URL")
+    else:
+        from core.embedded_postgres import embedded_database_url
+
+        config = environ.Env.db_url_config(embedded_database_url(RS_DATA_DIR))
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        raise environ.ImproperlyConfigured("DATABASE_URL must point to PostgreSQL")
+    config["CONN_MAX_AGE"] = DATABASE_CONN_MAX_AGE
+    config["CONN_HEALTH_CHECKS"] = True
+    return dict(config)

@@ -1,0 +1,45 @@
+"""Production settings: every secret comes from the environment; nothing insecure by default.
+
+Refuses to start without ``DJANGO_SECRET_KEY``, ``DJANGO_ALLOWED_HOSTS`` and ``DATABASE_URL``.
+See docs/deployment.md for the full list of variables.
+"""
+
+from environ import ImproperlyConfigured
+
+from core.logging import configure_logging
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, RS_LOG_LEVEL, env
+
+DEBUG = False
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
+WHITENOISE_USE_FINDERS = False  # collectstatic at deploy time
+
+try:
+    SECRET_KEY = env.str("DJANGO_SECRET_KEY")
+except ImproperlyConfigured as missing:
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be set in production (50+ random characters)"
+    ) from missing
+if len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 characters long")
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+RS_EMBEDDED_DATABASE = False
+DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL")
+
+# TLS is terminated by the proxy in front of gunicorn, which sets X-Forwarded-Proto.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+
+configure_logging(fmt=env.str("RS_LOG_FORMAT", default="json"), level=RS_LOG_LEVEL)

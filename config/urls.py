@@ -1,0 +1,22 @@
+"""URL routes. API errors, including unknown URLs, are problem+json (core.problems)."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from core.views import HealthApi, problem_page
+
+urlpatterns = [
+    path("healthz", HealthApi.as_view(), name="healthz"),
+    path("problems/<slug:slug>", problem_page, name="problem"),
+    path("v1/", include("directory.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "core.problems.handler400"
+handler403 = "core.problems.handler403"
+handler404 = "core.problems.handler404"
+handler500 = "core.problems.handler500"

@@ -1,0 +1,1 @@
+"""Cross-cutting parts: problem responses, API-key auth, throttles, logging, health, tasks."""

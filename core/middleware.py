@@ -1,0 +1,92 @@
+"""Request middleware: one structured log line per request, and a cap on request body size."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+import structlog
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from core.problems import problem_response
+
+logger = structlog.get_logger("rs.request")
+
+_REQUEST_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def _request_id(request: HttpRequest) -> str:
+    """The caller's X-Request-ID when it is short and plain, else a new one."""
+    given = request.headers.get("X-Request-ID", "")
+    if 0 < len(given) <= 64 and set(given) <= _REQUEST_ID_CHARS:
+        return given
+    return uuid.uuid4().hex
+
+
+class RequestLogMiddleware:
+    """Log method, route (never the raw path: it may hold a phone number), status and time."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = _request_id(request)
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+        match = request.resolver_match
+        logger.info(
+            "request",
+            request_id=request_id,
+            method=request.method,
+            route=match.route if match else "<unresolved>",
+            status=response.status_code,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            provider=getattr(getattr(request, "rs_provider", None), "slug", None),
+        )
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse request bodies over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` before anything reads them.
+
+    Django enforces that limit only when ``request.body`` is read; DRF's parsers read the stream
+    directly, so the cap is applied here from Content-Length (and to chunked bodies, which we do
+    not accept at all: every client we serve sends a length).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if request.META.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+            return problem_response(
+                slug="length-required",
+                title="Length required",
+                status=411,
+                detail="Send the request body with a Content-Length.",
+            )
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return problem_response(
+                slug="bad-request",
+                title="Bad request",
+                status=400,
+                detail="Content-Length is not a number.",
+            )
+        if limit is not None and length > limit:
+            return problem_response(
+                slug="request-too-large",
+                title="Request body too large",
+                status=413,
+                detail=f"Request bodies are limited to {limit} bytes.",
+            )
+        return self.get_response(request)

@@ -1,0 +1,30 @@
+"""Queueing work, and the project-wide periodic tasks.
+
+Work that leaves the process is queued with :func:`enqueue_on_commit`, never called directly:
+a change that rolls back sends nothing. With a broker the task goes to a worker; without one
+(the embedded default) Celery runs it eagerly, still only after the commit.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import structlog
+from celery import Task, shared_task
+from django.core import management
+from django.db import transaction
+
+logger = structlog.get_logger(__name__)
+
+
+def enqueue_on_commit(task: Task[Any, Any], *args: Any, **kwargs: Any) -> None:
+    """Queue ``task(*args, **kwargs)`` when the current transaction commits (at once if none)."""
+    transaction.on_commit(partial(task.apply_async, args=args, kwargs=kwargs), robust=True)
+
+
+@shared_task(name="core.tasks.sessions_clear_expired")
+def sessions_clear_expired() -> None:
+    """Delete expired admin sessions (Django keeps them until told)."""
+    management.call_command("clearsessions")
+    logger.info("expired sessions cleared")

@@ -1,0 +1,58 @@
+"""Service-level endpoints: health and the documentation of problem types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, JsonResponse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.health import broker_health, database_health
+from core.problems import CATALOGUE, ServiceUnavailable, problem_type
+from core.schema import problem
+
+_check = inline_serializer("HealthCheck", {"status": serializers.ChoiceField(["ok", "down"])})
+
+
+class HealthApi(APIView):
+    """Readiness: 200 when the database (and the broker, if configured) answer, else 503."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[Any] = []
+
+    @extend_schema(
+        operation_id="health",
+        responses={
+            200: inline_serializer(
+                "Health",
+                {
+                    "status": serializers.CharField(),
+                    "database": _check,
+                    "broker": _check,
+                },
+            ),
+            503: problem("A dependency is down; `checks` says which"),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        checks = {"database": database_health()}
+        if (broker := broker_health()) is not None:
+            checks["broker"] = broker
+        down = sorted(name for name, check in checks.items() if check["status"] != "ok")
+        if down:
+            raise ServiceUnavailable(f"Unavailable: {', '.join(down)}.", checks=checks)
+        return Response({"status": "ok", **checks})
+
+
+def problem_page(request: HttpRequest, slug: str) -> JsonResponse:
+    """What a problem ``type`` URI points to: its status and title."""
+    if slug not in CATALOGUE:
+        raise Http404
+    status, title = CATALOGUE[slug]
+    return JsonResponse({"type": problem_type(slug), "status": status, "title": title})

@@ -1,0 +1,1 @@
+"""The directory: providers (app vendors) and their API keys, handler records and lookups."""

@@ -1,0 +1,52 @@
+"""Shared fixtures. Tests run on real PostgreSQL: embedded, or ``DATABASE_URL`` when set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from directory.services import IssuedKey, api_key_create
+from tests.factories import ProviderFactory
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    db = settings.DATABASES["default"]
+    where = "embedded PostgreSQL" if settings.RS_EMBEDDED_DATABASE else db.get("HOST")
+    broker = settings.CELERY_BROKER_URL or "none (tasks run in-process)"
+    return f"database: {where} ({db.get('NAME')}); broker: {broker}"
+
+
+@pytest.fixture
+def provider(db: Any) -> Any:
+    return ProviderFactory()
+
+
+@pytest.fixture
+def issued_key(provider: Any) -> IssuedKey:
+    return api_key_create(provider=provider, label="test")
+
+
+@pytest.fixture
+def anonymous_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def client_for(db: Any) -> Any:
+    """``client_for(secret)``: an API client sending that key as a bearer token."""
+
+    def make(secret: str) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_client(client_for: Any, issued_key: IssuedKey) -> APIClient:
+    client: APIClient = client_for(issued_key.secret)
+    return client

@@ -1,0 +1,89 @@
+"""Every error the API returns is RFC 9457 problem+json, never an HTML page or a traceback."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.urls import path
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from config.urls import urlpatterns as project_urls
+from directory.models import ApiKey
+from tests.problems import assert_problem
+
+pytestmark = pytest.mark.django_db
+
+
+class Exploding(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes: list[Any] = []
+
+    def get(self, request: Request) -> None:
+        raise RuntimeError("secret internal detail")
+
+
+urlpatterns = [path("test/explode", Exploding.as_view()), *project_urls]
+handler404 = "core.problems.handler404"
+handler500 = "core.problems.handler500"
+
+
+def test_unknown_url_is_404_problem(api_client):
+    assert_problem(api_client.get("/v1/no-such-thing"), 404, "not-found")
+    assert_problem(api_client.get("/nothing/here", HTTP_ACCEPT="text/html"), 404, "not-found")
+
+
+def test_wrong_method_is_405_problem_with_allow(api_client):
+    response = api_client.delete("/v1/me")
+    assert_problem(response, 405, "method-not-allowed")
+    assert "GET" in response["Allow"]
+
+
+def test_non_json_body_is_415_problem_and_creates_nothing(api_client):
+    before = ApiKey.objects.count()
+    response = api_client.post(
+        "/v1/keys", "label=x", content_type="application/x-www-form-urlencoded"
+    )
+    assert_problem(response, 415, "unsupported-media-type")
+    assert ApiKey.objects.count() == before
+
+
+def test_malformed_json_is_400_problem(api_client):
+    response = api_client.post("/v1/keys", "{not json", content_type="application/json")
+    assert_problem(response, 400, "malformed-request")
+
+
+def test_oversized_body_is_413_problem(api_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    body = json.dumps({"label": "x" * 2000})
+    response = api_client.post("/v1/keys", body, content_type="application/json")
+    assert_problem(response, 413, "request-too-large")
+
+
+def test_throttled_request_is_429_problem_with_retry_after(api_client, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"api_key": "2/minute", "client_ip": "100/minute"},
+    }
+    assert api_client.get("/v1/me").status_code == 200
+    assert api_client.get("/v1/me").status_code == 200
+    response = api_client.get("/v1/me")
+    body = assert_problem(response, 429, "rate-limited")
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert body["retry_after"] == int(response["Retry-After"])
+
+
+def test_server_error_is_500_problem_without_internals(client, settings):
+    settings.ROOT_URLCONF = __name__
+    response = client.get("/test/explode")
+    body = assert_problem(response, 500, "server-error")
+    assert "secret internal detail" not in response.content.decode()
+    assert "Traceback" not in body["detail"]
+
+
+def test_problem_type_uri_documents_the_problem(client):
+    response = client.get("/problems/rate-limited")
+    assert response.status_code == 200
+    assert response.json()["status"] == 429

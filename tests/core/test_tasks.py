@@ -1,0 +1,55 @@
+"""Tasks are queued on commit; without a broker they run in-process; beat's schedule runs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
+from django.db import transaction
+from django.utils import timezone
+
+from config.celery_app import app
+from core.scheduler import InProcessBeat
+from core.tasks import enqueue_on_commit, sessions_clear_expired
+
+
+def _expired_session() -> str:
+    store = SessionStore()
+    store["x"] = 1
+    store.set_expiry(-10)
+    store.create()
+    assert store.session_key
+    return store.session_key
+
+
+@pytest.mark.django_db(transaction=True)
+def test_task_runs_only_after_commit():
+    key = _expired_session()
+    with transaction.atomic():
+        enqueue_on_commit(sessions_clear_expired)
+        assert Session.objects.filter(session_key=key).exists()  # not yet: not committed
+    assert not Session.objects.filter(session_key=key).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rolled_back_transaction_queues_nothing():
+    key = _expired_session()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        enqueue_on_commit(sessions_clear_expired)
+        raise RuntimeError("abort")
+    assert Session.objects.filter(session_key=key).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_process_beat_runs_due_entries_of_the_schedule():
+    assert "clear-expired-sessions" in app.conf.beat_schedule
+    key = _expired_session()
+    beat = InProcessBeat(app)
+    beat.tick()  # first sight of each entry: nothing is due yet
+    assert Session.objects.filter(session_key=key).exists()
+    with time_machine.travel(timezone.now() + timedelta(hours=1, seconds=1)):
+        beat.tick()
+    assert not Session.objects.filter(session_key=key).exists()

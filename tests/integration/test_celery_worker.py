@@ -1,0 +1,100 @@
+"""A real Celery worker consumes our tasks from a real Redis broker.
+
+Run by .ci/run with ``DATABASE_URL`` (the machine's PostgreSQL) and ``CELERY_BROKER_URL``
+(its Redis) set: ``pytest -m integration tests/integration``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
+from django.db import connection, transaction
+
+from config.celery_app import app
+from core.tasks import enqueue_on_commit, sessions_clear_expired
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        not os.environ.get("CELERY_BROKER_URL"), reason="needs CELERY_BROKER_URL (run by .ci/run)"
+    ),
+]
+
+
+@pytest.fixture
+def worker(transactional_db: None) -> Iterator[subprocess.Popen[str]]:
+    """A `celery worker` process on the test database and the configured broker."""
+    db = settings.DATABASES["default"]
+    database_url = (
+        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    )
+    app.control.purge()  # a previous run's leftovers must not satisfy this test
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=os.environ
+        | {"DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": database_url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_broker_is_real():
+    assert not app.conf.task_always_eager
+    assert settings.CELERY_BROKER_URL.startswith("redis://")
+
+
+def test_worker_executes_a_task_queued_on_commit(worker, client):
+    store = SessionStore()
+    store["x"] = 1
+    store.set_expiry(-10)
+    store.create()
+    with transaction.atomic():
+        enqueue_on_commit(sessions_clear_expired)
+    # The worker deletes the expired session in its own process and connection.
+    deadline = time.monotonic() + 60
+    while Session.objects.filter(session_key=store.session_key).exists():
+        if worker.poll() is not None:
+            pytest.fail(f"worker exited:\n{worker.stdout.read() if worker.stdout else ''}")
+        assert time.monotonic() < deadline, "the worker did not run the task within 60 s"
+        time.sleep(0.2)
+    connection.close()
+
+
+def test_health_reports_the_broker(client, db):
+    body = client.get("/healthz").json()
+    assert body["broker"] == {"status": "ok"}
