@@ -79,7 +79,7 @@ def configure_logging(*, fmt: str, level: str) -> None:
             "root": {"handlers": ["stderr"], "level": level},
             "loggers": {
                 # Request lines are written by core.middleware with the route, not the raw path.
-                "django.server": {"level": "WARNING"},
+                "django.server": {"level": "ERROR"},
                 "django.request": {"level": "ERROR"},
                 "pgserver": {"level": "WARNING"},
             },
