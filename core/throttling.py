@@ -46,3 +46,9 @@ class ClientIpRateThrottle(_ConfiguredRateThrottle):
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
         return f"throttle:{self.scope}:{self.get_ident(request)}"
+
+
+class LogReadRateThrottle(ClientIpRateThrottle):
+    """Reads of the log's static tiles, per client IP: generous, made for bulk audits."""
+
+    scope = "log_read"

@@ -19,6 +19,14 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"database: {where} ({db.get('NAME')}); broker: {broker}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def log_keys_ready(django_db_setup: Any, django_db_blocker: Any) -> None:
+    """The log's keys exist (in this session's RS_KEY_DIR, shared with child processes)."""
+    from transparency.keys import log_keys_bootstrap
+
+    log_keys_bootstrap()
+
+
 @pytest.fixture
 def provider(db: Any) -> Any:
     return ProviderFactory()

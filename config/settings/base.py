@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import django_stubs_ext
 import environ
@@ -36,6 +37,16 @@ RS_PUBLIC_URL: str = env.str("RS_PUBLIC_URL", default="http://127.0.0.1:8000").r
 
 # Keys, the embedded database and other local state live here.
 RS_DATA_DIR = Path(env.str("RS_DATA_DIR", default=str(BASE_DIR / ".data"))).resolve()
+
+# --- Keys and the transparency log ------------------------------------------------------------
+
+# Private keys are files in RS_KEY_DIR, encrypted with RS_KEY_PASSPHRASE (transparency.keys).
+RS_KEY_DIR = Path(env.str("RS_KEY_DIR", default=str(RS_DATA_DIR / "keys"))).resolve()
+RS_KEY_PASSPHRASE: str = env.str("RS_KEY_PASSPHRASE", default="")
+# The log's name in checkpoints and its note key (C2SP tlog-checkpoint "origin").
+RS_LOG_ORIGIN: str = env.str("RS_LOG_ORIGIN", default=urlsplit(RS_PUBLIC_URL).netloc + "/log")
+# Most entries one integrator run hashes into one checkpoint.
+RS_LOG_INTEGRATE_BATCH: int = env.int("RS_LOG_INTEGRATE_BATCH", default=65536)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -130,6 +141,8 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_THROTTLE_RATES": {
         "api_key": env.str("RS_THROTTLE_API_KEY", default="600/minute"),
         "client_ip": env.str("RS_THROTTLE_CLIENT_IP", default="300/minute"),
+        # The log's static tiles are made to be fetched in bulk (audits) and cached by CDNs.
+        "log_read": env.str("RS_THROTTLE_LOG_READ", default="30000/minute"),
     },
     # Client IPs come from REMOTE_ADDR; behind N trusted proxies set RS_TRUSTED_PROXIES=N.
     "NUM_PROXIES": env.int("RS_TRUSTED_PROXIES", default=0),
@@ -168,6 +181,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    # Hash new log entries into tiles and sign a checkpoint: the merge delay is about 1 s.
+    "log-integrate": {
+        "task": "transparency.tasks.log_integrate",
+        "schedule": 1.0,
+        "options": {"expires": 5},  # a backlog of stale runs is useless: the next one catches up
+    },
     "clear-expired-sessions": {
         "task": "core.tasks.sessions_clear_expired",
         "schedule": 3600.0,

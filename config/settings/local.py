@@ -10,5 +10,6 @@ SECRET_KEY = env.str(
     "DJANGO_SECRET_KEY", default="development-only-key-never-used-in-production-0123456789"
 )
 DATABASES = {"default": database_from_environment()}
+RS_KEY_PASSPHRASE = env.str("RS_KEY_PASSPHRASE", default="development-only-passphrase")
 
 configure_logging(fmt=RS_LOG_FORMAT, level=RS_LOG_LEVEL)

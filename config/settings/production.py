@@ -25,6 +25,9 @@ if len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 characters long")
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+RS_KEY_PASSPHRASE = env.str("RS_KEY_PASSPHRASE")  # required: it protects the log and CA keys
+if len(RS_KEY_PASSPHRASE) < 16:
+    raise ImproperlyConfigured("RS_KEY_PASSPHRASE must be at least 16 characters long")
 RS_EMBEDDED_DATABASE = False
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)

@@ -1,5 +1,9 @@
 """Test settings: real PostgreSQL (embedded or ``DATABASE_URL``), fast hashing, quiet logs."""
 
+import os
+import tempfile
+from pathlib import Path
+
 from core.logging import configure_logging
 
 from .base import *  # noqa: F403
@@ -8,8 +12,14 @@ from .base import database_from_environment, env
 DEBUG = False
 SECRET_KEY = "test-only-key-0123456789-0123456789-0123456789-0123456789"  # noqa: S105
 DATABASES = {"default": database_from_environment()}
+# Lets the test runner empty the append-only log tables between tests (transparency 0002).
+DATABASES["default"]["OPTIONS"] = {"options": "-c rs.allow_test_truncate=on"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 RS_PUBLIC_URL = "http://testserver"
+RS_LOG_ORIGIN = "testserver/log"
+RS_KEY_PASSPHRASE = "test-only-passphrase"  # noqa: S105
+# One key folder per test session, shared with the processes the tests start (workers, writers).
+RS_KEY_DIR = Path(os.environ.setdefault("RS_KEY_DIR", tempfile.mkdtemp(prefix="rs-test-keys-")))
 
 configure_logging(fmt="console", level=env.str("RS_LOG_LEVEL", default="WARNING"))

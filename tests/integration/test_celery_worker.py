@@ -21,6 +21,7 @@ from django.db import connection, transaction
 
 from config.celery_app import app
 from core.tasks import enqueue_on_commit, sessions_clear_expired
+from tests.subprocesses import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,10 +36,6 @@ pytestmark = [
 @pytest.fixture
 def worker(transactional_db: None) -> Iterator[subprocess.Popen[str]]:
     """A `celery worker` process on the test database and the configured broker."""
-    db = settings.DATABASES["default"]
-    database_url = (
-        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    )
     app.control.purge()  # a previous run's leftovers must not satisfy this test
     process = subprocess.Popen(
         [
@@ -57,8 +54,7 @@ def worker(transactional_db: None) -> Iterator[subprocess.Popen[str]]:
             "--without-mingle",
         ],
         cwd=ROOT,
-        env=os.environ
-        | {"DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": database_url},
+        env=child_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -13,7 +13,9 @@ from django.core.management.base import BaseCommand
 from django.utils.module_loading import import_string
 
 # Dotted paths of zero-argument functions returning a one-line description of what they did.
-STEPS: list[str] = []
+STEPS: list[str] = [
+    "transparency.keys.log_keys_bootstrap",
+]
 
 
 class Command(BaseCommand):

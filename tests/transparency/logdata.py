@@ -1,0 +1,26 @@
+"""Build logs for tests: committed appends, and an independent recomputation of the tree."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.db import transaction
+
+from resolution.merkle import root_from_leaf_hashes
+from transparency.models import Entry
+from transparency.services import AppendedEntry, log_append
+
+
+def append_entries(count: int, *, kind: str = "test", start: int = 0) -> list[AppendedEntry]:
+    """``count`` entries, each appended and committed in its own transaction."""
+    appended = []
+    for n in range(start, start + count):
+        with transaction.atomic():
+            appended.append(log_append(kind=kind, payload={"n": n}))
+    return appended
+
+
+def recomputed_root(size: int) -> bytes:
+    """The RFC 6962 root of the first ``size`` entries, from their bytes alone."""
+    data = Entry.objects.filter(index__lt=size).order_by("index").values_list("data", flat=True)
+    return root_from_leaf_hashes([hashlib.sha256(b"\0" + bytes(d)).digest() for d in data])

@@ -1,0 +1,78 @@
+"""The integrator: tiles, signed checkpoints consistent with the last, refusal on tampering."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+
+from resolution.checkpoint import open_checkpoint
+from resolution.merkle import consistency_proof, verify_consistency
+from resolution.note import parse_verifier_key
+from tests.transparency.logdata import append_entries, recomputed_root
+from transparency.keys import log_keys
+from transparency.models import Checkpoint, Tile
+from transparency.selectors import node_reader
+from transparency.services import IntegrationError, log_append, log_integrate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def deferred_integration(settings):
+    """Appends only; the test integrates when it chooses (as with a broker)."""
+    settings.CELERY_BROKER_URL = "redis://integration-deferred.invalid:6379/0"
+
+
+def test_checkpoint_is_signed_and_roots_match_a_recomputation(deferred_integration):
+    append_entries(700)
+    checkpoint = log_integrate()
+    assert checkpoint is not None and checkpoint.size == 700
+    verifier = parse_verifier_key(log_keys().note_verifier_key)
+    head = open_checkpoint(checkpoint.note.encode(), verifier, "testserver/log")
+    assert head.size == 700
+    assert head.root_hash == bytes(checkpoint.root_hash) == recomputed_root(700)
+    # Level-1 tile rows: one per width the tile has had (the two full level-0 tiles).
+    assert sorted(Tile.objects.values_list("level", "index", "width")) == [(1, 0, 2)]
+
+
+def test_large_backlog_is_integrated_in_batches_each_consistent(deferred_integration):
+    append_entries(600)
+    log_integrate(batch=256)
+    sizes = list(Checkpoint.objects.order_by("size").values_list("size", flat=True))
+    assert sizes == [256, 512, 600]
+    reader = node_reader(600)
+    for old, new in [(256, 512), (512, 600), (256, 600)]:
+        old_root = bytes(Checkpoint.objects.get(size=old).root_hash)
+        new_root = bytes(Checkpoint.objects.get(size=new).root_hash)
+        verify_consistency(old, new, old_root, new_root, consistency_proof(old, new, reader))
+    assert bytes(Checkpoint.objects.get(size=600).root_hash) == recomputed_root(600)
+
+
+def test_nothing_new_makes_no_checkpoint(deferred_integration):
+    append_entries(5)
+    assert log_integrate() is not None
+    assert log_integrate() is None
+    assert Checkpoint.objects.count() == 1
+
+
+def test_a_forged_tile_stops_the_integrator_from_signing(deferred_integration):
+    append_entries(512)
+    log_integrate()
+    # Someone with database access adds a wider level-1 tile that rewrites history.
+    Tile.objects.create(level=1, index=0, width=3, data=bytes(96))
+    append_entries(300, start=512)
+    with pytest.raises(IntegrationError, match="inconsistent with checkpoint 512"):
+        log_integrate()
+    assert Checkpoint.objects.latest().size == 512
+
+
+def test_rolled_back_integration_leaves_no_checkpoint(deferred_integration):
+    append_entries(3)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        log_integrate()
+        raise RuntimeError("crash after signing, before commit")
+    assert not Checkpoint.objects.exists()
+    with transaction.atomic():
+        log_append(kind="test", payload={"n": 3})
+    assert log_integrate() is not None
+    assert Checkpoint.objects.latest().size == 4

@@ -1,0 +1,119 @@
+"""Serializers of the log's JSON API. Hashes and entry bytes are standard base64."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+MAX_TREE_SIZE = 2**63 - 1
+PAGE_LIMIT = 1000
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class Base64HashField(serializers.Field[bytes, str, str, Any]):
+    """A 32-byte hash as base64 (standard or URL-safe alphabet, padding optional)."""
+
+    default_error_messages = {"invalid": "Must be a 32-byte hash in base64."}
+
+    def to_internal_value(self, data: Any) -> bytes:
+        if not isinstance(data, str) or len(data) > 64:
+            self.fail("invalid")
+        text = data.strip().replace("-", "+").replace("_", "/")
+        try:
+            value = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            self.fail("invalid")
+        if len(value) != 32:
+            self.fail("invalid")
+        return value
+
+    def to_representation(self, value: bytes) -> str:
+        return base64.b64encode(value).decode()
+
+
+def _size_field(*, min_value: int = 0, **kwargs: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=min_value, max_value=MAX_TREE_SIZE, **kwargs)
+
+
+class CheckpointOutput(serializers.Serializer[Any]):
+    origin = serializers.CharField()
+    size = serializers.IntegerField()
+    root_hash = serializers.CharField(help_text="base64")
+    note = serializers.CharField(help_text="The signed checkpoint (C2SP signed note)")
+    created_at = serializers.DateTimeField()
+
+
+class EntriesQuery(serializers.Serializer[Any]):
+    start = _size_field()
+    end = _size_field(required=False, help_text=f"Exclusive; at most start+{PAGE_LIMIT}")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        end = attrs.setdefault("end", attrs["start"] + PAGE_LIMIT)
+        if end <= attrs["start"]:
+            raise serializers.ValidationError({"end": "Must be greater than start."})
+        if end - attrs["start"] > PAGE_LIMIT:
+            raise serializers.ValidationError({"end": f"At most {PAGE_LIMIT} entries a page."})
+        return attrs
+
+
+class EntryOutput(serializers.Serializer[Any]):
+    index = serializers.IntegerField()
+    kind = serializers.CharField()
+    entry = serializers.CharField(help_text="The entry's exact bytes (canonical JSON), base64")
+    leaf_hash = serializers.CharField(help_text="SHA-256(0x00 ‖ data), base64")
+
+
+class EntriesOutput(serializers.Serializer[Any]):
+    start = serializers.IntegerField()
+    end = serializers.IntegerField(help_text="Exclusive")
+    size = serializers.IntegerField(help_text="Tree size of the latest checkpoint")
+    entries = EntryOutput(many=True)
+    next = serializers.IntegerField(allow_null=True, help_text="start of the next page")
+
+
+class InclusionQuery(serializers.Serializer[Any]):
+    index = _size_field(required=False)
+    leaf_hash = Base64HashField(required=False)
+    size = _size_field(required=False, help_text="Defaults to the latest checkpoint")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("index" in attrs) == ("leaf_hash" in attrs):
+            raise serializers.ValidationError("Give exactly one of index and leaf_hash.")
+        return attrs
+
+
+class InclusionOutput(serializers.Serializer[Any]):
+    index = serializers.IntegerField()
+    size = serializers.IntegerField()
+    leaf_hash = serializers.CharField()
+    proof = serializers.ListField(child=serializers.CharField(), help_text="base64 hashes")
+
+
+class ConsistencyQuery(serializers.Serializer[Any]):
+    to = _size_field(required=False, help_text="Defaults to the latest checkpoint")
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        # "from" is a Python keyword, so it cannot be declared as a class attribute.
+        return {"from": _size_field(min_value=1), **super().get_fields()}
+
+
+class ConsistencyOutput(serializers.Serializer[Any]):
+    to = serializers.IntegerField()
+    proof = serializers.ListField(child=serializers.CharField(), help_text="base64 hashes")
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        return {"from": serializers.IntegerField(), **super().get_fields()}
+
+
+class LogKeyOutput(serializers.Serializer[Any]):
+    origin = serializers.CharField()
+    note_verifier_key = serializers.CharField(
+        help_text="Checkpoint verifier key, C2SP signed-note format"
+    )
+    vrf_suite = serializers.CharField()
+    vrf_public_key = serializers.CharField(help_text="base64, 32 bytes")

@@ -1,0 +1,251 @@
+"""The log's read API: C2SP static endpoints under /log/ and JSON under /v1/log/.
+
+Both are public (auditors and monitors need no account) and answer only for the tree of the
+latest checkpoint. Full tiles and entry bundles never change, so they are cacheable forever.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.problems import Problem
+from core.schema import problem
+from core.throttling import ClientIpRateThrottle, LogReadRateThrottle
+from resolution.tiles import TILE_WIDTH, TilePathError, parse_tile_path, tile_width
+from transparency import selectors
+from transparency.api import serializers as s
+from transparency.keys import log_keys
+from transparency.models import Checkpoint
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+PARTIAL = "public, max-age=60"
+CHECKPOINT_CACHE = "public, max-age=1, must-revalidate"
+
+
+class LogEmpty(Problem):
+    slug = "log-empty"
+    title = "The log has no checkpoint yet"
+    status_code = 404
+
+
+class LogRange(Problem):
+    slug = "log-range"
+    title = "Outside the log"
+    status_code = 400
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+def _latest() -> Checkpoint:
+    checkpoint = selectors.checkpoint_latest()
+    if checkpoint is None:
+        raise LogEmpty("No entry has been integrated yet.")
+    return checkpoint
+
+
+class _PublicLogView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ClientIpRateThrottle]
+
+
+def _query(serializer_class: type[Any], request: Request) -> dict[str, Any]:
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)
+
+
+# --- C2SP static API (/log/) --------------------------------------------------------------
+
+
+class StaticCheckpointApi(_PublicLogView):
+    """The latest signed checkpoint (C2SP tlog-checkpoint in a signed note)."""
+
+    throttle_classes = [LogReadRateThrottle]
+
+    @extend_schema(
+        operation_id="log_static_checkpoint",
+        responses={(200, "text/plain"): OpenApiTypes.STR, 404: problem("Empty log")},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        response = HttpResponse(_latest().note, content_type="text/plain; charset=utf-8")
+        response["Cache-Control"] = CHECKPOINT_CACHE
+        return response
+
+
+class TileApi(_PublicLogView):
+    """Hash tiles and entry bundles (C2SP tlog-tiles), for the latest checkpoint's tree."""
+
+    throttle_classes = [LogReadRateThrottle]
+
+    @extend_schema(
+        operation_id="log_tile",
+        parameters=[
+            OpenApiParameter("path", str, OpenApiParameter.PATH, description="e.g. 0/x001/234.p/7")
+        ],
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            404: problem("Not in the tree (yet) or malformed path"),
+        },
+    )
+    def get(self, request: Request, path: str) -> HttpResponse:
+        try:
+            ref = parse_tile_path("tile/" + path)
+        except TilePathError as error:
+            raise NotFound(f"Not a tile path: {error}") from error
+        size = selectors.tree_size()
+        have = tile_width(ref.level, ref.index, size)
+        want = ref.width or TILE_WIDTH
+        if have < want:
+            raise NotFound(f"tile/{path} is not in the tree of size {size}.")
+        # A partial tile stays available after its tile grows (it is the wider one's prefix),
+        # so a client holding an older checkpoint can still verify against it.
+        if ref.is_entries:
+            data = selectors.entry_bundle(index=ref.index, width=want)
+        else:
+            key = (ref.level, ref.index, want)
+            found = selectors.hash_tiles([key])
+            if key not in found:
+                raise NotFound(f"tile/{path} is not stored.")
+            data = found[key]
+        response = HttpResponse(data, content_type="application/octet-stream")
+        response["Cache-Control"] = IMMUTABLE if ref.width is None else PARTIAL
+        return response
+
+
+class LogKeyApi(_PublicLogView):
+    """The log's public keys: the checkpoint verifier key and the VRF key for number labels."""
+
+    @extend_schema(operation_id="log_key", responses={200: s.LogKeyOutput})
+    def get(self, request: Request) -> Response:
+        keys = log_keys()
+        return Response(
+            s.LogKeyOutput(
+                {
+                    "origin": keys.signer.name,
+                    "note_verifier_key": keys.note_verifier_key,
+                    "vrf_suite": "ECVRF-EDWARDS25519-SHA512-TAI",
+                    "vrf_public_key": _b64(keys.vrf_public_key),
+                }
+            ).data
+        )
+
+
+# --- JSON API (/v1/log/) --------------------------------------------------------------------
+
+
+class CheckpointApi(_PublicLogView):
+    """The latest checkpoint, parsed, with its signed note."""
+
+    @extend_schema(
+        operation_id="log_checkpoint",
+        responses={200: s.CheckpointOutput, 404: problem("Empty log")},
+    )
+    def get(self, request: Request) -> Response:
+        checkpoint = _latest()
+        output = {
+            "origin": log_keys().signer.name,
+            "size": checkpoint.size,
+            "root_hash": _b64(bytes(checkpoint.root_hash)),
+            "note": checkpoint.note,
+            "created_at": checkpoint.created_at,
+        }
+        return Response(s.CheckpointOutput(output).data)
+
+
+class EntriesApi(_PublicLogView):
+    """Entries ``start <= index < end`` (at most 1000) of the latest checkpoint's tree."""
+
+    @extend_schema(
+        operation_id="log_entries",
+        parameters=[s.EntriesQuery],
+        responses={200: s.EntriesOutput, 400: problem("Bad range")},
+    )
+    def get(self, request: Request) -> Response:
+        query = _query(s.EntriesQuery, request)
+        size = selectors.tree_size()
+        if query["start"] >= size:
+            raise LogRange(f"start={query['start']} is beyond the tree (size {size}).")
+        end = min(query["end"], size)
+        rows = selectors.entries_range(start=query["start"], end=end)
+        output = {
+            "start": query["start"],
+            "end": end,
+            "size": size,
+            "next": end if end < size else None,
+            "entries": [
+                {
+                    "index": r.index,
+                    "kind": r.kind,
+                    "entry": _b64(r.data),
+                    "leaf_hash": _b64(r.leaf_hash),
+                }
+                for r in rows
+            ],
+        }
+        return Response(s.EntriesOutput(output).data)
+
+
+class InclusionProofApi(_PublicLogView):
+    """RFC 9162 inclusion proof of an entry, by index or by leaf hash."""
+
+    @extend_schema(
+        operation_id="log_inclusion_proof",
+        parameters=[s.InclusionQuery],
+        responses={
+            200: s.InclusionOutput,
+            400: problem("Bad index or size"),
+            404: problem("No entry with this leaf hash"),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = _query(s.InclusionQuery, request)
+        size = query.get("size", selectors.tree_size())
+        index = query.get("index")
+        if index is None:
+            index = selectors.entry_index_by_leaf_hash(leaf_hash=query["leaf_hash"], size=size)
+            if index is None:
+                raise NotFound(f"No entry with this leaf hash in the tree of size {size}.")
+        try:
+            proof = selectors.inclusion_proof(index=index, size=size)
+        except selectors.LogRangeError as error:
+            raise LogRange(str(error)) from error
+        leaf = selectors.entries_range(start=index, end=index + 1)[0].leaf_hash
+        output = {
+            "index": index,
+            "size": size,
+            "leaf_hash": _b64(leaf),
+            "proof": [_b64(h) for h in proof],
+        }
+        return Response(s.InclusionOutput(output).data)
+
+
+class ConsistencyProofApi(_PublicLogView):
+    """RFC 9162 consistency proof between two tree sizes."""
+
+    @extend_schema(
+        operation_id="log_consistency_proof",
+        parameters=[s.ConsistencyQuery],
+        responses={200: s.ConsistencyOutput, 400: problem("Bad sizes")},
+    )
+    def get(self, request: Request) -> Response:
+        query = _query(s.ConsistencyQuery, request)
+        new = query.get("to", selectors.tree_size())
+        try:
+            proof = selectors.consistency_proof(old=query["from"], new=new)
+        except selectors.LogRangeError as error:
+            raise LogRange(str(error)) from error
+        output = {"from": query["from"], "to": new, "proof": [_b64(h) for h in proof]}
+        return Response(s.ConsistencyOutput(output).data)

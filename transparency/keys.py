@@ -1,0 +1,122 @@
+"""The log's keys: an Ed25519 note key that signs checkpoints and a VRF key for number labels.
+
+Both are Ed25519 private keys in PKCS #8 files under ``RS_KEY_DIR``, encrypted with
+``RS_KEY_PASSPHRASE`` (PBES2). :func:`log_keys_bootstrap` creates them on first start; every
+process then loads them once. Public halves are served at ``/log/key``.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from resolution import vrf
+from resolution.note import Signer, verifier_key
+
+NOTE_KEY_FILE = "log-note-ed25519.pem"
+VRF_KEY_FILE = "log-vrf-ed25519.pem"
+
+
+def _passphrase() -> bytes:
+    if not settings.RS_KEY_PASSPHRASE:
+        raise ImproperlyConfigured("RS_KEY_PASSPHRASE is not set: it encrypts the private keys")
+    return str(settings.RS_KEY_PASSPHRASE).encode()
+
+
+def _write_new_key(path: Path) -> bool:
+    """Create an encrypted key at ``path`` unless one exists; True when this call created it.
+
+    The key is written to a temporary file and linked into place, so a concurrent first start
+    in another process either wins or finds a complete file, never a half-written one.
+    """
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(_passphrase()),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".new-key-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(temporary)
+    return True
+
+
+def _load_seed(path: Path) -> bytes:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=_passphrase())
+    except FileNotFoundError as missing:
+        raise ImproperlyConfigured(
+            f"no key at {path}: run `manage.py bootstrap` first"
+        ) from missing
+    except (ValueError, TypeError) as wrong:
+        raise ImproperlyConfigured(
+            f"cannot decrypt {path}: wrong RS_KEY_PASSPHRASE or a damaged file"
+        ) from wrong
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ImproperlyConfigured(f"{path} is not an Ed25519 key")
+    return key.private_bytes_raw()
+
+
+@dataclass(frozen=True)
+class LogKeys:
+    """The loaded keys. ``repr`` never shows the private halves."""
+
+    signer: Signer
+    vrf_public_key: bytes
+    _vrf_secret: bytes
+
+    def __repr__(self) -> str:
+        return f"LogKeys(origin={self.signer.name!r}, key_id={self.signer.key_id.hex()})"
+
+    @property
+    def note_verifier_key(self) -> str:
+        """The checkpoint verifier key, ``<origin>+<key id>+<base64 key>`` (C2SP signed-note)."""
+        return verifier_key(self.signer.name, self.signer.public_key)
+
+    def vrf_prove(self, alpha: bytes) -> bytes:
+        """An RFC 9381 proof for ``alpha`` under the log's VRF key."""
+        return vrf.prove(self._vrf_secret, alpha)
+
+
+def log_keys_bootstrap() -> str:
+    """Create the log's keys if missing (idempotent); say what was done."""
+    directory = Path(settings.RS_KEY_DIR)
+    created = [name for name in (NOTE_KEY_FILE, VRF_KEY_FILE) if _write_new_key(directory / name)]
+    log_keys.cache_clear()
+    keys = log_keys()  # proves the passphrase opens them
+    what = "created" if created else "found"
+    return f"Log keys {what} in {directory}; checkpoint verifier key: {keys.note_verifier_key}"
+
+
+@functools.cache
+def log_keys() -> LogKeys:
+    """The log's keys, loaded and decrypted once per process."""
+    directory = Path(settings.RS_KEY_DIR)
+    vrf_secret = _load_seed(directory / VRF_KEY_FILE)
+    return LogKeys(
+        signer=Signer(settings.RS_LOG_ORIGIN, _load_seed(directory / NOTE_KEY_FILE)),
+        vrf_public_key=vrf.public_key(vrf_secret),
+        _vrf_secret=vrf_secret,
+    )
+
+
+def vrf_public_key_b64() -> str:
+    """The VRF public key, base64, as served at /log/key."""
+    return base64.b64encode(log_keys().vrf_public_key).decode()

@@ -1,0 +1,94 @@
+"""The log's tables. All three are append-only in the database itself (migration 0002).
+
+- ``Entry``: the leaves. ``data`` is the canonical JSON entry; ``leaf_hash`` its RFC 6962 hash.
+  The level-0 hash tiles are these leaf hashes, so they are not stored twice.
+- ``Tile``: hash tiles of level 1 and up (C2SP tlog-tiles). A tile that grows gets a new row
+  per width; the widest row holds every narrower version as its prefix.
+- ``Checkpoint``: each signed tree head, one per integration.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Length, Now
+from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThanOrEqual
+
+MAX_ENTRY_BYTES = 0xFFFF  # an entry bundle's length prefix is 2 bytes (C2SP tlog-tiles)
+
+
+class Entry(models.Model):
+    index = models.BigIntegerField(primary_key=True)
+    kind = models.CharField(max_length=32)
+    data = models.BinaryField(editable=False)
+    leaf_hash = models.BinaryField(editable=False)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        verbose_name_plural = "entries"
+        ordering = ["-index"]
+        indexes = [
+            models.Index(fields=["leaf_hash"], name="transparency_entry_leaf"),
+            models.Index(fields=["created_at"], name="transparency_entry_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(index__gte=0), name="transparency_entry_index"),
+            models.CheckConstraint(
+                condition=GreaterThanOrEqual(Length("data"), 1)
+                & LessThanOrEqual(Length("data"), MAX_ENTRY_BYTES),
+                name="transparency_entry_size",
+            ),
+            models.CheckConstraint(
+                condition=Exact(Length("leaf_hash"), 32), name="transparency_entry_leaf_32"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.index} {self.kind}"
+
+
+class Tile(models.Model):
+    level = models.SmallIntegerField()
+    index = models.BigIntegerField()
+    width = models.SmallIntegerField()
+    data = models.BinaryField(editable=False)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["level", "index", "width"], name="transparency_tile_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(level__gte=1, level__lte=63, index__gte=0, width__gte=1)
+                & Q(width__lte=256),
+                name="transparency_tile_range",
+            ),
+            models.CheckConstraint(
+                condition=Exact(Length("data"), models.F("width") * 32),
+                name="transparency_tile_data_width",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"tile {self.level}/{self.index} width {self.width}"
+
+
+class Checkpoint(models.Model):
+    size = models.BigIntegerField(primary_key=True)
+    root_hash = models.BinaryField(editable=False)
+    note = models.TextField(editable=False, help_text="The signed checkpoint (C2SP signed note)")
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["-size"]
+        get_latest_by = "size"
+        constraints = [
+            models.CheckConstraint(condition=Q(size__gte=0), name="transparency_checkpoint_size"),
+            models.CheckConstraint(
+                condition=Exact(Length("root_hash"), 32), name="transparency_checkpoint_root_32"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.size}"

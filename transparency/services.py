@@ -1,0 +1,183 @@
+"""Writes to the log: appending entries and integrating them into tiles and checkpoints.
+
+:func:`log_append` runs inside the caller's transaction, so a change and the entry that
+records it commit or roll back together. Appenders are serialised by a transaction-scoped
+advisory lock, which makes indices gapless and strictly ordered across processes: the next
+index is read only after the previous appender has committed or rolled back.
+
+:func:`log_integrate` hashes new entries into tiles and signs a checkpoint. It runs as a Celery
+beat task every second (production) or in-process after each commit (embedded default).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from django.conf import settings
+from django.db import connection, transaction
+
+from resolution import merkle
+from resolution.canonical import canonical_json
+from resolution.checkpoint import Checkpoint as SignedTreeHead
+from resolution.checkpoint import sign_checkpoint
+from resolution.tiles import (
+    TileKey,
+    append_to_tiles,
+    node_reader_from_tiles,
+    tile_width,
+)
+from transparency.keys import log_keys
+from transparency.models import MAX_ENTRY_BYTES, Checkpoint, Entry, Tile
+from transparency.selectors import hash_tiles
+
+logger = structlog.get_logger(__name__)
+
+ENTRY_VERSION = 1
+KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
+# pg_advisory_xact_lock keys: arbitrary constants owned by this module ("RS" + purpose).
+APPEND_LOCK = 0x5253_0001
+INTEGRATE_LOCK = 0x5253_0002
+
+
+class EntryError(ValueError):
+    """An entry the log refuses: bad kind, reserved field, too large."""
+
+
+@dataclass(frozen=True)
+class AppendedEntry:
+    """Where an entry went: ``{index, leaf_hash}`` in API responses."""
+
+    index: int
+    leaf_hash: bytes
+
+
+def entry_encode(*, kind: str, payload: Mapping[str, Any]) -> bytes:
+    """The canonical JSON entry for ``payload`` with ``v`` and ``kind`` (DESIGN §4.2)."""
+    if not KIND.fullmatch(kind):
+        raise EntryError(f"entry kind {kind!r} is not a lowercase identifier")
+    if "v" in payload or "kind" in payload:
+        raise EntryError("'v' and 'kind' are set by the log, not by the payload")
+    data = canonical_json({**payload, "v": ENTRY_VERSION, "kind": kind})
+    if len(data) > MAX_ENTRY_BYTES:
+        raise EntryError(f"entry is {len(data)} bytes; the log takes at most {MAX_ENTRY_BYTES}")
+    return data
+
+
+def log_append(*, kind: str, payload: Mapping[str, Any]) -> AppendedEntry:
+    """Append an entry in the caller's transaction; it commits or rolls back with the caller.
+
+    Call it last in the transaction: from here to the commit, other appenders wait.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("log_append must run inside the transaction of the change it records")
+    data = entry_encode(kind=kind, payload=payload)
+    leaf = merkle.leaf_hash(data)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK])
+        # A new statement, so a new snapshot: it sees the entry of whoever held the lock before.
+        cursor.execute(
+            'INSERT INTO transparency_entry ("index", kind, data, leaf_hash) '
+            'SELECT COALESCE(MAX("index") + 1, 0), %s, %s, %s FROM transparency_entry '
+            'RETURNING "index"',
+            [kind, data, leaf],
+        )
+        (index,) = cursor.fetchone()
+    if not settings.CELERY_BROKER_URL and not any(
+        hook[1] is _integrate_after_commit for hook in connection.run_on_commit
+    ):
+        # Embedded default: integrate in this process once this transaction has committed.
+        transaction.on_commit(_integrate_after_commit, robust=True)
+    return AppendedEntry(index=index, leaf_hash=leaf)
+
+
+def _integrate_after_commit() -> None:
+    log_integrate()
+
+
+class IntegrationError(RuntimeError):
+    """The stored tiles disagree with the last checkpoint: refuse to sign anything."""
+
+
+def _store_tiles(changed: Mapping[tuple[int, int], bytes]) -> None:
+    """Keep the level ≥ 1 tiles that changed (level 0 is the entries' leaf hashes)."""
+    Tile.objects.bulk_create(
+        [
+            Tile(level=level, index=index, width=len(data) // merkle.HASH_SIZE, data=data)
+            for (level, index), data in changed.items()
+            if level > 0
+        ]
+    )
+
+
+def _integrate_batch(batch: int) -> tuple[Checkpoint, int] | None:
+    """One integration transaction: the new checkpoint and how many entries it added.
+
+    None when there is nothing new, or when another integrator holds the lock.
+    """
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [INTEGRATE_LOCK])
+            if not cursor.fetchone()[0]:
+                return None
+        last = Checkpoint.objects.order_by("-size").first()
+        old_size = last.size if last else 0
+        leaves = [
+            bytes(leaf)
+            for leaf in Entry.objects.filter(index__gte=old_size, index__lt=old_size + batch)
+            .order_by("index")
+            .values_list("leaf_hash", flat=True)
+        ]
+        if not leaves:
+            return None
+        new_size = old_size + len(leaves)  # the index range is gapless: log_append's lock
+
+        def read_old_tile(level: int, index: int) -> bytes:
+            key = (level, index, tile_width(level, index, old_size))
+            return hash_tiles([key])[key]
+
+        changed = append_to_tiles(old_size, leaves, read_old_tile)
+
+        def fetch(keys: Sequence[TileKey]) -> dict[TileKey, bytes]:
+            fresh = {k: changed[k[:2]] for k in keys if k[:2] in changed}
+            return fresh | hash_tiles([k for k in keys if k not in fresh])
+
+        nodes = node_reader_from_tiles(fetch, new_size)
+        root = merkle.tree_root(new_size, nodes)
+        if last is not None and old_size > 0:
+            # The new tree must extend the one we last signed (RFC 9162 §2.1.4).
+            proof = merkle.consistency_proof(old_size, new_size, nodes)
+            try:
+                merkle.verify_consistency(old_size, new_size, bytes(last.root_hash), root, proof)
+            except merkle.ProofError as error:
+                raise IntegrationError(f"tiles inconsistent with checkpoint {old_size}") from error
+        _store_tiles(changed)
+        head = SignedTreeHead(origin=settings.RS_LOG_ORIGIN, size=new_size, root_hash=root)
+        note = sign_checkpoint(head, log_keys().signer).decode()
+        return Checkpoint.objects.create(size=new_size, root_hash=root, note=note), len(leaves)
+
+
+def log_integrate(*, batch: int | None = None) -> Checkpoint | None:
+    """Integrate every entry not yet in a checkpoint; return the newest checkpoint made.
+
+    Several integrators may run at once (beat, after-commit hooks): one works, the others
+    return at once. Large backlogs are integrated ``batch`` entries per checkpoint.
+    """
+    batch = batch or settings.RS_LOG_INTEGRATE_BATCH
+    started = time.perf_counter()
+    newest = None
+    while (made := _integrate_batch(batch)) is not None:
+        newest, integrated = made
+        if integrated < batch:  # caught up
+            break
+    if newest is not None:
+        logger.debug(
+            "log integrated",
+            size=newest.size,
+            seconds=round(time.perf_counter() - started, 4),
+        )
+    return newest
