@@ -27,6 +27,14 @@ def log_keys_ready(django_db_setup: Any, django_db_blocker: Any) -> None:
     log_keys_bootstrap()
 
 
+@pytest.fixture(autouse=True)
+def log_heads_forgotten() -> None:
+    """Each test's database starts empty: forget log heads cached by an earlier test."""
+    from transparency.selectors import cache_clear
+
+    cache_clear()
+
+
 @pytest.fixture
 def provider(db: Any) -> Any:
     return ProviderFactory()

@@ -2,16 +2,19 @@
 
 - ``Entry``: the leaves. ``data`` is the canonical JSON entry; ``leaf_hash`` its RFC 6962 hash.
   The level-0 hash tiles are these leaf hashes, so they are not stored twice.
-- ``Tile``: hash tiles of level 1 and up (C2SP tlog-tiles). A tile that grows gets a new row
-  per width; the widest row holds every narrower version as its prefix.
-- ``Checkpoint``: each signed tree head, one per integration.
+- ``Tile``: hash tiles (C2SP tlog-tiles): full level-0 tiles, and every tile of level 1 and up.
+  A tile that grows gets a new row per width; the widest row holds every narrower version as
+  its prefix. Partial level-0 tiles are read from the entries' leaf hashes.
+- ``Checkpoint``: each signed tree head, one per integration, with its compact range (the
+  hashes of the perfect subtrees that make up the tree), from which every right-edge node
+  of a proof at that size is read without touching a partial tile.
 """
 
 from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Length, Now
+from django.db.models.functions import Length, Mod, Now
 from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThanOrEqual
 
 MAX_ENTRY_BYTES = 0xFFFF  # an entry bundle's length prefix is 2 bytes (C2SP tlog-tiles)
@@ -60,8 +63,9 @@ class Tile(models.Model):
                 fields=["level", "index", "width"], name="transparency_tile_unique"
             ),
             models.CheckConstraint(
-                condition=Q(level__gte=1, level__lte=63, index__gte=0, width__gte=1)
-                & Q(width__lte=256),
+                condition=Q(level__gte=0, level__lte=63, index__gte=0, width__gte=1)
+                & Q(width__lte=256)
+                & (Q(level__gte=1) | Q(width=256)),
                 name="transparency_tile_range",
             ),
             models.CheckConstraint(
@@ -78,6 +82,9 @@ class Checkpoint(models.Model):
     size = models.BigIntegerField(primary_key=True)
     root_hash = models.BinaryField(editable=False)
     note = models.TextField(editable=False, help_text="The signed checkpoint (C2SP signed note)")
+    compact_range = models.BinaryField(
+        editable=False, help_text="Hashes of merkle.perfect_subtrees(0, size), concatenated"
+    )
     created_at = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:
@@ -87,6 +94,10 @@ class Checkpoint(models.Model):
             models.CheckConstraint(condition=Q(size__gte=0), name="transparency_checkpoint_size"),
             models.CheckConstraint(
                 condition=Exact(Length("root_hash"), 32), name="transparency_checkpoint_root_32"
+            ),
+            models.CheckConstraint(
+                condition=Exact(Mod(Length("compact_range"), 32), 0),
+                name="transparency_checkpoint_compact_range",
             ),
         ]
 

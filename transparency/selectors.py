@@ -1,13 +1,15 @@
 """Reads of the log: checkpoints, tiles, entry bundles, entries and proofs.
 
 Everything is answered for a tree size no larger than the latest checkpoint's: what has not
-been integrated yet has no verifiable place in the tree. Level-0 hash tiles are read from the
-entries' leaf hashes; higher tiles from ``Tile`` (the widest stored version, whose prefix is
-every narrower one).
+been integrated yet has no verifiable place in the tree. Tiles come from ``Tile`` (the widest
+stored version, whose prefix is every narrower one), partial level-0 tiles from the entries'
+leaf hashes, and a proof at a checkpoint's size takes its right-edge nodes from that
+checkpoint's compact range: a proof costs two or three small queries.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,9 +35,67 @@ def checkpoint_latest() -> Checkpoint | None:
 
 
 def tree_size() -> int:
-    """The size of the latest checkpoint (0 for an empty log)."""
-    latest = Checkpoint.objects.order_by("-size").values_list("size", flat=True).first()
-    return latest or 0
+    """The size of the latest checkpoint (0 for an empty log), at most 0.25 s old."""
+    return _tree_head(None).latest
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    """The latest size, and the compact range of ``size`` when a checkpoint has that size."""
+
+    latest: int
+    compact_range: dict[merkle.NodeId, bytes]
+
+
+# A checkpoint never changes, so its compact range can be kept; the latest size is kept for a
+# fraction of the merge delay. Proof requests then usually need no query for either.
+LATEST_SIZE_SECONDS = 0.25
+_latest_size: tuple[float, int] = (0.0, 0)
+_compact_ranges: dict[int, dict[merkle.NodeId, bytes]] = {}
+_COMPACT_RANGES_KEPT = 64
+
+
+def cache_clear() -> None:
+    """Forget cached heads (for tests, whose databases are emptied between tests)."""
+    global _latest_size
+    _latest_size = (0.0, 0)
+    _compact_ranges.clear()
+
+
+def _tree_head(size: int | None) -> TreeHead:
+    """The latest size and, if a checkpoint has it, the compact range of ``size`` (or latest).
+
+    At most one query, and usually none.
+    """
+    global _latest_size
+    now = time.monotonic()
+    expires, latest = _latest_size
+    want = latest if size is None else size
+    if now < expires and want <= latest and want in _compact_ranges:
+        return TreeHead(latest=latest, compact_range=_compact_ranges[want])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT latest.size, c.size, c.compact_range FROM "
+            "(SELECT max(size) AS size FROM transparency_checkpoint) AS latest "
+            "LEFT JOIN transparency_checkpoint AS c ON c.size = COALESCE(%s, latest.size)",
+            [size],
+        )
+        row = cursor.fetchone()
+    newest, found, packed = row or (None, None, None)
+    latest = int(newest or 0)
+    _latest_size = (now + LATEST_SIZE_SECONDS, latest)
+    compact: dict[merkle.NodeId, bytes] = {}
+    if found is not None and packed is not None:
+        packed = bytes(packed)
+        ids = merkle.perfect_subtrees(0, found)
+        compact = {
+            node: packed[i * merkle.HASH_SIZE : (i + 1) * merkle.HASH_SIZE]
+            for i, node in enumerate(ids)
+        }
+        if len(_compact_ranges) >= _COMPACT_RANGES_KEPT:
+            _compact_ranges.pop(next(iter(_compact_ranges)))
+        _compact_ranges[found] = compact
+    return TreeHead(latest=latest, compact_range=compact)
 
 
 def _leaf_hash_rows(ranges: Sequence[tuple[int, int]]) -> dict[int, bytes]:
@@ -55,40 +115,53 @@ def _leaf_hash_rows(ranges: Sequence[tuple[int, int]]) -> dict[int, bytes]:
 def hash_tiles(keys: Sequence[TileKey]) -> dict[TileKey, bytes]:
     """Contents of hash tiles ``(level, index, width)``: at least ``width`` hashes each.
 
-    Two queries at most, whatever the number of tiles. A tile the log does not have (yet) is
-    missing from the result.
+    Two queries at most, whatever the number of tiles: stored tiles, then the leaf hashes of
+    partial level-0 tiles. A tile the log does not have (yet) is missing from the result.
     """
     found: dict[TileKey, bytes] = {}
-    level0 = [key for key in keys if key[0] == 0]
-    leaves = _leaf_hash_rows(
-        [(index * TILE_WIDTH, index * TILE_WIDTH + width) for _, index, width in level0]
-    )
-    for key in level0:
-        _, index, width = key
-        start = index * TILE_WIDTH
-        hashes = [leaves.get(start + offset) for offset in range(width)]
-        if all(hashes):
-            found[key] = b"".join(hashes)  # type: ignore[arg-type]
-    upper = [key for key in keys if key[0] > 0]
-    if upper:
-        pairs = " OR ".join(["(level = %s AND index = %s)"] * len(upper))
+    stored = [key for key in keys if key[0] > 0 or key[2] == TILE_WIDTH]
+    if stored:
+        pairs = " OR ".join(["(level = %s AND index = %s)"] * len(stored))
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT DISTINCT ON (level, index) level, index, data FROM transparency_tile "  # noqa: S608
                 f"WHERE {pairs} ORDER BY level, index, width DESC",
-                [value for level, index, _ in upper for value in (level, index)],
+                [value for level, index, _ in stored for value in (level, index)],
             )
             widest = {(level, index): bytes(data) for level, index, data in cursor.fetchall()}
-        for key in upper:
+        for key in stored:
             data = widest.get((key[0], key[1]))
             if data is not None and len(data) >= key[2] * merkle.HASH_SIZE:
                 found[key] = data[: key[2] * merkle.HASH_SIZE]
+    partial = [key for key in keys if key[0] == 0 and key[2] < TILE_WIDTH]
+    leaves = _leaf_hash_rows(
+        [(index * TILE_WIDTH, index * TILE_WIDTH + width) for _, index, width in partial]
+    )
+    for key in partial:
+        start = key[1] * TILE_WIDTH
+        hashes = [leaves.get(start + offset) for offset in range(key[2])]
+        if all(hashes):
+            found[key] = b"".join(hashes)  # type: ignore[arg-type]
     return found
 
 
-def node_reader(size: int) -> merkle.NodeReader:
-    """A Merkle node reader for the tree of ``size``, backed by the stored tiles."""
-    return node_reader_from_tiles(hash_tiles, size)
+def node_reader(
+    size: int, compact_range: dict[merkle.NodeId, bytes] | None = None
+) -> merkle.NodeReader:
+    """A Merkle node reader for the tree of ``size``, backed by the stored tiles.
+
+    Nodes in ``compact_range`` (the checkpoint's, when ``size`` is a checkpoint's) are taken
+    from it; only the others are read from tiles.
+    """
+    tiles = node_reader_from_tiles(hash_tiles, size)
+    known = compact_range or {}
+
+    def read(ids: Sequence[merkle.NodeId]) -> list[bytes]:
+        missing = [node for node in ids if node not in known]
+        fetched = dict(zip(missing, tiles(missing), strict=True)) if missing else {}
+        return [known[node] if node in known else fetched[node] for node in ids]
+
+    return read
 
 
 def _check_size(size: int, latest: int) -> None:
@@ -96,20 +169,30 @@ def _check_size(size: int, latest: int) -> None:
         raise LogRangeError(f"tree size {size} is not in the log (latest checkpoint: {latest})")
 
 
-def inclusion_proof(*, index: int, size: int) -> list[bytes]:
-    """RFC 9162 §2.1.3.1 inclusion proof of leaf ``index`` in the tree of ``size``."""
-    _check_size(size, tree_size())
+def inclusion_proof(*, index: int, size: int | None = None) -> tuple[int, list[bytes]]:
+    """RFC 9162 §2.1.3.1 inclusion proof of leaf ``index`` in the tree of ``size``.
+
+    ``size`` defaults to the latest checkpoint's; returns ``(size, proof)``.
+    """
+    head = _tree_head(size)
+    size = head.latest if size is None else size
+    _check_size(size, head.latest)
     if not 0 <= index < size:
         raise LogRangeError(f"leaf {index} is not in a tree of size {size}")
-    return merkle.inclusion_proof(index, size, node_reader(size))
+    return size, merkle.inclusion_proof(index, size, node_reader(size, head.compact_range))
 
 
-def consistency_proof(*, old: int, new: int) -> list[bytes]:
-    """RFC 9162 §2.1.4.1 consistency proof between tree sizes ``old`` and ``new``."""
-    _check_size(new, tree_size())
+def consistency_proof(*, old: int, new: int | None = None) -> tuple[int, list[bytes]]:
+    """RFC 9162 §2.1.4.1 consistency proof from tree size ``old`` to ``new`` (default latest).
+
+    Returns ``(new, proof)``.
+    """
+    head = _tree_head(new)
+    new = head.latest if new is None else new
+    _check_size(new, head.latest)
     if not 0 < old <= new:
         raise LogRangeError(f"need 0 < from <= to, got from={old} to={new}")
-    return merkle.consistency_proof(old, new, node_reader(new))
+    return new, merkle.consistency_proof(old, new, node_reader(new, head.compact_range))
 
 
 def entry_index_by_leaf_hash(*, leaf_hash: bytes, size: int) -> int | None:
@@ -120,6 +203,11 @@ def entry_index_by_leaf_hash(*, leaf_hash: bytes, size: int) -> int | None:
         .values_list("index", flat=True)
         .first()
     )
+
+
+def leaf_hash_at(*, index: int) -> bytes:
+    """The leaf hash of entry ``index`` (which must exist)."""
+    return bytes(Entry.objects.values_list("leaf_hash", flat=True).get(index=index))
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,13 @@ from resolution.canonical import canonical_json
 from resolution.checkpoint import Checkpoint as SignedTreeHead
 from resolution.checkpoint import sign_checkpoint
 from resolution.tiles import (
+    TILE_WIDTH,
     TileKey,
     append_to_tiles,
     node_reader_from_tiles,
     tile_width,
 )
+from transparency import selectors
 from transparency.keys import log_keys
 from transparency.models import MAX_ENTRY_BYTES, Checkpoint, Entry, Tile
 from transparency.selectors import hash_tiles
@@ -104,14 +106,13 @@ class IntegrationError(RuntimeError):
 
 
 def _store_tiles(changed: Mapping[tuple[int, int], bytes]) -> None:
-    """Keep the level ≥ 1 tiles that changed (level 0 is the entries' leaf hashes)."""
-    Tile.objects.bulk_create(
-        [
-            Tile(level=level, index=index, width=len(data) // merkle.HASH_SIZE, data=data)
-            for (level, index), data in changed.items()
-            if level > 0
-        ]
-    )
+    """Keep the tiles that changed, but partial level-0 ones: those are the entries' leaves."""
+    rows = []
+    for (level, index), data in changed.items():
+        width = len(data) // merkle.HASH_SIZE
+        if level > 0 or width == TILE_WIDTH:
+            rows.append(Tile(level=level, index=index, width=width, data=data))
+    Tile.objects.bulk_create(rows)
 
 
 def _integrate_batch(batch: int) -> tuple[Checkpoint, int] | None:
@@ -147,7 +148,8 @@ def _integrate_batch(batch: int) -> tuple[Checkpoint, int] | None:
             return fresh | hash_tiles([k for k in keys if k not in fresh])
 
         nodes = node_reader_from_tiles(fetch, new_size)
-        root = merkle.tree_root(new_size, nodes)
+        compact_range = nodes(merkle.perfect_subtrees(0, new_size))
+        root = merkle.tree_root(new_size, lambda ids: compact_range)
         if last is not None and old_size > 0:
             # The new tree must extend the one we last signed (RFC 9162 §2.1.4).
             proof = merkle.consistency_proof(old_size, new_size, nodes)
@@ -158,7 +160,11 @@ def _integrate_batch(batch: int) -> tuple[Checkpoint, int] | None:
         _store_tiles(changed)
         head = SignedTreeHead(origin=settings.RS_LOG_ORIGIN, size=new_size, root_hash=root)
         note = sign_checkpoint(head, log_keys().signer).decode()
-        return Checkpoint.objects.create(size=new_size, root_hash=root, note=note), len(leaves)
+        checkpoint = Checkpoint.objects.create(
+            size=new_size, root_hash=root, note=note, compact_range=b"".join(compact_range)
+        )
+        transaction.on_commit(selectors.cache_clear)  # this process sees its checkpoint at once
+        return checkpoint, len(leaves)
 
 
 def log_integrate(*, batch: int | None = None) -> Checkpoint | None:

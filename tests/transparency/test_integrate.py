@@ -31,8 +31,13 @@ def test_checkpoint_is_signed_and_roots_match_a_recomputation(deferred_integrati
     head = open_checkpoint(checkpoint.note.encode(), verifier, "testserver/log")
     assert head.size == 700
     assert head.root_hash == bytes(checkpoint.root_hash) == recomputed_root(700)
-    # Level-1 tile rows: one per width the tile has had (the two full level-0 tiles).
-    assert sorted(Tile.objects.values_list("level", "index", "width")) == [(1, 0, 2)]
+    # Full level-0 tiles, and the level-1 tile holding their two roots (partial tiles of
+    # level 0 are not stored: they are the entries' leaf hashes).
+    assert sorted(Tile.objects.values_list("level", "index", "width")) == [
+        (0, 0, 256),
+        (0, 1, 256),
+        (1, 0, 2),
+    ]
 
 
 def test_large_backlog_is_integrated_in_batches_each_consistent(deferred_integration):

@@ -212,17 +212,18 @@ class InclusionProofApi(_PublicLogView):
     )
     def get(self, request: Request) -> Response:
         query = _query(s.InclusionQuery, request)
-        size = query.get("size", selectors.tree_size())
+        size = query.get("size")
         index = query.get("index")
         if index is None:
-            index = selectors.entry_index_by_leaf_hash(leaf_hash=query["leaf_hash"], size=size)
+            bound = selectors.tree_size() if size is None else size
+            index = selectors.entry_index_by_leaf_hash(leaf_hash=query["leaf_hash"], size=bound)
             if index is None:
-                raise NotFound(f"No entry with this leaf hash in the tree of size {size}.")
+                raise NotFound(f"No entry with this leaf hash in the tree of size {bound}.")
         try:
-            proof = selectors.inclusion_proof(index=index, size=size)
+            size, proof = selectors.inclusion_proof(index=index, size=size)
         except selectors.LogRangeError as error:
             raise LogRange(str(error)) from error
-        leaf = selectors.entries_range(start=index, end=index + 1)[0].leaf_hash
+        leaf = query.get("leaf_hash") or selectors.leaf_hash_at(index=index)
         output = {
             "index": index,
             "size": size,
@@ -242,9 +243,8 @@ class ConsistencyProofApi(_PublicLogView):
     )
     def get(self, request: Request) -> Response:
         query = _query(s.ConsistencyQuery, request)
-        new = query.get("to", selectors.tree_size())
         try:
-            proof = selectors.consistency_proof(old=query["from"], new=new)
+            new, proof = selectors.consistency_proof(old=query["from"], new=query.get("to"))
         except selectors.LogRangeError as error:
             raise LogRange(str(error)) from error
         output = {"from": query["from"], "to": new, "proof": [_b64(h) for h in proof]}
