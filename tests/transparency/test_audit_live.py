@@ -1,0 +1,81 @@
+"""``rs log audit`` against the real service: the auditor accepts what the server publishes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from resolution.audit import audit_log
+from tests.transparency.logdata import append_entries
+from transparency.keys import log_keys
+from transparency.services import log_integrate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def deferred(settings):
+    settings.CELERY_BROKER_URL = "redis://integration-deferred.invalid:6379/0"
+
+
+def test_auditor_verifies_the_served_log_and_follows_it_incrementally(
+    live_server, deferred, tmp_path
+):
+    append_entries(300)
+    log_integrate()
+    state = tmp_path / "state.json"
+    key = log_keys().note_verifier_key
+    first = audit_log(f"{live_server.url}/log/", key, state_path=state)
+    assert (first.size, first.entries_checked) == (300, 300)
+    assert first.kinds == {"test": 300}
+
+    append_entries(220, start=300)
+    log_integrate()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "resolution.cli",
+            "log",
+            "audit",
+            f"{live_server.url}/log/",
+            "--key",
+            key,
+            "--state",
+            str(state),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "520" in result.stdout and "300" in result.stdout  # new size, and the previous one
+
+
+def test_auditor_rejects_a_checkpoint_from_another_key(live_server, deferred):
+    append_entries(10)
+    log_integrate()
+    from resolution.note import generate_signer, verifier_key
+
+    stranger = generate_signer("testserver/log")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "resolution.cli",
+            "log",
+            "audit",
+            f"{live_server.url}/log/",
+            "--key",
+            verifier_key(stranger.name, stranger.public_key),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "audit FAILED" in result.stderr and "signature" in result.stderr
