@@ -17,6 +17,7 @@ PRODUCTION_ENV = {
     "CACHE_URL": "rediscache://redis.example.net:6379/1",
     "CELERY_BROKER_URL": "redis://redis.example.net:6379/0",
     "RS_PUBLIC_URL": "https://rs.example.net",
+    "RS_KEY_PASSPHRASE": "a-long-production-passphrase",
 }
 
 
@@ -37,6 +38,13 @@ def test_check_deploy_is_clean_with_documented_environment():
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_key_passphrase():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "RS_KEY_PASSPHRASE"}
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert "RS_KEY_PASSPHRASE" in result.stderr
 
 
 def test_production_refuses_to_start_without_secret_key():

@@ -22,7 +22,13 @@ def _free_port() -> int:
 
 def _embedded_env(data_dir: Path) -> dict[str, str]:
     """This environment without any configured service: the README's fresh machine."""
-    configured = {"DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "DJANGO_SETTINGS_MODULE"}
+    configured = {
+        "DATABASE_URL",
+        "CELERY_BROKER_URL",
+        "CACHE_URL",
+        "DJANGO_SETTINGS_MODULE",
+        "RS_KEY_DIR",
+    }
     env = {k: v for k, v in os.environ.items() if k not in configured}
     return env | {"RS_DATA_DIR": str(data_dir)}
 
@@ -74,6 +80,9 @@ def test_serve_starts_on_embedded_postgres_and_reuses_its_data(tmp_path):
             check=True,
         )
         key = created.stdout.strip()
+        # Bootstrap made the log's keys: their public halves are served.
+        log_key = httpx.get(f"{base}/log/key").json()
+        assert log_key["note_verifier_key"].startswith("127.0.0.1:")
     finally:
         banner = _stop(first)
     assert "embedded PostgreSQL" in banner and f"{base}/api/docs/" in banner
