@@ -15,6 +15,17 @@ from transparency.services import log_integrate
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def rs_log_audit(url: str, key: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``rs log audit`` command line as an auditor would."""
+    return subprocess.run(
+        [sys.executable, "-m", "resolution.cli", "log", "audit", url, "--key", key, *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 @pytest.fixture
 def deferred(settings):
     settings.CELERY_BROKER_URL = "redis://integration-deferred.invalid:6379/0"
@@ -33,24 +44,7 @@ def test_auditor_verifies_the_served_log_and_follows_it_incrementally(
 
     append_entries(220, start=300)
     log_integrate()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "resolution.cli",
-            "log",
-            "audit",
-            f"{live_server.url}/log/",
-            "--key",
-            key,
-            "--state",
-            str(state),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = rs_log_audit(f"{live_server.url}/log/", key, "--state", str(state))
     assert result.returncode == 0, result.stderr
     assert "520" in result.stdout and "300" in result.stdout  # new size, and the previous one
 
@@ -61,21 +55,8 @@ def test_auditor_rejects_a_checkpoint_from_another_key(live_server, deferred):
     from resolution.note import generate_signer, verifier_key
 
     stranger = generate_signer("testserver/log")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "resolution.cli",
-            "log",
-            "audit",
-            f"{live_server.url}/log/",
-            "--key",
-            verifier_key(stranger.name, stranger.public_key),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = rs_log_audit(
+        f"{live_server.url}/log/", verifier_key(stranger.name, stranger.public_key)
     )
     assert result.returncode == 1
     assert "audit FAILED" in result.stderr and "signature" in result.stderr
