@@ -55,16 +55,28 @@ _DRF_SLUGS: dict[type[drf.APIException], tuple[str, str]] = {
     drf.Throttled: ("rate-limited", "Too many requests"),
 }
 
-# The documented catalogue, served at /problems/<slug>.
-CATALOGUE: dict[str, tuple[int, str]] = {
-    slug: (exc.status_code, title) for exc, (slug, title) in _DRF_SLUGS.items()
-} | {
-    "server-error": (500, "Internal server error"),
-    "service-unavailable": (503, "Service unavailable"),
+# Problems raised outside any Problem class (middleware, Django's error handlers).
+_OTHER_SLUGS: dict[str, tuple[int, str]] = {
     "request-too-large": (413, "Request body too large"),
     "length-required": (411, "Length required"),
     "bad-request": (400, "Bad request"),
 }
+
+
+def problem_catalogue() -> dict[str, tuple[int, str]]:
+    """Every problem type the service can return, ``slug -> (status, title)``.
+
+    Domain problems are found from the :class:`Problem` subclasses the apps define, so a new
+    one is documented at /problems/<slug> as soon as it exists.
+    """
+    catalogue = {slug: (exc.status_code, title) for exc, (slug, title) in _DRF_SLUGS.items()}
+    catalogue |= _OTHER_SLUGS
+    pending: list[type[Problem]] = [Problem]
+    while pending:
+        kind = pending.pop()
+        catalogue[kind.slug] = (kind.status_code, kind.title)
+        pending.extend(kind.__subclasses__())
+    return catalogue
 
 
 def problem_type(slug: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -13,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.health import broker_health, database_health
-from core.problems import CATALOGUE, ServiceUnavailable, problem_type
+from core.problems import ServiceUnavailable, problem_catalogue, problem_type
 from core.schema import problem
 
 _check = inline_serializer("HealthCheck", {"status": serializers.ChoiceField(["ok", "down"])})
@@ -50,9 +51,13 @@ class HealthApi(APIView):
         return Response({"status": "ok", **checks})
 
 
-def problem_page(request: HttpRequest, slug: str) -> JsonResponse:
-    """What a problem ``type`` URI points to: its status and title."""
-    if slug not in CATALOGUE:
+def problem_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """What a problem ``type`` URI points to: a page for people, JSON for programs."""
+    catalogue = problem_catalogue()
+    if slug not in catalogue:
         raise Http404
-    status, title = CATALOGUE[slug]
-    return JsonResponse({"type": problem_type(slug), "status": status, "title": title})
+    status, title = catalogue[slug]
+    context = {"type": problem_type(slug), "status": status, "title": title}
+    if "text/html" in request.headers.get("Accept", ""):
+        return render(request, "problems/detail.html", context)
+    return JsonResponse(context)

@@ -87,3 +87,7 @@ def test_problem_type_uri_documents_the_problem(client):
     response = client.get("/problems/rate-limited")
     assert response.status_code == 200
     assert response.json()["status"] == 429
+    # Domain problems of every app are documented too.
+    assert client.get("/problems/log-range").json()["status"] == 400
+    page = client.get("/problems/rate-limited", HTTP_ACCEPT="text/html")
+    assert page["Content-Type"].startswith("text/html") and b"Too many requests" in page.content
