@@ -7,7 +7,6 @@ process then loads them once. Public halves are served at ``/log/key``.
 
 from __future__ import annotations
 
-import base64
 import functools
 import os
 import tempfile
@@ -116,7 +115,3 @@ def log_keys() -> LogKeys:
         _vrf_secret=vrf_secret,
     )
 
-
-def vrf_public_key_b64() -> str:
-    """The VRF public key, base64, as served at /log/key."""
-    return base64.b64encode(log_keys().vrf_public_key).decode()
