@@ -114,4 +114,3 @@ def log_keys() -> LogKeys:
         vrf_public_key=vrf.public_key(vrf_secret),
         _vrf_secret=vrf_secret,
     )
-
