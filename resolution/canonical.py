@@ -70,7 +70,8 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-def _decode(data: bytes) -> Any:
+def json_parse_strict(data: bytes) -> Any:
+    """Parse UTF-8 JSON strictly: no duplicate member names, no NaN or Infinity."""
     try:
         text = data.decode("utf-8")
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
@@ -88,7 +89,7 @@ def _check_canonical(data: bytes, value: Any) -> None:
 def is_canonical(data: bytes) -> bool:
     """Return whether ``data`` is a JSON value (of any type) in canonical form."""
     try:
-        _check_canonical(data, _decode(data))
+        _check_canonical(data, json_parse_strict(data))
     except CanonicalJSONError:
         return False
     return True
@@ -96,7 +97,7 @@ def is_canonical(data: bytes) -> bool:
 
 def parse_canonical(data: bytes) -> dict[str, Any]:
     """Parse canonical JSON that must be an object; raise ``CanonicalJSONError`` otherwise."""
-    value = _decode(data)
+    value = json_parse_strict(data)
     if not isinstance(value, dict):
         raise CanonicalJSONError(f"JSON value is a {type(value).__name__}, not an object")
     _check_canonical(data, value)
