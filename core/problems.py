@@ -149,6 +149,8 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRe
     if isinstance(exc, Problem):
         slug, title = exc.slug, exc.title
         extensions.update(exc.extensions)
+        if "retry_after" in extensions:  # a domain rate limit (e.g. ca.limits)
+            headers["Retry-After"] = str(extensions["retry_after"])
     else:
         slug, title = next(
             (value for kind, value in _DRF_SLUGS.items() if isinstance(exc, kind)),

@@ -7,7 +7,6 @@ a change that rolls back sends nothing. With a broker the task goes to a worker;
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import structlog
@@ -20,7 +19,13 @@ logger = structlog.get_logger(__name__)
 
 def enqueue_on_commit(task: Task[Any, Any], *args: Any, **kwargs: Any) -> None:
     """Queue ``task(*args, **kwargs)`` when the current transaction commits (at once if none)."""
-    transaction.on_commit(partial(task.apply_async, args=args, kwargs=kwargs), robust=True)
+
+    def enqueue() -> None:
+        task.apply_async(args=args, kwargs=kwargs)
+
+    # A named function: Django's robust on_commit logs a failing callback by its __qualname__.
+    enqueue.__qualname__ = f"enqueue[{task.name}]"
+    transaction.on_commit(enqueue, robust=True)
 
 
 @shared_task(name="core.tasks.sessions_clear_expired")

@@ -52,3 +52,9 @@ class LogReadRateThrottle(ClientIpRateThrottle):
     """Reads of the log's static tiles, per client IP: generous, made for bulk audits."""
 
     scope = "log_read"
+
+
+class CaReadRateThrottle(ClientIpRateThrottle):
+    """Reads of the certificate repository (/ca/), per client IP."""
+
+    scope = "ca_read"

@@ -8,16 +8,14 @@ process then loads them once. Public halves are served at ``/log/key``.
 from __future__ import annotations
 
 import functools
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from core.keyfiles import key_file_create, key_file_load
 from resolution import vrf
 from resolution.note import Signer, verifier_key
 
@@ -25,49 +23,13 @@ NOTE_KEY_FILE = "log-note-ed25519.pem"
 VRF_KEY_FILE = "log-vrf-ed25519.pem"
 
 
-def _passphrase() -> bytes:
-    if not settings.RS_KEY_PASSPHRASE:
-        raise ImproperlyConfigured("RS_KEY_PASSPHRASE is not set: it encrypts the private keys")
-    return str(settings.RS_KEY_PASSPHRASE).encode()
-
-
 def _write_new_key(path: Path) -> bool:
-    """Create an encrypted key at ``path`` unless one exists; True when this call created it.
-
-    The key is written to a temporary file and linked into place, so a concurrent first start
-    in another process either wins or finds a complete file, never a half-written one.
-    """
-    pem = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(_passphrase()),
-    )
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".new-key-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(temporary, path)
-    except FileExistsError:
-        return False
-    finally:
-        os.unlink(temporary)
-    return True
+    """Create an encrypted Ed25519 key at ``path`` unless one exists; True when created."""
+    return key_file_create(path, Ed25519PrivateKey.generate())
 
 
 def _load_seed(path: Path) -> bytes:
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=_passphrase())
-    except FileNotFoundError as missing:
-        raise ImproperlyConfigured(
-            f"no key at {path}: run `manage.py bootstrap` first"
-        ) from missing
-    except (ValueError, TypeError) as wrong:
-        raise ImproperlyConfigured(
-            f"cannot decrypt {path}: wrong RS_KEY_PASSPHRASE or a damaged file"
-        ) from wrong
+    key = key_file_load(path)
     if not isinstance(key, Ed25519PrivateKey):
         raise ImproperlyConfigured(f"{path} is not an Ed25519 key")
     return key.private_bytes_raw()
