@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from ca.api.urls import api_urlpatterns as ca_api
+from ca.api.urls import repository_urlpatterns as ca_repository
 from core.views import HealthApi, problem_page
 from transparency.api.urls import json_urlpatterns as log_json
 from transparency.api.urls import static_urlpatterns as log_static
@@ -12,8 +14,10 @@ urlpatterns = [
     path("healthz", HealthApi.as_view(), name="healthz"),
     path("problems/<slug:slug>", problem_page, name="problem"),
     path("v1/", include("directory.api.urls")),
+    path("v1/", include(ca_api)),
     path("v1/log/", include(log_json)),
     path("log/", include(log_static)),
+    path("ca/", include(ca_repository)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -21,10 +21,23 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def log_keys_ready(django_db_setup: Any, django_db_blocker: Any) -> None:
-    """The log's keys exist (in this session's RS_KEY_DIR, shared with child processes)."""
+    """The log's and the CA's keys exist (in this session's RS_KEY_DIR, shared with child
+    processes)."""
+    from ca.authority import ca_bootstrap
     from transparency.keys import log_keys_bootstrap
 
     log_keys_bootstrap()
+    ca_bootstrap()
+
+
+@pytest.fixture(autouse=True)
+def sms_outbox() -> Any:
+    """The locmem SMS backend's outbox, empty at the start of each test."""
+    from ca.sms import locmem
+
+    locmem.outbox.clear()
+    locmem.failures.clear()
+    return locmem.outbox
 
 
 @pytest.fixture(autouse=True)

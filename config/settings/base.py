@@ -48,6 +48,102 @@ RS_LOG_ORIGIN: str = env.str("RS_LOG_ORIGIN", default=urlsplit(RS_PUBLIC_URL).ne
 # Most entries one integrator run hashes into one checkpoint.
 RS_LOG_INTEGRATE_BATCH: int = env.int("RS_LOG_INTEGRATE_BATCH", default=65536)
 
+# --- Number verification (SMS challenges) ----------------------------------------------------
+
+# Which SMS backend sends challenge codes: "console", "locmem", "twilio" or a dotted path to a
+# backend class (ca.sms). The console backend prints messages, codes included: development only.
+SMS_BACKEND: str = env.str("SMS_BACKEND", default="console")
+# The service's name as the SMS text gives it ("<name> code for <provider>: 123456").
+RS_SMS_SERVICE_NAME: str = env.str("RS_SMS_SERVICE_NAME", default="Resolution Service")
+# The host of the "@host #code" line (WebOTP, origin-bound one-time codes); default: our host.
+RS_SMS_OTP_DOMAIN: str = env.str(
+    "RS_SMS_OTP_DOMAIN", default=urlsplit(RS_PUBLIC_URL).hostname or "localhost"
+)
+RS_CHALLENGE_CODE_DIGITS: int = env.int("RS_CHALLENGE_CODE_DIGITS", default=6)
+RS_CHALLENGE_LIFETIME_SECONDS: int = env.int("RS_CHALLENGE_LIFETIME_SECONDS", default=600)
+RS_CHALLENGE_MAX_ATTEMPTS: int = env.int("RS_CHALLENGE_MAX_ATTEMPTS", default=5)
+# Destination countries (ISO 3166 region codes) a challenge may be sent to: the EEA, the UK,
+# Switzerland, the US and Canada unless set. SMS to anywhere else is refused.
+RS_CHALLENGE_COUNTRIES: list[str] = env.list(
+    "RS_CHALLENGE_COUNTRIES",
+    default=[
+        # The EEA
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+        "IS",
+        "LI",
+        "NO",
+        # and
+        "CH",
+        "GB",
+        "US",
+        "CA",
+    ],
+)
+# Challenges sent, as comma-separated "count/window" limits (window: 30s, 10m, 1h, 1d), counted
+# across all processes in the database. Exceeding one answers 429 with Retry-After.
+RS_CHALLENGE_LIMIT_NUMBER: str = env.str("RS_CHALLENGE_LIMIT_NUMBER", default="3/10m,10/1d")
+RS_CHALLENGE_LIMIT_PROVIDER: str = env.str("RS_CHALLENGE_LIMIT_PROVIDER", default="2000/1h")
+RS_CHALLENGE_LIMIT_CLIENT_IP: str = env.str("RS_CHALLENGE_LIMIT_CLIENT_IP", default="30/1h")
+# Per destination country calling code: the brake on SMS pumping to expensive ranges.
+RS_CHALLENGE_LIMIT_COUNTRY: str = env.str("RS_CHALLENGE_LIMIT_COUNTRY", default="500/1h")
+# Retries of a challenge's SMS after provider errors, before it is recorded as failed; the
+# wait doubles from RS_SMS_RETRY_BACKOFF_SECONDS each time (with jitter, at most 5 minutes).
+RS_SMS_MAX_RETRIES: int = env.int("RS_SMS_MAX_RETRIES", default=5)
+RS_SMS_RETRY_BACKOFF_SECONDS: int = env.int("RS_SMS_RETRY_BACKOFF_SECONDS", default=2)
+
+# Twilio (SMS_BACKEND=twilio). Authenticate with the account's auth token, or with an API key
+# (TWILIO_API_KEY_SID + TWILIO_API_KEY_SECRET); the auth token is still needed to check the
+# X-Twilio-Signature of delivery callbacks. Send from a number or a Messaging Service.
+TWILIO_ACCOUNT_SID: str = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN: str = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_API_KEY_SID: str = env.str("TWILIO_API_KEY_SID", default="")
+TWILIO_API_KEY_SECRET: str = env.str("TWILIO_API_KEY_SECRET", default="")
+TWILIO_FROM_NUMBER: str = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_MESSAGING_SERVICE_SID: str = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+# Where Twilio posts delivery reports; must be the public URL Twilio sees (it is signed).
+TWILIO_STATUS_CALLBACK_URL: str = env.str(
+    "TWILIO_STATUS_CALLBACK_URL", default=f"{RS_PUBLIC_URL}/v1/twilio/status"
+)
+# Seconds before a request to Twilio is abandoned (and retried later).
+TWILIO_TIMEOUT_SECONDS: float = env.float("TWILIO_TIMEOUT_SECONDS", default=10.0)
+# Replaces https://api.twilio.com, e.g. for an egress proxy or a local stand-in in tests.
+TWILIO_API_BASE_URL: str = env.str("TWILIO_API_BASE_URL", default="")
+
+# --- Certificate authority ---------------------------------------------------------------------
+
+# Lifetime of number certificates (DESIGN §4.3: short).
+RS_CERT_LIFETIME_DAYS: int = env.int("RS_CERT_LIFETIME_DAYS", default=30)
+# The CA's names in its root and issuing certificates.
+RS_CA_NAME: str = env.str("RS_CA_NAME", default="Resolution Service")
+# A CRL is valid this long; it is signed anew on every revocation and before it runs out.
+RS_CRL_LIFETIME_HOURS: int = env.int("RS_CRL_LIFETIME_HOURS", default=24)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -143,6 +239,8 @@ REST_FRAMEWORK: dict[str, Any] = {
         "client_ip": env.str("RS_THROTTLE_CLIENT_IP", default="300/minute"),
         # The log's static tiles are made to be fetched in bulk (audits) and cached by CDNs.
         "log_read": env.str("RS_THROTTLE_LOG_READ", default="30000/minute"),
+        # Certificates name numbers: fetching them is for relying parties, not for harvesting.
+        "ca_read": env.str("RS_THROTTLE_CA_READ", default="120/minute"),
     },
     # Client IPs come from REMOTE_ADDR; behind N trusted proxies set RS_TRUSTED_PROXIES=N.
     "NUM_PROXIES": env.int("RS_TRUSTED_PROXIES", default=0),
@@ -187,6 +285,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": 1.0,
         "options": {"expires": 5},  # a backlog of stale runs is useless: the next one catches up
     },
+    "crl-refresh": {"task": "ca.tasks.crl_refresh", "schedule": 900.0},
     "clear-expired-sessions": {
         "task": "core.tasks.sessions_clear_expired",
         "schedule": 3600.0,

@@ -1,6 +1,7 @@
 """Production settings: every secret comes from the environment; nothing insecure by default.
 
-Refuses to start without ``DJANGO_SECRET_KEY``, ``DJANGO_ALLOWED_HOSTS`` and ``DATABASE_URL``.
+Refuses to start without ``DJANGO_SECRET_KEY``, ``DJANGO_ALLOWED_HOSTS``, ``DATABASE_URL``,
+``RS_KEY_PASSPHRASE`` and a real ``SMS_BACKEND``.
 See docs/deployment.md for the full list of variables.
 """
 
@@ -28,6 +29,15 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 RS_KEY_PASSPHRASE = env.str("RS_KEY_PASSPHRASE")  # required: it protects the log and CA keys
 if len(RS_KEY_PASSPHRASE) < 16:
     raise ImproperlyConfigured("RS_KEY_PASSPHRASE must be at least 16 characters long")
+# The console backend prints codes and locmem drops them: neither may run in production.
+SMS_BACKEND = env.str("SMS_BACKEND")
+if SMS_BACKEND in {
+    "console",
+    "locmem",
+    "ca.sms.console.ConsoleBackend",
+    "ca.sms.locmem.LocmemBackend",
+}:
+    raise ImproperlyConfigured(f"SMS_BACKEND={SMS_BACKEND} cannot be used in production")
 RS_EMBEDDED_DATABASE = False
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)

@@ -17,7 +17,10 @@ DATABASES["default"]["OPTIONS"] = {"options": "-c rs.allow_test_truncate=on"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 RS_PUBLIC_URL = "http://testserver"
+RS_SMS_OTP_DOMAIN = "testserver"
+TWILIO_STATUS_CALLBACK_URL = "http://testserver/v1/twilio/status"
 RS_LOG_ORIGIN = "testserver/log"
+SMS_BACKEND = "locmem"  # an outbox the tests read (ca.sms.locmem)
 RS_KEY_PASSPHRASE = "test-only-passphrase"  # noqa: S105
 # One key folder per test session, shared with the processes the tests start (workers, writers).
 RS_KEY_DIR = Path(os.environ.setdefault("RS_KEY_DIR", tempfile.mkdtemp(prefix="rs-test-keys-")))

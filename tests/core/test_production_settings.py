@@ -18,6 +18,7 @@ PRODUCTION_ENV = {
     "CELERY_BROKER_URL": "redis://redis.example.net:6379/0",
     "RS_PUBLIC_URL": "https://rs.example.net",
     "RS_KEY_PASSPHRASE": "a-long-production-passphrase",
+    "SMS_BACKEND": "twilio",
 }
 
 
@@ -52,3 +53,12 @@ def test_production_refuses_to_start_without_secret_key():
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_production_refuses_an_sms_backend_that_prints_codes():
+    for backend in ("console", "locmem"):
+        result = _manage("check", env=PRODUCTION_ENV | {"SMS_BACKEND": backend})
+        assert result.returncode != 0
+        assert f"SMS_BACKEND={backend} cannot be used in production" in result.stderr
+    missing = {k: v for k, v in PRODUCTION_ENV.items() if k != "SMS_BACKEND"}
+    assert _manage("check", env=missing).returncode != 0

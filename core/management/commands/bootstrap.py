@@ -15,6 +15,8 @@ from django.utils.module_loading import import_string
 # Dotted paths of zero-argument functions returning a one-line description of what they did.
 STEPS: list[str] = [
     "transparency.keys.log_keys_bootstrap",
+    "ca.authority.ca_bootstrap",
+    "ca.services.crl_bootstrap",
 ]
 
 

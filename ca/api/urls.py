@@ -1,0 +1,27 @@
+from django.urls import path
+
+from ca.api import views
+
+api_urlpatterns = [
+    path("challenges", views.ChallengesApi.as_view(), name="challenges"),
+    path("challenges/<uuid:challenge_id>", views.ChallengeApi.as_view(), name="challenge"),
+    path(
+        "challenges/<uuid:challenge_id>/verify",
+        views.ChallengeVerifyApi.as_view(),
+        name="challenge-verify",
+    ),
+    path("certificates", views.CertificatesApi.as_view(), name="certificates"),
+    path("certificates/<str:serial>", views.CertificateApi.as_view(), name="certificate"),
+    path(
+        "certificates/<str:serial>/revoke",
+        views.CertificateRevokeApi.as_view(),
+        name="certificate-revoke",
+    ),
+    path("twilio/status", views.TwilioStatusApi.as_view(), name="twilio-status"),
+]
+
+repository_urlpatterns = [
+    path("root.pem", views.RootCertificateApi.as_view(), name="ca-root"),
+    path("certs/<str:serial>.pem", views.CertificateChainApi.as_view(), name="ca-certificate"),
+    path("crl", views.CrlApi.as_view(), name="ca-crl"),
+]

@@ -1,0 +1,287 @@
+"""CA API views: parse, call one service or selector, serialise.
+
+``/v1/…`` is for providers (API key); ``/ca/…`` is the public certificate repository that
+relying parties fetch without an account; ``/v1/twilio/status`` is Twilio's, signed by it.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.parsers import FormParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ca.api import serializers as s
+from ca.authority import ca_keys
+from ca.problems import CertificateNotFound, ChallengeNotFound, TwilioSignatureInvalid
+from ca.selectors import (
+    certificate_chain_pem,
+    certificate_get,
+    certificate_pem,
+    chain_pems,
+    challenge_get,
+)
+from ca.services import (
+    certificate_issue,
+    certificate_revoke_signed,
+    challenge_delivery_report,
+    challenge_start,
+    challenge_verify,
+    crl_current,
+)
+from ca.sms.twilio import twilio_signature_valid
+from core.authentication import caller_provider
+from core.schema import COMMON_PROBLEMS, problem
+from core.signed_requests import JoseParser
+from core.throttling import CaReadRateThrottle, ClientIpRateThrottle
+
+PEM_CHAIN = "application/pem-certificate-chain"  # RFC 8555 §9.1
+CERTIFICATE_CACHE = "public, max-age=86400"
+
+
+def _client_ip(request: Request) -> str:
+    """The client's address, behind RS_TRUSTED_PROXIES proxies (as the throttles see it)."""
+    return ClientIpRateThrottle().get_ident(request)
+
+
+class ChallengesApi(APIView):
+    """Start an SMS challenge: the number receives a one-time code."""
+
+    @extend_schema(
+        operation_id="challenges_start",
+        request=s.ChallengeStartInput,
+        responses={
+            201: s.ChallengeOutput,
+            400: problem("Malformed, invalid or not mobile number"),
+            403: problem("SMS to the number's country is not allowed"),
+            429: problem("A limit per number, provider, client IP or country was reached"),
+            401: COMMON_PROBLEMS[401],
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = s.ChallengeStartInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        challenge = challenge_start(
+            provider=caller_provider(request),
+            number=data.validated_data["number"],
+            client_ip=_client_ip(request),
+        )
+        return Response(s.ChallengeOutput(challenge).data, status=201)
+
+
+class ChallengeApi(APIView):
+    """A challenge's state, delivery included (never its code)."""
+
+    @extend_schema(
+        operation_id="challenges_get",
+        responses={200: s.ChallengeOutput, 404: problem("No such challenge"), **COMMON_PROBLEMS},
+    )
+    def get(self, request: Request, challenge_id: uuid.UUID) -> Response:
+        challenge = challenge_get(provider=caller_provider(request), challenge_id=challenge_id)
+        if challenge is None:
+            raise ChallengeNotFound("The calling provider has no challenge with this id.")
+        return Response(s.ChallengeOutput(challenge).data)
+
+
+class ChallengeVerifyApi(APIView):
+    """Answer a challenge with the code from the SMS."""
+
+    @extend_schema(
+        operation_id="challenges_verify",
+        request=s.ChallengeVerifyInput,
+        responses={
+            200: s.ChallengeOutput,
+            400: problem("Wrong code (attempts_left says how many remain)"),
+            403: problem("The challenge belongs to another provider"),
+            404: problem("No such challenge"),
+            409: problem("Already verified, used, or ended by wrong codes"),
+            410: problem("Expired"),
+            **COMMON_PROBLEMS,
+        },
+    )
+    def post(self, request: Request, challenge_id: uuid.UUID) -> Response:
+        data = s.ChallengeVerifyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        challenge = challenge_verify(
+            provider=caller_provider(request),
+            challenge_id=challenge_id,
+            code=data.validated_data["code"],
+        )
+        return Response(s.ChallengeOutput(challenge).data)
+
+
+class CertificatesApi(APIView):
+    """Issue a number certificate for a CSR, spending a verified challenge."""
+
+    @extend_schema(
+        operation_id="certificates_issue",
+        request=s.CertificateIssueInput,
+        responses={
+            201: s.CertificateIssuedOutput,
+            400: problem("Malformed CSR, a key that is not P-256, or a CSR signature that fails"),
+            403: problem("The challenge belongs to another provider"),
+            404: problem("No such challenge"),
+            409: problem("The challenge is not verified, or already used"),
+            410: problem("The challenge expired"),
+            **COMMON_PROBLEMS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = s.CertificateIssueInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        issued = certificate_issue(
+            provider=caller_provider(request),
+            challenge_id=data.validated_data["challenge"],
+            csr=data.validated_data["csr"],
+        )
+        certificate = issued.certificate
+        output = {
+            "serial": certificate.serial,
+            "certificate": certificate_pem(certificate),
+            "chain": chain_pems(),
+            "not_before": certificate.not_before,
+            "not_after": certificate.not_after,
+            "x5u": certificate.x5u,
+            "log": {
+                "index": issued.log.index,
+                "leaf_hash": base64.b64encode(issued.log.leaf_hash).decode(),
+            },
+        }
+        return Response(s.CertificateIssuedOutput(output).data, status=201)
+
+
+class CertificateApi(APIView):
+    """A certificate's state: valid, revoked or expired, with its log entries."""
+
+    @extend_schema(
+        operation_id="certificates_get",
+        responses={
+            200: s.CertificateOutput,
+            404: problem("No such certificate"),
+            **COMMON_PROBLEMS,
+        },
+    )
+    def get(self, request: Request, serial: str) -> Response:
+        certificate = certificate_get(serial=serial)
+        if certificate is None:
+            raise CertificateNotFound("No certificate has this serial.")
+        return Response(s.CertificateOutput(certificate).data)
+
+
+class CertificateRevokeApi(APIView):
+    """Revoke a certificate, asked by its holder: the body is a JWS made with its key.
+
+    The payload is ``{"serial": "<serial>", "iat": <seconds>, "reason": "keyCompromise"}``
+    (``reason`` optional: one of the RFC 5280 names), signed ES256 (compact, ``application/jose``).
+    """
+
+    parser_classes = [JoseParser]
+
+    @extend_schema(
+        operation_id="certificates_revoke",
+        request={"application/jose": OpenApiTypes.STR},
+        responses={
+            200: s.CertificateOutput,
+            400: problem("Malformed JWS, stale iat, or a payload for another certificate"),
+            403: problem("The signature is not by the certificate's key"),
+            404: problem("No such certificate"),
+            409: problem("Already revoked, or expired"),
+            415: problem("The body is not application/jose"),
+            **COMMON_PROBLEMS,
+        },
+    )
+    def post(self, request: Request, serial: str) -> Response:
+        certificate = certificate_get(serial=serial)
+        if certificate is None:
+            raise CertificateNotFound("No certificate has this serial.")
+        revoked = certificate_revoke_signed(certificate=certificate, token=request.data)
+        return Response(s.CertificateOutput(revoked).data)
+
+
+class TwilioStatusApi(APIView):
+    """Twilio's delivery reports (StatusCallback), accepted only with a valid X-Twilio-Signature."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    parser_classes = [FormParser]
+
+    @extend_schema(
+        operation_id="twilio_status",
+        request={"application/x-www-form-urlencoded": OpenApiTypes.OBJECT},
+        responses={204: None, 403: problem("Missing or invalid X-Twilio-Signature")},
+    )
+    def post(self, request: Request) -> Response:
+        params = request.data
+        # Twilio signs the URL it was given, which is the one we gave it.
+        if not twilio_signature_valid(
+            url=settings.TWILIO_STATUS_CALLBACK_URL,
+            params=params,
+            signature=request.headers.get("X-Twilio-Signature", ""),
+        ):
+            raise TwilioSignatureInvalid("The request is not signed by our Twilio account.")
+        challenge_delivery_report(
+            message_id=str(params.get("MessageSid", ""))[:64],
+            status=str(params.get("MessageStatus", "")),
+            error_code=str(params.get("ErrorCode", ""))[:16],
+        )
+        return Response(status=204)
+
+
+# --- The public repository (/ca/) ---------------------------------------------------------
+
+
+class _RepositoryView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [CaReadRateThrottle]
+
+
+class RootCertificateApi(_RepositoryView):
+    """The trust anchor: the root CA certificate (PEM)."""
+
+    @extend_schema(operation_id="ca_root", responses={(200, PEM_CHAIN): OpenApiTypes.STR})
+    def get(self, request: Request) -> HttpResponse:
+        response = HttpResponse(ca_keys().root_pem, content_type=PEM_CHAIN)
+        response["Cache-Control"] = CERTIFICATE_CACHE
+        return response
+
+
+class CertificateChainApi(_RepositoryView):
+    """A number certificate and its issuing CA: what a PASSporT's x5u points to."""
+
+    @extend_schema(
+        operation_id="ca_certificate",
+        responses={(200, PEM_CHAIN): OpenApiTypes.STR, 404: problem("No such certificate")},
+    )
+    def get(self, request: Request, serial: str) -> HttpResponse:
+        certificate = certificate_get(serial=serial)
+        if certificate is None:
+            raise CertificateNotFound("No certificate has this serial.")
+        response = HttpResponse(certificate_chain_pem(certificate), content_type=PEM_CHAIN)
+        # A certificate never changes; whether it is revoked is the CRL's business.
+        response["Cache-Control"] = CERTIFICATE_CACHE
+        return response
+
+
+class CrlApi(_RepositoryView):
+    """The current CRL (DER, RFC 5280), signed by the issuing CA."""
+
+    @extend_schema(
+        operation_id="ca_crl", responses={(200, "application/pkix-crl"): OpenApiTypes.BINARY}
+    )
+    def get(self, request: Request) -> HttpResponse:
+        crl = crl_current()
+        response = HttpResponse(bytes(crl.der), content_type="application/pkix-crl")
+        max_age = max(int((crl.next_update - timezone.now()).total_seconds() // 2), 0)
+        response["Cache-Control"] = f"public, max-age={min(max_age, 300)}"
+        return response

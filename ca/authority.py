@@ -1,0 +1,318 @@
+"""The certificate authority: its keys, and the certificates and CRLs it signs (DESIGN §4.3).
+
+Two levels: a root, which only signs the issuing CA, and the issuing CA, which signs number
+certificates and CRLs. :func:`ca_bootstrap` creates both on first start, as P-256 keys in
+``RS_KEY_DIR`` encrypted with ``RS_KEY_PASSPHRASE`` (core.keyfiles) beside their certificates.
+This module signs; what to sign and whether it may be signed is decided in ``ca.services``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+from resolution.tnauthlist import TN_AUTH_LIST_OID, encode_tn_auth_list
+
+from core.keyfiles import file_create_once, key_file_create, key_file_load
+
+ROOT_KEY_FILE = "ca-root-p256.pem"
+ROOT_CERTIFICATE_FILE = "ca-root.pem"
+ISSUING_KEY_FILE = "ca-issuing-p256.pem"
+ISSUING_CERTIFICATE_FILE = "ca-issuing.pem"
+ROOT_LIFETIME = timedelta(days=20 * 365)
+ISSUING_LIFETIME = timedelta(days=10 * 365)
+# Certificates start a minute in the past, for relying parties whose clocks run a little slow.
+BACKDATE = timedelta(minutes=1)
+# X.520 ub-organization-name.
+MAX_ORGANIZATION_LENGTH = 64
+
+
+def serial_generate() -> int:
+    """A fresh serial: 128 random bits (DESIGN §4.3 asks for at least 64), never zero."""
+    return secrets.randbits(128) or 1
+
+
+def serial_hex(serial: int) -> str:
+    """A serial as the API and the log write it: 32 lowercase hex digits."""
+    return f"{serial:032x}"
+
+
+def crl_url() -> str:
+    """The CRL distribution point written into every certificate."""
+    return f"{settings.RS_PUBLIC_URL}/ca/crl"
+
+
+def _name(common_name: str, organization: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization[:MAX_ORGANIZATION_LENGTH]),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def _ca_builder(
+    *, subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey, life: timedelta
+) -> x509.CertificateBuilder:
+    now = timezone.now().replace(microsecond=0)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(serial_generate())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(now + life)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+
+
+def _root_certificate_build(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+    name = _name(f"{settings.RS_CA_NAME} Root CA", settings.RS_CA_NAME)
+    builder = _ca_builder(
+        subject=name, issuer=name, public_key=key.public_key(), life=ROOT_LIFETIME
+    ).add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+    return builder.sign(key, hashes.SHA256())
+
+
+def _issuing_certificate_build(
+    key: ec.EllipticCurvePrivateKey, root: x509.Certificate, root_key: ec.EllipticCurvePrivateKey
+) -> x509.Certificate:
+    builder = (
+        _ca_builder(
+            subject=_name(f"{settings.RS_CA_NAME} Issuing CA", settings.RS_CA_NAME),
+            issuer=root.subject,
+            public_key=key.public_key(),
+            life=ISSUING_LIFETIME,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
+            critical=False,
+        )
+    )
+    return builder.sign(root_key, hashes.SHA256())
+
+
+def _p256_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    key_file_create(path, ec.generate_private_key(ec.SECP256R1()))
+    key = key_file_load(path)
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise ImproperlyConfigured(f"{path} is not a P-256 key")
+    return key
+
+
+def _pem(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def ca_bootstrap() -> str:
+    """Create the root and issuing CA if missing (idempotent); say what was done."""
+    directory = Path(settings.RS_KEY_DIR)
+    root_key = _p256_key(directory / ROOT_KEY_FILE)
+    created = file_create_once(
+        directory / ROOT_CERTIFICATE_FILE, _pem(_root_certificate_build(root_key))
+    )
+    root = x509.load_pem_x509_certificate((directory / ROOT_CERTIFICATE_FILE).read_bytes())
+    issuing_key = _p256_key(directory / ISSUING_KEY_FILE)
+    created |= file_create_once(
+        directory / ISSUING_CERTIFICATE_FILE,
+        _pem(_issuing_certificate_build(issuing_key, root, root_key)),
+    )
+    ca_keys.cache_clear()
+    keys = ca_keys()
+    fingerprint = keys.root.fingerprint(hashes.SHA256()).hex()
+    return (
+        f"CA {'created' if created else 'found'} in {directory}; root SHA-256 fingerprint: "
+        f"{fingerprint}"
+    )
+
+
+@dataclass(frozen=True)
+class CaKeys:
+    """The issuing CA's key and both certificates. ``repr`` never shows the key."""
+
+    root: x509.Certificate
+    issuing: x509.Certificate
+    issuing_key: ec.EllipticCurvePrivateKey
+    root_pem: bytes
+    issuing_pem: bytes
+
+    def __repr__(self) -> str:
+        return f"CaKeys(issuing={self.issuing.subject.rfc4514_string()!r})"
+
+
+@functools.cache
+def ca_keys() -> CaKeys:
+    """The CA as this process uses it, loaded once. The root's key is never loaded here."""
+    directory = Path(settings.RS_KEY_DIR)
+    issuing_key = key_file_load(directory / ISSUING_KEY_FILE)
+    if not isinstance(issuing_key, ec.EllipticCurvePrivateKey):
+        raise ImproperlyConfigured("the issuing CA key is not an EC key")
+    try:
+        root_pem = (directory / ROOT_CERTIFICATE_FILE).read_bytes()
+        issuing_pem = (directory / ISSUING_CERTIFICATE_FILE).read_bytes()
+    except FileNotFoundError as missing:
+        raise ImproperlyConfigured(
+            f"no CA certificate at {missing.filename}: run `manage.py bootstrap` first"
+        ) from missing
+    return CaKeys(
+        root=x509.load_pem_x509_certificate(root_pem),
+        issuing=x509.load_pem_x509_certificate(issuing_pem),
+        issuing_key=issuing_key,
+        root_pem=root_pem,
+        issuing_pem=issuing_pem,
+    )
+
+
+@dataclass(frozen=True)
+class SignedCertificate:
+    certificate: x509.Certificate
+    der: bytes
+    certificate_sha256: bytes
+    public_key_sha256: bytes
+
+
+def end_entity_sign(
+    *,
+    public_key: ec.EllipticCurvePublicKey,
+    number_digits: str,
+    serial: int,
+    not_before: datetime,
+    not_after: datetime,
+    holder: str,
+) -> SignedCertificate:
+    """Sign a number certificate for ``public_key`` naming exactly one number (RFC 8226).
+
+    Nothing the requester sent reaches the certificate but its public key: the subject names
+    the provider, and the TNAuthList names the verified number.
+    """
+    ca = ca_keys()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name("Number certificate", holder))
+        .issuer_name(ca.issuing.subject)
+        .public_key(public_key)
+        .serial_number(serial)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.issuing_key.public_key()),
+            critical=False,
+        )
+        .add_extension(
+            x509.CRLDistributionPoints(
+                [
+                    x509.DistributionPoint(
+                        full_name=[x509.UniformResourceIdentifier(crl_url())],
+                        relative_name=None,
+                        reasons=None,
+                        crl_issuer=None,
+                    )
+                ]
+            ),
+            critical=False,
+        )
+        # RFC 8226 §9. Not critical: relying parties that do not know it (generic X.509
+        # libraries) must still be able to build the path; STIR verifiers read it.
+        .add_extension(
+            x509.UnrecognizedExtension(
+                x509.ObjectIdentifier(TN_AUTH_LIST_OID), encode_tn_auth_list([number_digits])
+            ),
+            critical=False,
+        )
+    )
+    certificate = builder.sign(ca.issuing_key, hashes.SHA256())
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    spki = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return SignedCertificate(
+        certificate=certificate,
+        der=der,
+        certificate_sha256=hashlib.sha256(der).digest(),
+        public_key_sha256=hashlib.sha256(spki).digest(),
+    )
+
+
+_REASON_FLAGS = {flag.value: flag for flag in x509.ReasonFlags}
+
+
+@dataclass(frozen=True)
+class RevokedSerial:
+    serial: int
+    revoked_at: datetime
+    reason: str  # an RFC 5280 reason name, as in ca.choices.RevocationReason
+
+
+def crl_sign(
+    *, number: int, revoked: list[RevokedSerial], this_update: datetime, next_update: datetime
+) -> bytes:
+    """A DER CRL (RFC 5280 §5) signed by the issuing CA."""
+    ca = ca_keys()
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.issuing.subject)
+        .last_update(this_update)
+        .next_update(next_update)
+        .add_extension(x509.CRLNumber(number), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.issuing_key.public_key()),
+            critical=False,
+        )
+    )
+    for entry in revoked:
+        revoked_certificate = (
+            x509.RevokedCertificateBuilder()
+            .serial_number(entry.serial)
+            .revocation_date(entry.revoked_at)
+        )
+        if entry.reason != x509.ReasonFlags.unspecified.value:
+            # RFC 5280 §5.3.1: the reason code is absent rather than "unspecified".
+            revoked_certificate = revoked_certificate.add_extension(
+                x509.CRLReason(_REASON_FLAGS[entry.reason]), critical=False
+            )
+        builder = builder.add_revoked_certificate(revoked_certificate.build())
+    crl = builder.sign(ca.issuing_key, hashes.SHA256())
+    return crl.public_bytes(serialization.Encoding.DER)

@@ -1,0 +1,46 @@
+"""Enumerations of the ``ca`` app."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class ChallengeStatus(models.TextChoices):
+    PENDING = "pending", "pending (code sent, not answered)"
+    VERIFIED = "verified", "verified (may be used for one certificate)"
+    USED = "used", "used (a certificate was issued)"
+    FAILED = "failed", "failed (too many wrong codes)"
+
+
+class DeliveryStatus(models.TextChoices):
+    """Where the challenge's SMS is; the last four come from the SMS provider's reports."""
+
+    QUEUED = "queued", "queued"
+    RETRYING = "retrying", "retrying after a provider error"
+    ACCEPTED = "accepted", "accepted by the SMS provider"
+    SENT = "sent", "sent to the carrier"
+    DELIVERED = "delivered", "delivered to the handset"
+    UNDELIVERED = "undelivered", "undelivered"
+    FAILED = "failed", "failed"
+
+
+# How far along each delivery status is: a late report never moves a challenge backwards.
+DELIVERY_PROGRESS = {
+    DeliveryStatus.QUEUED: 0,
+    DeliveryStatus.RETRYING: 1,
+    DeliveryStatus.ACCEPTED: 2,
+    DeliveryStatus.SENT: 3,
+    DeliveryStatus.DELIVERED: 4,
+    DeliveryStatus.UNDELIVERED: 4,
+    DeliveryStatus.FAILED: 4,
+}
+
+
+class RevocationReason(models.TextChoices):
+    """CRL reason codes a number certificate can carry (RFC 5280 §5.3.1)."""
+
+    UNSPECIFIED = "unspecified", "unspecified"
+    KEY_COMPROMISE = "keyCompromise", "key compromise"
+    AFFILIATION_CHANGED = "affiliationChanged", "affiliation changed (number ported or given up)"
+    SUPERSEDED = "superseded", "superseded"
+    CESSATION_OF_OPERATION = "cessationOfOperation", "cessation of operation"

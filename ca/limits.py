@@ -1,0 +1,95 @@
+"""Rate limits on challenges, counted in the database so that every process enforces them.
+
+Each limit is "at most N challenges in a sliding window" for one key: the number, the provider,
+the client IP and the destination country calling code (the brake on SMS pumping). The counts
+come from the challenges table itself, under a transaction-scoped advisory lock per key, so
+two requests racing for the last slot cannot both get it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import Q
+
+from ca.models import Challenge
+from core.problems import Problem
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_LIMIT = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*")
+# pg_advisory_xact_lock(namespace, key) namespace for challenge limits ("RS" + 3).
+LIMIT_LOCK_NAMESPACE = 0x5253_0003
+
+
+@dataclass(frozen=True)
+class Limit:
+    count: int
+    window: timedelta
+
+    def __str__(self) -> str:
+        return f"{self.count} per {int(self.window.total_seconds())} s"
+
+
+def limits_parse(text: str) -> list[Limit]:
+    """``"3/10m,10/1d"`` → two limits. An empty string means no limit."""
+    limits = []
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        match = _LIMIT.fullmatch(part)
+        if match is None:
+            raise ValueError(f"not a limit: {part!r} (write it like 3/10m, 100/1h or 10/1d)")
+        count, amount, unit = match.groups()
+        limits.append(Limit(int(count), timedelta(seconds=int(amount or 1) * _UNITS[unit])))
+    return limits
+
+
+class ChallengeRateLimited(Problem):
+    slug = "challenge-rate-limited"
+    title = "Too many challenges"
+    status_code = 429
+
+    def __init__(self, detail: str, *, scope: str, retry_after: int) -> None:
+        super().__init__(detail, scope=scope, retry_after=retry_after)
+
+
+@dataclass(frozen=True)
+class LimitedKey:
+    """One thing that is limited: ``scope`` names it in problems, ``match`` selects its rows."""
+
+    scope: str
+    value: str
+    match: Q
+    limits: list[Limit]
+
+
+def limits_enforce(keys: list[LimitedKey], *, now: datetime) -> None:
+    """Raise :class:`ChallengeRateLimited` if one more challenge would break a limit.
+
+    Must run in the transaction that then creates the challenge: the locks taken here are
+    held until it commits, so the next request counts this one.
+    """
+    with connection.cursor() as cursor:
+        for key in sorted(keys, key=lambda key: (key.scope, key.value)):  # one lock order
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                [LIMIT_LOCK_NAMESPACE, f"{key.scope}:{key.value}"],
+            )
+    for key in keys:
+        for limit in key.limits:
+            since = now - limit.window
+            recent = Challenge.objects.filter(key.match, created_at__gt=since)
+            if recent.count() < limit.count:
+                continue
+            # Room comes back when the limit-th newest challenge leaves the window.
+            newest = list(
+                recent.order_by("-created_at").values_list("created_at", flat=True)[: limit.count]
+            )
+            retry_after = max(1, int((newest[-1] + limit.window - now).total_seconds()) + 1)
+            raise ChallengeRateLimited(
+                f"At most {limit} challenges per {key.scope.replace('_', ' ')}; "
+                f"retry in {retry_after} s.",
+                scope=key.scope,
+                retry_after=retry_after,
+            )

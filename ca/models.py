@@ -1,0 +1,168 @@
+"""CA models: SMS challenges, the number certificates they lead to, and the CRLs.
+
+A challenge keeps only an HMAC of its code (ca.codes). A certificate row holds the DER the CA
+signed; the log holds its hash and serial, never the number.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Length, Now
+from django.db.models.lookups import Exact
+from django.utils import timezone
+
+from ca.choices import ChallengeStatus, DeliveryStatus, RevocationReason
+from directory.models import Provider
+
+
+class Challenge(models.Model):
+    """An SMS challenge: a provider asks to prove control of ``number``."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="challenges")
+    number = models.CharField(max_length=16, help_text="E.164")
+    region = models.CharField(max_length=2, help_text="ISO 3166 country of the number")
+    calling_code = models.PositiveSmallIntegerField(help_text="Country calling code, e.g. 33")
+    client_ip = models.GenericIPAddressField()
+    code_hmac = models.BinaryField(max_length=32, editable=False)
+    status = models.CharField(
+        max_length=16, choices=ChallengeStatus.choices, default=ChallengeStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Wrong codes given")
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    expires_at = models.DateTimeField()
+    verified_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    delivery_status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED
+    )
+    delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    delivery_error = models.CharField(max_length=200, blank=True)
+    message_id = models.CharField(max_length=64, blank=True, help_text="The SMS provider's id")
+    delivery_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        # Rate limits count recent challenges by each of these (ca.limits).
+        indexes = [
+            models.Index(fields=["number", "created_at"], name="ca_challenge_number_time"),
+            models.Index(fields=["provider", "created_at"], name="ca_challenge_provider_time"),
+            models.Index(fields=["client_ip", "created_at"], name="ca_challenge_ip_time"),
+            models.Index(fields=["calling_code", "created_at"], name="ca_challenge_country_time"),
+            models.Index(fields=["created_at"], name="ca_challenge_time"),
+            models.Index(
+                fields=["message_id"],
+                name="ca_challenge_message_id",
+                condition=~models.Q(message_id=""),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Exact(Length("code_hmac"), 32), name="ca_challenge_hmac_32_bytes"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"challenge {self.id}"
+
+    @property
+    def is_expired(self) -> bool:
+        return timezone.now() >= self.expires_at
+
+
+class Certificate(models.Model):
+    """A number certificate this CA issued (DESIGN §4.3)."""
+
+    serial = models.CharField(
+        max_length=40, unique=True, help_text="Serial number, lowercase hex (128 random bits)"
+    )
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="certificates")
+    # One challenge, one certificate: the database itself refuses a second use.
+    challenge = models.OneToOneField(
+        Challenge, on_delete=models.PROTECT, related_name="certificate"
+    )
+    number = models.CharField(max_length=16, help_text="E.164, as named in the TNAuthList")
+    label = models.BinaryField(max_length=64, editable=False, help_text="The number's VRF label")
+    der = models.BinaryField(editable=False)
+    certificate_sha256 = models.BinaryField(max_length=32, unique=True, editable=False)
+    public_key_sha256 = models.BinaryField(max_length=32, editable=False)
+    not_before = models.DateTimeField()
+    not_after = models.DateTimeField()
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    log_index = models.BigIntegerField(help_text="Index of the certificate's log entry")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.CharField(
+        max_length=32, choices=RevocationReason.choices, blank=True
+    )
+    revocation_log_index = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["number", "not_after"], name="ca_certificate_number"),
+            models.Index(
+                fields=["not_after"],
+                name="ca_certificate_revoked",
+                condition=models.Q(revoked_at__isnull=False),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(revoked_at__isnull=True)
+                | (~models.Q(revocation_reason="") & models.Q(revocation_log_index__isnull=False)),
+                name="ca_certificate_revocation_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.serial
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def x5u(self) -> str:
+        """The URL of the certificate and its chain (RFC 8224 §7.3), as PASSporTs name it."""
+        return f"{settings.RS_PUBLIC_URL}/ca/certs/{self.serial}.pem"
+
+    @property
+    def status(self) -> str:
+        """``valid``, ``revoked``, ``expired`` or ``not_yet_valid``, as of now."""
+        now = timezone.now()
+        if self.revoked_at is not None:
+            return "revoked"
+        if now >= self.not_after:
+            return "expired"
+        if now < self.not_before:
+            return "not_yet_valid"
+        return "valid"
+
+
+class Crl(models.Model):
+    """A certificate revocation list the issuing CA signed; ``/ca/crl`` serves the newest."""
+
+    number = models.PositiveBigIntegerField(primary_key=True, help_text="The CRLNumber")
+    der = models.BinaryField(editable=False)
+    this_update = models.DateTimeField()
+    next_update = models.DateTimeField()
+    revoked_count = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-number"]
+        verbose_name = "CRL"
+
+    def __str__(self) -> str:
+        return f"CRL {self.number}"
+
+
+class ChallengeVolume(Challenge):
+    """The admin's per-country view of challenges (a report, not a table of its own)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "challenge volume by country"
+        verbose_name_plural = "challenge volume by country"

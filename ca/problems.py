@@ -1,0 +1,101 @@
+"""The CA's domain errors, each a problem type documented at /problems/<slug>."""
+
+from __future__ import annotations
+
+from core.problems import Problem
+
+
+class CountryNotAllowed(Problem):
+    slug = "country-not-allowed"
+    title = "SMS to this country is not allowed"
+    status_code = 403
+
+
+class ChallengeNotFound(Problem):
+    slug = "challenge-not-found"
+    title = "No such challenge"
+    status_code = 404
+
+
+class ChallengeOfAnotherProvider(Problem):
+    slug = "challenge-of-another-provider"
+    title = "The challenge belongs to another provider"
+    status_code = 403
+
+
+class ChallengeExpired(Problem):
+    slug = "challenge-expired"
+    title = "The challenge has expired"
+    status_code = 410
+
+
+class ChallengeCodeWrong(Problem):
+    slug = "challenge-code-wrong"
+    title = "Wrong code"
+    status_code = 400
+
+
+class ChallengeFailed(Problem):
+    slug = "challenge-failed"
+    title = "Too many wrong codes: the challenge has ended"
+    status_code = 409
+
+
+class ChallengeAlreadyVerified(Problem):
+    slug = "challenge-already-verified"
+    title = "The challenge is already verified"
+    status_code = 409
+
+
+class ChallengeNotVerified(Problem):
+    slug = "challenge-not-verified"
+    title = "The challenge has not been answered"
+    status_code = 409
+
+
+class ChallengeUsed(Problem):
+    slug = "challenge-used"
+    title = "The challenge has already been used for a certificate"
+    status_code = 409
+
+
+class CsrMalformed(Problem):
+    slug = "csr-malformed"
+    title = "Not a PEM certificate signing request"
+    status_code = 400
+
+
+class CsrKeyUnsupported(Problem):
+    slug = "csr-key-unsupported"
+    title = "The CSR's key is not a P-256 key"
+    status_code = 400
+
+
+class CsrSignatureInvalid(Problem):
+    slug = "csr-signature-invalid"
+    title = "The CSR's signature does not verify"
+    status_code = 400
+
+
+class CertificateNotFound(Problem):
+    slug = "certificate-not-found"
+    title = "No such certificate"
+    status_code = 404
+
+
+class CertificateRevoked(Problem):
+    slug = "certificate-revoked"
+    title = "The certificate is revoked"
+    status_code = 409
+
+
+class CertificateExpired(Problem):
+    slug = "certificate-expired"
+    title = "The certificate has expired"
+    status_code = 409
+
+
+class TwilioSignatureInvalid(Problem):
+    slug = "twilio-signature-invalid"
+    title = "X-Twilio-Signature does not validate"
+    status_code = 403

@@ -1,0 +1,52 @@
+"""CA tasks: sending challenge SMS (with retries) and keeping the CRL fresh. Thin: each calls one
+service; the SMS task owns the retry policy."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+from celery import Task, shared_task
+from django.conf import settings
+
+from ca import services
+from ca.sms import SmsTemporaryError
+
+# Longest wait between two delivery attempts: past it, the code is about to expire anyway.
+MAX_BACKOFF_SECONDS = 300
+
+
+def retry_countdown(retries: int) -> float:
+    """Exponential backoff with full jitter: ``base · 2^retries`` seconds at most."""
+    ceiling = min(settings.RS_SMS_RETRY_BACKOFF_SECONDS * 2**retries, MAX_BACKOFF_SECONDS)
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 — spreading retries, not secrets
+
+
+@shared_task(bind=True, name="ca.tasks.challenge_sms_send", max_retries=None)
+def challenge_sms_send(self: Task[Any, Any], challenge_id: str, sealed_code: str) -> None:
+    """Send a challenge's SMS; retry provider outages and timeouts, then record the failure."""
+    attempt = self.request.retries + 1
+    try:
+        services.challenge_sms_deliver(
+            challenge_id=uuid.UUID(challenge_id), sealed_code=sealed_code
+        )
+    except SmsTemporaryError as error:
+        if attempt > settings.RS_SMS_MAX_RETRIES:
+            services.challenge_delivery_failed(challenge_id=uuid.UUID(challenge_id), error=error)
+            return
+        services.challenge_delivery_retrying(
+            challenge_id=uuid.UUID(challenge_id), error=error, attempt=attempt
+        )
+        if self.request.is_eager:
+            # No broker (the embedded default): no worker to hand a delayed retry to, so try
+            # again here, at once, rather than hold the request for the backoff.
+            challenge_sms_send.apply(args=(challenge_id, sealed_code), retries=attempt)
+            return
+        raise self.retry(countdown=retry_countdown(self.request.retries), exc=error) from error
+
+
+@shared_task(name="ca.tasks.crl_refresh")
+def crl_refresh() -> None:
+    """Sign a new CRL before the current one runs out."""
+    services.crl_refresh()

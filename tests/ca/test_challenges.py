@@ -1,0 +1,363 @@
+"""SMS challenges through the HTTP API: the code, its answer, and every way it can fail."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from ca.choices import ChallengeStatus, DeliveryStatus
+from ca.models import Challenge
+from directory.services import api_key_create
+from tests.ca.flow import NUMBER, challenge_started, code_sent
+from tests.factories import ProviderFactory
+from tests.problems import assert_problem
+
+# Committed for real: SMS are sent and log entries integrated after the commit.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_challenge_sends_a_code_by_sms(
+    api_client: Any, sms_outbox: list[Any], provider: Any
+) -> None:
+    body = challenge_started(api_client)
+
+    assert body["number"] == NUMBER
+    assert body["status"] == "pending"
+    assert body["attempts_left"] == 5
+    assert body["delivery"] == "queued"  # sent once the challenge has committed
+    assert len(sms_outbox) == 1
+    message = sms_outbox[0]
+    assert message.to == NUMBER
+    code = code_sent(sms_outbox)
+    assert len(code) == 6
+    # The text names the service and the provider, and ends with the WebOTP line.
+    assert message.body.startswith(f"Resolution Service: {code} is your code")
+    assert provider.name in message.body
+    assert message.body.endswith(f"\n\n@testserver #{code}")
+    # The code is nowhere but in the SMS: not in the response, not in the row.
+    assert code not in str(body)
+    challenge = Challenge.objects.get(pk=body["id"])
+    assert challenge.delivery_status == DeliveryStatus.ACCEPTED
+    assert challenge.message_id.startswith("locmem-")
+    assert code.encode() not in bytes(challenge.code_hmac)
+    assert len(bytes(challenge.code_hmac)) == 32
+    assert challenge.expires_at - challenge.created_at == timedelta(minutes=10)
+
+
+def test_the_right_code_verifies_the_challenge(api_client: Any, sms_outbox: list[Any]) -> None:
+    challenge = challenge_started(api_client)
+
+    response = api_client.post(
+        f"/v1/challenges/{challenge['id']}/verify", {"code": code_sent(sms_outbox)}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "verified"
+    assert Challenge.objects.get(pk=challenge["id"]).verified_at is not None
+
+
+def test_codes_are_random(api_client: Any, sms_outbox: list[Any], settings: Any) -> None:
+    settings.RS_CHALLENGE_LIMIT_NUMBER = ""
+    settings.RS_CHALLENGE_LIMIT_CLIENT_IP = ""
+    for _ in range(8):
+        challenge_started(api_client)
+    codes = {code_sent([message]) for message in sms_outbox}
+    assert len(codes) == 8
+
+
+def test_codes_can_be_longer(api_client: Any, sms_outbox: list[Any], settings: Any) -> None:
+    settings.RS_CHALLENGE_CODE_DIGITS = 8
+    challenge_started(api_client)
+    assert len(code_sent(sms_outbox)) == 8
+
+
+def _verify(client: Any, challenge_id: Any, code: str) -> Any:
+    return client.post(f"/v1/challenges/{challenge_id}/verify", {"code": code}, format="json")
+
+
+def _wrong(code: str) -> str:
+    return str((int(code) + 1) % 10**6).zfill(6)
+
+
+def test_a_wrong_code_counts_an_attempt(api_client: Any, sms_outbox: list[Any]) -> None:
+    challenge = challenge_started(api_client)
+
+    body = assert_problem(
+        _verify(api_client, challenge["id"], _wrong(code_sent(sms_outbox))),
+        400,
+        "challenge-code-wrong",
+    )
+
+    assert body["attempts_left"] == 4
+    stored = Challenge.objects.get(pk=challenge["id"])
+    assert stored.attempts == 1
+    assert stored.status == ChallengeStatus.PENDING
+
+
+def test_five_wrong_codes_end_the_challenge(api_client: Any, sms_outbox: list[Any]) -> None:
+    challenge = challenge_started(api_client)
+    code = code_sent(sms_outbox)
+    for left in (4, 3, 2, 1, 0):
+        body = assert_problem(
+            _verify(api_client, challenge["id"], _wrong(code)), 400, "challenge-code-wrong"
+        )
+        assert body["attempts_left"] == left
+
+    # Even the right code is refused now.
+    assert_problem(_verify(api_client, challenge["id"], code), 409, "challenge-failed")
+    assert Challenge.objects.get(pk=challenge["id"]).status == ChallengeStatus.FAILED
+
+
+def test_an_expired_challenge_cannot_be_answered(api_client: Any, sms_outbox: list[Any]) -> None:
+    challenge = challenge_started(api_client)
+    with time_machine.travel(timezone.now() + timedelta(minutes=10, seconds=1)):
+        assert_problem(
+            _verify(api_client, challenge["id"], code_sent(sms_outbox)), 410, "challenge-expired"
+        )
+    assert Challenge.objects.get(pk=challenge["id"]).status == ChallengeStatus.PENDING
+
+
+def test_a_verified_challenge_is_not_verified_twice(api_client: Any, sms_outbox: list[Any]) -> None:
+    challenge = challenge_started(api_client)
+    code = code_sent(sms_outbox)
+    assert _verify(api_client, challenge["id"], code).status_code == 200
+    assert_problem(_verify(api_client, challenge["id"], code), 409, "challenge-already-verified")
+
+
+def test_another_providers_challenge_is_refused(
+    api_client: Any, client_for: Any, sms_outbox: list[Any]
+) -> None:
+    challenge = challenge_started(api_client)
+    other = client_for(api_key_create(provider=ProviderFactory()).secret)
+
+    assert_problem(
+        _verify(other, challenge["id"], code_sent(sms_outbox)),
+        403,
+        "challenge-of-another-provider",
+    )
+    stored = Challenge.objects.get(pk=challenge["id"])
+    assert (stored.status, stored.attempts) == (ChallengeStatus.PENDING, 0)
+    assert_problem(other.get(f"/v1/challenges/{challenge['id']}"), 404, "challenge-not-found")
+
+
+def test_an_unknown_challenge_is_not_found(api_client: Any) -> None:
+    assert_problem(_verify(api_client, uuid.uuid4(), "123456"), 404, "challenge-not-found")
+
+
+FULL_WIDTH_DIGITS = "\uff11\uff12\uff13\uff14\uff15\uff16"  # what a phone keyboard may type
+
+
+@pytest.mark.parametrize("code", ["12345", "12a456", "", FULL_WIDTH_DIGITS, "1" * 11])
+def test_a_code_that_is_not_digits_is_refused_without_counting(
+    api_client: Any, sms_outbox: list[Any], code: str
+) -> None:
+    challenge = challenge_started(api_client)
+    assert_problem(_verify(api_client, challenge["id"], code), 400, "validation-error")
+    assert Challenge.objects.get(pk=challenge["id"]).attempts == 0
+
+
+def test_a_challenge_can_be_read_back(api_client: Any) -> None:
+    challenge = challenge_started(api_client)
+    response = api_client.get(f"/v1/challenges/{challenge['id']}")
+    assert response.status_code == 200
+    assert response.json() == challenge | {"delivery": "accepted"}
+
+
+# --- Numbers ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("number", "slug"),
+    [
+        ("0612345678", "number-malformed"),  # national form: which country?
+        ("33612345678", "number-malformed"),  # no "+"
+        ("+33 6 12 34 56 78 90 12 34 56 78 90 12", "validation-error"),  # over-long input
+        ("+" + "9" * 40, "validation-error"),
+        ("+abc", "number-malformed"),
+        ("+1911", "number-invalid"),  # a short code
+        ("+33612", "number-invalid"),
+        ("+33123456789", "number-not-mobile"),  # a Paris landline
+        ("+18005550199", "number-not-mobile"),  # toll-free
+    ],
+)
+def test_numbers_that_cannot_receive_a_challenge(
+    api_client: Any, sms_outbox: list[Any], number: str, slug: str
+) -> None:
+    assert_problem(api_client.post("/v1/challenges", {"number": number}, format="json"), 400, slug)
+    assert not Challenge.objects.exists()
+    assert sms_outbox == []
+
+
+@pytest.mark.parametrize("body", [{}, {"number": 33612345678}, {"number": None}, []])
+def test_a_malformed_body_is_refused(api_client: Any, body: Any) -> None:
+    response = api_client.post("/v1/challenges", body, format="json")
+    assert response.status_code == 400
+    assert not Challenge.objects.exists()
+
+
+def test_numbers_are_normalised(api_client: Any, sms_outbox: list[Any]) -> None:
+    body = challenge_started(api_client, " +33 6 12-34-56-78 ")
+    assert body["number"] == NUMBER
+    assert sms_outbox[0].to == NUMBER
+
+
+def test_countries_outside_the_allow_list_are_refused(
+    api_client: Any, sms_outbox: list[Any], settings: Any
+) -> None:
+    assert_problem(
+        api_client.post("/v1/challenges", {"number": "+61491570156"}, format="json"),
+        403,
+        "country-not-allowed",
+    )
+    settings.RS_CHALLENGE_COUNTRIES = ["AU"]
+    assert_problem(
+        api_client.post("/v1/challenges", {"number": NUMBER}, format="json"),
+        403,
+        "country-not-allowed",
+    )
+    assert not Challenge.objects.exists()
+    assert sms_outbox == []
+    assert challenge_started(api_client, "+61491570156")["number"] == "+61491570156"
+
+
+def test_challenges_need_an_api_key(anonymous_client: Any) -> None:
+    assert_problem(
+        anonymous_client.post("/v1/challenges", {"number": NUMBER}, format="json"),
+        401,
+        "unauthenticated",
+    )
+
+
+# --- Rate limits --------------------------------------------------------------------------------
+
+
+def _refused(client: Any, number: str = NUMBER, **extra: Any) -> dict[str, Any]:
+    before = Challenge.objects.count()
+    response = client.post("/v1/challenges", {"number": number}, format="json", **extra)
+    body = assert_problem(response, 429, "challenge-rate-limited")
+    assert int(response["Retry-After"]) == body["retry_after"] > 0
+    assert Challenge.objects.count() == before
+    return body
+
+
+def test_three_challenges_per_number_per_ten_minutes(
+    api_client: Any, sms_outbox: list[Any]
+) -> None:
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        for _ in range(3):
+            challenge_started(api_client)
+            clock.shift(timedelta(seconds=10))
+        body = _refused(api_client)
+        assert body["scope"] == "number"
+        assert 570 < body["retry_after"] <= 581  # when the first of the three is 10 min old
+        assert len(sms_outbox) == 3
+        # Another number is not affected.
+        challenge_started(api_client, "+33612345679")
+        clock.shift(timedelta(seconds=body["retry_after"]))
+        challenge_started(api_client)
+
+
+def test_ten_challenges_per_number_per_day(api_client: Any, settings: Any) -> None:
+    settings.RS_CHALLENGE_LIMIT_CLIENT_IP = ""
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        for _ in range(10):
+            challenge_started(api_client)
+            clock.shift(timedelta(minutes=11))
+        assert _refused(api_client)["scope"] == "number"
+        clock.move_to(start + timedelta(days=1, seconds=1))
+        challenge_started(api_client)
+
+
+def test_challenges_per_provider(api_client: Any, client_for: Any, settings: Any) -> None:
+    settings.RS_CHALLENGE_LIMIT_PROVIDER = "2/1h"
+    challenge_started(api_client, "+33612345601")
+    challenge_started(api_client, "+33612345602")
+    assert _refused(api_client, "+33612345603")["scope"] == "provider"
+    other = client_for(api_key_create(provider=ProviderFactory()).secret)
+    challenge_started(other, "+33612345603")
+
+
+def test_challenges_per_client_ip(
+    api_client: Any, client_for: Any, issued_key: Any, settings: Any
+) -> None:
+    settings.RS_CHALLENGE_LIMIT_CLIENT_IP = "2/1h"
+    for index in range(2):
+        response = api_client.post(
+            "/v1/challenges",
+            {"number": f"+3361234560{index}"},
+            format="json",
+            REMOTE_ADDR="192.0.2.7",
+        )
+        assert response.status_code == 201
+    # Another provider's key does not help from the same address.
+    other = client_for(api_key_create(provider=ProviderFactory()).secret)
+    assert _refused(other, "+33612345609", REMOTE_ADDR="192.0.2.7")["scope"] == "client_ip"
+    response = other.post(
+        "/v1/challenges", {"number": "+33612345609"}, format="json", REMOTE_ADDR="192.0.2.8"
+    )
+    assert response.status_code == 201
+
+
+def test_challenges_per_country_calling_code(api_client: Any, settings: Any) -> None:
+    settings.RS_CHALLENGE_LIMIT_COUNTRY = "2/1h"
+    settings.RS_CHALLENGE_LIMIT_CLIENT_IP = ""
+    challenge_started(api_client, "+33612345601")
+    challenge_started(api_client, "+33612345602")
+    assert _refused(api_client, "+33612345603")["scope"] == "country"
+    challenge_started(api_client, "+4915112345678")  # Germany still gets its SMS
+
+
+def test_limits_are_configurable_and_checked(settings: Any) -> None:
+    from ca.limits import limits_parse
+
+    assert [str(limit) for limit in limits_parse("3/10m, 10/1d")] == [
+        "3 per 600 s",
+        "10 per 86400 s",
+    ]
+    assert limits_parse("") == []
+    with pytest.raises(ValueError, match="not a limit"):
+        limits_parse("3 per minute")
+
+
+def test_sms_failures_are_recorded_on_the_challenge(api_client: Any, sms_outbox: list[Any]) -> None:
+    from ca.sms import SmsPermanentError, locmem
+
+    locmem.failures.append(SmsPermanentError("21211", "invalid 'To' number"))
+    body = challenge_started(api_client)
+    stored = Challenge.objects.get(pk=body["id"])
+    assert stored.delivery_status == DeliveryStatus.FAILED
+    assert "21211" in stored.delivery_error
+    assert sms_outbox == []
+
+
+def test_temporary_sms_failures_are_retried(api_client: Any, sms_outbox: list[Any]) -> None:
+    from ca.sms import SmsTemporaryError, locmem
+
+    locmem.failures.extend([SmsTemporaryError("503", "down"), SmsTemporaryError("timeout", "t")])
+    body = challenge_started(api_client)
+    stored = Challenge.objects.get(pk=body["id"])
+    assert stored.delivery_status == DeliveryStatus.ACCEPTED
+    assert stored.delivery_attempts == 3
+    assert len(sms_outbox) == 1
+
+
+def test_a_provider_outage_ends_in_a_recorded_failure(
+    api_client: Any, sms_outbox: list[Any], settings: Any
+) -> None:
+    from ca.sms import SmsTemporaryError, locmem
+
+    settings.RS_SMS_MAX_RETRIES = 2
+    locmem.failures.extend([SmsTemporaryError("503", "down")] * 3)
+    body = challenge_started(api_client)
+    stored = Challenge.objects.get(pk=body["id"])
+    assert stored.delivery_status == DeliveryStatus.FAILED
+    assert "down" in stored.delivery_error
+    assert locmem.failures == []
+    assert sms_outbox == []
