@@ -361,3 +361,54 @@ def test_a_provider_outage_ends_in_a_recorded_failure(
     assert "down" in stored.delivery_error
     assert locmem.failures == []
     assert sms_outbox == []
+
+
+def test_limits_hold_when_requests_race(issued_key: Any, sms_outbox: list[Any]) -> None:
+    """Eight requests at once, each on its own database connection, for one number: the
+    per-number limit (3 per 10 minutes) lets exactly three through."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from django.db import connections
+    from rest_framework.test import APIClient
+
+    barrier = Barrier(8)
+
+    def start(_: int) -> int:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued_key.secret}")
+        try:
+            barrier.wait()
+            return int(client.post("/v1/challenges", {"number": NUMBER}, format="json").status_code)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(start, range(8)))
+
+    assert statuses == [201] * 3 + [429] * 5
+    assert Challenge.objects.filter(number=NUMBER).count() == 3
+    assert len(sms_outbox) == 3
+
+
+def test_codes_and_numbers_never_reach_the_logs(
+    api_client: Any, sms_outbox: list[Any], capsys: Any
+) -> None:
+    import json
+
+    from core.logging import configure_logging
+
+    configure_logging(fmt="json", level="INFO")
+    try:
+        challenge = challenge_started(api_client)
+        code = code_sent(sms_outbox)
+        _verify(api_client, challenge["id"], _wrong(code))
+        _verify(api_client, challenge["id"], code)
+        logged = capsys.readouterr().err
+    finally:
+        configure_logging(fmt="console", level="WARNING")
+
+    events = [json.loads(line)["event"] for line in logged.splitlines()]
+    assert {"challenge started", "challenge sms sent", "challenge verified"} <= set(events)
+    assert code not in logged
+    assert NUMBER[3:] not in logged
