@@ -20,7 +20,9 @@ RS_PUBLIC_URL = "http://testserver"
 RS_SMS_OTP_DOMAIN = "testserver"
 TWILIO_STATUS_CALLBACK_URL = "http://testserver/v1/twilio/status"
 RS_LOG_ORIGIN = "testserver/log"
-SMS_BACKEND = "locmem"  # an outbox the tests read (ca.sms.locmem)
+# An outbox the tests read (ca.sms.locmem); worker processes of the integration suite may be
+# given another backend through the environment.
+SMS_BACKEND = env.str("SMS_BACKEND", default="locmem")
 RS_KEY_PASSPHRASE = "test-only-passphrase"  # noqa: S105
 # One key folder per test session, shared with the processes the tests start (workers, writers).
 RS_KEY_DIR = Path(os.environ.setdefault("RS_KEY_DIR", tempfile.mkdtemp(prefix="rs-test-keys-")))

@@ -7,11 +7,7 @@ Run by .ci/run with ``DATABASE_URL`` (the machine's PostgreSQL) and ``CELERY_BRO
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -21,9 +17,6 @@ from django.db import connection, transaction
 
 from config.celery_app import app
 from core.tasks import enqueue_on_commit, sessions_clear_expired
-from tests.subprocesses import child_env
-
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.integration,
@@ -31,42 +24,6 @@ pytestmark = [
         not os.environ.get("CELERY_BROKER_URL"), reason="needs CELERY_BROKER_URL (run by .ci/run)"
     ),
 ]
-
-
-@pytest.fixture
-def worker(transactional_db: None) -> Iterator[subprocess.Popen[str]]:
-    """A `celery worker` process on the test database and the configured broker."""
-    app.control.purge()  # a previous run's leftovers must not satisfy this test
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=child_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def test_broker_is_real():

@@ -1,0 +1,65 @@
+"""Fixtures of the integration suite: real processes against the machine's services."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from config.celery_app import app
+from tests.subprocesses import child_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+Worker = subprocess.Popen[str]
+
+
+@pytest.fixture
+def start_worker(transactional_db: None) -> Iterator[Callable[..., Worker]]:
+    """``start_worker(**env)``: a `celery worker` process on the test database and the
+    configured broker, with extra environment variables; stopped after the test."""
+    started: list[Worker] = []
+
+    def start(**env: str) -> Worker:
+        app.control.purge()  # a previous run's leftovers must not satisfy this test
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "INFO",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=child_env() | env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def worker(start_worker: Callable[..., Worker]) -> Worker:
+    """A worker with the test settings as they are."""
+    return start_worker()
