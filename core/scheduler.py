@@ -50,6 +50,8 @@ class InProcessBeat(threading.Thread):
         return max(next_due, 0.05)
 
     def run(self) -> None:
+        # Register every app's tasks (a worker does this at start; a web process never does).
+        self.app.loader.import_default_modules()
         while not self.stopping.is_set():
             self.stopping.wait(self.tick())
 

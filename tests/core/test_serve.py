@@ -80,12 +80,24 @@ def test_serve_starts_on_embedded_postgres_and_reuses_its_data(tmp_path):
             check=True,
         )
         key = created.stdout.strip()
-        # Bootstrap made the log's keys: their public halves are served.
+        # Bootstrap made the log's keys and the CA: their public parts are served.
         log_key = httpx.get(f"{base}/log/key").json()
         assert log_key["note_verifier_key"].startswith("127.0.0.1:")
+        assert httpx.get(f"{base}/ca/root.pem").text.startswith("-----BEGIN CERTIFICATE-----")
+        assert httpx.get(f"{base}/ca/crl").status_code == 200
+        # A challenge's SMS goes to the console.
+        challenge = httpx.post(
+            f"{base}/v1/challenges",
+            json={"number": "+33612345678"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert challenge.status_code == 201, challenge.text
+        time.sleep(1.5)  # the in-process beat runs its first periodic tasks
     finally:
         banner = _stop(first)
     assert "embedded PostgreSQL" in banner and f"{base}/api/docs/" in banner
+    assert "is your code to link this number to Kept" in banner
+    assert "Traceback" not in banner, banner
     assert first.returncode == 0
 
     # The server stopped with its last user...
