@@ -239,3 +239,25 @@ def test_an_operator_revokes_from_the_admin(
     assert Entry.objects.filter(kind="revocation").count() == 1
     crl = x509.load_der_x509_crl(bytes(Crl.objects.order_by("-number").first().der))  # type: ignore[union-attr]
     assert crl.get_revoked_certificate_by_serial_number(int(holder.serial, 16)) is not None
+
+
+def test_the_crl_is_renewed_before_it_runs_out(anonymous_client: Any) -> None:
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from ca.tasks import crl_refresh
+
+    first = x509.load_der_x509_crl(anonymous_client.get("/ca/crl").content)
+    crl_refresh.delay()  # fresh: nothing to do
+    assert Crl.objects.count() == 1
+    with time_machine.travel(timezone.now() + timedelta(hours=12, seconds=1)):
+        crl_refresh.delay()  # past half its life: a new one
+        renewed = x509.load_der_x509_crl(anonymous_client.get("/ca/crl").content)
+    assert Crl.objects.count() == 2
+    assert renewed.next_update_utc is not None and first.next_update_utc is not None
+    assert renewed.next_update_utc > first.next_update_utc
+    with time_machine.travel(timezone.now() + timedelta(days=8)):
+        crl_refresh.delay()  # a week later the old ones are dropped
+    assert Crl.objects.count() == 1
