@@ -22,9 +22,9 @@ from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
-from resolution.tnauthlist import TN_AUTH_LIST_OID, encode_tn_auth_list
 
 from core.keyfiles import file_create_once, key_file_create, key_file_load
+from resolution.tnauthlist import TN_AUTH_LIST_OID, encode_tn_auth_list
 
 ROOT_KEY_FILE = "ca-root-p256.pem"
 ROOT_CERTIFICATE_FILE = "ca-root.pem"
