@@ -1,37 +1,47 @@
 """Certificate issuances per second through the HTTP API: the whole flow, and the issue step.
 
-    .venv/bin/python bench/issuance.py [--flows 300] [--issues 600] [--rounds 3]
+    .venv/bin/python bench/issuance.py [--flows 200] [--issues 500] [--rounds 3]
         [--server-workers 4] [--concurrency 8] [--tasks auto|in-process|broker|both]
+    .venv/bin/python bench/issuance.py --profile 400     # where one issue request's time goes
 
-On a fresh throwaway database (``rs_bench_issuance``: migrated, keys bootstrapped in a
-temporary RS_KEY_DIR) the service runs under gunicorn (sync workers, DEBUG off, log level
-WARNING), with the challenge rate limits switched off (RS_CHALLENGE_LIMIT_* = "") and the API
-throttles raised. Clients are threads of this process (the standard library's HTTP client, a
-connection per request) sharing one provider's API key; every number is a distinct French
-mobile number.
+Each run makes a database of its own on the embedded PostgreSQL (or DATABASE_URL's server),
+``rs_bench_issuance_<pid>``, migrated and bootstrapped with keys in a temporary RS_KEY_DIR, and
+drops both at the end. The service runs under gunicorn (sync workers, 2 per core by default,
+DEBUG off, log level WARNING), with the challenge rate limits off (RS_CHALLENGE_LIMIT_* = "")
+and the API throttles raised. The clients are threads of this process (the standard library's
+HTTP client, one connection per request, as gunicorn's sync workers close them), sharing one
+provider's API key; every challenge is for another French mobile number.
 
 A) full flow: ``POST /v1/challenges``, read the code from the SMS, ``POST …/verify``,
    ``POST /v1/certificates``. One issuance = the three requests and the wait for the SMS.
 B) the issue step alone: challenges are started and verified through the API beforehand
    (untimed), then only the ``POST /v1/certificates`` requests are timed.
 
-The SMS "phone" is :class:`FileSmsBackend` (SMS_BACKEND=bench.issuance.FileSmsBackend): the
-server writes each message to a file named after its challenge, and the client reads the code
-from the message's last line ("@host #123456") as an app would. CSRs (a P-256 key each) are
-made before the clock starts.
+The phone is :class:`FileSmsBackend` (SMS_BACKEND=bench.issuance.FileSmsBackend): the server
+writes each SMS to a file named after its challenge, and the client reads the code from the
+message's last line ("@host #123456"), as an app would. CSRs, one P-256 key each, are made
+before the clock starts.
 
-Tasks (the SMS, log integration) run in one of two ways:
-- in-process, no CELERY_BROKER_URL (the embedded default): the SMS is sent and the log
-  integrated in the gunicorn worker, after the commit, before the response;
-- broker: CELERY_BROKER_URL on Redis (``--broker``, by default its database 14, so that it
-  neither takes nor loses the CI's tasks on database 0); a ``celery worker`` sends the SMS and
-  ``celery beat`` integrates the log every second, as in docs/deployment.md.
+Tasks (sending the SMS, integrating the log) run in one of two ways:
+- in-process, no CELERY_BROKER_URL (the embedded default): in the gunicorn worker, after the
+  commit, before the response: every issuance integrates the log and signs a checkpoint;
+- broker: CELERY_BROKER_URL on Redis (``--broker``; its database 14 by default, so that this
+  neither takes nor drops the CI's tasks on database 0): a ``celery worker`` sends the SMS and
+  ``celery beat`` has the log integrated every second, as docs/deployment.md runs it.
 ``--tasks auto`` measures both when the broker answers, else in-process only.
 
-Prints, per mode: issuances/s (median over rounds; each round is wall clock from the first
-request to the last response), p50/p99 latency (medians over rounds; for A the whole flow,
-with a p50 per step), where the CPU went (ms per issuance in gunicorn, Celery, PostgreSQL and
-this client, and how busy the machine's cores were), and whether B meets the 150/s target.
+How to read it: per mode, issuances/s (median over rounds; a round's rate is its count over
+the wall clock from the first request to the last response) and p50/p99 latency (medians over
+rounds; for A of the whole flow, with each step's p50). Then the CPU each issuance cost, in ms,
+in gunicorn, Celery, PostgreSQL (the whole server, when it runs here) and this client, and the
+share of the machine's cores that was busy: near 100% means the machine, not the service's
+locks, is the limit. Last, whether B reaches the target of 150 issuances/s on this 2-core
+machine. The client shares the machine, so the service has a little less than all of it.
+
+``--profile N`` runs no server: it times the pieces of N issue requests in this process,
+through Django's whole stack (test client, no broker), one at a time, and prints CPU and wall
+milliseconds per request for each piece (authentication, CSR, signing, VRF label, log append,
+commit, log integration, ...).
 """
 
 from __future__ import annotations
@@ -57,11 +67,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import psutil
-from common import ROOT, percentile, setup_django
+from common import ROOT, percentile, server_url, setup_django
 
 from ca.sms import SmsBackend, SmsMessage
 
-DATABASE = "rs_bench_issuance"
+# A database of this run's own, dropped at its end: two runs at once must not drop each other's.
+DATABASE_PREFIX = "rs_bench_issuance_"
 TARGET_ISSUE = 150.0  # issuances/s of the issue step on the 2-core machine (the issue's target)
 SMS_DIR_VARIABLE = "RS_BENCH_SMS_DIR"
 _OTP_LINE = re.compile(r"#(\d{4,10})$")
@@ -219,9 +230,9 @@ def drive(
                 return
             try:
                 result = job(api, item)
-            except BaseException as error:
+            except BaseException as error:  # the caller raises it
                 errors.append(error)
-                raise
+                return
             with lock:
                 results.append(result)
 
@@ -302,10 +313,11 @@ def tree_cpu(pid: int | None) -> float:
     return float(total)
 
 
-def machine_busy() -> float:
-    """CPU seconds the whole machine has spent not idle, all cores together."""
+def machine_busy() -> tuple[float, float]:
+    """CPU seconds the machine's cores have spent busy, and stolen by the hypervisor."""
     times = psutil.cpu_times()
-    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+    steal = getattr(times, "steal", 0.0)
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0) - steal), float(steal)
 
 
 def postgres_pid() -> int | None:
@@ -328,6 +340,7 @@ class Cpu:
 
     wall: float = 0.0
     parts: dict[str, float] = field(default_factory=dict)
+    steal: float = 0.0  # seconds the hypervisor gave our cores to someone else
 
 
 @contextmanager
@@ -338,7 +351,9 @@ def cpu_measured(groups: dict[str, int | None], cpu: Cpu) -> Iterator[None]:
     cpu.wall = time.perf_counter() - started
     cpu.parts = {name: tree_cpu(pid) - before[name] for name, pid in groups.items()}
     cpu.parts["client"] = time.process_time() - client
-    cpu.parts["machine"] = machine_busy() - machine
+    busy, steal = machine_busy()
+    cpu.parts["machine"] = busy - machine[0]
+    cpu.steal = steal - machine[1]
 
 
 @dataclass
@@ -451,10 +466,12 @@ class Rounds:
             self.cpu.setdefault(name, []).append(used / count * 1000)
         cores = psutil.cpu_count() or 1
         self.busy.append(cpu.parts["machine"] / (cpu.wall * cores))
+        stolen = f", {cpu.steal / (cpu.wall * cores):.0%} stolen" if cpu.steal > 0 else ""
         return (
             f"{count} in {seconds:.2f} s = {self.rates[-1]:,.1f}/s, "
-            f"p50 {self.p50[-1] * 1000:.1f} ms, p99 {self.p99[-1] * 1000:.1f} ms, "
-            f"cores {self.busy[-1]:.0%} busy"
+            f"p50 {self.p50[-1] * 1000:.1f} ms, p99 {self.p99[-1] * 1000:.1f} ms; "
+            f"CPU/issuance: gunicorn {self.cpu['gunicorn'][-1]:.1f} ms, "
+            f"machine {self.cpu['machine'][-1]:.1f} ms; cores {self.busy[-1]:.0%} busy{stolen}"
         )
 
     def report(self, label: str) -> str:
@@ -481,12 +498,21 @@ class Rounds:
         return "\n".join(lines)
 
 
-def log_state() -> str:
-    """How many entries the log holds and how many the newest checkpoint covers."""
+def log_state(*, broker: bool) -> str:
+    """How many entries the log holds and how many its newest checkpoint covers."""
     from transparency.models import Checkpoint, Entry
 
     latest = Checkpoint.objects.order_by("-size").first()
-    return f"log {Entry.objects.count()} entries, checkpoint size {latest.size if latest else 0}"
+    entries, size = Entry.objects.count(), latest.size if latest else 0
+    state = f"log {entries} entries, newest checkpoint size {size}"
+    if size < entries and broker:
+        state += f" ({entries - size} not integrated yet: beat has not caught up)"
+    elif size < entries:
+        state += (
+            f" ({entries - size} not integrated: an after-commit integration that finds "
+            "another one running gives up, and no beat runs here to catch up)"
+        )
+    return state
 
 
 def measure(
@@ -530,7 +556,7 @@ def measure(
                     f"round {round_} B issue step: {issues.add(seconds, results, cpu)}", flush=True
                 )
             time.sleep(2 if broker else 0.5)  # beat integrates every second
-            print(f"after the rounds: {log_state()}", flush=True)
+            print(f"after the rounds: {log_state(broker=bool(broker))}", flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     print(flows.report("A full flow (challenge, SMS, verify, issue)"))
@@ -608,15 +634,29 @@ def profile(count: int, key: str) -> None:
         post("/v1/certificates", {"challenge": challenge, "csr": csr}, 201)
 
     spent: dict[str, Spent] = {label: Spent() for _, _, label, _ in PIECES}
+    # A piece counts only when called right inside its parent: the COMMIT of the log
+    # integration's own transaction belongs to the integration, not to the issue's COMMIT.
+    parents: dict[str, str] = {}
+    opened = [(0, "whole request")]
+    for _, _, label, depth in PIECES:
+        while opened[-1][0] >= depth:
+            opened.pop()
+        parents[label] = opened[-1][1]
+        opened.append((depth, label))
+    active = ["whole request"]
 
     def timed(function: Callable[..., Any], label: str) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if active[-1] != parents[label]:
+                return function(*args, **kwargs)
+            active.append(label)
             cpu, wall = time.process_time(), time.perf_counter()
             try:
                 return function(*args, **kwargs)
             finally:
                 spent[label].cpu += time.process_time() - cpu
                 spent[label].wall += time.perf_counter() - wall
+                active.pop()
 
         return wrapper
 
@@ -681,6 +721,32 @@ def profile(count: int, key: str) -> None:
     show("whole request", 0, whole, children(0, 1))
 
 
+def databases_drop(*, stale: bool, names: Sequence[str] = ()) -> None:
+    """Drop ``names``, and with ``stale`` the databases of runs whose process is gone."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server_url(), autocommit=True) as conn:
+        if stale:
+            rows = conn.execute(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, %s)",
+                (DATABASE_PREFIX,),
+            ).fetchall()
+            suffixes = {row[0]: row[0].removeprefix(DATABASE_PREFIX) for row in rows}
+            names = [
+                *names,
+                *(
+                    n
+                    for n, pid in suffixes.items()
+                    if pid.isdigit() and not psutil.pid_exists(int(pid))
+                ),
+            ]
+        for name in names:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
 def broker_answers(url: str) -> bool:
     import redis
 
@@ -692,8 +758,8 @@ def broker_answers(url: str) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--flows", type=int, default=300, help="full flows (A) per round")
-    parser.add_argument("--issues", type=int, default=600, help="issue requests (B) per round")
+    parser.add_argument("--flows", type=int, default=200, help="full flows (A) per round")
+    parser.add_argument("--issues", type=int, default=500, help="issue requests (B) per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--server-workers",
@@ -726,15 +792,35 @@ def main() -> None:
     if args.profile:  # this process is the server: tasks in-process, SMS kept in memory
         os.environ["CELERY_BROKER_URL"] = ""
         os.environ["SMS_BACKEND"] = "locmem"
-    given = bool(os.environ.get("DATABASE_URL"))
-    url = setup_django(DATABASE, fresh=True)
-    from directory.services import api_key_create, provider_create
+    database = f"{DATABASE_PREFIX}{os.getpid()}"
+    keys = tempfile.mkdtemp(prefix="rs-bench-issuance-keys-")
+    os.environ["RS_KEY_DIR"] = keys
+    where = "embedded PostgreSQL"
+    if os.environ.get("DATABASE_URL"):
+        where = f"PostgreSQL at {urlsplit(os.environ['DATABASE_URL']).hostname}"
+    databases_drop(stale=True)
+    try:
+        url = setup_django(database, fresh=True)
+        from directory.services import api_key_create, provider_create
 
-    key = api_key_create(provider=provider_create(slug="bench", name="Bench")).secret
-    if args.profile:
-        profile(args.profile, key)
-        return
+        key = api_key_create(provider=provider_create(slug="bench", name="Bench")).secret
+        if args.profile:
+            profile(args.profile, key)
+        else:
+            run(args, url=url, key=key, where=f"{where}, database {database}")
+    finally:
+        from django.conf import settings
 
+        if settings.configured:
+            from django.db import connections
+
+            connections.close_all()
+        databases_drop(stale=False, names=[database])
+        shutil.rmtree(keys, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, *, url: str, key: str, where: str) -> None:
+    """Both measurements for each way of running tasks, and a summary."""
     modes = {"in-process": [""], "broker": [args.broker], "both": ["", args.broker]}
     if args.tasks == "auto":
         brokers = ["", args.broker] if broker_answers(args.broker) else [""]
@@ -742,12 +828,10 @@ def main() -> None:
             print(f"(no broker answers at {args.broker}: in-process only)")
     else:
         brokers = modes[args.tasks]
-    database = f"PostgreSQL at {urlsplit(url).hostname}" if given else "embedded PostgreSQL"
     print(
         f"certificate issuance over HTTP: gunicorn {args.server_workers} sync workers, "
         f"{args.concurrency} client threads, {args.rounds} rounds of {args.flows} full flows (A) "
-        f"and {args.issues} issue requests (B); {database}, database {DATABASE}; "
-        f"{psutil.cpu_count()} cores"
+        f"and {args.issues} issue requests (B); {where}; {psutil.cpu_count()} cores"
     )
     numbers = Numbers()
     results = {
