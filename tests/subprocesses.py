@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 
-from django.conf import settings
+from django.db import connections
 
 
 def database_url() -> str:
     """A DATABASE_URL that reaches this session's test database."""
-    db = settings.DATABASES["default"]
-    host, name, user = db["HOST"], db["NAME"], db["USER"]
+    db = connections["default"].settings_dict
+    # The embedded server's URL names its socket folder as a query parameter: OPTIONS["host"].
+    host = db["HOST"] or db["OPTIONS"].get("host", "")
+    name, user = db["NAME"], db["USER"]
     if host.startswith("/"):  # the embedded server listens on a Unix socket
         return f"postgresql://{user}@/{name}?host={host}"
     return f"postgresql://{user}:{db['PASSWORD']}@{host}:{db['PORT']}/{name}"

@@ -1,7 +1,7 @@
 """Production settings: every secret comes from the environment; nothing insecure by default.
 
 Refuses to start without ``DJANGO_SECRET_KEY``, ``DJANGO_ALLOWED_HOSTS``, ``DATABASE_URL``,
-``RS_KEY_PASSPHRASE`` and a real ``SMS_BACKEND``.
+``CELERY_BROKER_URL``, ``RS_KEY_PASSPHRASE`` and a real ``SMS_BACKEND``.
 See docs/deployment.md for the full list of variables.
 """
 
@@ -10,7 +10,7 @@ from environ import ImproperlyConfigured
 from core.logging import configure_logging
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, RS_LOG_LEVEL, env
+from .base import BASE_DIR, RS_LOG_LEVEL, database_tuned, env
 
 DEBUG = False
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
@@ -38,10 +38,12 @@ if SMS_BACKEND in {
     "ca.sms.locmem.LocmemBackend",
 }:
     raise ImproperlyConfigured(f"SMS_BACKEND={SMS_BACKEND} cannot be used in production")
+# Without a broker, SMS would be sent (and retried) inside requests and nothing would run the
+# periodic tasks: log integration each second, CRL renewal.
+if not env.str("CELERY_BROKER_URL", default=""):
+    raise ImproperlyConfigured("CELERY_BROKER_URL must be set in production (celery worker, beat)")
 RS_EMBEDDED_DATABASE = False
-DATABASES = {"default": env.db("DATABASE_URL")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": database_tuned(env.db("DATABASE_URL"))}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL")
 
