@@ -63,6 +63,9 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
         revoked_at=timezone.now()
     )
     api_key.refresh_from_db(fields=["revoked_at"])
+    from directory.selectors import api_key_cache_clear  # selectors import this module
+
+    api_key_cache_clear()  # an UPDATE sends no post_save
     if revoked:
         logger.info("api key revoked", provider=api_key.provider_id, key_prefix=api_key.prefix)
     return api_key

@@ -42,10 +42,12 @@ def sms_outbox() -> Any:
 
 @pytest.fixture(autouse=True)
 def log_heads_forgotten() -> None:
-    """Each test's database starts empty: forget log heads cached by an earlier test."""
+    """Each test's database starts empty: forget log heads and API keys an earlier test saw."""
+    from directory.selectors import api_key_cache_clear
     from transparency.selectors import cache_clear
 
     cache_clear()
+    api_key_cache_clear()
 
 
 @pytest.fixture

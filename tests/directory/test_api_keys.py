@@ -70,8 +70,9 @@ def test_inactive_provider_key_is_401(client_for, provider, issued_key):
 
 
 def test_last_used_is_recorded_at_most_once_a_minute(
-    api_client, issued_key, django_assert_num_queries
+    api_client, issued_key, django_assert_num_queries, settings
 ):
+    settings.RS_API_KEY_CACHE_SECONDS = 0
     with (
         time_machine.travel(timezone.now(), tick=False),
         django_assert_num_queries(2),  # the key lookup, then the last_used UPDATE
@@ -89,6 +90,58 @@ def test_last_used_is_recorded_at_most_once_a_minute(
     assert ApiKey.objects.get(pk=issued_key.api_key.pk).last_used_at == first + timedelta(
         seconds=90
     )
+
+
+class Clock:
+    """Stands in for time.monotonic in directory.selectors (time_machine leaves it alone)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr("directory.selectors.time.monotonic", clock)
+    return clock
+
+
+def test_live_key_is_remembered_for_the_cache_lifetime(
+    api_client, issued_key, clock, settings, django_assert_num_queries
+):
+    settings.RS_API_KEY_CACHE_SECONDS = 5
+    assert api_client.get("/v1/me").status_code == 200
+    # Revoked by another process: no signal reaches this one, which trusts the key a while.
+    ApiKey.objects.filter(pk=issued_key.api_key.pk).update(revoked_at=timezone.now())
+    clock.now += 4.9
+    with django_assert_num_queries(0):
+        assert api_client.get("/v1/me").status_code == 200
+    clock.now += 0.2
+    with django_assert_num_queries(1):
+        assert_problem(api_client.get("/v1/me"), 401, "invalid-credentials")
+
+
+def test_revoking_or_deactivating_here_takes_effect_at_once(client_for, provider, settings, clock):
+    settings.RS_API_KEY_CACHE_SECONDS = 60
+    first, second = api_key_create(provider=provider), api_key_create(provider=provider)
+    assert client_for(first.secret).get("/v1/me").status_code == 200
+    assert client_for(second.secret).get("/v1/me").status_code == 200
+    api_key_revoke(api_key=first.api_key)
+    assert_problem(client_for(first.secret).get("/v1/me"), 401, "invalid-credentials")
+    assert client_for(second.secret).get("/v1/me").status_code == 200
+    provider.is_active = False
+    provider.save()  # the admin does this
+    assert_problem(client_for(second.secret).get("/v1/me"), 401, "invalid-credentials")
+
+
+def test_unknown_keys_are_never_remembered(client_for, settings, django_assert_num_queries):
+    settings.RS_API_KEY_CACHE_SECONDS = 60
+    for _ in range(2):
+        with django_assert_num_queries(1):
+            assert_problem(client_for("rs_" + "x" * 43).get("/v1/me"), 401, "invalid-credentials")
 
 
 def test_provider_rotates_its_keys(api_client, client_for, issued_key):
