@@ -303,6 +303,37 @@ class IssuedCertificate:
     log: AppendedEntry
 
 
+def _challenge_spend(*, provider: Provider, challenge_id: uuid.UUID) -> str:
+    """Mark the provider's verified, unexpired challenge used, in one statement; its number.
+
+    The row stays locked until the caller's transaction ends, so it is spent once. When the
+    challenge cannot be spent, a second look says why.
+    """
+    table = Challenge._meta.db_table
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, used_at = %s "  # noqa: S608 (a model's own table)
+            "WHERE id = %s AND provider_id = %s AND status = %s AND expires_at > %s "
+            "RETURNING number",
+            [
+                *(ChallengeStatus.USED, now),
+                *(challenge_id, provider.pk, ChallengeStatus.VERIFIED, now),
+            ],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        return str(row[0])
+    challenge = _challenge_locked(provider=provider, challenge_id=challenge_id)
+    if challenge.status == ChallengeStatus.USED:
+        raise ChallengeUsed("This challenge has already been used for a certificate.")
+    if challenge.status == ChallengeStatus.FAILED:
+        raise ChallengeFailed("This challenge ended after too many wrong codes.")
+    if challenge.status != ChallengeStatus.VERIFIED:
+        raise ChallengeNotVerified("Answer the challenge with its code first.")
+    raise ChallengeExpired("The challenge expired before a certificate was requested.")
+
+
 def certificate_issue(
     *, provider: Provider, challenge_id: uuid.UUID, csr: str
 ) -> IssuedCertificate:
@@ -314,30 +345,19 @@ def certificate_issue(
     public_key = csr_public_key(csr)
     now = timezone.now().replace(microsecond=0)
     with transaction.atomic():
-        challenge = _challenge_locked(provider=provider, challenge_id=challenge_id)
-        if challenge.status == ChallengeStatus.USED:
-            raise ChallengeUsed("This challenge has already been used for a certificate.")
-        if challenge.status == ChallengeStatus.FAILED:
-            raise ChallengeFailed("This challenge ended after too many wrong codes.")
-        if challenge.status != ChallengeStatus.VERIFIED:
-            raise ChallengeNotVerified("Answer the challenge with its code first.")
-        if challenge.is_expired:
-            raise ChallengeExpired("The challenge expired before a certificate was requested.")
+        number = _challenge_spend(provider=provider, challenge_id=challenge_id)
         serial = authority.serial_generate()
         not_before = now - authority.BACKDATE
         not_after = now + timedelta(days=settings.RS_CERT_LIFETIME_DAYS)
         signed = authority.end_entity_sign(
             public_key=public_key,
-            number_digits=challenge.number[1:],
+            number_digits=number[1:],
             serial=serial,
             not_before=not_before,
             not_after=not_after,
             holder=provider.name,
         )
-        label = number_label(challenge.number)
-        challenge.status = ChallengeStatus.USED
-        challenge.used_at = now
-        challenge.save(update_fields=["status", "used_at"])
+        label = number_label(number)
         entry = log_append(
             kind="certificate",
             payload={
@@ -353,8 +373,8 @@ def certificate_issue(
         certificate = Certificate.objects.create(
             serial=authority.serial_hex(serial),
             provider=provider,
-            challenge=challenge,
-            number=challenge.number,
+            challenge_id=challenge_id,
+            number=number,
             label=label.label,
             der=signed.der,
             certificate_sha256=signed.certificate_sha256,
