@@ -55,6 +55,13 @@ def test_production_refuses_to_start_without_secret_key():
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
+def test_production_refuses_to_start_without_a_broker():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "CELERY_BROKER_URL"}
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert "CELERY_BROKER_URL must be set" in result.stderr
+
+
 def test_production_refuses_an_sms_backend_that_prints_codes():
     for backend in ("console", "locmem"):
         result = _manage("check", env=PRODUCTION_ENV | {"SMS_BACKEND": backend})
