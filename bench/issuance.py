@@ -23,11 +23,14 @@ message's last line ("@host #123456"), as an app would. CSRs, one P-256 key each
 before the clock starts.
 
 Tasks (sending the SMS, integrating the log) run in one of two ways:
-- in-process, no CELERY_BROKER_URL (the embedded default): in the gunicorn worker, after the
-  commit, before the response: every issuance integrates the log and signs a checkpoint;
 - broker: CELERY_BROKER_URL on Redis (``--broker``; its database 14 by default, so that this
   neither takes nor drops the CI's tasks on database 0): a ``celery worker`` sends the SMS and
-  ``celery beat`` has the log integrated every second, as docs/deployment.md runs it.
+  ``celery beat`` has the log integrated every second, as docs/deployment.md runs it. This is
+  the production configuration (production settings require a broker), and the one the
+  target is for;
+- in-process, no CELERY_BROKER_URL (the embedded default of ``manage.py serve``): in the
+  gunicorn worker, after the commit, before the response: every issuance integrates the log
+  and signs a checkpoint. Shown for comparison.
 ``--tasks auto`` measures both when the broker answers, else in-process only.
 
 How to read it: per mode, issuances/s (median over rounds; a round's rate is its count over
@@ -35,8 +38,9 @@ the wall clock from the first request to the last response) and p50/p99 latency 
 rounds; for A of the whole flow, with each step's p50). Then the CPU each issuance cost, in ms,
 in gunicorn, Celery, PostgreSQL (the whole server, when it runs here) and this client, and the
 share of the machine's cores that was busy: near 100% means the machine, not the service's
-locks, is the limit. Last, whether B reaches the target of 150 issuances/s on this 2-core
-machine. The client shares the machine, so the service has a little less than all of it.
+locks, is the limit. Last, whether B, with the broker, reaches the target of 150 issuances/s
+on this 2-core machine. The client shares the machine, so the service has a little less than
+all of it.
 
 ``--profile N`` runs no server: it times the pieces of N issue requests in this process,
 through Django's whole stack (test client, no broker), one at a time, and prints CPU and wall
@@ -562,8 +566,9 @@ def measure(
     print(flows.report("A full flow (challenge, SMS, verify, issue)"))
     print(issues.report("B issue step (POST /v1/certificates)"))
     rate = statistics.median(issues.rates)
-    verdict = "meets" if rate >= TARGET_ISSUE else "misses"
-    print(f"B {verdict} the target of {TARGET_ISSUE:.0f} issuances/s ({rate:,.1f}/s)", flush=True)
+    if broker:  # the production configuration: the target is for it
+        verdict = "meets" if rate >= TARGET_ISSUE else "misses"
+        print(f"B {verdict} the target of {TARGET_ISSUE:.0f} issuances/s ({rate:,.1f}/s)")
     return flows, issues
 
 
@@ -572,10 +577,10 @@ def measure(
 # Functions timed by --profile: (module, attribute, label, depth). Each is wrapped where it is
 # looked up, so the application's code is left as it is. Depth 2 runs inside depth 1, and so on.
 PIECES = [
-    ("core.authentication", "api_key_authenticate", "API key check (1 query)", 1),
+    ("core.authentication", "api_key_authenticate", "API key check (remembered 5 s)", 1),
     ("ca.api.views", "certificate_issue", "ca.services.certificate_issue", 1),
     ("ca.services", "csr_public_key", "CSR: parse, verify its signature", 2),
-    ("ca.services", "_challenge_locked", "BEGIN; challenge SELECT ... FOR UPDATE", 2),
+    ("ca.services", "_challenge_spend", "BEGIN; UPDATE challenge ... RETURNING", 2),
     ("ca.authority", "end_entity_sign", "X.509 certificate: build, sign (P-256)", 2),
     ("ca.services", "number_label", "number label (ECVRF prove, RFC 9381)", 2),
     ("ca.services", "log_append", "log_append (advisory lock, INSERT)", 2),
@@ -588,7 +593,7 @@ PIECES = [
 # What is left of a piece once its timed parts are taken out.
 REST = {
     "whole request": "rest: middleware, DRF, serialisers, JSON, test client",
-    "ca.services.certificate_issue": "rest: UPDATE challenge, INSERT certificate, ORM",
+    "ca.services.certificate_issue": "rest: INSERT certificate (ORM), serial, dates",
     "log integration, after the commit": "rest: read leaves, tiles; hash; store",
 }
 
@@ -839,7 +844,8 @@ def run(args: argparse.Namespace, *, url: str, key: str, where: str) -> None:
         for broker in brokers
     }
     print(
-        f"\nsummary, issuances/s (medians of {args.rounds} rounds; B's target: {TARGET_ISSUE:.0f}):"
+        f"\nsummary, issuances/s (medians of {args.rounds} rounds; "
+        f"B's target, with the broker: {TARGET_ISSUE:.0f}):"
     )
     for broker, (flows, issues) in results.items():
         mode = "broker" if broker else "in-process"
