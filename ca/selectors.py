@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -15,6 +18,7 @@ from ca.authority import ca_keys
 from ca.choices import ChallengeStatus, DeliveryStatus
 from ca.models import Certificate, Challenge, Crl
 from directory.models import Provider
+from resolution.tnauthlist import TN_AUTH_LIST_OID, covers, decode_tn_auth_list
 
 SERIAL = re.compile(r"[0-9a-f]{32}")
 
@@ -29,6 +33,57 @@ def certificate_get(*, serial: str) -> Certificate | None:
 
 def certificate_x509(certificate: Certificate) -> x509.Certificate:
     return x509.load_der_x509_certificate(bytes(certificate.der))
+
+
+class CertificateNamingError(ValueError):
+    """A JWS header names its certificate in a way that cannot be read, or inconsistently."""
+
+
+def certificate_named(*, kid: object, x5c: object) -> Certificate | None:
+    """The certificate a JWS header names: by serial (``kid``), or as ``x5c[0]`` (DER, base64).
+
+    None when it names no certificate this CA issued. Raises CertificateNamingError for a header
+    that names none at all, or two different ones.
+    """
+    if kid is None and x5c is None:
+        raise CertificateNamingError(
+            "Name the certificate: its serial as 'kid', or the chain as 'x5c'."
+        )
+    by_serial = by_chain = None
+    if kid is not None:
+        if not isinstance(kid, str) or not SERIAL.fullmatch(kid):
+            raise CertificateNamingError(
+                "'kid' must be a certificate serial: 32 lowercase hex digits."
+            )
+        by_serial = Certificate.objects.select_related("provider").filter(serial=kid).first()
+        if by_serial is None:
+            return None
+    if x5c is not None:
+        if not isinstance(x5c, list) or not x5c or not all(isinstance(c, str) for c in x5c):
+            raise CertificateNamingError("'x5c' must be a list of base64 DER certificates.")
+        try:
+            leaf = base64.b64decode(x5c[0], validate=True)
+        except (binascii.Error, ValueError):
+            raise CertificateNamingError("'x5c' holds a value that is not base64.") from None
+        by_chain = (
+            Certificate.objects.select_related("provider")
+            .filter(certificate_sha256=hashlib.sha256(leaf).digest())
+            .first()
+        )
+        if by_chain is None:
+            return None
+    if by_serial is not None and by_chain is not None and by_serial.pk != by_chain.pk:
+        raise CertificateNamingError("'kid' and 'x5c' name different certificates.")
+    return by_serial or by_chain
+
+
+def certificate_covers(certificate: Certificate, digits: str) -> bool:
+    """Whether the certificate's TNAuthList authorises the number (digits, no '+')."""
+    extension = certificate_x509(certificate).extensions.get_extension_for_oid(
+        x509.ObjectIdentifier(TN_AUTH_LIST_OID)
+    )
+    assert isinstance(extension.value, x509.UnrecognizedExtension)
+    return covers(decode_tn_auth_list(extension.value.value), digits)
 
 
 def certificate_pem(certificate: Certificate) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -40,7 +40,9 @@ from ca.problems import (
     CountryNotAllowed,
 )
 from ca.selectors import certificate_x509
+from ca.signals import certificate_revoked
 from ca.sms import SmsError, SmsMessage, SmsPermanentError, sms_backend
+from core.dates import rfc3339
 from core.numbers import mobile_number_parse
 from core.problems import Problem
 from core.signed_requests import (
@@ -51,7 +53,7 @@ from core.signed_requests import (
 )
 from core.tasks import enqueue_on_commit
 from directory.models import Provider
-from transparency.labels import number_label
+from transparency.labels import number_label_keep
 from transparency.services import AppendedEntry, log_append
 
 logger = structlog.get_logger(__name__)
@@ -60,11 +62,6 @@ logger = structlog.get_logger(__name__)
 CRL_LOCK = 0x5253_0004
 # Room the SMS leaves for the provider's name (GSM-7: 160 characters in one part).
 MAX_PROVIDER_NAME_IN_SMS = 40
-
-
-def rfc3339(moment: datetime) -> str:
-    """A UTC time as the log and the API write it: ``2026-11-23T10:00:00Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- Challenges -------------------------------------------------------------------------------
@@ -357,7 +354,7 @@ def certificate_issue(
             not_after=not_after,
             holder=provider.name,
         )
-        label = number_label(number)
+        label = number_label_keep(number)
         entry = log_append(
             kind="certificate",
             payload={
@@ -424,6 +421,8 @@ def certificate_revoke(
         locked.revocation_reason = reason.value
         locked.revocation_log_index = entry.index
         locked.save(update_fields=["revoked_at", "revocation_reason", "revocation_log_index"])
+        # The directory removes (and logs the removal of) the handlers it authorised.
+        certificate_revoked.send(sender=Certificate, certificate=locked)
         crl_publish()
     logger.info(
         "certificate revoked",

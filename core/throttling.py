@@ -58,3 +58,9 @@ class CaReadRateThrottle(ClientIpRateThrottle):
     """Reads of the certificate repository (/ca/), per client IP."""
 
     scope = "ca_read"
+
+
+class LookupRateThrottle(ApiKeyRateThrottle):
+    """Number lookups per API key, on top of the key's overall rate: a brake on enumeration."""
+
+    scope = "lookup"

@@ -7,8 +7,12 @@ class DirectoryConfig(AppConfig):
     verbose_name = "Directory"
 
     def ready(self) -> None:
+        from ca.signals import certificate_revoked
         from directory.models import ApiKey, Provider
         from directory.selectors import api_key_cache_clear
+        from directory.services import handlers_remove_revoked
+
+        certificate_revoked.connect(handlers_remove_revoked, dispatch_uid="handlers-revoked")
 
         # A key revoked or a provider deactivated in this process takes effect here at once
         # (other processes: within RS_API_KEY_CACHE_SECONDS).

@@ -1,10 +1,18 @@
-"""Directory models: the providers (app vendors) that use the API, and their API keys."""
+"""Directory models: providers (app vendors) and their API keys, and the handler records."""
 
 from __future__ import annotations
 
+import hashlib
+
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Length, Now
-from django.db.models.lookups import Exact
+from django.db.models.lookups import Exact, LessThanOrEqual
+
+
+def api_key_hash(key: str) -> bytes:
+    """The stored form of an API key (``ApiKey.key_hash``)."""
+    return hashlib.sha256(key.encode()).digest()
 
 
 class Provider(models.Model):
@@ -58,3 +66,74 @@ class ApiKey(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class Handler(models.Model):
+    """For ``number``, ``provider`` handles ``service`` at ``uri`` (DESIGN §4.2, §5).
+
+    Published and removed only with a JWS made with the number certificate's key; each change
+    is logged (``handler`` / ``handler_removed`` entries) with a commitment to these fields,
+    whose random ``opening`` lookups return so callers can check the entry.
+    """
+
+    number = models.CharField(max_length=16, help_text="E.164")
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="handlers")
+    service = models.CharField(max_length=16)
+    uri = models.CharField(max_length=1024)
+    priority = models.PositiveIntegerField(default=0, help_text="Lower is preferred")
+    visible_to = ArrayField(
+        models.SlugField(max_length=64),
+        null=True,
+        blank=True,
+        help_text="Slugs of the providers that may see it; empty (null) means every provider",
+    )
+    certificate = models.ForeignKey(
+        "ca.Certificate", on_delete=models.PROTECT, related_name="handlers"
+    )
+    label = models.BinaryField(max_length=64, editable=False, help_text="The number's label")
+    opening = models.BinaryField(max_length=32, editable=False)
+    log_index = models.BigIntegerField(help_text="Index of the handler's latest log entry")
+    expires_at = models.DateTimeField(help_text="The certificate's notAfter")
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["number", "service", "priority"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["number", "provider", "service"], name="directory_handler_unique"
+            ),
+            models.CheckConstraint(
+                condition=Exact(Length("opening"), 32), name="directory_handler_opening_32"
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(models.F("priority"), 65535),
+                name="directory_handler_priority",
+            ),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="directory_handler_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.service} of {self.number} by {self.provider_id}"
+
+
+class HandlerRequest(models.Model):
+    """A signed handler change already accepted, by its ``jti``: a replay is refused.
+
+    Kept while its ``iat`` could still be accepted (five minutes each way), then pruned.
+    """
+
+    certificate = models.ForeignKey(
+        "ca.Certificate", on_delete=models.CASCADE, related_name="handler_requests"
+    )
+    jti = models.CharField(max_length=128)
+    issued_at = models.DateTimeField(help_text="The JWS 'iat'")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["certificate", "jti"], name="directory_jti_unique"),
+        ]
+        indexes = [models.Index(fields=["issued_at"], name="directory_jti_issued")]
+
+    def __str__(self) -> str:
+        return f"jti {self.jti}"

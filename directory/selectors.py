@@ -1,17 +1,19 @@
-"""Directory reads."""
+"""Directory reads: API keys, and number lookups with their proofs."""
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from directory.models import ApiKey, Provider
-from directory.services import api_key_hash
+from directory.models import ApiKey, Handler, Provider, api_key_hash
+from transparency.labels import NumberLabel, number_label
+from transparency.selectors import entries_data, inclusion_proofs, signed_head
 
 # last_used_at is written at most this often per key: one UPDATE per key per minute, not per call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -72,3 +74,73 @@ def api_key_list(*, provider: Provider) -> QuerySet[ApiKey]:
 def api_key_get(*, provider: Provider, prefix: str) -> ApiKey | None:
     """The provider's key with this visible prefix, or None."""
     return provider.api_keys.filter(prefix=prefix).first()
+
+
+# --- Lookups ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HandlerAnswer:
+    """A handler as a lookup shows it, with what a caller needs to check it against the log."""
+
+    handler: Handler
+    provider_slug: str
+    certificate_serial: str
+    entry: bytes
+    inclusion_proof: list[bytes] | None  # None: not yet in the checkpoint (pending)
+
+
+@dataclass(frozen=True)
+class LookupAnswer:
+    number: str
+    label: NumberLabel
+    checkpoint: str | None
+    handlers: list[HandlerAnswer]
+
+
+def number_lookup(*, caller: Provider, number: str, service: str | None) -> LookupAnswer:
+    """The handlers of ``number`` the caller may see, each provable against the checkpoint.
+
+    A handler hidden from the caller is left out exactly as if it did not exist. Expired
+    handlers (their certificate's notAfter) and those of revoked certificates never appear.
+    At most six queries whatever the number of handlers: label, handlers, entries, tiles (2),
+    checkpoint (usually cached).
+    """
+    label = number_label(number)
+    head = signed_head()
+    rows = list(
+        Handler.objects.filter(
+            Q(visible_to__isnull=True) | Q(visible_to__contains=[caller.slug]) | Q(provider=caller),
+            number=number,
+            expires_at__gt=timezone.now(),
+            certificate__revoked_at__isnull=True,
+            **({"service": service} if service else {}),
+        )
+        .select_related("provider", "certificate")
+        .only(
+            *("number", "service", "uri", "priority", "expires_at", "opening", "log_index"),
+            *("provider__slug", "certificate__serial"),
+        )
+        .order_by("service", "priority", "provider__slug")
+    )
+    entries = entries_data(indices=[row.log_index for row in rows])
+    proofs: dict[int, list[bytes]] = {}
+    if head is not None:
+        proofs = inclusion_proofs(
+            indices=[row.log_index for row in rows if row.log_index < head.size], head=head
+        )
+    return LookupAnswer(
+        number=number,
+        label=label,
+        checkpoint=head.note if head else None,
+        handlers=[
+            HandlerAnswer(
+                handler=row,
+                provider_slug=row.provider.slug,
+                certificate_serial=row.certificate.serial,
+                entry=entries[row.log_index],
+                inclusion_proof=proofs.get(row.log_index),
+            )
+            for row in rows
+        ],
+    )

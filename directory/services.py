@@ -1,27 +1,55 @@
-"""Directory writes: providers and API keys. Each function is one atomic state change."""
+"""Directory writes: providers, API keys and handlers. Each function is one atomic change."""
 
 from __future__ import annotations
 
-import hashlib
+import re
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import structlog
-from django.db import transaction
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.db import connection, models, transaction
 from django.utils import timezone
 
-from directory.models import ApiKey, Provider
+from ca.models import Certificate
+from ca.selectors import (
+    CertificateNamingError,
+    certificate_covers,
+    certificate_named,
+    certificate_x509,
+)
+from core.dates import rfc3339
+from core.numbers import PhoneNumber, number_parse
+from core.signed_requests import (
+    MAX_CLOCK_SKEW,
+    SignedRequestMalformed,
+    SignedRequestMismatch,
+    signed_request_parse,
+    signed_request_verify,
+)
+from directory.models import ApiKey, Handler, HandlerRequest, Provider, api_key_hash
+from directory.problems import (
+    HandlerInvalid,
+    HandlerNotFound,
+    RequestReplayed,
+    ServiceUnknown,
+    SigningCertificateNotValid,
+    SigningCertificateNumberMismatch,
+    SigningCertificateOfAnotherProvider,
+    SigningCertificateUnknown,
+    UriInvalid,
+)
+from directory.uris import Service, ServiceError, UriError, service_parse, uri_validate
+from resolution.lookup import handler_commitment, handler_fields
+from transparency.services import AppendedEntry, log_append
 
 logger = structlog.get_logger(__name__)
 
 KEY_PREFIX = "rs_"
 KEY_BYTES = 32
 VISIBLE_PREFIX_LENGTH = len(KEY_PREFIX) + 8
-
-
-def api_key_hash(key: str) -> bytes:
-    """The stored form of a key."""
-    return hashlib.sha256(key.encode()).digest()
 
 
 @dataclass(frozen=True)
@@ -69,3 +97,293 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     if revoked:
         logger.info("api key revoked", provider=api_key.provider_id, key_prefix=api_key.prefix)
     return api_key
+
+
+# --- Handlers ---------------------------------------------------------------------------------
+#
+# A handler change is a JWS (ES256, compact, application/jose) made with the key of a number
+# certificate: signature, certificate (ours, issued to the caller, valid now, covering the
+# number), freshness (iat) and uniqueness (jti) are all checked before anything changes. The
+# change and its log entry commit together; the entry names the number only by its label and
+# the handler only by a commitment (DESIGN §4.2).
+
+PUT_FIELDS = frozenset({"number", "service", "uri", "priority", "visibility", "iat", "jti"})
+DELETE_FIELDS = frozenset({"number", "service", "iat", "jti"})
+MAX_PRIORITY = 65535
+MAX_VISIBLE_TO = 50
+JTI = re.compile(r"[\x21-\x7e]{8,128}")
+OPENING_BYTES = 32
+
+
+class RemovalReason(models.TextChoices):
+    REMOVED = "removed", "removed by the number holder"
+    REVOKED = "revoked", "its certificate was revoked"
+    EXPIRED = "expired", "its certificate expired"
+
+
+@dataclass(frozen=True)
+class HandlerChange:
+    """A handler published (``handler``) or removed (None), and its log entry."""
+
+    handler: Handler | None
+    log: AppendedEntry
+    created: bool = False
+
+
+@dataclass(frozen=True)
+class _SignedChange:
+    certificate: Certificate
+    payload: dict[str, Any]
+    jti: str
+    issued_at: datetime
+
+
+def _signed_change(
+    *,
+    provider: Provider,
+    phone: PhoneNumber,
+    service: Service,
+    token: object,
+    fields: frozenset[str],
+) -> _SignedChange:
+    """Check everything about a signed change that does not need a lock."""
+    now = timezone.now()
+    parsed = signed_request_parse(token)
+    try:
+        certificate = certificate_named(kid=parsed.header.get("kid"), x5c=parsed.header.get("x5c"))
+    except CertificateNamingError as error:
+        raise SignedRequestMalformed(str(error)) from None
+    if certificate is None:
+        raise SigningCertificateUnknown("The certificate the JWS names was not issued here.")
+    public_key = certificate_x509(certificate).public_key()
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)  # we only certify P-256 keys
+    payload = signed_request_verify(parsed, public_key, now=now)
+    if certificate.provider_id != provider.pk:
+        raise SigningCertificateOfAnotherProvider(
+            "The certificate was issued to another provider than the one calling."
+        )
+    if certificate.revoked_at is not None:
+        raise SigningCertificateNotValid("The certificate is revoked.")
+    if certificate.not_after <= now:
+        raise SigningCertificateNotValid("The certificate has expired.")
+    if certificate.not_before > now:
+        raise SigningCertificateNotValid("The certificate is not valid yet.")
+    if not certificate_covers(certificate, phone.digits):
+        raise SigningCertificateNumberMismatch("The certificate's TNAuthList does not name it.")
+    unknown = sorted(set(payload) - fields)
+    if unknown:
+        raise SignedRequestMismatch(f"Unknown payload fields: {', '.join(unknown)}.")
+    if payload.get("number") != phone.e164:
+        raise SignedRequestMismatch(f"The payload's 'number' must be {phone.e164}.")
+    if payload.get("service") != service.value:
+        raise SignedRequestMismatch(f"The payload's 'service' must be {service.value!r}.")
+    jti = payload.get("jti")
+    if not isinstance(jti, str) or not JTI.fullmatch(jti):
+        raise SignedRequestMalformed("'jti' must be 8 to 128 printable ASCII characters.")
+    issued_at = datetime.fromtimestamp(payload["iat"], tz=UTC)
+    return _SignedChange(certificate=certificate, payload=payload, jti=jti, issued_at=issued_at)
+
+
+def _jti_spend(change: _SignedChange) -> None:
+    """Record the jti in the caller's transaction; refuse one seen before."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {HandlerRequest._meta.db_table} (certificate_id, jti, issued_at) "  # noqa: S608
+            "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
+            [change.certificate.pk, change.jti, change.issued_at],
+        )
+        if cursor.fetchone() is None:
+            raise RequestReplayed("This 'jti' was already used with this certificate.")
+
+
+def _priority(payload: dict[str, Any]) -> int:
+    priority = payload.get("priority", 0)
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        raise HandlerInvalid("'priority' must be an integer.")
+    if not 0 <= priority <= MAX_PRIORITY:
+        raise HandlerInvalid(f"'priority' must be between 0 and {MAX_PRIORITY}.")
+    return priority
+
+
+def _visible_to(payload: dict[str, Any], provider: Provider) -> list[str] | None:
+    """None for ``"all"``; else the slugs, each an existing provider (the caller always sees)."""
+    visibility = payload.get("visibility", "all")
+    if visibility == "all":
+        return None
+    if (
+        not isinstance(visibility, list)
+        or not 1 <= len(visibility) <= MAX_VISIBLE_TO
+        or not all(isinstance(slug, str) for slug in visibility)
+    ):
+        raise HandlerInvalid(
+            f"'visibility' must be \"all\" or a list of 1 to {MAX_VISIBLE_TO} provider slugs."
+        )
+    slugs = sorted(set(visibility))
+    known = set(Provider.objects.filter(slug__in=slugs).values_list("slug", flat=True))
+    unknown = [slug for slug in slugs if slug not in known]
+    if unknown:
+        raise HandlerInvalid(f"No provider has these slugs: {', '.join(unknown)}.")
+    return slugs
+
+
+def handler_fields_of(handler: Handler, provider_slug: str) -> dict[str, Any]:
+    """The fields a handler's commitment covers (resolution.lookup.handler_fields)."""
+    return handler_fields(
+        handler.number,
+        {
+            "provider": provider_slug,
+            "service": handler.service,
+            "uri": handler.uri,
+            "priority": handler.priority,
+            "expires_at": rfc3339(handler.expires_at),
+            "certificate": handler.certificate.serial,
+        },
+    )
+
+
+def handler_put(*, provider: Provider, number: str, service: str, token: object) -> HandlerChange:
+    """Publish (or replace) the caller's handler of ``service`` for ``number``."""
+    phone = number_parse(number)
+    kind = _service(service)
+    change = _signed_change(
+        provider=provider, phone=phone, service=kind, token=token, fields=PUT_FIELDS
+    )
+    uri = change.payload.get("uri")
+    if not isinstance(uri, str):
+        raise HandlerInvalid("'uri' is required: the URI of the handler.")
+    try:
+        uri = uri_validate(kind, uri)
+    except UriError as error:
+        raise UriInvalid(str(error)) from None
+    priority = _priority(change.payload)
+    visible_to = _visible_to(change.payload, provider)
+    certificate = change.certificate
+    with transaction.atomic():
+        _jti_spend(change)
+        handler = (
+            Handler.objects.select_for_update()
+            .filter(number=phone.e164, provider=provider, service=kind.value)
+            .first()
+        )
+        created = handler is None
+        if handler is None:
+            handler = Handler(number=phone.e164, provider=provider, service=kind.value)
+        handler.uri = uri
+        handler.priority = priority
+        handler.visible_to = visible_to
+        handler.certificate = certificate
+        handler.expires_at = certificate.not_after
+        handler.label = bytes(certificate.label)
+        handler.opening = secrets.token_bytes(OPENING_BYTES)
+        handler.updated_at = timezone.now()
+        commitment = handler_commitment(
+            bytes(handler.opening), handler_fields_of(handler, provider.slug)
+        )
+        entry = log_append(
+            kind="handler",
+            payload={
+                "label": bytes(handler.label).hex(),
+                "provider": provider.slug,
+                "service": kind.value,
+                "commitment": commitment.hex(),
+            },
+        )
+        handler.log_index = entry.index
+        handler.save()
+    logger.info(
+        "handler published",
+        provider=provider.slug,
+        service=kind.value,
+        created=created,
+        log_index=entry.index,
+    )
+    return HandlerChange(handler=handler, log=entry, created=created)
+
+
+def handler_delete(
+    *, provider: Provider, number: str, service: str, token: object
+) -> HandlerChange:
+    """Remove the caller's handler of ``service`` for ``number``."""
+    phone = number_parse(number)
+    kind = _service(service)
+    change = _signed_change(
+        provider=provider, phone=phone, service=kind, token=token, fields=DELETE_FIELDS
+    )
+    with transaction.atomic():
+        handler = (
+            Handler.objects.select_for_update()
+            .filter(number=phone.e164, provider=provider, service=kind.value)
+            .first()
+        )
+        if handler is None:
+            raise HandlerNotFound(f"No {kind.value} handler of this provider for this number.")
+        _jti_spend(change)
+        entry = _handler_remove(handler, provider.slug, RemovalReason.REMOVED)
+    logger.info(
+        "handler removed", provider=provider.slug, service=kind.value, log_index=entry.index
+    )
+    return HandlerChange(handler=None, log=entry)
+
+
+def _handler_remove(handler: Handler, provider_slug: str, reason: RemovalReason) -> AppendedEntry:
+    """Delete the row (its opening with it) and log the removal, in the caller's transaction."""
+    handler.delete()
+    return log_append(
+        kind="handler_removed",
+        payload={
+            "label": bytes(handler.label).hex(),
+            "provider": provider_slug,
+            "service": handler.service,
+            "reason": reason.value,
+        },
+    )
+
+
+def _service(text: str) -> Service:
+    try:
+        return service_parse(text)
+    except ServiceError as error:
+        raise ServiceUnknown(str(error)) from None
+
+
+def handlers_remove_revoked(*, certificate: Certificate, **_signal: Any) -> int:
+    """Remove the handlers a revoked certificate authorised (in the revoking transaction)."""
+    handlers = list(
+        Handler.objects.select_for_update()
+        .filter(certificate=certificate)
+        .select_related("provider")
+        .order_by("pk")
+    )
+    for handler in handlers:
+        _handler_remove(handler, handler.provider.slug, RemovalReason.REVOKED)
+    if handlers:
+        logger.info("handlers removed", reason="revoked", count=len(handlers))
+    return len(handlers)
+
+
+def handlers_expire(*, batch: int = 500) -> int:
+    """Remove (and log the removal of) handlers whose certificate has expired; how many."""
+    removed = 0
+    while True:
+        with transaction.atomic():
+            handlers = list(
+                Handler.objects.select_for_update(skip_locked=True)
+                .filter(expires_at__lte=timezone.now())
+                .select_related("provider")
+                .order_by("expires_at", "pk")[:batch]
+            )
+            for handler in handlers:
+                _handler_remove(handler, handler.provider.slug, RemovalReason.EXPIRED)
+        removed += len(handlers)
+        if len(handlers) < batch:
+            break
+    if removed:
+        logger.info("handlers removed", reason="expired", count=removed)
+    return removed
+
+
+def handler_requests_prune() -> int:
+    """Forget jtis whose iat could no longer be accepted anyway."""
+    cutoff = timezone.now() - 2 * MAX_CLOCK_SKEW
+    deleted, _ = HandlerRequest.objects.filter(issued_at__lt=cutoff).delete()
+    return deleted

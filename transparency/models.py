@@ -103,3 +103,28 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.size}"
+
+
+class Label(models.Model):
+    """A number's VRF label and proof, kept once computed (transparency.labels).
+
+    A proof takes about a millisecond of CPU; lookups read it here instead. Rows are written
+    for numbers that got a certificate, never for numbers someone merely looked up.
+    """
+
+    number = models.CharField(max_length=16, primary_key=True, help_text="E.164")
+    label = models.BinaryField(max_length=64, editable=False)
+    proof = models.BinaryField(max_length=80, editable=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Exact(Length("label"), 64), name="transparency_label_64"
+            ),
+            models.CheckConstraint(
+                condition=Exact(Length("proof"), 80), name="transparency_label_proof_80"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"label of {self.number}"

@@ -53,12 +53,14 @@ LATEST_SIZE_SECONDS = 0.25
 _latest_size: tuple[float, int] = (0.0, 0)
 _compact_ranges: dict[int, dict[merkle.NodeId, bytes]] = {}
 _COMPACT_RANGES_KEPT = 64
+_signed_head: tuple[float, SignedHead | None] = (0.0, None)
 
 
 def cache_clear() -> None:
     """Forget cached heads (for tests, whose databases are emptied between tests)."""
-    global _latest_size
+    global _latest_size, _signed_head
     _latest_size = (0.0, 0)
+    _signed_head = (0.0, None)
     _compact_ranges.clear()
 
 
@@ -241,3 +243,66 @@ def entry_bundle(*, index: int, width: int) -> bytes:
     if len(entries) != width:
         raise LogRangeError(f"entry bundle {index} does not have {width} entries")
     return encode_entry_bundle(entries)
+
+
+@dataclass(frozen=True)
+class SignedHead:
+    """The latest checkpoint: its size, its signed note, and its compact range."""
+
+    size: int
+    note: str
+    compact_range: dict[merkle.NodeId, bytes]
+
+
+def signed_head() -> SignedHead | None:
+    """The latest checkpoint, at most LATEST_SIZE_SECONDS old; None before the first one."""
+    global _signed_head
+    now = time.monotonic()
+    expires, head = _signed_head
+    if now < expires:
+        return head
+    row = Checkpoint.objects.order_by("-size").values_list("size", "note", "compact_range").first()
+    head = None
+    if row is not None:
+        size, note, packed = row[0], row[1], bytes(row[2])
+        ids = merkle.perfect_subtrees(0, size)
+        compact = {
+            node: packed[i * merkle.HASH_SIZE : (i + 1) * merkle.HASH_SIZE]
+            for i, node in enumerate(ids)
+        }
+        head = SignedHead(size=size, note=note, compact_range=compact)
+    _signed_head = (now + LATEST_SIZE_SECONDS, head)
+    return head
+
+
+def inclusion_proofs(*, indices: Sequence[int], head: SignedHead) -> dict[int, list[bytes]]:
+    """Inclusion proofs of several leaves in the tree of ``head``, reading the tiles once.
+
+    Which nodes a proof needs depends only on the index and the size, so a first pass with
+    placeholder hashes lists them, one read fetches them all, and a second pass builds the
+    proofs.
+    """
+    wanted: list[merkle.NodeId] = []
+
+    def record(ids: Sequence[merkle.NodeId]) -> list[bytes]:
+        wanted.extend(ids)
+        return [bytes(merkle.HASH_SIZE)] * len(ids)
+
+    for index in indices:
+        merkle.inclusion_proof(index, head.size, record)
+    unique = list(dict.fromkeys(wanted))
+    fetched = dict(zip(unique, node_reader(head.size, head.compact_range)(unique), strict=True))
+    return {
+        index: merkle.inclusion_proof(index, head.size, lambda ids: [fetched[node] for node in ids])
+        for index in indices
+    }
+
+
+def entries_data(*, indices: Sequence[int]) -> dict[int, bytes]:
+    """The exact bytes of the entries at these indices (one query)."""
+    return {
+        index: bytes(data)
+        for index, data in Entry.objects.filter(index__in=list(indices)).values_list(
+            "index", "data"
+        )
+    }

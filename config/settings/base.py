@@ -244,6 +244,8 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_THROTTLE_RATES": {
         "api_key": env.str("RS_THROTTLE_API_KEY", default="600/minute"),
         "client_ip": env.str("RS_THROTTLE_CLIENT_IP", default="300/minute"),
+        # Each lookup answers for one number: a low rate makes walking a numbering plan slow.
+        "lookup": env.str("RS_THROTTLE_LOOKUP", default="300/minute"),
         # The log's static tiles are made to be fetched in bulk (audits) and cached by CDNs.
         "log_read": env.str("RS_THROTTLE_LOG_READ", default="30000/minute"),
         # Certificates name numbers: fetching them is for relying parties, not for harvesting.
@@ -293,6 +295,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "options": {"expires": 5},  # a backlog of stale runs is useless: the next one catches up
     },
     "crl-refresh": {"task": "ca.tasks.crl_refresh", "schedule": 900.0},
+    # Lookups never show expired handlers; this removes them and logs their removal.
+    "handlers-expire": {"task": "directory.tasks.handlers_expire", "schedule": 60.0},
+    "handler-requests-prune": {"task": "directory.tasks.handler_requests_prune", "schedule": 600.0},
     "clear-expired-sessions": {
         "task": "core.tasks.sessions_clear_expired",
         "schedule": 3600.0,

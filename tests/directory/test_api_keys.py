@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from directory.models import ApiKey
-from directory.services import api_key_create, api_key_hash, api_key_revoke
+from directory.models import ApiKey, api_key_hash
+from directory.services import api_key_create, api_key_revoke
 from tests.factories import ProviderFactory
 from tests.problems import assert_problem
 

@@ -1,0 +1,19 @@
+"""Celery tasks of the directory: thin wrappers over services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from directory.services import handler_requests_prune, handlers_expire
+
+
+@shared_task(name="directory.tasks.handlers_expire", ignore_result=True)
+def handlers_expire_task() -> int:
+    """Remove, and log the removal of, handlers whose certificate expired (beat: every minute)."""
+    return handlers_expire()
+
+
+@shared_task(name="directory.tasks.handler_requests_prune", ignore_result=True)
+def handler_requests_prune_task() -> int:
+    """Forget the jtis of signed changes too old to be replayed (beat: every ten minutes)."""
+    return handler_requests_prune()

@@ -1,0 +1,393 @@
+"""Checking a directory lookup offline: trust nothing the server says without a proof.
+
+``GET /v1/numbers/{number}`` answers with the number's label and its VRF proof, the log's signed
+checkpoint, and the handlers of the number, each with what it takes to check it against the
+log (DESIGN §4.2)::
+
+    {"number": "+33612345678", "label": "<128 hex>", "vrf_proof": "<base64, 80 bytes>",
+     "checkpoint": "<signed note>" | null,
+     "handlers": [{"provider", "service", "uri", "priority", "expires_at", "certificate",
+                   "log": {"index", "entry", "opening", "inclusion_proof", "pending"}}]}
+
+``verify_lookup`` checks that:
+
+* the label is the ECVRF output (RFC 9381 §5.3) of the number's E.164 string under the log's
+  VRF key, so the log entries it names are about this number;
+* the checkpoint is signed by the log's note key and names the log (c2sp.org/tlog-checkpoint);
+* each handler's log entry is the canonical JSON object
+  ``{"commitment", "kind": "handler", "label", "provider", "service", "v": 1}`` for this label,
+  provider and service, whose commitment ``HMAC-SHA256(opening, canonical_json(fields))`` covers
+  exactly the handler's fields and the number (``handler_fields``);
+* each handler not marked pending is in the checkpoint's tree (RFC 9162 §2.1.3.2).
+
+A pending handler (appended after the checkpoint was signed) is checked as far as it can be --
+label, commitment -- and returned apart, in ``VerifiedLookup.pending``: nothing yet proves the
+log holds it.  The server computes commitments with ``handler_commitment`` and
+``handler_fields`` too, so both sides hash the very same bytes.
+
+Public API: ``LookupVerificationError``, ``VerifiedHandler``, ``VerifiedLookup``,
+``verify_lookup``, ``handler_fields``, ``handler_commitment``, ``COMMITTED_FIELDS``,
+``ENTRY_KIND``, ``ENTRY_VERSION``, ``OPENING_SIZE``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, NoReturn
+
+from resolution import vrf
+from resolution.canonical import CanonicalJSONError, canonical_json, parse_canonical
+from resolution.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from resolution.merkle import HASH_SIZE, ProofError, leaf_hash, verify_inclusion
+from resolution.note import NoteError, Verifier, parse_verifier_key
+
+OPENING_SIZE: Final = 32
+"""Size in bytes of a commitment's opening (its HMAC key)."""
+
+ENTRY_KIND: Final = "handler"
+"""The ``kind`` of the log entry that publishes a handler."""
+
+ENTRY_VERSION: Final = 1
+"""The only entry format version (``"v"``) understood."""
+
+COMMITTED_FIELDS: Final = frozenset(
+    {"certificate", "expires_at", "number", "priority", "provider", "service", "uri"}
+)
+"""The keys of the object a handler's commitment covers (``handler_fields``)."""
+
+_ENTRY_KEYS: Final = frozenset({"commitment", "kind", "label", "provider", "service", "v"})
+_E164: Final = re.compile(r"\+[1-9][0-9]{1,14}")
+_LABEL: Final = re.compile(r"[0-9a-f]{128}")
+_COMMITMENT: Final = re.compile(r"[0-9a-f]{64}")
+_SERIAL: Final = re.compile(r"[0-9a-f]{32}")
+# RFC 3339 §5.6 date-time; the value is returned as given, so only its form is checked.
+_RFC3339: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+class LookupVerificationError(ValueError):
+    """A lookup answer is malformed or does not verify; the message names what failed."""
+
+
+@dataclass(frozen=True)
+class VerifiedHandler:
+    """A handler whose fields the log entry at ``log_index`` commits to."""
+
+    provider: str
+    service: str
+    uri: str
+    priority: int
+    expires_at: str
+    certificate: str
+    log_index: int
+
+
+@dataclass(frozen=True)
+class VerifiedLookup:
+    """A checked lookup answer.
+
+    ``handlers`` are proven to be in the tree of ``checkpoint``.  ``pending`` handlers match
+    their log entries but are not yet in any checkpoint: nothing proves the log holds them, so
+    a caller that needs that proof must look up again later.  ``checkpoint`` is ``None`` only
+    when the log had no checkpoint yet; then every handler is pending.
+    """
+
+    number: str
+    label: bytes
+    checkpoint: Checkpoint | None
+    handlers: tuple[VerifiedHandler, ...]
+    pending: tuple[VerifiedHandler, ...]
+
+
+def handler_fields(number: str, handler: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the object a handler's commitment covers: six handler fields and the number.
+
+    ``handler`` is a lookup's handler object (or anything with its ``provider``, ``service``,
+    ``uri``, ``priority``, ``expires_at`` and ``certificate``; other keys are ignored).  Values
+    are taken as they are, so they are committed exactly as the lookup shows them.  Raises
+    ``KeyError`` for a missing field.
+    """
+    fields = {key: handler[key] for key in COMMITTED_FIELDS if key != "number"}
+    fields["number"] = number
+    return fields
+
+
+def handler_commitment(opening: bytes, fields: Mapping[str, Any]) -> bytes:
+    """Return ``HMAC-SHA256(key=opening, msg=canonical_json(fields))`` (DESIGN §4.2).
+
+    ``fields`` must hold exactly ``COMMITTED_FIELDS`` (see ``handler_fields``) and ``opening``
+    be 32 bytes; anything else raises ``ValueError``, so that server and client cannot drift
+    apart on what a commitment covers.
+    """
+    if not isinstance(opening, bytes) or len(opening) != OPENING_SIZE:
+        raise ValueError(f"a commitment's opening must be {OPENING_SIZE} bytes")
+    if set(fields) != COMMITTED_FIELDS:
+        raise ValueError(f"a commitment covers exactly the fields {sorted(COMMITTED_FIELDS)}")
+    message = canonical_json(dict(fields))
+    return hmac.new(opening, message, hashlib.sha256).digest()
+
+
+# --- Shape ------------------------------------------------------------------------------------
+
+
+def _fail(where: str, problem: str) -> NoReturn:
+    raise LookupVerificationError(f"{where}: {problem}" if where else problem)
+
+
+def _member(obj: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in obj:
+        _fail(where, f"{key!r} is missing")
+    return obj[key]
+
+
+def _string(
+    obj: Mapping[str, Any], key: str, where: str, form: re.Pattern[str] | None = None
+) -> str:
+    value = _member(obj, key, where)
+    if not isinstance(value, str) or not value:
+        _fail(where, f"{key!r} must be a non-empty string, not {_shown(value)}")
+    if form is not None and not form.fullmatch(value):
+        _fail(where, f"{key!r} is not in the expected form: {value[:200]!r}")
+    return value
+
+
+def _integer(obj: Mapping[str, Any], key: str, where: str, minimum: int | None = None) -> int:
+    value = _member(obj, key, where)
+    # bool is an int subclass, but JSON true is not a number.
+    if not isinstance(value, int) or isinstance(value, bool):
+        _fail(where, f"{key!r} must be an integer, not {_shown(value)}")
+    if minimum is not None and value < minimum:
+        _fail(where, f"{key!r} must be at least {minimum}, not {value}")
+    return value
+
+
+def _object(obj: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = _member(obj, key, where)
+    if not isinstance(value, Mapping):
+        _fail(where, f"{key!r} must be an object, not {_shown(value)}")
+    return value
+
+
+def _array(obj: Mapping[str, Any], key: str, where: str) -> list[Any] | tuple[Any, ...]:
+    value = _member(obj, key, where)
+    if not isinstance(value, (list, tuple)):
+        _fail(where, f"{key!r} must be an array, not {_shown(value)}")
+    return value
+
+
+def _base64(value: object, what: str, where: str, size: int | None = None) -> bytes:
+    if not isinstance(value, str):
+        _fail(where, f"{what} must be a base64 string, not {_shown(value)}")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        _fail(where, f"{what} is not base64")
+    # Only the one standard, padded spelling: the answer must not be malleable.
+    if base64.b64encode(raw).decode() != value:
+        _fail(where, f"{what} is not in canonical base64")
+    if size is not None and len(raw) != size:
+        _fail(where, f"{what} is {len(raw)} bytes, want {size}")
+    return raw
+
+
+def _shown(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+# --- Checks -----------------------------------------------------------------------------------
+
+
+def _note_verifier(note_key: str | Verifier) -> Verifier:
+    if isinstance(note_key, Verifier):
+        return note_key
+    if not isinstance(note_key, str):
+        # Not its repr: a caller mixing up keys could otherwise print a private key.
+        kind = type(note_key).__name__
+        raise TypeError(f"note_key must be a verifier key string or a Verifier, not {kind}")
+    try:
+        return parse_verifier_key(note_key.strip())
+    except NoteError as exc:
+        raise LookupVerificationError(f"note key is invalid: {exc}") from None
+
+
+def _label(number: str, label_hex: str, proof: bytes, vrf_key: bytes) -> bytes:
+    """Check the VRF proof of the number (RFC 9381 §5.3) and that it yields the label."""
+    # alpha is the E.164 string itself, as ASCII: '+' and digits, nothing else.
+    try:
+        beta = vrf.verify(vrf_key, proof, number.encode("ascii"))
+    except vrf.VRFError as exc:
+        raise LookupVerificationError(f"VRF proof does not verify for {number}: {exc}") from None
+    label = bytes.fromhex(label_hex)
+    if not hmac.compare_digest(beta, label):
+        raise LookupVerificationError(f"label is not the VRF output for {number}")
+    return label
+
+
+def _checkpoint(text: object, verifier: Verifier) -> Checkpoint | None:
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        _fail("", f"'checkpoint' must be a string or null, not {_shown(text)}")
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        _fail("", "checkpoint is not encodable as UTF-8")
+    # The origin must be the key's name (c2sp.org/tlog-checkpoint, "Note text").
+    try:
+        return open_checkpoint(data, verifier, verifier.name)
+    except CheckpointError as exc:
+        # open_checkpoint wraps the note's own error; that one says what is wrong.
+        reason = exc.__cause__ if isinstance(exc.__cause__, NoteError) else exc
+        raise LookupVerificationError(
+            f"checkpoint does not verify with key {verifier.name}+{verifier.key_id.hex()}: {reason}"
+        ) from None
+
+
+def _entry(raw: bytes, label: str, provider: str, service: str, where: str) -> str:
+    """Check a handler's log entry; return the commitment it holds (lowercase hex)."""
+    try:
+        entry = parse_canonical(raw)
+    except CanonicalJSONError as exc:
+        _fail(where, f"log entry is not a canonical JSON object: {exc}")
+    if set(entry) != _ENTRY_KEYS:
+        _fail(where, f"log entry has the keys {sorted(entry)}, want {sorted(_ENTRY_KEYS)}")
+    version, kind = entry["v"], entry["kind"]
+    if not isinstance(version, int) or isinstance(version, bool) or version != ENTRY_VERSION:
+        _fail(where, f"log entry has v={canonical_json(version).decode()}, want {ENTRY_VERSION}")
+    if kind != ENTRY_KIND:
+        _fail(where, f"log entry is of kind {canonical_json(kind).decode()}, not {ENTRY_KIND!r}")
+    for key, want in (("label", label), ("provider", provider), ("service", service)):
+        if entry[key] != want:
+            _fail(where, f"log entry's {key} is not the answer's {key}")
+    commitment = entry["commitment"]
+    if not isinstance(commitment, str) or not _COMMITMENT.fullmatch(commitment):
+        _fail(where, "log entry's commitment is not 64 lowercase hex digits")
+    return commitment
+
+
+def _handler(
+    item: object,
+    position: int,
+    number: str,
+    label: str,
+    checkpoint: Checkpoint | None,
+) -> tuple[VerifiedHandler, bool]:
+    """Check one handler of the answer; return it and whether it is pending."""
+    where = f"handler {position}"
+    if not isinstance(item, Mapping):
+        _fail(where, f"must be an object, not {_shown(item)}")
+    provider = _string(item, "provider", where)
+    service = _string(item, "service", where)
+    where = f"handler {position} ({service[:64]} by {provider[:64]})"
+    uri = _string(item, "uri", where)
+    priority = _integer(item, "priority", where)
+    expires_at = _string(item, "expires_at", where, _RFC3339)
+    certificate = _string(item, "certificate", where, _SERIAL)
+    log = _object(item, "log", where)
+    index = _integer(log, "index", where, minimum=0)
+    entry = _base64(_member(log, "entry", where), "log entry", where)
+    opening = _base64(_member(log, "opening", where), "opening", where, OPENING_SIZE)
+    pending = _member(log, "pending", where)
+    if not isinstance(pending, bool):
+        _fail(where, f"'pending' must be true or false, not {_shown(pending)}")
+    proof_b64 = _member(log, "inclusion_proof", where)
+    proof: list[bytes] | None = None
+    if proof_b64 is not None:
+        if not isinstance(proof_b64, (list, tuple)):
+            _fail(where, f"'inclusion_proof' must be an array or null, not {_shown(proof_b64)}")
+        proof = [
+            _base64(node, f"inclusion proof hash {i}", where, HASH_SIZE)
+            for i, node in enumerate(proof_b64)
+        ]
+
+    commitment = _entry(entry, label, provider, service, where)
+    try:
+        expected = handler_commitment(opening, handler_fields(number, item))
+    except CanonicalJSONError as exc:
+        _fail(where, f"its fields cannot be committed to: {exc}")
+    if not hmac.compare_digest(expected, bytes.fromhex(commitment)):
+        _fail(where, "commitment does not match its fields")
+
+    if pending:
+        if proof is not None:
+            _fail(where, "a pending handler must not carry an inclusion proof")
+        # Pending means "appended after the checkpoint": an entry inside the tree must be proven.
+        if checkpoint is not None and index < checkpoint.size:
+            _fail(
+                where,
+                f"pending, but log index {index} is in the checkpoint of size {checkpoint.size}",
+            )
+    else:
+        if checkpoint is None:
+            _fail(where, "not pending, but the answer has no checkpoint to prove it against")
+        if proof is None:
+            _fail(where, "not pending, but no inclusion proof is given")
+        if index >= checkpoint.size:
+            _fail(where, f"log index {index} is not in the checkpoint of size {checkpoint.size}")
+        try:
+            verify_inclusion(leaf_hash(entry), index, checkpoint.size, proof, checkpoint.root_hash)
+        except ProofError as exc:
+            _fail(where, f"inclusion proof does not verify against the checkpoint: {exc}")
+
+    verified = VerifiedHandler(
+        provider=provider,
+        service=service,
+        uri=uri,
+        priority=priority,
+        expires_at=expires_at,
+        certificate=certificate,
+        log_index=index,
+    )
+    return verified, pending
+
+
+def verify_lookup(response: object, note_key: str | Verifier, vrf_key: bytes) -> VerifiedLookup:
+    """Check a ``GET /v1/numbers/{number}`` answer offline and return what it proves.
+
+    ``response`` is the parsed JSON answer; ``note_key`` the log's note verifier key (the
+    ``<name>+<hex id>+<base64>`` string, or a parsed ``Verifier``), whose name is the log's
+    origin; ``vrf_key`` the log's 32-byte VRF public key.  Raises ``LookupVerificationError``
+    naming the first check that failed, and the handler it failed for; a malformed answer
+    fails the same way, never with a ``KeyError`` or ``TypeError``.  A ``TypeError`` means
+    that ``note_key`` or ``vrf_key`` is of the wrong type.
+    """
+    verifier = _note_verifier(note_key)
+    if not isinstance(vrf_key, bytes):
+        raise TypeError(f"vrf_key must be bytes, not {type(vrf_key).__name__}")
+    if not isinstance(response, Mapping):
+        _fail("", f"the answer must be a JSON object, not {_shown(response)}")
+    number = _string(response, "number", "", _E164)
+    label_hex = _string(response, "label", "", _LABEL)
+    proof = _base64(_member(response, "vrf_proof", ""), "VRF proof", "", vrf.PROOF_LENGTH)
+    label = _label(number, label_hex, proof, vrf_key)
+    checkpoint = _checkpoint(_member(response, "checkpoint", ""), verifier)
+    items = _array(response, "handlers", "")
+
+    handlers: list[VerifiedHandler] = []
+    pending: list[VerifiedHandler] = []
+    seen: dict[tuple[str, str], int] = {}
+    for position, item in enumerate(items):
+        handler, is_pending = _handler(item, position, number, label_hex, checkpoint)
+        key = (handler.provider, handler.service)
+        if key in seen:
+            _fail(
+                f"handler {position} ({handler.service} by {handler.provider})",
+                f"handler {seen[key]} already has this provider and service",
+            )
+        seen[key] = position
+        (pending if is_pending else handlers).append(handler)
+    return VerifiedLookup(
+        number=number,
+        label=label,
+        checkpoint=checkpoint,
+        handlers=tuple(handlers),
+        pending=tuple(pending),
+    )

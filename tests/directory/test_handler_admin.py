@@ -1,0 +1,34 @@
+"""Operators find handlers by number in the admin, with their log entries; they cannot edit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from directory.models import Handler
+from tests.ca.flow import certificate_obtained
+from tests.directory.flow import published
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_operators_search_handlers_by_number_and_see_the_log_entry(
+    admin_client: Any, api_client: Any, sms_outbox: list[Any]
+) -> None:
+    holder = certificate_obtained(api_client, sms_outbox)
+    body = published(api_client, holder, uri="sip:alice@chat.example")
+    listing = admin_client.get("/admin/directory/handler/", {"q": "+33 6 12 34 56 78"})
+    assert listing.status_code == 200
+    assert b"sip:alice@chat.example" in listing.content
+    assert (
+        b"sip:alice@chat.example"
+        not in admin_client.get("/admin/directory/handler/", {"q": "+33 6 98 76 54 32"}).content
+    )
+    handler = Handler.objects.get()
+    page = admin_client.get(f"/admin/directory/handler/{handler.pk}/change/")
+    assert page.status_code == 200
+    assert f"#{body['log']['index']}".encode() in page.content
+    assert b"&quot;kind&quot;:&quot;handler&quot;" in page.content
+    assert bytes(handler.opening).hex().encode() not in page.content
+    assert admin_client.post(f"/admin/directory/handler/{handler.pk}/delete/").status_code == 403
