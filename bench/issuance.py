@@ -582,7 +582,7 @@ PIECES = [
     ("ca.services", "csr_public_key", "CSR: parse, verify its signature", 2),
     ("ca.services", "_challenge_spend", "BEGIN; UPDATE challenge ... RETURNING", 2),
     ("ca.authority", "end_entity_sign", "X.509 certificate: build, sign (P-256)", 2),
-    ("ca.services", "number_label", "number label (ECVRF prove, RFC 9381)", 2),
+    ("ca.services", "number_label_keep", "number label (ECVRF prove, RFC 9381), kept", 2),
     ("ca.services", "log_append", "log_append (advisory lock, INSERT)", 2),
     ("<connection>", "commit", "COMMIT", 2),
     ("transparency.services", "log_integrate", "log integration, after the commit", 2),
