@@ -209,3 +209,22 @@ def _split_bundle(data: bytes) -> list[bytes]:
         entries.append(data[at + 2 : at + 2 + length])
         at += 2 + length
     return entries
+
+
+def test_a_numbers_label_is_given_with_its_proof(
+    api_client: Any, holder: Any, anonymous_client: Any
+) -> None:
+    from resolution import vrf
+
+    body = api_client.get("/v1/log/labels/+33 6 12 34 56 78").json()
+    assert body["number"] == NUMBER
+    proof = base64.b64decode(body["vrf_proof"])
+    assert vrf.verify(log_keys().vrf_public_key, proof, NUMBER.encode()).hex() == body["label"]
+    certificate_entry = json.loads(
+        base64.b64decode(
+            anonymous_client.get("/v1/log/entries", {"start": 0}).json()["entries"][0]["entry"]
+        )
+    )
+    assert certificate_entry["label"] == body["label"]
+    assert anonymous_client.get(f"/v1/log/labels/{NUMBER}").status_code == 401
+    assert api_client.get("/v1/log/labels/0612345678").status_code == 400

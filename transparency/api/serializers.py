@@ -117,3 +117,11 @@ class LogKeyOutput(serializers.Serializer[Any]):
     )
     vrf_suite = serializers.CharField()
     vrf_public_key = serializers.CharField(help_text="base64, 32 bytes")
+
+
+class LabelOutput(serializers.Serializer[Any]):
+    number = serializers.CharField(help_text="E.164")
+    label = serializers.CharField(  # type: ignore[assignment]  # a field, not Field.label
+        help_text="The number's VRF label (hex), as log entries name it"
+    )
+    vrf_proof = serializers.CharField(help_text="RFC 9381 proof of the label (base64)")

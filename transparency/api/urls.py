@@ -13,4 +13,5 @@ json_urlpatterns = [
     path("entries", views.EntriesApi.as_view(), name="log-entries"),
     path("proofs/inclusion", views.InclusionProofApi.as_view(), name="log-inclusion-proof"),
     path("proofs/consistency", views.ConsistencyProofApi.as_view(), name="log-consistency-proof"),
+    path("labels/<str:number>", views.LabelApi.as_view(), name="log-label"),
 ]

@@ -1,7 +1,8 @@
 """The log's read API: C2SP static endpoints under /log/ and JSON under /v1/log/.
 
 Both are public (auditors and monitors need no account) and answer only for the tree of the
-latest checkpoint. Full tiles and entry bundles never change, so they are cacheable forever.
+latest checkpoint; only a number's label (``/v1/log/labels/{number}``) needs an API key. Full
+tiles and entry bundles never change, so they are cacheable forever.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.numbers import number_parse
 from core.problems import Problem
-from core.schema import problem
-from core.throttling import ClientIpRateThrottle, LogReadRateThrottle
+from core.schema import COMMON_PROBLEMS, problem
+from core.throttling import ClientIpRateThrottle, LogReadRateThrottle, LookupRateThrottle
 from resolution.tiles import TILE_WIDTH, TilePathError, parse_tile_path, tile_width
 from transparency import selectors
 from transparency.api import serializers as s
 from transparency.keys import log_keys
+from transparency.labels import number_label
 from transparency.models import Checkpoint
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -249,3 +252,28 @@ class ConsistencyProofApi(_PublicLogView):
             raise LogRange(str(error)) from error
         output = {"from": query["from"], "to": new, "proof": [_b64(h) for h in proof]}
         return Response(s.ConsistencyOutput(output).data)
+
+
+class LabelApi(APIView):
+    """A number's label, to find its entries in the log (as its holder's monitor does), and the
+    VRF proof that the label is this number's: check it with ``resolution.vrf.verify``.
+
+    Authenticated and throttled like lookups: a label is what ties log entries to a number.
+    """
+
+    throttle_classes = [*APIView.throttle_classes, LookupRateThrottle]
+
+    @extend_schema(
+        operation_id="log_label",
+        responses={
+            200: s.LabelOutput,
+            400: problem("Malformed or invalid number"),
+            **COMMON_PROBLEMS,
+        },
+    )
+    def get(self, request: Request, number: str) -> Response:
+        e164 = number_parse(number).e164
+        label = number_label(e164)
+        return Response(
+            {"number": e164, "label": label.label.hex(), "vrf_proof": _b64(label.proof)}
+        )
