@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from directory.models import ApiKey, Handler, Provider, api_key_hash
 from transparency.labels import NumberLabel, number_label
-from transparency.selectors import entries_data, inclusion_proofs, signed_head
+from transparency.models import Entry
+from transparency.selectors import inclusion_proofs, signed_head
 
 # last_used_at is written at most this often per key: one UPDATE per key per minute, not per call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -103,8 +104,8 @@ def number_lookup(*, caller: Provider, number: str, service: str | None) -> Look
 
     A handler hidden from the caller is left out exactly as if it did not exist. Expired
     handlers (their certificate's notAfter) and those of revoked certificates never appear.
-    At most six queries whatever the number of handlers: label, handlers, entries, tiles (2),
-    checkpoint (usually cached).
+    At most five queries whatever the number of handlers: label, handlers with their entries,
+    tiles (2), checkpoint (usually cached).
     """
     label = number_label(number)
     head = signed_head()
@@ -121,9 +122,9 @@ def number_lookup(*, caller: Provider, number: str, service: str | None) -> Look
             *("number", "service", "uri", "priority", "expires_at", "opening", "log_index"),
             *("provider__slug", "certificate__serial"),
         )
+        .annotate(entry=Subquery(Entry.objects.filter(index=OuterRef("log_index")).values("data")))
         .order_by("service", "priority", "provider__slug")
     )
-    entries = entries_data(indices=[row.log_index for row in rows])
     proofs: dict[int, list[bytes]] = {}
     if head is not None:
         proofs = inclusion_proofs(
@@ -138,7 +139,7 @@ def number_lookup(*, caller: Provider, number: str, service: str | None) -> Look
                 handler=row,
                 provider_slug=row.provider.slug,
                 certificate_serial=row.certificate.serial,
-                entry=entries[row.log_index],
+                entry=bytes(row.entry),
                 inclusion_proof=proofs.get(row.log_index),
             )
             for row in rows

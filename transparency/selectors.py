@@ -296,13 +296,3 @@ def inclusion_proofs(*, indices: Sequence[int], head: SignedHead) -> dict[int, l
         index: merkle.inclusion_proof(index, head.size, lambda ids: [fetched[node] for node in ids])
         for index in indices
     }
-
-
-def entries_data(*, indices: Sequence[int]) -> dict[int, bytes]:
-    """The exact bytes of the entries at these indices (one query)."""
-    return {
-        index: bytes(data)
-        for index, data in Entry.objects.filter(index__in=list(indices)).values_list(
-            "index", "data"
-        )
-    }

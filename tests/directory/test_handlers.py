@@ -311,3 +311,21 @@ def test_expired_handlers_disappear_then_are_removed(api_client: Any, holder: An
     assert not Handler.objects.exists()
     assert _entries()[-1]["kind"] == "handler_removed"
     assert _entries()[-1]["reason"] == "expired"
+
+
+def test_a_crash_before_the_commit_leaves_neither_handler_nor_entry(
+    api_client: Any, holder: Any, monkeypatch: Any
+) -> None:
+    from directory.models import HandlerRequest
+
+    before = Unchanged()
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(Handler, "save", crash)  # after log_append, inside the transaction
+    api_client.raise_request_exception = False
+    response = put(api_client, publish_token(holder))
+    assert response.status_code == 500
+    before.check()
+    assert not HandlerRequest.objects.exists()  # the jti is not spent either
