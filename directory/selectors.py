@@ -5,15 +5,17 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from ca.models import Certificate
 from directory.models import ApiKey, Handler, Provider, api_key_hash
-from transparency.labels import NumberLabel, number_label
-from transparency.models import Entry
+from transparency.labels import NumberLabel, number_label_compute
+from transparency.models import Entry, Label
 from transparency.selectors import inclusion_proofs, signed_head
 
 # last_used_at is written at most this often per key: one UPDATE per key per minute, not per call.
@@ -84,10 +86,15 @@ def api_key_get(*, provider: Provider, prefix: str) -> ApiKey | None:
 class HandlerAnswer:
     """A handler as a lookup shows it, with what a caller needs to check it against the log."""
 
-    handler: Handler
-    provider_slug: str
-    certificate_serial: str
+    provider: str
+    service: str
+    uri: str
+    priority: int
+    expires_at: datetime
+    certificate: str
+    log_index: int
     entry: bytes
+    opening: bytes
     inclusion_proof: list[bytes] | None  # None: not yet in the checkpoint (pending)
 
 
@@ -99,49 +106,86 @@ class LookupAnswer:
     handlers: list[HandlerAnswer]
 
 
+# One statement for the whole answer but the proofs: the number's kept label (if any) and
+# the handlers the caller may see, each with its provider, certificate and log entry. Every
+# lookup runs it, so it is written out rather than composed by the ORM.
+_LOOKUP = f"""
+SELECT label.label, label.proof,
+       found.service, found.uri, found.priority, found.expires_at, found.opening,
+       found.log_index, found.provider, found.certificate, found.entry
+FROM (SELECT %(number)s::varchar AS number) AS asked
+LEFT JOIN {Label._meta.db_table} AS label ON label.number = asked.number
+LEFT JOIN (
+    SELECT handler.service, handler.uri, handler.priority, handler.expires_at, handler.opening,
+           handler.log_index, provider.slug AS provider, certificate.serial AS certificate,
+           entry.data AS entry
+    FROM {Handler._meta.db_table} AS handler
+    JOIN {Provider._meta.db_table} AS provider ON provider.id = handler.provider_id
+    JOIN {Certificate._meta.db_table} AS certificate ON certificate.id = handler.certificate_id
+    JOIN {Entry._meta.db_table} AS entry ON entry."index" = handler.log_index
+    WHERE handler.number = %(number)s
+      AND (%(service)s::varchar IS NULL OR handler.service = %(service)s)
+      AND handler.expires_at > %(now)s
+      AND certificate.revoked_at IS NULL
+      AND (handler.visible_to IS NULL
+           OR %(caller)s = ANY(handler.visible_to)
+           OR handler.provider_id = %(caller_id)s)
+) AS found ON true
+ORDER BY found.service, found.priority, found.provider
+"""  # noqa: S608 (table names from the models)
+
+
 def number_lookup(*, caller: Provider, number: str, service: str | None) -> LookupAnswer:
     """The handlers of ``number`` the caller may see, each provable against the checkpoint.
 
     A handler hidden from the caller is left out exactly as if it did not exist. Expired
     handlers (their certificate's notAfter) and those of revoked certificates never appear.
-    At most five queries whatever the number of handlers: label, handlers with their entries,
-    tiles (2), checkpoint (usually cached).
+    Two queries whatever the number of handlers (the answer, then the level-0 tiles of the
+    proofs), and now and then the checkpoint and upper tiles, which are kept for a while.
     """
-    label = number_label(number)
-    head = signed_head()
-    rows = list(
-        Handler.objects.filter(
-            Q(visible_to__isnull=True) | Q(visible_to__contains=[caller.slug]) | Q(provider=caller),
-            number=number,
-            expires_at__gt=timezone.now(),
-            certificate__revoked_at__isnull=True,
-            **({"service": service} if service else {}),
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _LOOKUP,
+            {
+                "number": number,
+                "service": service,
+                "now": timezone.now(),
+                "caller": caller.slug,
+                "caller_id": caller.pk,
+            },
         )
-        .select_related("provider", "certificate")
-        .only(
-            *("number", "service", "uri", "priority", "expires_at", "opening", "log_index"),
-            *("provider__slug", "certificate__serial"),
-        )
-        .annotate(entry=Subquery(Entry.objects.filter(index=OuterRef("log_index")).values("data")))
-        .order_by("service", "priority", "provider__slug")
+        rows = cursor.fetchall()
+    kept_label, kept_proof = rows[0][0], rows[0][1]
+    label = (
+        NumberLabel(label=bytes(kept_label), proof=bytes(kept_proof))
+        if kept_label is not None
+        else number_label_compute(number)
     )
+    found = [row[2:] for row in rows if row[2] is not None]  # no handler: one row of NULLs
+    head = signed_head()
     proofs: dict[int, list[bytes]] = {}
     if head is not None:
-        proofs = inclusion_proofs(
-            indices=[row.log_index for row in rows if row.log_index < head.size], head=head
+        indices = [row[5] for row in found if row[5] < head.size]
+        proofs = inclusion_proofs(indices=indices, head=head)
+    handlers = []
+    for kind, uri, priority, expires_at, opening, index, provider, serial, entry in found:
+        handlers.append(
+            HandlerAnswer(
+                provider=provider,
+                service=kind,
+                uri=uri,
+                priority=priority,
+                expires_at=expires_at,
+                certificate=serial,
+                log_index=index,
+                entry=bytes(entry),
+                opening=bytes(opening),
+                inclusion_proof=proofs.get(index),
+            )
         )
     return LookupAnswer(
         number=number,
         label=label,
         checkpoint=head.note if head else None,
-        handlers=[
-            HandlerAnswer(
-                handler=row,
-                provider_slug=row.provider.slug,
-                certificate_serial=row.certificate.serial,
-                entry=bytes(row.entry),
-                inclusion_proof=proofs.get(row.log_index),
-            )
-            for row in rows
-        ],
+        handlers=handlers,
     )

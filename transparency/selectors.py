@@ -54,6 +54,9 @@ _latest_size: tuple[float, int] = (0.0, 0)
 _compact_ranges: dict[int, dict[merkle.NodeId, bytes]] = {}
 _COMPACT_RANGES_KEPT = 64
 _signed_head: tuple[float, SignedHead | None] = (0.0, None)
+# Tiles by (level, index, width): immutable, so kept until there are too many (8 KiB each).
+_tiles: dict[TileKey, bytes] = {}
+_TILES_KEPT = 4096
 
 
 def cache_clear() -> None:
@@ -62,6 +65,7 @@ def cache_clear() -> None:
     _latest_size = (0.0, 0)
     _signed_head = (0.0, None)
     _compact_ranges.clear()
+    _tiles.clear()
 
 
 def _tree_head(size: int | None) -> TreeHead:
@@ -115,11 +119,25 @@ def _leaf_hash_rows(ranges: Sequence[tuple[int, int]]) -> dict[int, bytes]:
 
 
 def hash_tiles(keys: Sequence[TileKey]) -> dict[TileKey, bytes]:
-    """Contents of hash tiles ``(level, index, width)``: at least ``width`` hashes each.
+    """Contents of hash tiles ``(level, index, width)``: ``width`` hashes each.
 
-    Two queries at most, whatever the number of tiles: stored tiles, then the leaf hashes of
-    partial level-0 tiles. A tile the log does not have (yet) is missing from the result.
+    A tile of a given width never changes, so tiles read are kept (the upper levels, which
+    every proof crosses, are then seldom read again). Two queries at most for the others,
+    whatever their number: stored tiles, then the leaf hashes of partial level-0 tiles. A tile
+    the log does not have (yet) is missing from the result.
     """
+    found = {key: _tiles[key] for key in keys if key in _tiles}
+    missing = [key for key in keys if key not in found]
+    if missing:
+        read = _hash_tiles_read(missing)
+        if len(_tiles) + len(read) > _TILES_KEPT:
+            _tiles.clear()
+        _tiles.update(read)
+        found |= read
+    return found
+
+
+def _hash_tiles_read(keys: Sequence[TileKey]) -> dict[TileKey, bytes]:
     found: dict[TileKey, bytes] = {}
     stored = [key for key in keys if key[0] > 0 or key[2] == TILE_WIDTH]
     if stored:

@@ -214,16 +214,16 @@ class NumberApi(APIView):
             "checkpoint": answer.checkpoint,
             "handlers": [
                 {
-                    "provider": found.provider_slug,
-                    "service": found.handler.service,
-                    "uri": found.handler.uri,
-                    "priority": found.handler.priority,
-                    "expires_at": rfc3339(found.handler.expires_at),
-                    "certificate": found.certificate_serial,
+                    "provider": found.provider,
+                    "service": found.service,
+                    "uri": found.uri,
+                    "priority": found.priority,
+                    "expires_at": rfc3339(found.expires_at),
+                    "certificate": found.certificate,
                     "log": {
-                        "index": found.handler.log_index,
+                        "index": found.log_index,
                         "entry": _b64(found.entry),
-                        "opening": _b64(bytes(found.handler.opening)),
+                        "opening": _b64(found.opening),
                         "inclusion_proof": (
                             None
                             if found.inclusion_proof is None
