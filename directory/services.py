@@ -184,6 +184,22 @@ def _signed_change(
     return _SignedChange(certificate=certificate, payload=payload, jti=jti, issued_at=issued_at)
 
 
+def _certificate_hold(change: _SignedChange) -> None:
+    """Lock the certificate against a revocation until the caller's transaction ends.
+
+    A revocation that committed after ``_signed_change`` looked is seen here; one that starts
+    later waits, then removes what this transaction adds.
+    """
+    revoked_at = (
+        Certificate.objects.select_for_update(no_key=True)
+        .filter(pk=change.certificate.pk)
+        .values_list("revoked_at", flat=True)
+        .get()
+    )
+    if revoked_at is not None:
+        raise SigningCertificateNotValid("The certificate is revoked.")
+
+
 def _jti_spend(change: _SignedChange) -> None:
     """Record the jti in the caller's transaction; refuse one seen before."""
     with connection.cursor() as cursor:
@@ -205,7 +221,7 @@ def _priority(payload: dict[str, Any]) -> int:
     return priority
 
 
-def _visible_to(payload: dict[str, Any], provider: Provider) -> list[str] | None:
+def _visible_to(payload: dict[str, Any]) -> list[str] | None:
     """None for ``"all"``; else the slugs, each an existing provider (the caller always sees)."""
     visibility = payload.get("visibility", "all")
     if visibility == "all":
@@ -256,9 +272,10 @@ def handler_put(*, provider: Provider, number: str, service: str, token: object)
     except UriError as error:
         raise UriInvalid(str(error)) from None
     priority = _priority(change.payload)
-    visible_to = _visible_to(change.payload, provider)
+    visible_to = _visible_to(change.payload)
     certificate = change.certificate
     with transaction.atomic():
+        _certificate_hold(change)
         _jti_spend(change)
         handler = (
             Handler.objects.select_for_update()

@@ -329,3 +329,24 @@ def test_a_crash_before_the_commit_leaves_neither_handler_nor_entry(
     assert response.status_code == 500
     before.check()
     assert not HandlerRequest.objects.exists()  # the jti is not spent either
+
+
+def test_a_revocation_that_commits_during_a_publish_is_seen(
+    api_client: Any, holder: Any, monkeypatch: Any
+) -> None:
+    """The certificate was valid when the request was checked, revoked before its lock."""
+    from ca.models import Certificate
+    from directory import services
+
+    checked = services._signed_change
+
+    def revoked_meanwhile(**kwargs: Any) -> Any:
+        change = checked(**kwargs)
+        Certificate.objects.filter(pk=change.certificate.pk).update(
+            revoked_at=timezone.now(), revocation_reason="keyCompromise", revocation_log_index=0
+        )
+        return change
+
+    monkeypatch.setattr(services, "_signed_change", revoked_meanwhile)
+    before = Unchanged()
+    _refused(put(api_client, publish_token(holder)), 403, "signing-certificate-not-valid", before)
