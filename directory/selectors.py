@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from ca.models import Certificate
 from directory.models import ApiKey, Handler, Provider, api_key_hash
+from resolution.tiles import TILE_WIDTH
 from transparency.labels import NumberLabel, number_label_compute
-from transparency.models import Entry, Label
+from transparency.models import Entry, Label, Tile
 from transparency.selectors import inclusion_proofs, signed_head
 
 # last_used_at is written at most this often per key: one UPDATE per key per minute, not per call.
@@ -106,23 +107,27 @@ class LookupAnswer:
     handlers: list[HandlerAnswer]
 
 
-# One statement for the whole answer but the proofs: the number's kept label (if any) and
-# the handlers the caller may see, each with its provider, certificate and log entry. Every
-# lookup runs it, so it is written out rather than composed by the ORM.
+# One statement for the whole answer: the number's kept label (if any) and the handlers the
+# caller may see, each with its provider, certificate, log entry and the full level-0 tile
+# around it (most of its inclusion proof). Every lookup runs it, so it is written out rather
+# than composed by the ORM.
 _LOOKUP = f"""
 SELECT label.label, label.proof,
        found.service, found.uri, found.priority, found.expires_at, found.opening,
-       found.log_index, found.provider, found.certificate, found.entry
+       found.log_index, found.provider, found.certificate, found.entry, found.tile
 FROM (SELECT %(number)s::varchar AS number) AS asked
 LEFT JOIN {Label._meta.db_table} AS label ON label.number = asked.number
 LEFT JOIN (
     SELECT handler.service, handler.uri, handler.priority, handler.expires_at, handler.opening,
            handler.log_index, provider.slug AS provider, certificate.serial AS certificate,
-           entry.data AS entry
+           entry.data AS entry, tile.data AS tile
     FROM {Handler._meta.db_table} AS handler
     JOIN {Provider._meta.db_table} AS provider ON provider.id = handler.provider_id
     JOIN {Certificate._meta.db_table} AS certificate ON certificate.id = handler.certificate_id
     JOIN {Entry._meta.db_table} AS entry ON entry."index" = handler.log_index
+    LEFT JOIN {Tile._meta.db_table} AS tile
+        ON tile.level = 0 AND tile.index = handler.log_index / {TILE_WIDTH}
+        AND tile.width = {TILE_WIDTH}
     WHERE handler.number = %(number)s
       AND (%(service)s::varchar IS NULL OR handler.service = %(service)s)
       AND handler.expires_at > %(now)s
@@ -140,8 +145,8 @@ def number_lookup(*, caller: Provider, number: str, service: str | None) -> Look
 
     A handler hidden from the caller is left out exactly as if it did not exist. Expired
     handlers (their certificate's notAfter) and those of revoked certificates never appear.
-    Two queries whatever the number of handlers (the answer, then the level-0 tiles of the
-    proofs), and now and then the checkpoint and upper tiles, which are kept for a while.
+    One query whatever the number of handlers, and now and then the checkpoint, the upper
+    tiles, and the partial level-0 tile of the newest entries.
     """
     with connection.cursor() as cursor:
         cursor.execute(
@@ -165,10 +170,11 @@ def number_lookup(*, caller: Provider, number: str, service: str | None) -> Look
     head = signed_head()
     proofs: dict[int, list[bytes]] = {}
     if head is not None:
+        tiles = {(0, row[5] // TILE_WIDTH, TILE_WIDTH): bytes(row[9]) for row in found if row[9]}
         indices = [row[5] for row in found if row[5] < head.size]
-        proofs = inclusion_proofs(indices=indices, head=head)
+        proofs = inclusion_proofs(indices=indices, head=head, tiles=tiles)
     handlers = []
-    for kind, uri, priority, expires_at, opening, index, provider, serial, entry in found:
+    for kind, uri, priority, expires_at, opening, index, provider, serial, entry, _ in found:
         handlers.append(
             HandlerAnswer(
                 provider=provider,

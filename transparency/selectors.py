@@ -10,13 +10,14 @@ checkpoint's compact range: a proof costs two or three small queries.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db import connection
 
 from resolution import merkle
 from resolution.tiles import (
+    TILE_HEIGHT,
     TILE_WIDTH,
     TileKey,
     encode_entry_bundle,
@@ -57,6 +58,9 @@ _signed_head: tuple[float, SignedHead | None] = (0.0, None)
 # Tiles by (level, index, width): immutable, so kept until there are too many (8 KiB each).
 _tiles: dict[TileKey, bytes] = {}
 _TILES_KEPT = 4096
+# Complete nodes of level 8 and up, by id: immutable too (transparency.selectors.inclusion_proofs).
+_upper_nodes: dict[merkle.NodeId, bytes] = {}
+_UPPER_NODES_KEPT = 65536
 
 
 def cache_clear() -> None:
@@ -66,6 +70,7 @@ def cache_clear() -> None:
     _signed_head = (0.0, None)
     _compact_ranges.clear()
     _tiles.clear()
+    _upper_nodes.clear()
 
 
 def _tree_head(size: int | None) -> TreeHead:
@@ -173,7 +178,12 @@ def node_reader(
     Nodes in ``compact_range`` (the checkpoint's, when ``size`` is a checkpoint's) are taken
     from it; only the others are read from tiles.
     """
-    tiles = node_reader_from_tiles(hash_tiles, size)
+    return _reader(node_reader_from_tiles(hash_tiles, size), compact_range)
+
+
+def _reader(
+    tiles: merkle.NodeReader, compact_range: dict[merkle.NodeId, bytes] | None
+) -> merkle.NodeReader:
     known = compact_range or {}
 
     def read(ids: Sequence[merkle.NodeId]) -> list[bytes]:
@@ -293,12 +303,18 @@ def signed_head() -> SignedHead | None:
     return head
 
 
-def inclusion_proofs(*, indices: Sequence[int], head: SignedHead) -> dict[int, list[bytes]]:
+def inclusion_proofs(
+    *,
+    indices: Sequence[int],
+    head: SignedHead,
+    tiles: Mapping[TileKey, bytes] | None = None,
+) -> dict[int, list[bytes]]:
     """Inclusion proofs of several leaves in the tree of ``head``, reading the tiles once.
 
     Which nodes a proof needs depends only on the index and the size, so a first pass with
     placeholder hashes lists them, one read fetches them all, and a second pass builds the
-    proofs.
+    proofs. ``tiles`` the caller already has are used first. Nodes of level 8 and up, hashed
+    from the upper tiles that every proof crosses, are kept: a complete node never changes.
     """
     wanted: list[merkle.NodeId] = []
 
@@ -309,7 +325,21 @@ def inclusion_proofs(*, indices: Sequence[int], head: SignedHead) -> dict[int, l
     for index in indices:
         merkle.inclusion_proof(index, head.size, record)
     unique = list(dict.fromkeys(wanted))
-    fetched = dict(zip(unique, node_reader(head.size, head.compact_range)(unique), strict=True))
+    fetched = {node: _upper_nodes[node] for node in unique if node in _upper_nodes}
+    missing = [node for node in unique if node not in fetched]
+    if missing:
+        given = tiles or {}
+
+        def fetch(keys: Sequence[TileKey]) -> dict[TileKey, bytes]:
+            have = {key: given[key] for key in keys if key in given}
+            return have | hash_tiles([key for key in keys if key not in have])
+
+        read = _reader(node_reader_from_tiles(fetch, head.size), head.compact_range)
+        fetched |= dict(zip(missing, read(missing), strict=True))
+        upper = {node: fetched[node] for node in missing if node[0] >= TILE_HEIGHT}
+        if len(_upper_nodes) + len(upper) > _UPPER_NODES_KEPT:
+            _upper_nodes.clear()
+        _upper_nodes.update(upper)
     return {
         index: merkle.inclusion_proof(index, head.size, lambda ids: [fetched[node] for node in ids])
         for index in indices

@@ -81,3 +81,30 @@ def test_rolled_back_integration_leaves_no_checkpoint(deferred_integration):
         log_append(kind="test", payload={"n": 3})
     assert log_integrate() is not None
     assert Checkpoint.objects.latest().size == 4
+
+
+def test_batched_proofs_verify_with_given_tiles_and_remembered_nodes(deferred_integration):
+    from resolution.merkle import ProofError, leaf_hash, verify_inclusion
+    from transparency.models import Entry
+    from transparency.selectors import cache_clear, inclusion_proofs, signed_head
+
+    append_entries(700)  # full level-0 tiles and a partial one
+    log_integrate()
+    head = signed_head()
+    assert head is not None and head.size == 700
+    root = bytes(Checkpoint.objects.get(size=700).root_hash)
+    indices = [0, 255, 256, 511, 600, 699]
+    full = {
+        (0, index, 256): bytes(Tile.objects.get(level=0, index=index, width=256).data)
+        for index in (0, 1)
+    }
+    for tiles in (None, full, full):  # the third run reads upper nodes from memory
+        proofs = inclusion_proofs(indices=indices, head=head, tiles=tiles)
+        for index in indices:
+            data = bytes(Entry.objects.get(index=index).data)
+            verify_inclusion(leaf_hash(data), index, 700, proofs[index], root)
+    cache_clear()
+    forged = {(0, 0, 256): bytes(32) * 256}  # given tiles are used: a wrong one shows
+    proof = inclusion_proofs(indices=[3], head=head, tiles=forged)[3]
+    with pytest.raises(ProofError):
+        verify_inclusion(leaf_hash(bytes(Entry.objects.get(index=3).data)), 3, 700, proof, root)
