@@ -196,9 +196,8 @@ class NumberApi(APIView):
         },
     )
     def get(self, request: Request, number: str) -> Response:
-        query = LookupQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        service = query.validated_data.get("service")
+        # One optional parameter, read directly: a serializer would cost every lookup more.
+        service = request.query_params.get("service")
         if service is not None:
             try:
                 service = service_parse(service).value

@@ -228,3 +228,12 @@ def test_a_numbers_label_is_given_with_its_proof(
     assert certificate_entry["label"] == body["label"]
     assert anonymous_client.get(f"/v1/log/labels/{NUMBER}").status_code == 401
     assert api_client.get("/v1/log/labels/0612345678").status_code == 400
+
+
+@pytest.mark.parametrize("service", ["telepathy", "VOICE", "x" * 5000, ""])
+def test_an_unknown_service_in_a_lookup_is_400(api_client: Any, service: str) -> None:
+    from tests.problems import assert_problem
+
+    assert_problem(
+        api_client.get(f"/v1/numbers/{NUMBER}", {"service": service}), 400, "service-unknown"
+    )
