@@ -339,5 +339,8 @@ def database_tuned(config: dict[str, Any]) -> dict[str, Any]:
     """Connection settings every process uses, whatever database it points to."""
     config["CONN_MAX_AGE"] = DATABASE_CONN_MAX_AGE
     config["CONN_HEALTH_CHECKS"] = True
-    config.setdefault("OPTIONS", {})["server_side_binding"] = DATABASE_SERVER_SIDE_BINDING
+    options = config.setdefault("OPTIONS", {})
+    options["server_side_binding"] = DATABASE_SERVER_SIDE_BINDING
+    if DATABASE_SERVER_SIDE_BINDING:
+        options["prepare_threshold"] = 5  # psycopg prepares a statement on its 5th run
     return config
