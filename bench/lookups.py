@@ -934,8 +934,10 @@ def measure(args: argparse.Namespace, services: list[Service]) -> dict[tuple[str
     keys = {service.directory.role: log_key(service) for service in services}
     rng = random.Random(SEED)
     series: dict[tuple[str, str], Series] = {}
-    for service in services:  # warm up: code, keys, caches, prepared statements
-        warm = args.server_workers * 25
+    # Warm up: code, keys, prepared statements, the kept tiles and upper nodes, and
+    # PostgreSQL's buffers, so that the rounds measure the steady state.
+    for service in services:
+        warm = args.server_workers * 250
         drive(service, ["/v1/me"] * warm, args.concurrency, 0)
         drive(service, lookup_paths(service.directory, warm, rng), args.concurrency, 0)
     steps = [(service, kind) for service in services for kind in ("trivial", "lookup")]
