@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import statistics
 import sys
 import tempfile
@@ -18,6 +19,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -163,3 +166,44 @@ class Timer:
 
     def __exit__(self, *_: object) -> None:
         self.seconds = time.perf_counter() - self.started
+
+
+# --- Processes and ports -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tree_cpu(pid: int | None) -> float:
+    """CPU seconds used so far by a process, its live descendants and the ones it reaped."""
+    if pid is None:
+        return 0.0
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return float(total)
+
+
+def postgres_pid() -> int | None:
+    """The PostgreSQL postmaster, when it runs on this machine (its tree is every backend)."""
+    import psycopg
+
+    with psycopg.connect(server_url()) as conn:
+        (backend,) = conn.execute("SELECT pg_backend_pid()").fetchone() or (0,)
+        try:  # while connected: the backend process ends with the connection
+            parent = psutil.Process(backend).parent()
+        except psutil.Error:
+            return None  # a remote server, or a local one we may not look at
+    return int(parent.pid) if parent is not None and "postgres" in parent.name() else None

@@ -56,7 +56,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -71,7 +70,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import psutil
-from common import ROOT, percentile, server_url, setup_django
+from common import ROOT, free_port, percentile, postgres_pid, server_url, setup_django, tree_cpu
 
 from ca.sms import SmsBackend, SmsMessage
 
@@ -292,50 +291,11 @@ def issue_only(api: Api, item: tuple[str, str]) -> dict[str, float]:
 # --- Processes and where the CPU went -----------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def tree_cpu(pid: int | None) -> float:
-    """CPU seconds used so far by a process, its live descendants and the ones it reaped."""
-    if pid is None:
-        return 0.0
-    try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0.0
-    total = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system + times.children_user + times.children_system
-    return float(total)
-
-
 def machine_busy() -> tuple[float, float]:
     """CPU seconds the machine's cores have spent busy, and stolen by the hypervisor."""
     times = psutil.cpu_times()
     steal = getattr(times, "steal", 0.0)
     return float(sum(times) - times.idle - getattr(times, "iowait", 0.0) - steal), float(steal)
-
-
-def postgres_pid() -> int | None:
-    """The PostgreSQL postmaster serving our database, when it runs on this machine."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        (backend,) = cursor.fetchone()
-    try:
-        parent = psutil.Process(backend).parent()
-    except psutil.Error:
-        return None  # a remote server, or a local one we may not look at
-    return int(parent.pid) if parent is not None and "postgres" in parent.name() else None
 
 
 @dataclass

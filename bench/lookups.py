@@ -54,7 +54,6 @@ import multiprocessing
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -72,7 +71,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import psutil
-from common import ROOT, Timer, join_django, percentile, server_url, setup_django
+from common import (
+    ROOT,
+    Timer,
+    free_port,
+    join_django,
+    percentile,
+    postgres_pid,
+    server_url,
+    setup_django,
+    tree_cpu,
+)
 
 from resolution.lookup import handler_commitment, handler_fields, verify_lookup
 
@@ -653,19 +662,6 @@ def databases_drop(*, stale: bool, names: Sequence[str] = ()) -> None:
             shutil.rmtree(key_dir_of(name), ignore_errors=True)
 
 
-def postgres_pid() -> int | None:
-    """The PostgreSQL postmaster, when it runs on this machine (its tree is every backend)."""
-    import psycopg
-
-    with psycopg.connect(server_url()) as conn:
-        (backend,) = conn.execute("SELECT pg_backend_pid()").fetchone() or (0,)
-        try:  # while connected: the backend process ends with the connection
-            parent = psutil.Process(backend).parent()
-        except psutil.Error:
-            return None  # a remote server, or a local one we may not look at
-    return int(parent.pid) if parent is not None and "postgres" in parent.name() else None
-
-
 # --- Serving and requesting ---------------------------------------------------------------------
 
 
@@ -674,12 +670,6 @@ class Service:
     directory: Directory
     port: int
     process: subprocess.Popen[bytes]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get(port: int, path: str, key: str) -> tuple[int, bytes]:
@@ -798,25 +788,6 @@ def drive(service: Service, paths: Sequence[str], concurrency: int, keep: int) -
 
 
 # --- CPU accounting -------------------------------------------------------------------------------
-
-
-def tree_cpu(pid: int | None) -> float:
-    """CPU seconds used so far by a process, its live descendants and the ones it reaped."""
-    if pid is None:
-        return 0.0
-    try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0.0
-    total = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system + times.children_user + times.children_system
-    return float(total)
 
 
 def machine_busy() -> float:
