@@ -312,7 +312,7 @@ def inclusion_proofs(
     """Inclusion proofs of several leaves in the tree of ``head``, reading the tiles once.
 
     Which nodes a proof needs depends only on the index and the size, so a first pass with
-    placeholder hashes lists them, one read fetches them all, and a second pass builds the
+    zero hashes lists them, one read fetches them all, and a second pass builds the
     proofs. ``tiles`` the caller already has are used first. Nodes of level 8 and up, hashed
     from the upper tiles that every proof crosses, are kept: a complete node never changes.
     """
