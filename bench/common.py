@@ -14,10 +14,12 @@ import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psutil
@@ -207,3 +209,50 @@ def postgres_pid() -> int | None:
         except psutil.Error:
             return None  # a remote server, or a local one we may not look at
     return int(parent.pid) if parent is not None and "postgres" in parent.name() else None
+
+
+# --- Concurrent clients --------------------------------------------------------------------------
+
+Item = TypeVar("Item")
+
+
+def threads_drive(
+    items: Sequence[Item], concurrency: int, job: Callable[[Item], Any]
+) -> tuple[float, list[Any]]:
+    """Run ``job(item)`` for every item on ``concurrency`` threads, all started together.
+
+    Returns the wall-clock seconds from the first request to the last response, and what each
+    job returned, in no particular order. The first error stops every thread and is raised.
+    """
+    pending = iter(items)
+    lock = threading.Lock()
+    results: list[Any] = []
+    errors: list[BaseException] = []
+    ready = threading.Barrier(concurrency + 1)
+
+    def run() -> None:
+        ready.wait()
+        while not errors:
+            with lock:
+                item = next(pending, None)
+            if item is None:
+                return
+            try:
+                result = job(item)
+            except BaseException as error:  # the caller raises it
+                errors.append(error)
+                return
+            with lock:
+                results.append(result)
+
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return seconds, results

@@ -60,7 +60,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -70,7 +69,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import psutil
-from common import ROOT, free_port, percentile, postgres_pid, server_url, setup_django, tree_cpu
+from common import (
+    ROOT,
+    free_port,
+    percentile,
+    postgres_pid,
+    server_url,
+    setup_django,
+    threads_drive,
+    tree_cpu,
+)
 
 from ca.sms import SmsBackend, SmsMessage
 
@@ -218,38 +226,7 @@ def drive(
     Returns the wall-clock seconds from the first request to the last response, and what each
     job returned (its timings), in no particular order.
     """
-    pending = iter(items)
-    lock = threading.Lock()
-    results: list[dict[str, Any]] = []
-    errors: list[BaseException] = []
-    ready = threading.Barrier(concurrency + 1)
-
-    def run() -> None:
-        ready.wait()
-        while not errors:
-            with lock:
-                item = next(pending, None)
-            if item is None:
-                return
-            try:
-                result = job(api, item)
-            except BaseException as error:  # the caller raises it
-                errors.append(error)
-                return
-            with lock:
-                results.append(result)
-
-    threads = [threading.Thread(target=run, daemon=True) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    ready.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - started
-    if errors:
-        raise errors[0]
-    return seconds, results
+    return threads_drive(items, concurrency, lambda item: job(api, item))
 
 
 def full_flow(api: Api, item: tuple[str, str]) -> dict[str, float]:

@@ -58,7 +58,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -80,6 +79,7 @@ from common import (
     postgres_pid,
     server_url,
     setup_django,
+    threads_drive,
     tree_cpu,
 )
 
@@ -744,46 +744,20 @@ def drive(service: Service, paths: Sequence[str], concurrency: int, keep: int) -
 
     The wall clock runs from the first request to the last response.
     """
-    pending = iter(enumerate(paths))
     every = max(1, len(paths) // keep) if keep else 0
-    lock = threading.Lock()
-    latencies: list[float] = []
-    kept: list[tuple[str, bytes]] = []
-    errors: list[BaseException] = []
-    ready = threading.Barrier(concurrency + 1)
 
-    def run() -> None:
-        ready.wait()
-        while not errors:
-            with lock:
-                item = next(pending, None)
-            if item is None:
-                return
-            position, path = item
-            started = time.perf_counter()
-            try:
-                status, body = get(service.port, path, service.directory.api_key)
-                if status != 200:
-                    raise AssertionError(f"GET {path}: {status} {body[:300]!r}")
-            except BaseException as error:  # the caller raises it
-                errors.append(error)
-                return
-            took = time.perf_counter() - started
-            with lock:
-                latencies.append(took)
-                if every and position % every == 0:
-                    kept.append((path, body))
+    def request(item: tuple[int, str]) -> tuple[float, tuple[str, bytes] | None]:
+        position, path = item
+        started = time.perf_counter()
+        status, body = get(service.port, path, service.directory.api_key)
+        if status != 200:
+            raise AssertionError(f"GET {path}: {status} {body[:300]!r}")
+        took = time.perf_counter() - started
+        return took, (path, body) if every and position % every == 0 else None
 
-    threads = [threading.Thread(target=run, daemon=True) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    ready.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - started
-    if errors:
-        raise errors[0]
+    seconds, results = threads_drive(list(enumerate(paths)), concurrency, request)
+    latencies = [took for took, _ in results]
+    kept = [answer for _, answer in results if answer is not None]
     return Run(seconds=seconds, latencies=latencies, kept=kept)
 
 
