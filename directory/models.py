@@ -9,6 +9,9 @@ from django.db import models
 from django.db.models.functions import Length, Now
 from django.db.models.lookups import Exact, LessThanOrEqual
 
+from resolution.merkle import HASH_SIZE
+from resolution.tiles import TILE_HEIGHT
+
 
 def api_key_hash(key: str) -> bytes:
     """The stored form of an API key (``ApiKey.key_hash``)."""
@@ -93,6 +96,13 @@ class Handler(models.Model):
     label = models.BinaryField(max_length=64, editable=False, help_text="The number's label")
     opening = models.BinaryField(max_length=32, editable=False)
     log_index = models.BigIntegerField(help_text="Index of the handler's latest log entry")
+    # Set by directory.services.handler_tile_proofs_keep once the entry's level-0 tile is full
+    # (fixed from then on), so that a lookup need neither read that tile nor hash inside it.
+    tile_proof = models.BinaryField(
+        null=True,
+        editable=False,
+        help_text="The entry's eight in-tile inclusion proof hashes (resolution.tiles)",
+    )
     expires_at = models.DateTimeField(help_text="The certificate's notAfter")
     created_at = models.DateTimeField(db_default=Now(), editable=False)
     updated_at = models.DateTimeField(db_default=Now())
@@ -110,8 +120,20 @@ class Handler(models.Model):
                 condition=LessThanOrEqual(models.F("priority"), 65535),
                 name="directory_handler_priority",
             ),
+            models.CheckConstraint(
+                condition=models.Q(tile_proof__isnull=True)
+                | models.Q(Exact(Length("tile_proof"), TILE_HEIGHT * HASH_SIZE)),
+                name="directory_handler_tile_proof_256",
+            ),
         ]
-        indexes = [models.Index(fields=["expires_at"], name="directory_handler_expiry")]
+        indexes = [
+            models.Index(fields=["expires_at"], name="directory_handler_expiry"),
+            models.Index(
+                fields=["log_index"],
+                name="directory_handler_proof_due",
+                condition=models.Q(tile_proof__isnull=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.service} of {self.number} by {self.provider_id}"

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from ca.models import Certificate
 from directory.models import ApiKey, Handler, Provider, api_key_hash
-from resolution.tiles import TILE_WIDTH
+from resolution.merkle import HASH_SIZE
+from resolution.tiles import TILE_HEIGHT, TILE_WIDTH
 from transparency.labels import NumberLabel, number_label_compute
 from transparency.models import Entry, Label, Tile
 from transparency.selectors import inclusion_proofs, signed_head
@@ -108,25 +109,28 @@ class LookupAnswer:
 
 
 # One statement for the whole answer: the number's kept label (if any) and the handlers the
-# caller may see, each with its provider, certificate, log entry and the full level-0 tile
-# around it (most of its inclusion proof). Every lookup runs it, so it is written out rather
-# than composed by the ORM.
+# caller may see, each with its provider, certificate, log entry, and the lower part of its
+# inclusion proof: the eight in-tile hashes once kept (Handler.tile_proof), else the full
+# level-0 tile around the entry. Every lookup runs it, so it is written out rather than
+# composed by the ORM.
 _LOOKUP = f"""
 SELECT label.label, label.proof,
        found.service, found.uri, found.priority, found.expires_at, found.opening,
-       found.log_index, found.provider, found.certificate, found.entry, found.tile
+       found.log_index, found.provider, found.certificate, found.entry, found.tile_proof,
+       found.tile
 FROM (SELECT %(number)s::varchar AS number) AS asked
 LEFT JOIN {Label._meta.db_table} AS label ON label.number = asked.number
 LEFT JOIN (
     SELECT handler.service, handler.uri, handler.priority, handler.expires_at, handler.opening,
            handler.log_index, provider.slug AS provider, certificate.serial AS certificate,
-           entry.data AS entry, tile.data AS tile
+           entry.data AS entry, handler.tile_proof, tile.data AS tile
     FROM {Handler._meta.db_table} AS handler
     JOIN {Provider._meta.db_table} AS provider ON provider.id = handler.provider_id
     JOIN {Certificate._meta.db_table} AS certificate ON certificate.id = handler.certificate_id
     JOIN {Entry._meta.db_table} AS entry ON entry."index" = handler.log_index
     LEFT JOIN {Tile._meta.db_table} AS tile
-        ON tile.level = 0 AND tile.index = handler.log_index / {TILE_WIDTH}
+        ON handler.tile_proof IS NULL
+        AND tile.level = 0 AND tile.index = handler.log_index / {TILE_WIDTH}
         AND tile.width = {TILE_WIDTH}
     WHERE handler.number = %(number)s
       AND (%(service)s::varchar IS NULL OR handler.service = %(service)s)
@@ -170,11 +174,19 @@ def number_lookup(*, caller: Provider, number: str, service: str | None) -> Look
     head = signed_head()
     proofs: dict[int, list[bytes]] = {}
     if head is not None:
-        tiles = {(0, row[5] // TILE_WIDTH, TILE_WIDTH): bytes(row[9]) for row in found if row[9]}
+        tiles = {(0, row[5] // TILE_WIDTH, TILE_WIDTH): bytes(row[10]) for row in found if row[10]}
+        nodes = {
+            (level, (row[5] >> level) ^ 1): bytes(
+                row[9][level * HASH_SIZE : (level + 1) * HASH_SIZE]
+            )
+            for row in found
+            if row[9] is not None
+            for level in range(TILE_HEIGHT)
+        }
         indices = [row[5] for row in found if row[5] < head.size]
-        proofs = inclusion_proofs(indices=indices, head=head, tiles=tiles)
+        proofs = inclusion_proofs(indices=indices, head=head, tiles=tiles, nodes=nodes)
     handlers = []
-    for kind, uri, priority, expires_at, opening, index, provider, serial, entry, _ in found:
+    for kind, uri, priority, expires_at, opening, index, provider, serial, entry, *_ in found:
         handlers.append(
             HandlerAnswer(
                 provider=provider,

@@ -43,6 +43,8 @@ from directory.problems import (
 )
 from directory.uris import Service, ServiceError, UriError, service_parse, uri_validate
 from resolution.lookup import handler_commitment, handler_fields
+from resolution.tiles import TILE_WIDTH
+from transparency.selectors import tile_inner_proofs_at, tree_size
 from transparency.services import AppendedEntry, log_append
 
 logger = structlog.get_logger(__name__)
@@ -306,6 +308,7 @@ def handler_put(*, provider: Provider, number: str, service: str, token: object)
             },
         )
         handler.log_index = entry.index
+        handler.tile_proof = None  # a new entry: its tile is not full yet
         handler.save()
     logger.info(
         "handler published",
@@ -404,3 +407,39 @@ def handler_requests_prune() -> int:
     cutoff = timezone.now() - 2 * MAX_CLOCK_SKEW
     deleted, _ = HandlerRequest.objects.filter(issued_at__lt=cutoff).delete()
     return deleted
+
+
+def handler_tile_proofs_keep(*, batch: int = 5000) -> int:
+    """Keep the in-tile proof hashes of handlers whose entry's level-0 tile is now full.
+
+    A lookup then builds each handler's inclusion proof from these 256 bytes and the upper
+    levels, instead of reading the entry's 8 KiB tile and hashing inside it. A handler
+    re-published meanwhile has a new entry: the update matches the entry it was computed
+    for, so it cannot store hashes for the wrong one. Returns how many were kept.
+    """
+    kept = 0
+    full_end = tree_size() // TILE_WIDTH * TILE_WIDTH
+    while True:
+        due = list(
+            Handler.objects.filter(tile_proof__isnull=True, log_index__lt=full_end)
+            .order_by("log_index")
+            .values_list("pk", "log_index")[:batch]
+        )
+        if not due:
+            break
+        proofs = tile_inner_proofs_at(indices=[index for _, index in due])
+        rows = [(pk, index, proofs[index]) for pk, index in due if index in proofs]
+        if not rows:
+            break  # tiles not stored yet (the integrator is behind its checkpoint): next time
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Handler._meta.db_table} AS handler SET tile_proof = kept.proof "  # noqa: S608
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[]) AS kept(id, index, proof) "
+                "WHERE handler.id = kept.id AND handler.log_index = kept.index "
+                "AND handler.tile_proof IS NULL",
+                [[row[0] for row in rows], [row[1] for row in rows], [row[2] for row in rows]],
+            )
+            kept += cursor.rowcount
+        if len(due) < batch:
+            break
+    return kept

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from directory.services import handler_requests_prune, handlers_expire
+from directory.services import handler_requests_prune, handler_tile_proofs_keep, handlers_expire
 
 
 @shared_task(name="directory.tasks.handlers_expire", ignore_result=True)
@@ -17,3 +17,9 @@ def handlers_expire_task() -> int:
 def handler_requests_prune_task() -> int:
     """Forget the jtis of signed changes too old to be replayed (beat: every ten minutes)."""
     return handler_requests_prune()
+
+
+@shared_task(name="directory.tasks.handler_tile_proofs_keep", ignore_result=True)
+def handler_tile_proofs_keep_task() -> int:
+    """Keep the in-tile proof hashes of handlers whose log tile is full (beat: every 30 s)."""
+    return handler_tile_proofs_keep()

@@ -10,10 +10,10 @@ tile: every function here that reads a tile accepts a wider one and uses its pre
 
 Contents: path encoding and strict parsing (``tile_path``, ``entries_path``,
 ``parse_tile_path``), entry bundles (``encode_entry_bundle``, ``decode_entry_bundle``), tile
-data (``tile_hashes``, ``tile_width``), a ``merkle.NodeReader`` computed from tiles
-(``node_reader_from_tiles``), the integrator's tile update (``append_to_tiles``) and the tree
-root from stored tiles (``tiles_root``).  Errors are ``TileError`` and its subclass
-``TilePathError``, both ``ValueError``s.
+data (``tile_hashes``, ``tile_width``, ``tile_inner_proofs``), a ``merkle.NodeReader``
+computed from tiles (``node_reader_from_tiles``), the integrator's tile update
+(``append_to_tiles``) and the tree root from stored tiles (``tiles_root``).  Errors are
+``TileError`` and its subclass ``TilePathError``, both ``ValueError``s.
 """
 
 from __future__ import annotations
@@ -219,6 +219,32 @@ def _perfect_root(hashes: list[bytes]) -> bytes:
         pairs = iter(hashes)  # zip(it, it) walks neighbours; the count is a power of two
         hashes = [sha(prefix + a + b).digest() for a, b in zip(pairs, pairs, strict=False)]
     return hashes[0]
+
+
+def tile_inner_proofs(tile: bytes, positions: Sequence[int]) -> dict[int, bytes]:
+    """The in-tile part of the inclusion proofs of some hashes of a full tile.
+
+    For the hash at ``position`` of a full tile at level ``L``, the first eight hashes of any
+    inclusion proof through it are its siblings at Merkle levels ``8L`` to ``8L + 7``: nodes
+    ``(8L + j, (N*256 + position >> j) ^ 1)`` for ``j`` in 0..7, all inside the tile, so
+    fixed once the tile is full.  Returned per position as the eight hashes concatenated,
+    level ``8L`` first.  The tile's inner levels are hashed once for all positions.
+    """
+    if len(tile) < _FULL_TILE_BYTES:
+        raise TileError(f"a full tile has {_FULL_TILE_BYTES} bytes, got {len(tile)}")
+    level = [tile[i : i + HASH_SIZE] for i in range(0, _FULL_TILE_BYTES, HASH_SIZE)]
+    levels = [level]
+    sha, prefix = _sha256, _NODE_PREFIX
+    for _ in range(TILE_HEIGHT - 1):
+        pairs = iter(level)
+        level = [sha(prefix + a + b).digest() for a, b in zip(pairs, pairs, strict=False)]
+        levels.append(level)
+    proofs = {}
+    for position in positions:
+        if not 0 <= position < TILE_WIDTH:
+            raise TileError(f"position {position} is not in a tile")
+        proofs[position] = b"".join(levels[j][(position >> j) ^ 1] for j in range(TILE_HEIGHT))
+    return proofs
 
 
 def node_reader_from_tiles(fetch: TileFetcher, size: int) -> NodeReader:

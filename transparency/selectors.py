@@ -22,6 +22,7 @@ from resolution.tiles import (
     TileKey,
     encode_entry_bundle,
     node_reader_from_tiles,
+    tile_inner_proofs,
 )
 from transparency.models import Checkpoint, Entry
 
@@ -308,13 +309,15 @@ def inclusion_proofs(
     indices: Sequence[int],
     head: SignedHead,
     tiles: Mapping[TileKey, bytes] | None = None,
+    nodes: Mapping[merkle.NodeId, bytes] | None = None,
 ) -> dict[int, list[bytes]]:
     """Inclusion proofs of several leaves in the tree of ``head``, reading the tiles once.
 
     Which nodes a proof needs depends only on the index and the size, so a first pass with
     zero hashes lists them, one read fetches them all, and a second pass builds the
-    proofs. ``tiles`` the caller already has are used first. Nodes of level 8 and up, hashed
-    from the upper tiles that every proof crosses, are kept: a complete node never changes.
+    proofs. ``nodes`` and ``tiles`` the caller already has are used first (a complete node
+    never changes, so a node known from any larger tree is right here too). Nodes of level 8
+    and up, hashed from the upper tiles that every proof crosses, are kept in this process.
     """
     wanted: list[merkle.NodeId] = []
 
@@ -325,7 +328,8 @@ def inclusion_proofs(
     for index in indices:
         merkle.inclusion_proof(index, head.size, record)
     unique = list(dict.fromkeys(wanted))
-    fetched = {node: _upper_nodes[node] for node in unique if node in _upper_nodes}
+    fetched = {node: nodes[node] for node in unique if node in nodes} if nodes else {}
+    fetched |= {node: _upper_nodes[node] for node in unique if node in _upper_nodes}
     missing = [node for node in unique if node not in fetched]
     if missing:
         given = tiles or {}
@@ -344,3 +348,26 @@ def inclusion_proofs(
         index: merkle.inclusion_proof(index, head.size, lambda ids: [fetched[node] for node in ids])
         for index in indices
     }
+
+
+def tile_inner_proofs_at(*, indices: Sequence[int]) -> dict[int, bytes]:
+    """The in-tile proof hashes (``resolution.tiles.tile_inner_proofs``) of entries ``indices``.
+
+    Only entries whose level-0 tile is full in the latest checkpoint are answered: those
+    hashes are then fixed for good, so a caller may keep them. One query for all the tiles;
+    they are not kept in this process's tile cache, which serves lookups.
+    """
+    full = tree_size() // TILE_WIDTH
+    by_tile: dict[int, list[int]] = {}
+    for index in indices:
+        if 0 <= index // TILE_WIDTH < full:
+            by_tile.setdefault(index // TILE_WIDTH, []).append(index % TILE_WIDTH)
+    tiles = _hash_tiles_read([(0, tile, TILE_WIDTH) for tile in by_tile])
+    proofs: dict[int, bytes] = {}
+    for tile, positions in by_tile.items():
+        data = tiles.get((0, tile, TILE_WIDTH))
+        if data is None:
+            continue
+        for position, proof in tile_inner_proofs(data, positions).items():
+            proofs[tile * TILE_WIDTH + position] = proof
+    return proofs

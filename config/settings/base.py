@@ -298,6 +298,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Lookups never show expired handlers; this removes them and logs their removal.
     "handlers-expire": {"task": "directory.tasks.handlers_expire", "schedule": 60.0},
     "handler-requests-prune": {"task": "directory.tasks.handler_requests_prune", "schedule": 600.0},
+    # Lookups then skip reading each handler's level-0 tile (directory.models.Handler.tile_proof).
+    "handler-tile-proofs-keep": {
+        "task": "directory.tasks.handler_tile_proofs_keep",
+        "schedule": 30.0,
+    },
     "clear-expired-sessions": {
         "task": "core.tasks.sessions_clear_expired",
         "schedule": 3600.0,

@@ -10,16 +10,20 @@ from typing import Any
 
 import phonenumbers
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from directory.services import api_key_create
+from directory.models import Handler
+from directory.services import api_key_create, handler_tile_proofs_keep
 from resolution import LookupVerificationError, verify_lookup
+from resolution.merkle import HASH_SIZE
+from resolution.tiles import TILE_WIDTH
 from tests.ca.flow import NUMBER, certificate_obtained
 from tests.directory.flow import lookup, published
 from tests.factories import ProviderFactory
 from transparency.keys import log_keys
-from transparency.services import log_integrate
+from transparency.selectors import cache_clear
+from transparency.services import log_append, log_integrate
 
 # Committed for real: SMS are sent and log entries integrated after the commit.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -104,7 +108,7 @@ TAMPERINGS: dict[str, Callable[[dict[str, Any]], None]] = {
     ),
     "index": lambda a: _handler(a)["log"].update(index=_handler(a)["log"]["index"] + 1),
     "checkpoint": lambda a: a.update(checkpoint=a["checkpoint"].replace("\n", "\n\n", 1)),
-    "label": lambda a: a.update(label="00" + a["label"][2:]),
+    "label": lambda a: a.update(label=f"{int(a['label'][:2], 16) ^ 1:02x}" + a["label"][2:]),
     "vrf proof": lambda a: a.update(vrf_proof=_flip(a["vrf_proof"])),
     "number": lambda a: a.update(number=OTHER_NUMBER),
 }
@@ -237,3 +241,54 @@ def test_an_unknown_service_in_a_lookup_is_400(api_client: Any, service: str) ->
     assert_problem(
         api_client.get(f"/v1/numbers/{NUMBER}", {"service": service}), 400, "service-unknown"
     )
+
+
+def _fill_tile() -> None:
+    """Append unrelated entries until the level-0 tile of every entry so far is full."""
+    with transaction.atomic():
+        for n in range(TILE_WIDTH):
+            log_append(kind="test", payload={"n": n})
+    log_integrate()
+
+
+def test_kept_in_tile_hashes_give_the_same_verified_answer(api_client: Any, holder: Any) -> None:
+    published(api_client, holder, service="voice", uri="tel:+33612345678")
+    published(api_client, holder, service="messaging")  # re-published below, after the tile
+    _fill_tile()
+    before = lookup(api_client)
+
+    assert handler_tile_proofs_keep() == 2
+    assert handler_tile_proofs_keep() == 0  # kept for good
+    cache_clear()
+    after = lookup(api_client)
+    assert after == before
+    _verify(after)
+
+    # The kept hashes are what the lookup uses: spoil one, and the answer no longer verifies.
+    Handler.objects.filter(service="voice").update(tile_proof=bytes(8 * HASH_SIZE))
+    cache_clear()
+    with pytest.raises(LookupVerificationError):
+        _verify(lookup(api_client))
+
+    # A re-published handler has a new entry, in a tile not yet full: nothing kept for it.
+    published(api_client, holder, service="messaging", uri="sip:bob@chat.example")
+    log_integrate()
+    assert Handler.objects.get(service="messaging").tile_proof is None
+    assert handler_tile_proofs_keep() == 0
+    cache_clear()
+    answer = lookup(api_client)
+    messaging = next(h for h in answer["handlers"] if h["service"] == "messaging")
+    assert messaging["uri"] == "sip:bob@chat.example" and not messaging["log"]["pending"]
+
+
+def test_a_lookup_with_kept_hashes_costs_no_more_queries(api_client: Any, holder: Any) -> None:
+    published(api_client, holder, service="messaging")
+    _fill_tile()
+    lookup(api_client)
+    with CaptureQueriesContext(connection) as read_tile:
+        lookup(api_client)
+    handler_tile_proofs_keep()
+    lookup(api_client)
+    with CaptureQueriesContext(connection) as kept:
+        lookup(api_client)
+    assert len(kept.captured_queries) <= len(read_tile.captured_queries)

@@ -34,6 +34,7 @@ from resolution.tiles import (
     node_reader_from_tiles,
     parse_tile_path,
     tile_hashes,
+    tile_inner_proofs,
     tile_path,
     tile_width,
     tiles_root,
@@ -396,3 +397,26 @@ def test_tiles_root_of_empty_tree_reads_nothing() -> None:
         raise AssertionError("read")
 
     assert tiles_root(0, no_reads) == hashlib.sha256(b"").digest()
+
+
+@settings(max_examples=30, deadline=None)
+@given(tile=st.integers(0, 2), extra=st.integers(0, 700), data=st.data())
+def test_tile_inner_proofs_are_the_first_eight_proof_hashes(
+    tile: int, extra: int, data: st.DataObject
+) -> None:
+    size = (tile + 1) * TILE_WIDTH + extra  # the tile is full in every tree this large
+    leaves = leaves_for(size)
+    positions = data.draw(st.lists(st.integers(0, TILE_WIDTH - 1), min_size=1, max_size=5))
+    hashes = b"".join(leaves[tile * TILE_WIDTH : (tile + 1) * TILE_WIDTH])
+    kept = tile_inner_proofs(hashes, positions)
+    reader = node_reader_from_tiles(fetcher(build([leaves])), size)
+    for position in positions:
+        proof = inclusion_proof(tile * TILE_WIDTH + position, size, reader)
+        assert kept[position] == b"".join(proof[:TILE_HEIGHT])
+
+
+def test_tile_inner_proofs_reject_partial_tiles_and_bad_positions() -> None:
+    with pytest.raises(TileError, match="full tile"):
+        tile_inner_proofs(b"".join(leaves_for(TILE_WIDTH - 1)), [0])
+    with pytest.raises(TileError, match="not in a tile"):
+        tile_inner_proofs(b"".join(leaves_for(TILE_WIDTH)), [TILE_WIDTH])
