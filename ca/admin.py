@@ -17,7 +17,14 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from ca.choices import RevocationReason
-from ca.models import Certificate, Challenge, ChallengeVolume, Crl
+from ca.models import (
+    Certificate,
+    Challenge,
+    ChallengeVolume,
+    Crl,
+    ExternalCertificate,
+    ExternalCrl,
+)
 from ca.problems import CertificateExpired, CertificateRevoked
 from ca.selectors import challenge_volume_by_country
 from ca.services import certificate_revoke
@@ -136,6 +143,26 @@ class CrlAdmin(_ReadOnlyAdmin):
 
 
 PERIODS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}
+
+
+@admin.register(ExternalCertificate)
+class ExternalCertificateAdmin(_ReadOnlyAdmin):
+    """Certificates under other trusted roots (ca.trust) that authorised a change; a CRL of
+    their CA revokes them (``external_crls_refresh``), not the admin."""
+
+    list_display = ("serial", "root", "issuer", "not_after", "revoked_at", "created_at")
+    list_filter = ("root",)
+    search_fields = ("=serial",)
+    fields = ("serial", "root", "issuer", "not_before", "not_after", "created_at", "revoked_at")
+    readonly_fields = fields
+
+
+@admin.register(ExternalCrl)
+class ExternalCrlAdmin(_ReadOnlyAdmin):
+    list_display = ("issuer", "root", "this_update", "next_update", "fetched_at", "url")
+    list_filter = ("root",)
+    fields = ("issuer", "root", "url", "this_update", "next_update", "fetched_at")
+    readonly_fields = fields
 
 
 @admin.register(ChallengeVolume)

@@ -1,7 +1,8 @@
 """CA models: SMS challenges, the number certificates they lead to, and the CRLs.
 
 A challenge keeps only an HMAC of its code (ca.codes). A certificate row holds the DER the CA
-signed; the log holds its hash and serial, never the number.
+signed; the log holds its hash and serial, never the number. Number certificates issued under
+another trusted root (ca.trust) are kept apart, with the CRLs of their CAs.
 """
 
 from __future__ import annotations
@@ -166,3 +167,62 @@ class ChallengeVolume(Challenge):
         proxy = True
         verbose_name = "challenge volume by country"
         verbose_name_plural = "challenge volume by country"
+
+
+class ExternalCertificate(models.Model):
+    """A number certificate issued under a root trusted besides ours (ca.trust), once used.
+
+    Kept from the first signed change it authorised, so that handlers can reference it and a
+    CRL that lists it later removes them.
+    """
+
+    root = models.CharField(max_length=64, help_text="The trusted root it chains to, by name")
+    serial = models.CharField(max_length=40, help_text="Serial number, lowercase hex")
+    issuer = models.CharField(max_length=1000, help_text="The issuing CA's name (RFC 4514)")
+    issuer_sha256 = models.BinaryField(
+        max_length=32, editable=False, help_text="SHA-256 of the issuer's DER Name"
+    )
+    der = models.BinaryField(editable=False)
+    issuer_der = models.BinaryField(editable=False, help_text="The issuing CA's certificate")
+    certificate_sha256 = models.BinaryField(max_length=32, unique=True, editable=False)
+    not_before = models.DateTimeField()
+    not_after = models.DateTimeField()
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["issuer_sha256", "serial"], name="ca_external_issuer_serial"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.serial} ({self.root})"
+
+
+class ExternalCrl(models.Model):
+    """The newest CRL fetched for one CA under a trusted root (ca.services.external_crls_refresh).
+
+    Checked again, with the issuing CA's key from the presented chain, at every use.
+    """
+
+    issuer_sha256 = models.BinaryField(
+        max_length=32, unique=True, editable=False, help_text="SHA-256 of the issuer's DER Name"
+    )
+    issuer = models.CharField(max_length=1000, help_text="The CRL issuer's name (RFC 4514)")
+    root = models.CharField(max_length=64, help_text="The trusted root it was configured under")
+    url = models.URLField(max_length=1000)
+    der = models.BinaryField(editable=False)
+    this_update = models.DateTimeField()
+    next_update = models.DateTimeField()
+    fetched_at = models.DateTimeField()
+    verified = models.BooleanField(
+        default=False,
+        help_text="Its signature was checked with a CA certificate known when it was fetched",
+    )
+
+    class Meta:
+        verbose_name = "external CRL"
+
+    def __str__(self) -> str:
+        return self.issuer

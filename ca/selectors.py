@@ -16,8 +16,15 @@ from django.db.models import Count, Q
 
 from ca.authority import ca_keys
 from ca.choices import ChallengeStatus, DeliveryStatus
-from ca.models import Certificate, Challenge, Crl
+from ca.models import Certificate, Challenge, Crl, ExternalCertificate, ExternalCrl
+from ca.trust import trusted_root_of, trusted_roots
 from directory.models import Provider
+from resolution.certificates import (
+    CertificateError,
+    certificate_chain_verify,
+    crl_check,
+    tn_auth_list_covers,
+)
 from resolution.tnauthlist import TN_AUTH_LIST_OID, covers, decode_tn_auth_list
 
 SERIAL = re.compile(r"[0-9a-f]{32}")
@@ -59,12 +66,7 @@ def certificate_named(*, kid: object, x5c: object) -> Certificate | None:
         if by_serial is None:
             return None
     if x5c is not None:
-        if not isinstance(x5c, list) or not x5c or not all(isinstance(c, str) for c in x5c):
-            raise CertificateNamingError("'x5c' must be a list of base64 DER certificates.")
-        try:
-            leaf = base64.b64decode(x5c[0], validate=True)
-        except (binascii.Error, ValueError):
-            raise CertificateNamingError("'x5c' holds a value that is not base64.") from None
+        leaf = _x5c_ders(x5c)[0]
         by_chain = (
             Certificate.objects.select_related("provider")
             .filter(certificate_sha256=hashlib.sha256(leaf).digest())
@@ -75,6 +77,32 @@ def certificate_named(*, kid: object, x5c: object) -> Certificate | None:
     if by_serial is not None and by_chain is not None and by_serial.pk != by_chain.pk:
         raise CertificateNamingError("'kid' and 'x5c' name different certificates.")
     return by_serial or by_chain
+
+
+MAX_X5C = 4  # a number certificate, its issuing CA, maybe one more, and a root sent anyway
+
+
+def _x5c_ders(x5c: object) -> list[bytes]:
+    if (
+        not isinstance(x5c, list)
+        or not 1 <= len(x5c) <= MAX_X5C
+        or not all(isinstance(c, str) for c in x5c)
+    ):
+        raise CertificateNamingError(
+            f"'x5c' must be a list of 1 to {MAX_X5C} base64 DER certificates."
+        )
+    try:
+        return [base64.b64decode(value, validate=True) for value in x5c]
+    except (binascii.Error, ValueError):
+        raise CertificateNamingError("'x5c' holds a value that is not base64.") from None
+
+
+def x5c_certificates(x5c: object) -> list[x509.Certificate]:
+    """The certificates of a JWS ``x5c`` header (RFC 7515 §4.1.6), leaf first."""
+    try:
+        return [x509.load_der_x509_certificate(der) for der in _x5c_ders(x5c)]
+    except ValueError:
+        raise CertificateNamingError("'x5c' holds a value that is not a DER certificate.") from None
 
 
 def certificate_covers(certificate: Certificate, digits: str) -> bool:
@@ -138,3 +166,84 @@ def challenge_volume_by_country(*, since: datetime) -> list[CountryVolume]:
         .order_by("-started", "region")
     )
     return [CountryVolume(**row) for row in rows]
+
+
+# --- Certificates issued under other trusted roots (ca.trust) -------------------------------
+
+
+class ExternalCertificateError(ValueError):
+    """A certificate from ``x5c`` that is not ours cannot authorise the change; ``reason`` says why.
+
+    Reasons: ``unknown`` (no path to a trusted root), ``provider`` (the root does not speak
+    for the caller), ``not-valid`` (expired, not yet valid, revoked, or its revocation status
+    unknown), ``number`` (its TNAuthList does not name the number).
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+def name_sha256(name: x509.Name) -> bytes:
+    """How an issuer is keyed in ``ExternalCertificate`` and ``ExternalCrl``."""
+    return hashlib.sha256(name.public_bytes()).digest()
+
+
+def external_certificate_verify(
+    *, chain: list[x509.Certificate], provider_slug: str, number: str, at: datetime
+) -> ExternalCertificate:
+    """Check a presented chain (leaf first) under the trusted roots; the leaf as a row to keep.
+
+    The row is the one already kept for this certificate, or a new unsaved one: the caller
+    keeps it in its own transaction (``ca.services.external_certificate_hold``).
+    """
+    leaf, intermediates = chain[0], chain[1:]
+    roots = [root.certificate for root in trusted_roots()]
+    try:
+        path = certificate_chain_verify(leaf, intermediates, roots, at=at) if roots else []
+    except CertificateError as error:
+        if error.reason in {"expired", "not-yet-valid"}:
+            raise ExternalCertificateError("not-valid", str(error)) from None
+        raise ExternalCertificateError(
+            "unknown", f"The certificate was not issued here nor under a trusted root: {error}"
+        ) from None
+    root = trusted_root_of(path[-1]) if path else None
+    if root is None:
+        raise ExternalCertificateError(
+            "unknown", "The certificate was not issued here nor under a trusted root."
+        )
+    if provider_slug not in root.providers:
+        raise ExternalCertificateError(
+            "provider", f"Certificates under the root {root.name!r} do not speak for the caller."
+        )
+    issuer = path[1]
+    kept_crl = ExternalCrl.objects.filter(issuer_sha256=name_sha256(leaf.issuer)).first()
+    if kept_crl is None:
+        raise ExternalCertificateError(
+            "not-valid", "No CRL of the certificate's issuer is at hand: its status is unknown."
+        )
+    try:
+        crl = x509.load_der_x509_crl(bytes(kept_crl.der))
+        crl_check(leaf, issuer, crl, at=at)
+    except CertificateError as error:
+        raise ExternalCertificateError("not-valid", f"Revocation check failed: {error}") from None
+    if not tn_auth_list_covers(leaf, number):
+        raise ExternalCertificateError("number", "The certificate's TNAuthList does not name it.")
+    der = leaf.public_bytes(serialization.Encoding.DER)
+    digest = hashlib.sha256(der).digest()
+    kept = ExternalCertificate.objects.filter(certificate_sha256=digest).first()
+    if kept is not None:
+        if kept.revoked_at is not None:
+            raise ExternalCertificateError("not-valid", "The certificate is revoked.")
+        return kept
+    return ExternalCertificate(
+        root=root.name,
+        serial=f"{leaf.serial_number:x}",
+        issuer=leaf.issuer.rfc4514_string()[:1000],
+        issuer_sha256=name_sha256(leaf.issuer),
+        der=der,
+        issuer_der=issuer.public_bytes(serialization.Encoding.DER),
+        certificate_sha256=digest,
+        not_before=leaf.not_valid_before_utc,
+        not_after=leaf.not_valid_after_utc,
+    )

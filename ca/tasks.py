@@ -50,3 +50,9 @@ def challenge_sms_send(self: Task[Any, Any], challenge_id: str, sealed_code: str
 def crl_refresh() -> None:
     """Sign a new CRL before the current one runs out."""
     services.crl_refresh()
+
+
+@shared_task(name="ca.tasks.external_crls_refresh", ignore_result=True)
+def external_crls_refresh() -> None:
+    """Fetch the CRLs of CAs under other trusted roots (ca.trust); apply what they revoke."""
+    services.external_crls_refresh()

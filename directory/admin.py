@@ -75,9 +75,10 @@ class HandlerAdmin(admin.ModelAdmin[Handler]):
     list_display = ("number", "service", "provider", "uri", "priority", "expires_at", "log_index")
     list_filter = ("service", "provider")
     search_fields = ("=number", "uri")
-    list_select_related = ("provider", "certificate")
+    list_select_related = ("provider", "certificate", "external_certificate")
     fields = (
         *("number", "provider", "service", "uri", "priority", "visible_to", "certificate"),
+        "external_certificate",
         *("expires_at", "created_at", "updated_at", "log_entry"),
     )
     readonly_fields = fields

@@ -90,8 +90,16 @@ class Handler(models.Model):
         blank=True,
         help_text="Slugs of the providers that may see it; empty (null) means every provider",
     )
+    # The number certificate that authorised it: ours, or one issued under another trusted root.
     certificate = models.ForeignKey(
-        "ca.Certificate", on_delete=models.PROTECT, related_name="handlers"
+        "ca.Certificate", on_delete=models.PROTECT, related_name="handlers", null=True, blank=True
+    )
+    external_certificate = models.ForeignKey(
+        "ca.ExternalCertificate",
+        on_delete=models.PROTECT,
+        related_name="handlers",
+        null=True,
+        blank=True,
     )
     label = models.BinaryField(max_length=64, editable=False, help_text="The number's label")
     opening = models.BinaryField(max_length=32, editable=False)
@@ -121,6 +129,11 @@ class Handler(models.Model):
                 name="directory_handler_priority",
             ),
             models.CheckConstraint(
+                condition=models.Q(certificate__isnull=True)
+                ^ models.Q(external_certificate__isnull=True),
+                name="directory_handler_one_certificate",
+            ),
+            models.CheckConstraint(
                 condition=models.Q(tile_proof__isnull=True)
                 | models.Q(Exact(Length("tile_proof"), TILE_HEIGHT * HASH_SIZE)),
                 name="directory_handler_tile_proof_256",
@@ -138,6 +151,13 @@ class Handler(models.Model):
     def __str__(self) -> str:
         return f"{self.service} of {self.number} by {self.provider_id}"
 
+    @property
+    def certificate_serial(self) -> str:
+        """The serial of the certificate that authorised it, whichever CA issued it."""
+        signing = self.certificate or self.external_certificate
+        assert signing is not None  # directory_handler_one_certificate
+        return signing.serial
+
 
 class HandlerRequest(models.Model):
     """A signed handler change already accepted, by its ``jti``: a replay is refused.
@@ -145,15 +165,17 @@ class HandlerRequest(models.Model):
     Kept while its ``iat`` could still be accepted (five minutes each way), then pruned.
     """
 
-    certificate = models.ForeignKey(
-        "ca.Certificate", on_delete=models.CASCADE, related_name="handler_requests"
+    certificate_sha256 = models.BinaryField(
+        max_length=32, editable=False, help_text="SHA-256 of the signing certificate's DER"
     )
     jti = models.CharField(max_length=128)
     issued_at = models.DateTimeField(help_text="The JWS 'iat'")
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["certificate", "jti"], name="directory_jti_unique"),
+            models.UniqueConstraint(
+                fields=["certificate_sha256", "jti"], name="directory_jti_unique_per_certificate"
+            ),
         ]
         indexes = [models.Index(fields=["issued_at"], name="directory_jti_issued")]
 

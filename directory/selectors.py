@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from ca.models import Certificate
+from ca.models import Certificate, ExternalCertificate
 from directory.models import ApiKey, Handler, Provider, api_key_hash
 from resolution.merkle import HASH_SIZE
 from resolution.tiles import TILE_HEIGHT, TILE_WIDTH
@@ -122,11 +122,15 @@ FROM (SELECT %(number)s::varchar AS number) AS asked
 LEFT JOIN {Label._meta.db_table} AS label ON label.number = asked.number
 LEFT JOIN (
     SELECT handler.service, handler.uri, handler.priority, handler.expires_at, handler.opening,
-           handler.log_index, provider.slug AS provider, certificate.serial AS certificate,
+           handler.log_index, provider.slug AS provider,
+           COALESCE(certificate.serial, external.serial) AS certificate,
            entry.data AS entry, handler.tile_proof, tile.data AS tile
     FROM {Handler._meta.db_table} AS handler
     JOIN {Provider._meta.db_table} AS provider ON provider.id = handler.provider_id
-    JOIN {Certificate._meta.db_table} AS certificate ON certificate.id = handler.certificate_id
+    LEFT JOIN {Certificate._meta.db_table} AS certificate
+        ON certificate.id = handler.certificate_id
+    LEFT JOIN {ExternalCertificate._meta.db_table} AS external
+        ON external.id = handler.external_certificate_id
     JOIN {Entry._meta.db_table} AS entry ON entry."index" = handler.log_index
     LEFT JOIN {Tile._meta.db_table} AS tile
         ON handler.tile_proof IS NULL
@@ -135,7 +139,7 @@ LEFT JOIN (
     WHERE handler.number = %(number)s
       AND (%(service)s::varchar IS NULL OR handler.service = %(service)s)
       AND handler.expires_at > %(now)s
-      AND certificate.revoked_at IS NULL
+      AND certificate.revoked_at IS NULL AND external.revoked_at IS NULL
       AND (handler.visible_to IS NULL
            OR %(caller)s = ANY(handler.visible_to)
            OR handler.provider_id = %(caller_id)s)

@@ -9,19 +9,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from ca.models import Certificate
+from ca.models import Certificate, ExternalCertificate
 from ca.selectors import (
     CertificateNamingError,
+    ExternalCertificateError,
     certificate_covers,
     certificate_named,
     certificate_x509,
+    external_certificate_verify,
+    x5c_certificates,
 )
+from ca.services import external_certificate_hold
 from core.dates import rfc3339
 from core.numbers import PhoneNumber, number_parse
+from core.problems import Problem
 from core.signed_requests import (
     MAX_CLOCK_SKEW,
     SignedRequestMalformed,
@@ -44,6 +50,7 @@ from directory.problems import (
 from directory.uris import Service, ServiceError, UriError, service_parse, uri_validate
 from resolution.lookup import handler_commitment, handler_fields
 from resolution.tiles import TILE_WIDTH
+from transparency.labels import number_label_keep
 from transparency.selectors import tile_inner_proofs_at, tree_size
 from transparency.services import AppendedEntry, log_append
 
@@ -134,10 +141,67 @@ class HandlerChange:
 
 @dataclass(frozen=True)
 class _SignedChange:
-    certificate: Certificate
+    certificate: Certificate | ExternalCertificate  # the latter unsaved on its first use
     payload: dict[str, Any]
     jti: str
     issued_at: datetime
+
+
+_EXTERNAL_REJECTIONS: dict[str, type[Problem]] = {
+    "unknown": SigningCertificateUnknown,
+    "provider": SigningCertificateOfAnotherProvider,
+    "not-valid": SigningCertificateNotValid,
+    "number": SigningCertificateNumberMismatch,
+}
+
+
+def _certificate_named(header: dict[str, Any]) -> tuple[Certificate | None, list[x509.Certificate]]:
+    """The certificate a JWS header names: ours (with its X.509), or a chain from ``x5c``.
+
+    A certificate issued elsewhere is named by ``x5c`` alone: a serial names nothing across
+    CAs.
+    """
+    kid, x5c = header.get("kid"), header.get("x5c")
+    try:
+        ours = certificate_named(kid=kid, x5c=x5c)
+        if ours is not None:
+            return ours, [certificate_x509(ours)]
+        if kid is None:
+            return None, x5c_certificates(x5c)
+    except CertificateNamingError as error:
+        raise SignedRequestMalformed(str(error)) from None
+    raise SigningCertificateUnknown("The certificate the JWS names was not issued here.")
+
+
+def _certificate_check(
+    ours: Certificate | None,
+    chain: list[x509.Certificate],
+    *,
+    provider: Provider,
+    phone: PhoneNumber,
+    now: datetime,
+) -> Certificate | ExternalCertificate:
+    """The named certificate, if it may authorise this caller's change of this number now."""
+    if ours is None:
+        try:
+            return external_certificate_verify(
+                chain=chain, provider_slug=provider.slug, number=phone.e164, at=now
+            )
+        except ExternalCertificateError as error:
+            raise _EXTERNAL_REJECTIONS[error.reason](str(error)) from None
+    if ours.provider_id != provider.pk:
+        raise SigningCertificateOfAnotherProvider(
+            "The certificate was issued to another provider than the one calling."
+        )
+    if ours.revoked_at is not None:
+        raise SigningCertificateNotValid("The certificate is revoked.")
+    if ours.not_after <= now:
+        raise SigningCertificateNotValid("The certificate has expired.")
+    if ours.not_before > now:
+        raise SigningCertificateNotValid("The certificate is not valid yet.")
+    if not certificate_covers(ours, phone.digits):
+        raise SigningCertificateNumberMismatch("The certificate's TNAuthList does not name it.")
+    return ours
 
 
 def _signed_change(
@@ -148,30 +212,20 @@ def _signed_change(
     token: object,
     fields: frozenset[str],
 ) -> _SignedChange:
-    """Check everything about a signed change that does not need a lock."""
+    """Check everything about a signed change that does not need a lock.
+
+    The certificate is ours (named by ``kid`` or ``x5c``) or one issued under another trusted
+    root (``x5c``: ca.trust). The signature is checked with its key before anything about
+    the certificate is said.
+    """
     now = timezone.now()
     parsed = signed_request_parse(token)
-    try:
-        certificate = certificate_named(kid=parsed.header.get("kid"), x5c=parsed.header.get("x5c"))
-    except CertificateNamingError as error:
-        raise SignedRequestMalformed(str(error)) from None
-    if certificate is None:
-        raise SigningCertificateUnknown("The certificate the JWS names was not issued here.")
-    public_key = certificate_x509(certificate).public_key()
-    assert isinstance(public_key, ec.EllipticCurvePublicKey)  # we only certify P-256 keys
+    ours, chain = _certificate_named(parsed.header)
+    public_key = chain[0].public_key()
+    if not isinstance(public_key, ec.EllipticCurvePublicKey):
+        raise SigningCertificateNotValid("A number certificate's key is a P-256 key.")
     payload = signed_request_verify(parsed, public_key, now=now)
-    if certificate.provider_id != provider.pk:
-        raise SigningCertificateOfAnotherProvider(
-            "The certificate was issued to another provider than the one calling."
-        )
-    if certificate.revoked_at is not None:
-        raise SigningCertificateNotValid("The certificate is revoked.")
-    if certificate.not_after <= now:
-        raise SigningCertificateNotValid("The certificate has expired.")
-    if certificate.not_before > now:
-        raise SigningCertificateNotValid("The certificate is not valid yet.")
-    if not certificate_covers(certificate, phone.digits):
-        raise SigningCertificateNumberMismatch("The certificate's TNAuthList does not name it.")
+    certificate = _certificate_check(ours, chain, provider=provider, phone=phone, now=now)
     unknown = sorted(set(payload) - fields)
     if unknown:
         raise SignedRequestMismatch(f"Unknown payload fields: {', '.join(unknown)}.")
@@ -186,29 +240,36 @@ def _signed_change(
     return _SignedChange(certificate=certificate, payload=payload, jti=jti, issued_at=issued_at)
 
 
-def _certificate_hold(change: _SignedChange) -> None:
+def _certificate_hold(change: _SignedChange) -> Certificate | ExternalCertificate:
     """Lock the certificate against a revocation until the caller's transaction ends.
 
     A revocation that committed after ``_signed_change`` looked is seen here; one that starts
-    later waits, then removes what this transaction adds.
+    later waits, then removes what this transaction adds. A certificate issued elsewhere is
+    kept on its first use; the row kept is returned.
     """
-    revoked_at = (
-        Certificate.objects.select_for_update(no_key=True)
-        .filter(pk=change.certificate.pk)
-        .values_list("revoked_at", flat=True)
-        .get()
-    )
+    certificate = change.certificate
+    if isinstance(certificate, ExternalCertificate):
+        certificate = external_certificate_hold(certificate)
+        revoked_at = certificate.revoked_at
+    else:
+        revoked_at = (
+            Certificate.objects.select_for_update(no_key=True)
+            .filter(pk=certificate.pk)
+            .values_list("revoked_at", flat=True)
+            .get()
+        )
     if revoked_at is not None:
         raise SigningCertificateNotValid("The certificate is revoked.")
+    return certificate
 
 
 def _jti_spend(change: _SignedChange) -> None:
     """Record the jti in the caller's transaction; refuse one seen before."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {HandlerRequest._meta.db_table} (certificate_id, jti, issued_at) "  # noqa: S608
+            f"INSERT INTO {HandlerRequest._meta.db_table} (certificate_sha256, jti, issued_at) "  # noqa: S608
             "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
-            [change.certificate.pk, change.jti, change.issued_at],
+            [bytes(change.certificate.certificate_sha256), change.jti, change.issued_at],
         )
         if cursor.fetchone() is None:
             raise RequestReplayed("This 'jti' was already used with this certificate.")
@@ -254,7 +315,7 @@ def handler_fields_of(handler: Handler, provider_slug: str) -> dict[str, Any]:
             "uri": handler.uri,
             "priority": handler.priority,
             "expires_at": rfc3339(handler.expires_at),
-            "certificate": handler.certificate.serial,
+            "certificate": handler.certificate_serial,
         },
     )
 
@@ -275,9 +336,8 @@ def handler_put(*, provider: Provider, number: str, service: str, token: object)
         raise UriInvalid(str(error)) from None
     priority = _priority(change.payload)
     visible_to = _visible_to(change.payload)
-    certificate = change.certificate
     with transaction.atomic():
-        _certificate_hold(change)
+        certificate = _certificate_hold(change)
         _jti_spend(change)
         handler = (
             Handler.objects.select_for_update()
@@ -290,9 +350,13 @@ def handler_put(*, provider: Provider, number: str, service: str, token: object)
         handler.uri = uri
         handler.priority = priority
         handler.visible_to = visible_to
-        handler.certificate = certificate
+        if isinstance(certificate, ExternalCertificate):
+            handler.certificate, handler.external_certificate = None, certificate
+            handler.label = number_label_keep(phone.e164).label
+        else:
+            handler.certificate, handler.external_certificate = certificate, None
+            handler.label = bytes(certificate.label)
         handler.expires_at = certificate.not_after
-        handler.label = bytes(certificate.label)
         handler.opening = secrets.token_bytes(OPENING_BYTES)
         handler.updated_at = timezone.now()
         commitment = handler_commitment(
@@ -366,11 +430,18 @@ def _service(text: str) -> Service:
         raise ServiceUnknown(str(error)) from None
 
 
-def handlers_remove_revoked(*, certificate: Certificate, **_signal: Any) -> int:
+def handlers_remove_revoked(
+    *, certificate: Certificate | ExternalCertificate, **_signal: Any
+) -> int:
     """Remove the handlers a revoked certificate authorised (in the revoking transaction)."""
+    authorised = (
+        models.Q(external_certificate=certificate)
+        if isinstance(certificate, ExternalCertificate)
+        else models.Q(certificate=certificate)
+    )
     handlers = list(
         Handler.objects.select_for_update()
-        .filter(certificate=certificate)
+        .filter(authorised)
         .select_related("provider")
         .order_by("pk")
     )

@@ -65,7 +65,8 @@ _ENTRY_KEYS: Final = frozenset({"commitment", "kind", "label", "provider", "serv
 _E164: Final = re.compile(r"\+[1-9][0-9]{1,14}")
 _LABEL: Final = re.compile(r"[0-9a-f]{128}")
 _COMMITMENT: Final = re.compile(r"[0-9a-f]{64}")
-_SERIAL: Final = re.compile(r"[0-9a-f]{32}")
+# Lowercase hex: 32 digits from this CA, up to 40 (RFC 5280 §4.1.2.2: 20 octets) from others.
+_SERIAL: Final = re.compile(r"[0-9a-f]{1,40}")
 # RFC 3339 §5.6 date-time; the value is returned as given, so only its form is checked.
 _RFC3339: Final = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"

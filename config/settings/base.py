@@ -7,6 +7,7 @@ is documented in docs/configuration.md.
 
 from __future__ import annotations
 
+import ipaddress
 import warnings
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,24 @@ RS_CERT_LIFETIME_DAYS: int = env.int("RS_CERT_LIFETIME_DAYS", default=30)
 RS_CA_NAME: str = env.str("RS_CA_NAME", default="Resolution Service")
 # A CRL is valid this long; it is signed anew on every revocation and before it runs out.
 RS_CRL_LIFETIME_HOURS: int = env.int("RS_CRL_LIFETIME_HOURS", default=24)
+
+# Roots trusted besides our own CA for number certificates issued elsewhere (ca.trust): a TOML
+# file naming each root, the providers it speaks for and its CRLs. Unset: only our own.
+RS_TRUSTED_ROOTS_FILE: str = env.str("RS_TRUSTED_ROOTS_FILE", default="")
+# How often beat fetches the CRLs of those roots' CAs (ca.services.external_crls_refresh).
+RS_EXTERNAL_CRL_REFRESH_SECONDS: int = env.int("RS_EXTERNAL_CRL_REFRESH_SECONDS", default=300)
+
+# --- Fetching untrusted URLs (x5u certificates, CRLs: core.fetch) -------------------------------
+
+# Networks (CIDRs) a fetch may connect to although they are not public, e.g. an internal PKI
+# host. By default only globally routable addresses are fetched: no SSRF into our network.
+# Checked here, so that a mistyped network stops the service from starting.
+RS_FETCH_PERMITTED_NETWORKS: list[str] = [
+    str(ipaddress.ip_network(network))
+    for network in env.list("RS_FETCH_PERMITTED_NETWORKS", default=[])
+]
+# A PEM bundle of CA certificates trusted for fetches in addition to the public CAs (certifi).
+RS_FETCH_CA_FILE: str = env.str("RS_FETCH_CA_FILE", default="")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -295,6 +314,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "options": {"expires": 5},  # a backlog of stale runs is useless: the next one catches up
     },
     "crl-refresh": {"task": "ca.tasks.crl_refresh", "schedule": 900.0},
+    # The CRLs of CAs under other trusted roots; a certificate they list loses its handlers.
+    "external-crls-refresh": {
+        "task": "ca.tasks.external_crls_refresh",
+        "schedule": float(RS_EXTERNAL_CRL_REFRESH_SECONDS),
+    },
     # Lookups never show expired handlers; this removes them and logs their removal.
     "handlers-expire": {"task": "directory.tasks.handlers_expire", "schedule": 60.0},
     "handler-requests-prune": {"task": "directory.tasks.handler_requests_prune", "schedule": 600.0},

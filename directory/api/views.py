@@ -150,7 +150,7 @@ class HandlerApi(APIView):
             "priority": handler.priority,
             "visibility": handler.visible_to or "all",
             "expires_at": rfc3339(handler.expires_at),
-            "certificate": handler.certificate.serial,
+            "certificate": handler.certificate_serial,
             "log": _position(change.log),
         }
         return Response(output, status=201 if change.created else 200)
