@@ -226,3 +226,35 @@ class ExternalCrl(models.Model):
 
     def __str__(self) -> str:
         return self.issuer
+
+
+class PassportSeen(models.Model):
+    """A PASSporT a provider had verified (ca.passports): presented again, it is a replay.
+
+    Named by the SHA-256 of its signed part, ``header.payload``, and kept until its ``iat`` is
+    too old to be accepted anyway (``expires_at``); then pruned.
+    """
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
+    digest = models.BinaryField(
+        max_length=32, editable=False, help_text="SHA-256 of the JWS signing input"
+    )
+    expires_at = models.DateTimeField(help_text="When the PASSporT is stale, and this is pruned")
+
+    class Meta:
+        verbose_name = "PASSporT seen"
+        verbose_name_plural = "PASSporTs seen"
+        constraints = [
+            # A PASSporT is verified by each provider it is sent to: a group message reaches
+            # several. A replay is the same one presented to the same provider again.
+            models.UniqueConstraint(
+                fields=["provider", "digest"], name="ca_passport_seen_once_per_provider"
+            ),
+            models.CheckConstraint(
+                condition=Exact(Length("digest"), 32), name="ca_passport_seen_digest_32_bytes"
+            ),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="ca_passport_seen_expires")]
+
+    def __str__(self) -> str:
+        return f"PASSporT {bytes(self.digest).hex()[:16]}"

@@ -1,5 +1,5 @@
-"""CA tasks: sending challenge SMS (with retries) and keeping the CRL fresh. Thin: each calls one
-service; the SMS task owns the retry policy."""
+"""CA tasks: sending challenge SMS (with retries), keeping the CRL fresh and pruning the PASSporT
+replay cache. Thin: each calls one service; the SMS task owns the retry policy."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from celery import Task, shared_task
 from django.conf import settings
 
-from ca import services
+from ca import passports, services
 from ca.sms import SmsTemporaryError
 
 # Longest wait between two delivery attempts: past it, the code is about to expire anyway.
@@ -56,3 +56,9 @@ def crl_refresh() -> None:
 def external_crls_refresh() -> None:
     """Fetch the CRLs of CAs under other trusted roots (ca.trust); apply what they revoke."""
     services.external_crls_refresh()
+
+
+@shared_task(name="ca.tasks.passports_seen_prune", ignore_result=True)
+def passports_seen_prune() -> int:
+    """Forget verified PASSporTs that are stale anyway (beat: every ten minutes)."""
+    return passports.passports_seen_prune()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ca.csr import MAX_CSR_LENGTH
@@ -83,3 +87,91 @@ class CertificateOutput(serializers.Serializer[Certificate]):
     x5u = serializers.URLField()
     log_index = serializers.IntegerField()
     revocation_log_index = serializers.IntegerField(allow_null=True)
+
+
+# --- PASSporT verification --------------------------------------------------------------------
+
+MAX_PASSPORT_LENGTH = 8 * 1024
+# Base64 characters of a message body; the request as a whole is capped by RS_MAX_REQUEST_BYTES.
+MAX_BODY_LENGTH = 64 * 1024
+
+
+class StrictCharField(serializers.CharField):
+    """A string, and only a string: DRF's CharField would turn ``123`` into ``"123"``."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field(OpenApiTypes.BYTE)
+class Base64BytesField(serializers.Field[bytes, str, str, Any]):
+    """Bytes as standard, padded base64 (RFC 4648 §4); the empty string is the empty body."""
+
+    default_error_messages = {
+        "invalid": "Must be standard base64 (RFC 4648 §4, padded).",
+        "max_length": "At most {max_length} base64 characters.",
+    }
+
+    def __init__(self, *, max_length: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_length = max_length
+
+    def to_internal_value(self, data: Any) -> bytes:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        try:
+            return base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            self.fail("invalid")
+
+    def to_representation(self, value: bytes) -> str:
+        return base64.b64encode(value).decode()
+
+
+class PassportVerifyInput(serializers.Serializer[Any]):
+    passport = StrictCharField(
+        max_length=MAX_PASSPORT_LENGTH,
+        trim_whitespace=False,
+        help_text="The PASSporT as a compact JWS (RFC 8225 §7: header.claims.signature)",
+    )
+    body = Base64BytesField(
+        max_length=MAX_BODY_LENGTH,
+        required=False,
+        allow_null=True,
+        help_text='The message body a "msg" PASSporT protects (msgi), base64; only for "msg"',
+    )
+
+
+class PassportClaimsOutput(serializers.Serializer[Any]):
+    orig = serializers.CharField(help_text="orig.tn, E.164 ('+' added)")
+    dest = serializers.ListField(
+        child=serializers.CharField(), help_text="dest.tn, E.164 ('+' added)"
+    )
+    dest_uri = serializers.ListField(child=serializers.CharField(), help_text="dest.uri")
+    iat = serializers.IntegerField(help_text="Seconds since the epoch")
+    ppt = serializers.CharField(allow_null=True, help_text='null, "shaken" or "msg"')
+    x5u = serializers.CharField(help_text="Where the signer's certificate chain was taken from")
+
+
+class PassportCertificateOutput(serializers.Serializer[Any]):
+    serial = serializers.CharField(help_text="Lowercase hex")
+    issuer = serializers.CharField(help_text="The issuing CA's name (RFC 4514)")
+    not_after = serializers.DateTimeField()
+
+
+class PassportVerdictOutput(serializers.Serializer[Any]):
+    verdict = serializers.ChoiceField(choices=["valid", "invalid"])
+    reasons = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Why it is invalid, as stable codes (docs/passports.md); empty when valid",
+    )
+    passport = PassportClaimsOutput(
+        allow_null=True, help_text="The claims as read, verified or not; null when unreadable"
+    )
+    certificate = PassportCertificateOutput(
+        allow_null=True, help_text="The signer's certificate x5u named; null when none was had"
+    )

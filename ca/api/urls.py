@@ -17,6 +17,7 @@ api_urlpatterns = [
         views.CertificateRevokeApi.as_view(),
         name="certificate-revoke",
     ),
+    path("passports/verify", views.PassportVerifyApi.as_view(), name="passports-verify"),
     path("twilio/status", views.TwilioStatusApi.as_view(), name="twilio-status"),
 ]
 

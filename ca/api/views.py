@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from ca.api import serializers as s
 from ca.authority import ca_keys
+from ca.passports import PassportVerdict, certificate_serial, passport_check
 from ca.problems import CertificateNotFound, ChallengeNotFound, TwilioSignatureInvalid
 from ca.selectors import (
     certificate_chain_pem,
@@ -206,6 +207,63 @@ class CertificateRevokeApi(APIView):
             raise CertificateNotFound("No certificate has this serial.")
         revoked = certificate_revoke_signed(certificate=certificate, token=request.data)
         return Response(s.CertificateOutput(revoked).data)
+
+
+def _verdict_output(verdict: PassportVerdict) -> dict[str, Any]:
+    passport, certificate = verdict.passport, verdict.certificate
+    return {
+        "verdict": "valid" if verdict.valid else "invalid",
+        "reasons": list(verdict.reasons),
+        "passport": None
+        if passport is None
+        else {
+            "orig": f"+{passport.orig}",
+            "dest": [f"+{tn}" for tn in passport.dest],
+            "dest_uri": list(passport.dest_uri),
+            "iat": passport.iat,
+            "ppt": passport.ppt,
+            "x5u": passport.x5u,
+        },
+        "certificate": None
+        if certificate is None
+        else {
+            "serial": certificate_serial(certificate),
+            "issuer": certificate.issuer.rfc4514_string(),
+            "not_after": certificate.not_valid_after_utc,
+        },
+    }
+
+
+class PassportVerifyApi(APIView):
+    """Verify a PASSporT (RFC 8225), with the message body a "msg" PASSporT protects.
+
+    A readable request always gets 200 and a verdict: "valid", or "invalid" with the reasons
+    (docs/passports.md). The signer's chain comes from x5u: our own repository, or an HTTPS
+    host on RS_X5U_ALLOWED_HOSTS. A PASSporT is valid once per provider.
+    """
+
+    @extend_schema(
+        operation_id="passports_verify",
+        request=s.PassportVerifyInput,
+        responses={
+            200: s.PassportVerdictOutput,
+            400: problem(
+                "No passport, a passport that is not a string, too long, or a body "
+                "that is not base64"
+            ),
+            413: problem("The request body is too large"),
+            **COMMON_PROBLEMS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = s.PassportVerifyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        verdict = passport_check(
+            provider=caller_provider(request),
+            token=data.validated_data["passport"],
+            body=data.validated_data.get("body"),
+        )
+        return Response(s.PassportVerdictOutput(_verdict_output(verdict)).data)
 
 
 class TwilioStatusApi(APIView):

@@ -163,6 +163,21 @@ RS_FETCH_PERMITTED_NETWORKS: list[str] = [
 # A PEM bundle of CA certificates trusted for fetches in addition to the public CAs (certifi).
 RS_FETCH_CA_FILE: str = env.str("RS_FETCH_CA_FILE", default="")
 
+# --- PASSporTs (POST /v1/passports/verify: ca.passports) ----------------------------------------
+
+# Hosts a PASSporT's x5u may be fetched from (core.fetch allow-list entries: "host",
+# "host:port", "*.domain"). Our own repository's URLs are read from the database, never fetched,
+# whatever this says. Empty: only certificates of our own repository.
+RS_X5U_ALLOWED_HOSTS: list[str] = env.list("RS_X5U_ALLOWED_HOSTS", default=[])
+# Seconds a fetched x5u chain is kept by each process (less when the server's max-age says so).
+RS_X5U_CACHE_SECONDS: int = env.int("RS_X5U_CACHE_SECONDS", default=3600)
+# Seconds a PASSporT's iat may lie from our clock, either way (DESIGN §4.4: 60).
+RS_PASSPORT_FRESHNESS_SECONDS: int = env.int("RS_PASSPORT_FRESHNESS_SECONDS", default=60)
+# Seconds a "msg" PASSporT's iat may lie in the past: messages are stored and forwarded.
+RS_PASSPORT_MSG_FRESHNESS_SECONDS: int = env.int(
+    "RS_PASSPORT_MSG_FRESHNESS_SECONDS", default=24 * 60 * 60
+)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -327,6 +342,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "directory.tasks.handler_tile_proofs_keep",
         "schedule": 30.0,
     },
+    # Forget verified PASSporTs once they are stale anyway (the replay cache, ca.passports).
+    "passports-seen-prune": {"task": "ca.tasks.passports_seen_prune", "schedule": 600.0},
     "clear-expired-sessions": {
         "task": "core.tasks.sessions_clear_expired",
         "schedule": 3600.0,

@@ -16,14 +16,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from core.fetch import (
     FetchedDocument,
@@ -33,8 +28,8 @@ from core.fetch import (
     url_fetch,
     url_fetch_configured,
 )
+from tests.tls import HOST, TlsPki, tls_pki_make
 
-HOST = "certs.rs.test"
 PKIX_CERT = "application/pkix-cert"
 # Bytes the endless route offers; the fetch must stop long before.
 ENDLESS_BYTES = 256 * 1024 * 1024
@@ -43,92 +38,12 @@ ENDLESS_BYTES = 256 * 1024 * 1024
 # --- A throwaway PKI and a local HTTPS server ---------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Pki:
-    ca_file: Path
-    chain_file: Path
-    key_file: Path
-    document: bytes  # what /cert.pem serves: the CA certificate, DER
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _pki_make(folder: Path) -> Pki:
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("core.fetch test CA"))
-        .issuer_name(_name("core.fetch test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server_cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(HOST))
-        .issuer_name(ca_cert.subject)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName(HOST),
-                    x509.DNSName("localhost"),
-                    x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")),
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    ca_file, chain_file, key_file = folder / "ca.pem", folder / "chain.pem", folder / "key.pem"
-    ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    chain_file.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        server_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return Pki(ca_file, chain_file, key_file, ca_cert.public_bytes(serialization.Encoding.DER))
-
-
 @dataclass
 class Origin:
     """What a test sees of the local server."""
 
     port: int
-    pki: Pki
+    pki: TlsPki
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     # Bytes the endless route got out before the client went away, once it has.
     endless_sent: list[int] = field(default_factory=list)
@@ -213,12 +128,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return _pki_make(tmp_path_factory.mktemp("fetch-pki"))
+def pki(tmp_path_factory: pytest.TempPathFactory) -> TlsPki:
+    return tls_pki_make(tmp_path_factory.mktemp("fetch-pki"))
 
 
 @pytest.fixture(scope="module")
-def origin(pki: Pki) -> Iterator[Origin]:
+def origin(pki: TlsPki) -> Iterator[Origin]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(pki.chain_file, pki.key_file)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
