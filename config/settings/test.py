@@ -14,6 +14,9 @@ SECRET_KEY = "test-only-key-0123456789-0123456789-0123456789-0123456789"  # noqa
 DATABASES = {"default": database_from_environment()}
 # Lets the test runner empty the append-only log tables between tests (transparency 0002).
 DATABASES["default"]["OPTIONS"]["options"] = "-c rs.allow_test_truncate=on"
+# Two test runs on one server at once need two test databases (default: test_<name>).
+if env.str("RS_TEST_DATABASE", default=""):
+    DATABASES["default"]["TEST"] = {"NAME": env.str("RS_TEST_DATABASE")}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 RS_PUBLIC_URL = "http://testserver"
