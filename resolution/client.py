@@ -1,0 +1,885 @@
+"""The Python SDK of the resolution service: one ``Client`` method per REST call (DESIGN §5).
+
+``Client`` speaks HTTP (httpx) and nothing else: each method sends one request and returns a
+typed, frozen dataclass of the answer.  What a number holder signs (handler changes and
+revocations, compact JWS with ES256) is made by the module's token functions, with the key of
+the number certificate, so that a key never has to be handed to the transport::
+
+    client = Client("https://rs.example.net", api_key="rs_…")
+    challenge = client.challenge_start("+33612345678")
+    client.challenge_verify(challenge.id, code)                  # the code from the SMS
+    issued = client.certificate_issue(challenge.id, csr_pem(key))
+    token = handler_put_token(key, issued.serial, number="+33612345678",
+                              service="messaging", uri="sip:alice@chat.example")
+    client.handler_put("+33612345678", "messaging", token)
+    verified = client.number_lookup("+33612345678").verify(client.log_key())
+
+Errors: an answer that is an RFC 9457 problem (or any other 4xx/5xx) raises ``ApiError`` with
+its status, type, title and detail; a connection that fails or times out raises
+``NetworkError``; a 2xx answer that is not what the API documents raises ``ResponseError``.
+All three are ``ClientError``.  Every request has a timeout; GETs are retried after a network
+error, a 429 or a 502/503/504 (they are idempotent), other methods never are.
+
+Public API: ``Client``, ``ClientError``, ``ApiError``, ``NetworkError``, ``ResponseError``, the
+answer dataclasses, ``csr_pem``, ``handler_put_token``, ``handler_delete_token``,
+``revoke_token``, ``DEFAULT_TIMEOUT``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final, NoReturn
+from urllib.parse import quote, urlsplit
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from resolution import __version__
+from resolution.audit import AuditError, _LogClient
+from resolution.canonical import canonical_json
+from resolution.jose import ALG_ES256, jws_sign
+from resolution.lookup import VerifiedLookup, verify_lookup
+from resolution.note import MAX_NOTE_SIZE
+
+DEFAULT_TIMEOUT: Final = 10.0
+"""Seconds a request may take to connect, or wait for data, before it fails."""
+
+GET_RETRIES: Final = 2
+"""Extra attempts of a GET after a network error, a 429 or a 502/503/504."""
+
+JOSE: Final = "application/jose"  # RFC 7515 §9.2.1: a compact JWS body
+_BACKOFF: Final = 0.25  # seconds before the first retry, doubled for each further one
+_MAX_RETRY_AFTER: Final = 10.0
+_RETRIED_STATUSES: Final = frozenset({429, 502, 503, 504})
+_MAX_PEM_BYTES: Final = 64 * 1024
+
+
+# --- Errors -----------------------------------------------------------------------------------
+
+
+class ClientError(Exception):
+    """A call to the service failed; the message is one line saying what and why."""
+
+
+class ApiError(ClientError):
+    """The service refused the request: an RFC 9457 problem, or another 4xx/5xx answer.
+
+    ``type`` is the problem's type URI (``about:blank`` when the answer was no problem
+    document), ``slug`` its last path segment (the stable code, e.g. ``challenge-code-wrong``),
+    ``extensions`` the problem's other members (``attempts_left``, ``retry_after``, ``errors``).
+    """
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        url: str,
+        status: int,
+        type: str,  # the RFC 9457 member's name
+        title: str,
+        detail: str,
+        extensions: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.method, self.url, self.status = method, url, status
+        self.type, self.title, self.detail = type, title, detail
+        self.extensions = dict(extensions or {})
+        message = f"{method} {url}: {status} {self.slug}: {detail or title}"
+        # The members a person acts on (ca.problems, core.problems).
+        if isinstance(self.extensions.get("attempts_left"), int):
+            message += f" ({self.extensions['attempts_left']} attempts left)"
+        if isinstance(self.extensions.get("retry_after"), int):
+            message += f" (retry in {self.extensions['retry_after']} s)"
+        super().__init__(message)
+
+    @property
+    def slug(self) -> str:
+        """The last segment of ``type``: the problem's stable code."""
+        return self.type.rstrip("/").rsplit("/", 1)[-1]
+
+
+class NetworkError(ClientError):
+    """The service could not be reached, or did not answer in time."""
+
+
+class ResponseError(ClientError):
+    """The service answered 2xx with something the API does not document."""
+
+
+# --- Answers ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """An SMS challenge (``POST /v1/challenges``, ``GET``/``verify``)."""
+
+    id: str
+    number: str
+    status: str  # pending, verified, used or failed
+    expires_at: datetime
+    attempts_left: int
+    delivery: str
+
+
+@dataclass(frozen=True)
+class LogPosition:
+    """Where a change was appended to the log: its index and RFC 6962 leaf hash."""
+
+    index: int
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    """A number certificate just issued (``POST /v1/certificates``): PEM, chain and log entry."""
+
+    serial: str
+    certificate: str
+    chain: tuple[str, ...]
+    not_before: datetime
+    not_after: datetime
+    x5u: str
+    log: LogPosition
+
+    def x509(self) -> x509.Certificate:
+        """The certificate, parsed."""
+        return x509.load_pem_x509_certificate(self.certificate.encode("ascii"))
+
+
+@dataclass(frozen=True)
+class CertificateState:
+    """A certificate's state (``GET /v1/certificates/{serial}``, and after a revocation)."""
+
+    serial: str
+    provider: str
+    status: str  # valid, revoked, expired or not_yet_valid
+    not_before: datetime
+    not_after: datetime
+    revoked_at: datetime | None
+    revocation_reason: str
+    x5u: str
+    log_index: int
+    revocation_log_index: int | None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who the API key authenticates as (``GET /v1/me``)."""
+
+    provider: str
+    name: str
+    key_prefix: str
+
+
+@dataclass(frozen=True)
+class Handler:
+    """A handler as published (``PUT /v1/numbers/{number}/handlers/{service}``)."""
+
+    number: str
+    provider: str
+    service: str
+    uri: str
+    priority: int
+    visibility: str | tuple[str, ...]  # "all", or provider slugs
+    expires_at: str
+    certificate: str
+    log: LogPosition
+
+
+@dataclass(frozen=True)
+class HandlerRemoved:
+    """A handler removed (``DELETE /v1/numbers/{number}/handlers/{service}``)."""
+
+    number: str
+    provider: str
+    service: str
+    log: LogPosition
+
+
+@dataclass(frozen=True)
+class LogKeys:
+    """The log's public keys (``GET /log/key``): the checkpoint verifier and the VRF key."""
+
+    origin: str
+    note_verifier_key: str
+    vrf_suite: str
+    vrf_public_key: bytes
+
+
+@dataclass(frozen=True)
+class LookupAnswer:
+    """A lookup answer (``GET /v1/numbers/{number}``), not yet verified.
+
+    Only ``verify`` gives its handlers: nothing in an answer is to be believed before the
+    proofs it carries have been checked against the log's keys.
+    """
+
+    number: str
+    label: str
+    raw: Mapping[str, Any] = field(repr=False)
+
+    def verify(self, keys: LogKeys) -> VerifiedLookup:
+        """``resolution.verify_lookup`` of the answer; raises ``LookupVerificationError``."""
+        return verify_lookup(self.raw, keys.note_verifier_key, keys.vrf_public_key)
+
+
+@dataclass(frozen=True)
+class NumberLabel:
+    """A number's VRF label and its RFC 9381 proof (``GET /v1/log/labels/{number}``)."""
+
+    number: str
+    label: bytes
+    vrf_proof: bytes
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One log entry (``GET /v1/log/entries``): its bytes as logged, and leaf hash."""
+
+    index: int
+    kind: str
+    entry: bytes
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True)
+class EntriesPage:
+    """A page of log entries: ``start <= index < end`` of the tree of ``size``."""
+
+    start: int
+    end: int
+    size: int
+    next: int | None
+    entries: tuple[LogEntry, ...]
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """RFC 9162 §2.1.3 inclusion proof of leaf ``index`` in the tree of ``size``."""
+
+    index: int
+    size: int
+    leaf_hash: bytes
+    proof: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    """RFC 9162 §2.1.4 consistency proof from the tree of ``old`` to that of ``new``."""
+
+    old: int
+    new: int
+    proof: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class PassportClaims:
+    """A PASSporT's claims as the verifier read them; numbers in E.164 ("+" added)."""
+
+    orig: str
+    dest: tuple[str, ...]
+    dest_uri: tuple[str, ...]
+    iat: int
+    ppt: str | None
+    x5u: str
+
+
+@dataclass(frozen=True)
+class PassportSigner:
+    """The certificate a PASSporT's x5u named."""
+
+    serial: str
+    issuer: str
+    not_after: datetime
+
+
+@dataclass(frozen=True)
+class PassportVerdict:
+    """The service's verdict on a PASSporT (``POST /v1/passports/verify``)."""
+
+    verdict: str  # valid or invalid
+    reasons: tuple[str, ...]
+    passport: PassportClaims | None
+    certificate: PassportSigner | None
+
+    @property
+    def valid(self) -> bool:
+        return self.verdict == "valid"
+
+
+# --- Reading answers --------------------------------------------------------------------------
+
+
+class _Reader:
+    """Reads the members of a JSON answer, raising ``ResponseError`` for what is not there."""
+
+    def __init__(self, what: str, data: object) -> None:
+        self.what = what
+        if not isinstance(data, Mapping):
+            self.fail(f"is a {type(data).__name__}, not an object")
+        self.data: Mapping[str, Any] = data
+
+    def fail(self, problem: str) -> NoReturn:
+        raise ResponseError(f"{self.what}: the answer {problem}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], *, null: bool = False) -> Any:
+        if key not in self.data:
+            self.fail(f"has no {key!r}")
+        value = self.data[key]
+        if value is None and null:
+            return None
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+            self.fail(f"has a {key!r} that is not a {getattr(kind, '__name__', kind)}")
+        return value
+
+    def text(self, key: str) -> str:
+        return str(self.get(key, str))
+
+    def integer(self, key: str) -> int:
+        return int(self.get(key, int))
+
+    def moment(self, key: str, *, null: bool = False) -> Any:
+        text = self.get(key, str, null=null)
+        if text is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"has a {key!r} that is not an RFC 3339 time")
+        if moment.tzinfo is None:
+            self.fail(f"has a {key!r} without a time zone")
+        return moment
+
+    def b64(self, key: str, value: object = None) -> bytes:
+        text = self.get(key, str) if value is None else value
+        try:
+            return base64.b64decode(str(text), validate=True)
+        except (binascii.Error, ValueError):
+            self.fail(f"has a {key!r} that is not base64")
+
+    def position(self, key: str = "log") -> LogPosition:
+        log = _Reader(f"{self.what} {key}", self.get(key, Mapping))
+        return LogPosition(index=log.integer("index"), leaf_hash=log.b64("leaf_hash"))
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        values = self.get(key, list)
+        if not all(isinstance(v, str) for v in values):
+            self.fail(f"has a {key!r} that is not a list of strings")
+        return tuple(values)
+
+
+def _certificate_state(reader: _Reader) -> CertificateState:
+    return CertificateState(
+        serial=reader.text("serial"),
+        provider=reader.text("provider"),
+        status=reader.text("status"),
+        not_before=reader.moment("not_before"),
+        not_after=reader.moment("not_after"),
+        revoked_at=reader.moment("revoked_at", null=True),
+        revocation_reason=reader.text("revocation_reason"),
+        x5u=reader.text("x5u"),
+        log_index=reader.integer("log_index"),
+        revocation_log_index=reader.get("revocation_log_index", int, null=True),
+    )
+
+
+def _challenge(reader: _Reader) -> Challenge:
+    return Challenge(
+        id=reader.text("id"),
+        number=reader.text("number"),
+        status=reader.text("status"),
+        expires_at=reader.moment("expires_at"),
+        attempts_left=reader.integer("attempts_left"),
+        delivery=reader.text("delivery"),
+    )
+
+
+# --- The client -------------------------------------------------------------------------------
+
+
+class Client:
+    """A client of the service at ``base_url`` (``https://host``, no ``/v1``).
+
+    ``api_key`` is the provider's key, sent as a bearer token; the public repository
+    (``/ca/``) and the log's read API (``/log/``) need none.  ``timeout`` bounds each request
+    (connect, and each wait for data).  Pass ``http`` to use an httpx client of your own (its
+    base URL and headers are left alone).  Use as a context manager, or call ``close``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        http: httpx.Client | None = None,
+        retries: int = GET_RETRIES,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.retries = retries
+        self._own_http = http is None
+        self._http = http or httpx.Client(
+            timeout=httpx.Timeout(timeout),
+            headers={"User-Agent": f"rs/{__version__} (python-httpx)"},
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        if self._own_http:
+            self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- transport ----------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object = None,
+        jose: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        auth: bool = True,
+        accept: str = "application/json, application/problem+json",
+    ) -> httpx.Response:
+        url = self.base_url + path
+        headers = {"Accept": accept}
+        if auth:
+            if not self.api_key:
+                raise ClientError(f"{method} {path} needs an API key")
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        content: bytes | None = None
+        if jose is not None:
+            headers["Content-Type"] = JOSE
+            content = jose.encode("ascii")
+        elif json is not None:
+            headers["Content-Type"] = "application/json"
+            content = canonical_json(json)
+        # Only reads are repeated: a POST that timed out may have done its work.
+        attempts = 1 + (self.retries if method == "GET" else 0)
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                response = self._http.request(
+                    method, url, headers=headers, content=content, params=params
+                )
+            except httpx.TransportError as exc:
+                if last:
+                    raise NetworkError(_network_message(method, url, exc)) from exc
+                time.sleep(_BACKOFF * (1 << attempt))
+                continue
+            if response.status_code in _RETRIED_STATUSES and not last:
+                time.sleep(_retry_delay(response, attempt))
+                continue
+            if response.status_code >= 400:
+                raise _api_error(method, path, response)
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> _Reader:
+        response = self._request(method, path, **kwargs)
+        try:
+            data = response.json()
+        except ValueError:
+            raise ResponseError(f"{method} {path}: the answer is not JSON") from None
+        return _Reader(f"{method} {path}", data)
+
+    # --- CA: challenges and certificates (docs/number-verification.md) -----------------
+
+    def challenge_start(self, number: str) -> Challenge:
+        """``POST /v1/challenges``: send a code by SMS to ``number`` (E.164)."""
+        return _challenge(self._json("POST", "/v1/challenges", json={"number": number}))
+
+    def challenge_get(self, challenge_id: str) -> Challenge:
+        """``GET /v1/challenges/{id}``: a challenge's state and SMS delivery."""
+        return _challenge(self._json("GET", f"/v1/challenges/{_segment(challenge_id)}"))
+
+    def challenge_verify(self, challenge_id: str, code: str) -> Challenge:
+        """``POST /v1/challenges/{id}/verify``: answer with the code from the SMS."""
+        path = f"/v1/challenges/{_segment(challenge_id)}/verify"
+        return _challenge(self._json("POST", path, json={"code": code}))
+
+    def certificate_issue(self, challenge_id: str, csr: str) -> IssuedCertificate:
+        """``POST /v1/certificates``: a number certificate for a PEM CSR, spending a verified
+        challenge."""
+        r = self._json("POST", "/v1/certificates", json={"challenge": challenge_id, "csr": csr})
+        return IssuedCertificate(
+            serial=r.text("serial"),
+            certificate=r.text("certificate"),
+            chain=r.strings("chain"),
+            not_before=r.moment("not_before"),
+            not_after=r.moment("not_after"),
+            x5u=r.text("x5u"),
+            log=r.position(),
+        )
+
+    def certificate_get(self, serial: str) -> CertificateState:
+        """``GET /v1/certificates/{serial}``: valid, revoked or expired, with log indices."""
+        return _certificate_state(self._json("GET", f"/v1/certificates/{_segment(serial)}"))
+
+    def certificate_revoke(self, serial: str, token: str) -> CertificateState:
+        """``POST /v1/certificates/{serial}/revoke`` with a ``revoke_token`` of its key."""
+        path = f"/v1/certificates/{_segment(serial)}/revoke"
+        return _certificate_state(self._json("POST", path, jose=token))
+
+    def ca_root(self) -> x509.Certificate:
+        """``GET /ca/root.pem``: the CA's trust anchor (pin it: ``resolution.store``)."""
+        response = self._request("GET", "/ca/root.pem", auth=False, accept="*/*")
+        certificates = _pem_certificates("GET /ca/root.pem", response.content)
+        if len(certificates) != 1:
+            raise ResponseError(f"GET /ca/root.pem: {len(certificates)} certificates, want 1")
+        return certificates[0]
+
+    def ca_chain(self, serial: str) -> tuple[x509.Certificate, ...]:
+        """``GET /ca/certs/{serial}.pem``: a certificate then its issuing CA (a PASSporT's
+        x5u)."""
+        path = f"/ca/certs/{_segment(serial)}.pem"
+        response = self._request("GET", path, auth=False, accept="*/*")
+        return _pem_certificates(f"GET {path}", response.content)
+
+    def x5u_chain(self, url: str) -> tuple[x509.Certificate, ...]:
+        """GET a PASSporT's ``x5u`` (any http(s) URL, not only this service's): the PEM chain
+        it serves, leaf first.  Check it before use: ``passport.passport_verify`` does."""
+        scheme = urlsplit(url).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise ClientError(f"x5u {url!r} is not an http(s) URL")
+        try:
+            response = self._http.get(
+                url, headers={"Accept": "application/pem-certificate-chain, */*;q=0.1"}
+            )
+        except httpx.TransportError as exc:
+            raise NetworkError(_network_message("GET", url, exc)) from exc
+        if response.status_code != 200:
+            raise _api_error("GET", url, response)
+        return _pem_certificates(f"GET {url}", response.content)
+
+    def ca_crl(self) -> x509.CertificateRevocationList:
+        """``GET /ca/crl``: the issuing CA's current CRL."""
+        response = self._request("GET", "/ca/crl", auth=False, accept="*/*")
+        try:
+            return x509.load_der_x509_crl(response.content)
+        except ValueError:
+            raise ResponseError("GET /ca/crl: the answer is not a DER CRL") from None
+
+    # --- PASSporTs ---------------------------------------------------------------------
+
+    def passport_verify(self, token: str, body: bytes | None = None) -> PassportVerdict:
+        """``POST /v1/passports/verify``: the service's verdict on a PASSporT, with the message
+        body a "msg" PASSporT protects."""
+        request: dict[str, Any] = {"passport": token}
+        if body is not None:
+            request["body"] = base64.b64encode(body).decode("ascii")
+        r = self._json("POST", "/v1/passports/verify", json=request)
+        passport = r.get("passport", Mapping, null=True)
+        certificate = r.get("certificate", Mapping, null=True)
+        claims = signer = None
+        if passport is not None:
+            p = _Reader(f"{r.what} passport", passport)
+            claims = PassportClaims(
+                orig=p.text("orig"),
+                dest=p.strings("dest"),
+                dest_uri=p.strings("dest_uri"),
+                iat=p.integer("iat"),
+                ppt=p.get("ppt", str, null=True),
+                x5u=p.text("x5u"),
+            )
+        if certificate is not None:
+            c = _Reader(f"{r.what} certificate", certificate)
+            signer = PassportSigner(
+                serial=c.text("serial"), issuer=c.text("issuer"), not_after=c.moment("not_after")
+            )
+        verdict = r.text("verdict")
+        if verdict not in ("valid", "invalid"):
+            r.fail(f"has the verdict {verdict!r}")
+        return PassportVerdict(
+            verdict=verdict, reasons=r.strings("reasons"), passport=claims, certificate=signer
+        )
+
+    # --- Directory (docs/directory.md) -------------------------------------------------
+
+    def me(self) -> Caller:
+        """``GET /v1/me``: the provider the API key belongs to."""
+        r = self._json("GET", "/v1/me")
+        return Caller(
+            provider=r.text("provider"), name=r.text("name"), key_prefix=r.text("key_prefix")
+        )
+
+    def handler_put(self, number: str, service: str, token: str) -> Handler:
+        """``PUT /v1/numbers/{number}/handlers/{service}`` with a ``handler_put_token``."""
+        path = f"/v1/numbers/{_segment(number)}/handlers/{_segment(service)}"
+        r = self._json("PUT", path, jose=token)
+        visibility = r.get("visibility", (str, list))
+        return Handler(
+            number=r.text("number"),
+            provider=r.text("provider"),
+            service=r.text("service"),
+            uri=r.text("uri"),
+            priority=r.integer("priority"),
+            visibility=visibility if isinstance(visibility, str) else r.strings("visibility"),
+            expires_at=r.text("expires_at"),
+            certificate=r.text("certificate"),
+            log=r.position(),
+        )
+
+    def handler_delete(self, number: str, service: str, token: str) -> HandlerRemoved:
+        """``DELETE /v1/numbers/{number}/handlers/{service}`` with a ``handler_delete_token``."""
+        path = f"/v1/numbers/{_segment(number)}/handlers/{_segment(service)}"
+        r = self._json("DELETE", path, jose=token)
+        return HandlerRemoved(
+            number=r.text("number"),
+            provider=r.text("provider"),
+            service=r.text("service"),
+            log=r.position(),
+        )
+
+    def number_lookup(self, number: str, service: str | None = None) -> LookupAnswer:
+        """``GET /v1/numbers/{number}[?service=]``: the answer, to ``verify`` before use."""
+        params = {"service": service} if service is not None else None
+        r = self._json("GET", f"/v1/numbers/{_segment(number)}", params=params)
+        return LookupAnswer(number=r.text("number"), label=r.text("label"), raw=r.data)
+
+    # --- Transparency log (docs/transparency-log.md) -----------------------------------
+
+    def log_key(self) -> LogKeys:
+        """``GET /log/key``: the log's public keys (pin them: ``resolution.store``)."""
+        r = self._json("GET", "/log/key", auth=False)
+        vrf_key = r.b64("vrf_public_key")
+        if len(vrf_key) != 32:
+            r.fail("has a VRF public key that is not 32 bytes")
+        return LogKeys(
+            origin=r.text("origin"),
+            note_verifier_key=r.text("note_verifier_key"),
+            vrf_suite=r.text("vrf_suite"),
+            vrf_public_key=vrf_key,
+        )
+
+    def log_checkpoint(self) -> bytes | None:
+        """``GET /log/checkpoint``: the latest signed checkpoint (a C2SP signed note), or
+        ``None`` while the log is empty.  Verify it with ``checkpoint.open_checkpoint``."""
+        try:
+            response = self._request("GET", "/log/checkpoint", auth=False, accept="*/*")
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if len(response.content) > MAX_NOTE_SIZE:
+            raise ResponseError("GET /log/checkpoint: the note is too large")
+        return response.content
+
+    def log_entries(self, start: int, end: int | None = None) -> EntriesPage:
+        """``GET /v1/log/entries``: entries ``start <= index < end`` (at most 1000)."""
+        params = {"start": start} | ({"end": end} if end is not None else {})
+        r = self._json("GET", "/v1/log/entries", params=params, auth=False)
+        entries = []
+        for item in r.get("entries", list):
+            e = _Reader(f"{r.what} entry", item)
+            entries.append(
+                LogEntry(
+                    index=e.integer("index"),
+                    kind=e.text("kind"),
+                    entry=e.b64("entry"),
+                    leaf_hash=e.b64("leaf_hash"),
+                )
+            )
+        return EntriesPage(
+            start=r.integer("start"),
+            end=r.integer("end"),
+            size=r.integer("size"),
+            next=r.get("next", int, null=True),
+            entries=tuple(entries),
+        )
+
+    def log_inclusion_proof(self, index: int, size: int | None = None) -> InclusionProof:
+        """``GET /v1/log/proofs/inclusion``: proof of leaf ``index`` in the tree of ``size``."""
+        params = {"index": index} | ({"size": size} if size is not None else {})
+        r = self._json("GET", "/v1/log/proofs/inclusion", params=params, auth=False)
+        return InclusionProof(
+            index=r.integer("index"),
+            size=r.integer("size"),
+            leaf_hash=r.b64("leaf_hash"),
+            proof=tuple(r.b64("proof", node) for node in r.strings("proof")),
+        )
+
+    def log_consistency_proof(self, old: int, new: int | None = None) -> ConsistencyProof:
+        """``GET /v1/log/proofs/consistency``: proof that tree ``old`` is a prefix of ``new``."""
+        params = {"from": old} | ({"to": new} if new is not None else {})
+        r = self._json("GET", "/v1/log/proofs/consistency", params=params, auth=False)
+        return ConsistencyProof(
+            old=r.integer("from"),
+            new=r.integer("to"),
+            proof=tuple(r.b64("proof", node) for node in r.strings("proof")),
+        )
+
+    def log_label(self, number: str) -> NumberLabel:
+        """``GET /v1/log/labels/{number}``: the number's label, with its VRF proof (check it
+        with ``resolution.vrf.verify`` before trusting it)."""
+        r = self._json("GET", f"/v1/log/labels/{_segment(number)}")
+        label = r.text("label")
+        try:
+            raw_label = bytes.fromhex(label)
+        except ValueError:
+            r.fail("has a label that is not hex")
+        return NumberLabel(number=r.text("number"), label=raw_label, vrf_proof=r.b64("vrf_proof"))
+
+    def log_entry_bundle(self, index: int, width: int) -> list[bytes]:
+        """The first ``width`` entries of entry bundle ``index`` (C2SP tlog-tiles), read as the
+        auditor reads them: a partial bundle, or the full one once it exists."""
+        reader = _LogClient(f"{self.base_url}/log/", self._http, self.retries)
+        try:
+            return reader.bundle(index, width)
+        except AuditError as exc:
+            if isinstance(exc.__cause__, httpx.TransportError):
+                raise NetworkError(str(exc)) from exc
+            raise ResponseError(str(exc)) from exc
+
+
+# --- Signed requests --------------------------------------------------------------------------
+
+
+def csr_pem(key: ec.EllipticCurvePrivateKey) -> str:
+    """A PEM PKCS #10 request for ``key`` (the CA ignores its subject and extensions)."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rs number key")])
+    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
+    return csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def _signed(key: ec.EllipticCurvePrivateKey, serial: str, payload: dict[str, Any]) -> str:
+    # The certificate is named by its serial (docs/directory.md: "kid").
+    return jws_sign({"alg": ALG_ES256, "kid": serial}, canonical_json(payload), key)
+
+
+def _fresh(iat: int | None, jti: str | None) -> dict[str, Any]:
+    return {
+        "iat": int(time.time()) if iat is None else iat,
+        # Random, so a change is accepted once (the service refuses a jti seen before).
+        "jti": uuid.UUID(bytes=secrets.token_bytes(16)).hex if jti is None else jti,
+    }
+
+
+def handler_put_token(
+    key: ec.EllipticCurvePrivateKey,
+    serial: str,
+    *,
+    number: str,
+    service: str,
+    uri: str,
+    priority: int = 0,
+    visibility: str | Sequence[str] = "all",
+    iat: int | None = None,
+    jti: str | None = None,
+) -> str:
+    """The JWS that publishes a handler, signed by the number certificate ``serial``'s key:
+    ``{number, service, uri, priority, visibility, iat, jti}`` (docs/directory.md)."""
+    payload = {
+        "number": number,
+        "service": service,
+        "uri": uri,
+        "priority": priority,
+        "visibility": visibility if isinstance(visibility, str) else list(visibility),
+    }
+    return _signed(key, serial, payload | _fresh(iat, jti))
+
+
+def handler_delete_token(
+    key: ec.EllipticCurvePrivateKey,
+    serial: str,
+    *,
+    number: str,
+    service: str,
+    iat: int | None = None,
+    jti: str | None = None,
+) -> str:
+    """The JWS that removes a handler: ``{number, service, iat, jti}``."""
+    return _signed(key, serial, {"number": number, "service": service} | _fresh(iat, jti))
+
+
+def revoke_token(
+    key: ec.EllipticCurvePrivateKey,
+    serial: str,
+    *,
+    reason: str | None = None,
+    iat: int | None = None,
+) -> str:
+    """The JWS that revokes certificate ``serial``, signed by its own key:
+    ``{serial, iat, reason?}`` (docs/number-verification.md, "Revocation")."""
+    payload: dict[str, Any] = {"serial": serial, "iat": int(time.time()) if iat is None else iat}
+    if reason is not None:
+        payload["reason"] = reason
+    return _signed(key, serial, payload)
+
+
+# --- Helpers ----------------------------------------------------------------------------------
+
+
+def _segment(value: str) -> str:
+    """``value`` as one URL path segment: "+" stays (E.164 in paths), "/" and the rest are
+    escaped."""
+    return quote(value, safe="+")
+
+
+def _network_message(method: str, url: str, exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"{method} {url}: no answer in time ({type(exc).__name__})"
+    return f"{method} {url}: {type(exc).__name__}: {exc or 'connection failed'}"
+
+
+def _retry_delay(response: httpx.Response, attempt: int) -> float:
+    backoff = _BACKOFF * (1 << attempt)
+    header = response.headers.get("retry-after", "").strip()
+    if header.isdigit():  # RFC 9110 §10.2.3, delta-seconds
+        return min(max(backoff, float(header)), _MAX_RETRY_AFTER)
+    return backoff
+
+
+def _api_error(method: str, path: str, response: httpx.Response) -> ApiError:
+    """The ``ApiError`` of a 4xx/5xx answer: its RFC 9457 members, or the HTTP status."""
+    body: Any = None
+    if "json" in response.headers.get("content-type", ""):
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+    if isinstance(body, dict):
+        members = {"type", "title", "status", "detail"}
+        return ApiError(
+            method=method,
+            url=path,
+            status=response.status_code,
+            type=str(body.get("type") or "about:blank"),
+            title=str(body.get("title") or response.reason_phrase),
+            detail=str(body.get("detail") or ""),
+            extensions={k: v for k, v in body.items() if k not in members},
+        )
+    text = " ".join(response.text.split())[:200] if response.content else ""
+    return ApiError(
+        method=method,
+        url=path,
+        status=response.status_code,
+        type="about:blank",
+        title=response.reason_phrase,
+        detail=text or response.reason_phrase,
+    )
+
+
+def _pem_certificates(what: str, data: bytes) -> tuple[x509.Certificate, ...]:
+    if len(data) > _MAX_PEM_BYTES:
+        raise ResponseError(f"{what}: the answer is too large for a certificate chain")
+    try:
+        return tuple(x509.load_pem_x509_certificates(data))
+    except ValueError:
+        raise ResponseError(f"{what}: the answer is not PEM certificates") from None

@@ -1,0 +1,428 @@
+"""What ``rs`` keeps on disk: number keys and certificates, pinned server keys, monitor state.
+
+The folder is ``$RS_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/rs``, else ``~/.config/rs``::
+
+    known_logs                  pinned log keys, one server a line (like SSH's known_hosts)
+    known_roots                 pinned CA roots, one server a line
+    numbers/+33612345678/
+        key.pem                 the number certificate's P-256 private key (PKCS #8)
+        key.pending.pem         a new key whose challenge awaits its code
+        certificate.pem         the number certificate
+        chain.pem               its issuing CA(s), as the service returned them
+        number.json             server, serial, x5u, the pending challenge, and the SHA-256
+                                of every key made here
+        monitor.json            where ``rs monitor`` stopped (resolution.monitor)
+
+Every file is written whole (a temporary file, then a rename) with mode 0600, and folders
+with 0700; a private key that others can read is refused, as SSH refuses one.  A pinned key
+is learnt on first use and never replaced silently: a server presenting another one gets
+``PinMismatchError`` until its line is removed by hand.
+
+Public API: ``Store``, ``Credentials``, ``Pending``, ``StoreError``, ``PinMismatchError``,
+``config_dir``, ``server_id``, ``public_key_sha256``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import re
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from resolution.note import NoteError, parse_verifier_key
+
+_E164: Final = re.compile(r"\+[1-9][0-9]{1,14}")
+_NUMBER_FORMAT: Final = "rs-number/1"
+KNOWN_LOGS: Final = "known_logs"
+KNOWN_ROOTS: Final = "known_roots"
+
+
+class StoreError(Exception):
+    """The store cannot be read or written, or holds nothing for what was asked."""
+
+
+class PinMismatchError(StoreError):
+    """A server presented another key than the one pinned for it."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A number's key and certificate, as ``rs register`` stored them."""
+
+    number: str
+    key: ec.EllipticCurvePrivateKey
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+    serial: str
+    x5u: str
+    server: str
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A challenge started for a number whose code was not given yet, and the new key."""
+
+    number: str
+    key: ec.EllipticCurvePrivateKey
+    challenge_id: str
+    expires_at: str
+    server: str
+
+
+def config_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The config folder: ``$RS_CONFIG_DIR``, ``$XDG_CONFIG_HOME/rs`` or ``~/.config/rs``."""
+    env = os.environ if environ is None else environ
+    if env.get("RS_CONFIG_DIR"):
+        return Path(env["RS_CONFIG_DIR"]).expanduser()
+    if env.get("XDG_CONFIG_HOME"):  # XDG Base Directory: only an absolute path counts
+        base = Path(env["XDG_CONFIG_HOME"])
+        if base.is_absolute():
+            return base / "rs"
+    return Path.home() / ".config" / "rs"
+
+
+def server_id(url: str) -> str:
+    """A server's URL as pins name it: scheme and host lowercase, no trailing "/"."""
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.netloc:
+        raise StoreError(f"{url!r} is not an absolute URL")
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+
+def public_key_sha256(key: ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey) -> bytes:
+    """SHA-256 of the SubjectPublicKeyInfo DER: what a log ``certificate`` entry names as
+    ``public_key_sha256``."""
+    public = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey) else key
+    spki = public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(spki).digest()
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``, mode 0600, atomically: a crash leaves old or new."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(tmp, flags, 0o600)
+    except FileExistsError:  # left by a crashed run of this very process id
+        tmp.unlink()
+        fd = os.open(tmp, flags, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+class Store:
+    """The config folder at ``root`` (see the module docstring for its layout)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _folder(self, path: Path) -> Path:
+        # Each missing level 0700 (mkdir's parents=True would make them with the umask's mode);
+        # existing folders are left as their owner set them.
+        missing = []
+        ancestor = path
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            missing.append(ancestor)
+            ancestor = ancestor.parent
+        try:
+            for folder in reversed(missing):
+                folder.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create {path}: {exc.strerror or exc}") from None
+        return path
+
+    def _save(self, path: Path, data: bytes) -> None:
+        self._folder(path.parent)
+        try:
+            _write(path, data)
+        except OSError as exc:
+            raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+    # --- numbers ------------------------------------------------------------------------
+
+    def number_dir(self, number: str) -> Path:
+        """The number's folder (not created); ``number`` must be E.164."""
+        if not isinstance(number, str) or not _E164.fullmatch(number):
+            raise StoreError(f"{number!r} is not an E.164 number (+ and 2 to 15 digits)")
+        return self.root / "numbers" / number
+
+    def _meta(self, number: str) -> dict[str, Any]:
+        path = self.number_dir(number) / "number.json"
+        raw = _read(path)
+        if raw is None:
+            return {"format": _NUMBER_FORMAT, "number": number, "public_keys": []}
+        try:
+            meta = json.loads(raw)
+        except ValueError:
+            raise StoreError(f"{path} is not JSON") from None
+        if not isinstance(meta, dict) or meta.get("format") != _NUMBER_FORMAT:
+            raise StoreError(f"{path} is not an {_NUMBER_FORMAT} file")
+        if not isinstance(meta.get("public_keys"), list):
+            raise StoreError(f"{path} has no list of public keys")
+        return meta
+
+    def _save_meta(self, number: str, meta: dict[str, Any]) -> None:
+        data = (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode()
+        self._save(self.number_dir(number) / "number.json", data)
+
+    def pending_save(
+        self,
+        number: str,
+        *,
+        key: ec.EllipticCurvePrivateKey,
+        challenge_id: str,
+        expires_at: str,
+        server: str,
+    ) -> None:
+        """Keep a new key and the challenge started for it, before its code is known.
+
+        The key is remembered as the number's own at once, so that a certificate issued for
+        it is never taken for someone else's, even if ``rs`` stops before storing it.
+        """
+        meta = self._meta(number)
+        fingerprint = public_key_sha256(key).hex()
+        if fingerprint not in meta["public_keys"]:
+            meta["public_keys"].append(fingerprint)
+        meta["pending"] = {
+            "challenge": challenge_id,
+            "expires_at": expires_at,
+            "server": server_id(server),
+        }
+        self._save(self.number_dir(number) / "key.pending.pem", _key_pem(key))
+        self._save_meta(number, meta)
+
+    def pending(self, number: str) -> Pending | None:
+        """The challenge ``pending_save`` kept for the number, with its key, if any."""
+        meta = self._meta(number)
+        pending = meta.get("pending")
+        key_path = self.number_dir(number) / "key.pending.pem"
+        raw = _read(key_path)
+        if not isinstance(pending, dict) or raw is None:
+            return None
+        try:
+            key = serialization.load_pem_private_key(raw, password=None)
+        except ValueError:
+            raise StoreError(f"{key_path} is damaged") from None
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise StoreError(f"{key_path} is not an elliptic-curve key")
+        return Pending(
+            number=number,
+            key=key,
+            challenge_id=str(pending.get("challenge")),
+            expires_at=str(pending.get("expires_at")),
+            server=str(pending.get("server")),
+        )
+
+    def credentials_save(
+        self,
+        number: str,
+        *,
+        key: ec.EllipticCurvePrivateKey,
+        certificate_pem: str,
+        chain_pems: tuple[str, ...],
+        serial: str,
+        x5u: str,
+        server: str,
+    ) -> None:
+        """Store a number's new key and certificate, replacing the previous ones."""
+        folder = self.number_dir(number)
+        meta = self._meta(number)
+        fingerprint = public_key_sha256(key).hex()
+        if fingerprint not in meta["public_keys"]:
+            meta["public_keys"].append(fingerprint)
+        meta.update(serial=serial, x5u=x5u, server=server_id(server), revoked=False)
+        meta.pop("pending", None)
+        self._save(folder / "key.pem", _key_pem(key))
+        self._save(folder / "certificate.pem", certificate_pem.encode("ascii"))
+        self._save(folder / "chain.pem", "".join(chain_pems).encode("ascii"))
+        self._save_meta(number, meta)
+        (folder / "key.pending.pem").unlink(missing_ok=True)
+
+    def credentials(self, number: str) -> Credentials:
+        """The number's stored key and certificate; ``StoreError`` if there are none."""
+        folder = self.number_dir(number)
+        key_path = folder / "key.pem"
+        try:
+            mode = key_path.stat().st_mode
+        except FileNotFoundError:
+            raise StoreError(
+                f"no key stored for {number} in {folder}: run 'rs register {number}' first"
+            ) from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise StoreError(
+                f"{key_path} is accessible by others (mode {stat.S_IMODE(mode):04o}): "
+                f"run 'chmod 600 {key_path}'"
+            )
+        meta = self._meta(number)
+        try:
+            key = serialization.load_pem_private_key(_read(key_path) or b"", password=None)
+            certificate = x509.load_pem_x509_certificate(_read(folder / "certificate.pem") or b"")
+            chain_pem = _read(folder / "chain.pem") or b""
+            chain = tuple(x509.load_pem_x509_certificates(chain_pem)) if chain_pem else ()
+        except ValueError as exc:
+            raise StoreError(f"the files in {folder} are damaged: {exc}") from None
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise StoreError(f"{key_path} is not an elliptic-curve key")
+        for name in ("serial", "x5u", "server"):
+            if not isinstance(meta.get(name), str):
+                raise StoreError(f"{folder / 'number.json'} has no {name!r}")
+        return Credentials(
+            number=number,
+            key=key,
+            certificate=certificate,
+            chain=chain,
+            serial=meta["serial"],
+            x5u=meta["x5u"],
+            server=meta["server"],
+            revoked=meta.get("revoked") is True,
+        )
+
+    def own_public_keys(self, number: str) -> frozenset[bytes]:
+        """SHA-256 of every key made here for the number (``public_key_sha256``)."""
+        try:
+            return frozenset(bytes.fromhex(k) for k in self._meta(number)["public_keys"])
+        except (TypeError, ValueError):
+            raise StoreError(f"{self.number_dir(number) / 'number.json'} is damaged") from None
+
+    def mark_revoked(self, number: str) -> None:
+        """Record that the stored certificate was revoked."""
+        meta = self._meta(number)
+        meta["revoked"] = True
+        self._save_meta(number, meta)
+
+    def monitor_state(self, number: str) -> bytes | None:
+        """The number's monitor state (``monitor.json``), or ``None`` before the first run."""
+        return _read(self.number_dir(number) / "monitor.json")
+
+    def monitor_state_save(self, number: str, data: bytes) -> None:
+        self._save(self.number_dir(number) / "monitor.json", data)
+
+    # --- pins ---------------------------------------------------------------------------
+
+    def _pins(self, name: str) -> dict[str, list[str]]:
+        """``server -> fields`` of a known_* file; blank lines and ``#`` comments skipped."""
+        path = self.root / name
+        raw = _read(path)
+        pins: dict[str, list[str]] = {}
+        for number, line in enumerate((raw or b"").decode("utf-8", "replace").splitlines(), 1):
+            fields = line.split()
+            if not fields or fields[0].startswith("#"):
+                continue
+            if len(fields) < 2:
+                raise StoreError(f"{path} line {number} is malformed")
+            pins.setdefault(fields[0], fields[1:])
+        return pins
+
+    def _pin(self, name: str, server: str, fields: list[str]) -> None:
+        path = self.root / name
+        line = " ".join([server, *fields]) + "\n"
+        existing = _read(path) or b""
+        if existing and not existing.endswith(b"\n"):
+            existing += b"\n"
+        self._save(path, existing + line.encode("utf-8"))
+
+    def pinned_log(self, url: str) -> tuple[str, bytes] | None:
+        """The pinned ``(note verifier key, VRF public key)`` of the server at ``url``."""
+        fields = self._pins(KNOWN_LOGS).get(server_id(url))
+        if fields is None:
+            return None
+        path = self.root / KNOWN_LOGS
+        if len(fields) != 2:
+            raise StoreError(f"{path}: the line of {server_id(url)} is malformed")
+        try:
+            parse_verifier_key(fields[0])
+            vrf_key = base64.b64decode(fields[1], validate=True)
+        except (NoteError, binascii.Error, ValueError):
+            raise StoreError(f"{path}: the keys of {server_id(url)} are malformed") from None
+        return fields[0], vrf_key
+
+    def pin_log(self, url: str, note_verifier_key: str, vrf_public_key: bytes) -> bool:
+        """Pin the log keys of the server at ``url``; True if they were new.
+
+        Raises ``PinMismatchError`` if other keys are pinned for it.
+        """
+        vrf = base64.b64encode(vrf_public_key).decode("ascii")
+        pinned = self.pinned_log(url)
+        if pinned is not None:
+            if pinned == (note_verifier_key, vrf_public_key):
+                return False
+            raise PinMismatchError(
+                f"THE LOG KEYS OF {server_id(url)} HAVE CHANGED: pinned "
+                f"{pinned[0]} (VRF {base64.b64encode(pinned[1]).decode()}), the server now "
+                f"sends {note_verifier_key} (VRF {vrf}). Someone may be impersonating the "
+                f"service; if its operator announced new keys, delete the line of "
+                f"{server_id(url)} in {self.root / KNOWN_LOGS}"
+            )
+        parse_verifier_key(note_verifier_key)  # a malformed key is never pinned
+        self._pin(KNOWN_LOGS, server_id(url), [note_verifier_key, vrf])
+        return True
+
+    def pinned_root(self, url: str) -> x509.Certificate | None:
+        """The pinned CA root of the server at ``url``."""
+        fields = self._pins(KNOWN_ROOTS).get(server_id(url))
+        if fields is None:
+            return None
+        try:
+            return x509.load_der_x509_certificate(base64.b64decode(fields[0], validate=True))
+        except (binascii.Error, ValueError):
+            path = self.root / KNOWN_ROOTS
+            raise StoreError(f"{path}: the root of {server_id(url)} is malformed") from None
+
+    def pin_root(self, url: str, root: x509.Certificate) -> bool:
+        """Pin the CA root of the server at ``url``; True if it was new.
+
+        Raises ``PinMismatchError`` if another root is pinned for it.
+        """
+        der = root.public_bytes(serialization.Encoding.DER)
+        pinned = self.pinned_root(url)
+        if pinned is not None:
+            if pinned.public_bytes(serialization.Encoding.DER) == der:
+                return False
+            old = pinned.fingerprint(hashes.SHA256()).hex()
+            new = root.fingerprint(hashes.SHA256()).hex()
+            raise PinMismatchError(
+                f"THE CA ROOT OF {server_id(url)} HAS CHANGED: pinned SHA-256 {old}, the server "
+                f"now sends {new}. If its operator announced a new root, delete the line of "
+                f"{server_id(url)} in {self.root / KNOWN_ROOTS}"
+            )
+        self._pin(KNOWN_ROOTS, server_id(url), [base64.b64encode(der).decode()])
+        return True
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )

@@ -1,0 +1,247 @@
+"""``rs`` against the real service (pytest-django's live server), driven in-process.
+
+Each command runs as ``resolution.cli.main([...])`` with ``RS_URL``, ``RS_API_KEY`` and
+``RS_CONFIG_DIR`` set, the way an app's operator would run it; SMS codes come from the locmem
+backend's outbox.  The log is integrated in-process after each commit, so entries are in a
+checkpoint when a request returns.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from directory.services import api_key_create
+from resolution.cli import main
+from resolution.note import generate_signer, verifier_key
+from tests.ca.flow import NUMBER, code_sent
+from tests.factories import ProviderFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CALLEE = "+33698765432"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+class Rs:
+    """Runs ``rs`` as one holder: their API key and config folder."""
+
+    def __init__(self, capsys: Any, monkeypatch: Any, url: str, key: str, folder: Path) -> None:
+        self.capsys, self.monkeypatch = capsys, monkeypatch
+        self.url, self.key, self.folder = url, key, folder
+
+    def __call__(self, *args: str) -> Result:
+        self.capsys.readouterr()
+        self.monkeypatch.setenv("RS_URL", self.url)
+        self.monkeypatch.setenv("RS_API_KEY", self.key)
+        self.monkeypatch.setenv("RS_CONFIG_DIR", str(self.folder))
+        code = main(list(args))
+        captured = self.capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+
+@pytest.fixture
+def server(live_server: Any, settings: Any) -> str:
+    # PASSporTs name their chain by x5u (RS_PUBLIC_URL/ca/certs/...): make it this server, so
+    # that an offline verifier can fetch it.
+    settings.RS_PUBLIC_URL = live_server.url
+    return str(live_server.url)
+
+
+@pytest.fixture
+def holder(capsys, monkeypatch, server, issued_key, tmp_path) -> Rs:
+    return Rs(capsys, monkeypatch, server, issued_key.secret, tmp_path / "holder")
+
+
+@pytest.fixture
+def hijacker(capsys, monkeypatch, server, tmp_path) -> Rs:
+    """Another app, at another provider, that receives the holder's SMS (a SIM swap)."""
+    issued = api_key_create(provider=ProviderFactory(slug="hijack-chat"), label="test")
+    return Rs(capsys, monkeypatch, server, issued.secret, tmp_path / "hijacker")
+
+
+def register(rs: Rs, outbox: list[Any], number: str = NUMBER) -> Result:
+    started = rs("register", number)
+    assert started.code == 0, started.err
+    assert f"rs register {number} --code CODE" in started.out
+    return rs("register", number, "--code", code_sent(outbox, number))
+
+
+def test_register_publish_lookup_passport_hijack_monitor_revoke(
+    holder, hijacker, sms_outbox, tmp_path
+):
+    # register: a key made here, the code from the SMS, certificate and log entry checked.
+    started = holder("register", NUMBER)
+    assert started.code == 0, started.err
+    assert "pinned the log keys" in started.err and "pinned the CA root" in started.err
+    registered = holder("register", NUMBER, "--code", code_sent(sms_outbox))
+    assert registered.code == 0, registered.err
+    assert "verified: key, TNAuthList and chain to the pinned CA root" in registered.out
+    assert "verified: log entry" in registered.out
+    folder = tmp_path / "holder" / "numbers" / NUMBER
+    for name in ("key.pem", "certificate.pem", "chain.pem", "number.json"):
+        assert stat.S_IMODE(os.stat(folder / name).st_mode) == 0o600, name
+    assert not (folder / "key.pending.pem").exists()
+
+    # publish, then lookup: shown only once verified against the pinned log keys.
+    published = holder("publish", NUMBER, "messaging", "sip:alice@chat.example", "--priority", "10")
+    assert published.code == 0, published.err
+    assert holder("publish", NUMBER, "voice", "tel:+33612345678").code == 0
+    looked_up = holder("lookup", NUMBER)
+    assert looked_up.code == 0, looked_up.err
+    assert "verified against checkpoint testserver/log" in looked_up.out
+    assert "sip:alice@chat.example  priority 10" in looked_up.out
+    assert "tel:+33612345678" in looked_up.out
+    as_json = json.loads(holder("lookup", NUMBER, "--service", "messaging", "--json").out)
+    assert as_json["verified"] is True
+    assert [(h["service"], h["uri"]) for h in as_json["handlers"]] == [
+        ("messaging", "sip:alice@chat.example")
+    ]
+
+    # A PASSporT signed here, verified by the service and offline against the pinned root.
+    signed = holder("passport", "sign", "--from", NUMBER, "--to", CALLEE)
+    assert signed.code == 0, signed.err
+    token = signed.out.strip()
+    verified = holder("passport", "verify", token)
+    assert verified.code == 0, verified.out + verified.err
+    assert verified.out.startswith(f"valid: {NUMBER} -> {CALLEE}")
+    offline = holder("passport", "verify", token, "--offline")
+    assert offline.code == 0, offline.out + offline.err
+    assert offline.out.startswith(f"valid: {NUMBER} -> {CALLEE}")
+    # The service accepts a PASSporT once per provider: a replay is refused.
+    replayed = holder("passport", "verify", token)
+    assert (replayed.code, replayed.out.strip()) == (1, "invalid: replayed")
+
+    # The first monitor run scans the whole log: only the holder's own certificate.
+    quiet = holder("monitor", NUMBER)
+    assert quiet.code == 0, quiet.err
+    assert "(own key)" in quiet.out and "FOREIGN" not in quiet.out
+    assert "handler messaging by" in quiet.out
+
+    # The hijacker receives the SMS and gets a certificate for the number, with its own key.
+    stolen = register(hijacker, sms_outbox)
+    assert stolen.code == 0, stolen.err
+
+    # The holder's monitor sees it in the log, and keeps alarming until it is resolved.
+    alarm = holder("monitor", NUMBER)
+    assert alarm.code == 1, alarm.out + alarm.err
+    assert "issued by hijack-chat" in alarm.out and "(FOREIGN KEY)" in alarm.out
+    assert "ALERT" in alarm.err and "not yours" in alarm.err
+    again = holder("monitor", NUMBER)
+    assert again.code == 1
+    assert "no new log entries" in again.out and "ALERT" in again.err
+
+    # The holder revokes its certificate: its handlers go with it.
+    revoked = holder("revoke", NUMBER, "--reason", "keyCompromise")
+    assert revoked.code == 0, revoked.err
+    assert "keyCompromise" in revoked.out
+    after = holder("lookup", NUMBER)
+    assert after.code == 0, after.err
+    assert "no handlers" in after.out and "sip:alice" not in after.out
+    # ... and what is left of it is refused locally.
+    refused = holder("publish", NUMBER, "messaging", "sip:alice@chat.example")
+    assert refused.code == 2 and "revoked" in refused.err
+    # The monitor reports the revocation and the removals; the foreign certificate remains.
+    later = holder("monitor", NUMBER, "--json")
+    assert later.code == 1
+    report = json.loads(later.out)
+    kinds = [change["kind"] for change in report["changes"]]
+    assert kinds.count("revocation") == 1 and kinds.count("handler_removed") == 2
+    assert [f["provider"] for f in report["outstanding"]] == ["hijack-chat"]
+
+
+def test_message_passport_is_bound_to_its_body(holder, sms_outbox, tmp_path):
+    assert register(holder, sms_outbox).code == 0
+    body = tmp_path / "message.txt"
+    body.write_bytes(b"Hello from the resolution service\n")
+    token = holder("passport", "sign", "--from", NUMBER, "--to", CALLEE, "--msg", str(body))
+    assert token.code == 0, token.err
+
+    valid = holder("passport", "verify", token.out.strip(), "--body", str(body), "--offline")
+    assert valid.code == 0, valid.out + valid.err
+    assert "(msg)" in valid.out
+    # Signing needs the stored key, not the service.
+    holder.monkeypatch.delenv("RS_URL")
+    assert main(["passport", "sign", "--from", NUMBER, "--to", CALLEE, "--msg", str(body)]) == 0
+    body.write_bytes(b"Hello from someone else\n")
+    tampered = holder("passport", "verify", token.out.strip(), "--body", str(body), "--json")
+    assert tampered.code == 1
+    assert json.loads(tampered.out)["reasons"] == ["msgi-mismatch"]
+
+
+def test_a_wrong_code_is_an_api_error_and_the_challenge_stays_pending(holder, sms_outbox):
+    assert holder("register", NUMBER).code == 0
+    code = code_sent(sms_outbox)
+    wrong = "000000" if code != "000000" else "111111"
+    refused = holder("register", NUMBER, "--code", wrong)
+    assert refused.code == 3
+    assert "challenge-code-wrong" in refused.err and "4 attempts left" in refused.err
+    assert holder("register", NUMBER, "--code", code).code == 0
+
+
+def test_a_changed_log_key_is_a_loud_verification_failure(holder, sms_outbox, tmp_path):
+    assert register(holder, sms_outbox).code == 0
+    assert holder("publish", NUMBER, "messaging", "sip:alice@chat.example").code == 0
+    known = tmp_path / "holder" / "known_logs"
+    server, _, vrf_key = known.read_text().split()
+    impostor = generate_signer("testserver/log")
+    known.write_text(f"{server} {verifier_key(impostor.name, impostor.public_key)} {vrf_key}\n")
+
+    result = holder("lookup", NUMBER)
+    assert result.code == 1
+    assert "THE LOG KEYS OF" in result.err and "HAVE CHANGED" in result.err
+    assert "sip:alice" not in result.out and "verified" not in result.out
+
+
+def test_usage_and_network_errors_have_their_exit_codes(holder, monkeypatch, tmp_path):
+    assert holder("publish", NUMBER, "messaging", "sip:a@b.example").code == 2  # no key stored
+    assert holder("register", NUMBER, "--code", "123456").code == 2  # nothing pending
+    monkeypatch.delenv("RS_URL", raising=False)
+    monkeypatch.setenv("RS_CONFIG_DIR", str(tmp_path))
+    assert main(["lookup", NUMBER]) == 2
+    unreachable = main(["lookup", NUMBER, "--url", "http://127.0.0.1:9", "--timeout", "2"])
+    assert unreachable == 4
+    with pytest.raises(SystemExit) as exc:
+        main(["lookup", "0612345678"])  # not E.164
+    assert exc.value.code == 2
+
+
+def test_api_errors_exit_3_with_the_problem_type(holder):
+    bad_key = Rs(holder.capsys, holder.monkeypatch, holder.url, "rs_wrong", holder.folder)
+    result = bad_key("lookup", NUMBER)
+    assert result.code == 3
+    assert "401" in result.err and "invalid-credentials" in result.err
+    assert len(result.err.strip().splitlines()) == 2  # the pin notice, then one error line
+
+
+def test_help_documents_exit_codes(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for line in ("0  success", "1  verification failed", "2  usage error", "3  the service"):
+        assert line in out
+    assert "4  network error" in out and "RS_API_KEY" in out
+
+
+def test_lookup_json_reports_pending_handlers_apart(holder, sms_outbox, settings):
+    assert register(holder, sms_outbox).code == 0
+    # With a broker configured and none running, nothing integrates: the entry stays pending.
+    settings.CELERY_BROKER_URL = "redis://integration-deferred.invalid:6379/0"
+    assert holder("publish", NUMBER, "web", "https://alice.example/").code == 0
+    answer = json.loads(holder("lookup", NUMBER, "--json").out)
+    assert answer["verified"] is True
+    assert [h["uri"] for h in answer["pending"]] == ["https://alice.example/"]
+    assert base64.b64decode(answer["checkpoint"]["root_hash"])

@@ -1,0 +1,235 @@
+"""``resolution.client.Client`` against the real service, and its request signing."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from resolution import vrf
+from resolution.canonical import canonical_json
+from resolution.checkpoint import open_checkpoint
+from resolution.client import (
+    ApiError,
+    Client,
+    NetworkError,
+    ResponseError,
+    csr_pem,
+    handler_delete_token,
+    handler_put_token,
+    revoke_token,
+)
+from resolution.jose import jws_parse, jws_payload_json, jws_verify
+from resolution.merkle import leaf_hash, verify_inclusion
+from resolution.note import parse_verifier_key
+from resolution.passport import passport_sign
+from tests.ca.flow import NUMBER, code_sent
+
+live = pytest.mark.django_db(transaction=True)
+
+
+# --- Client against the service -----------------------------------------------------------------
+
+
+@pytest.fixture
+def client(live_server: Any, issued_key: Any) -> Iterator[Client]:
+    with Client(live_server.url, issued_key.secret, timeout=30) as running:
+        yield running
+
+
+@live
+def test_client_drives_the_whole_api_with_typed_answers(client, provider, sms_outbox):
+    assert client.me().provider == provider.slug
+
+    challenge = client.challenge_start(NUMBER)
+    assert (challenge.number, challenge.status, challenge.attempts_left) == (NUMBER, "pending", 5)
+    assert client.challenge_get(challenge.id).delivery == "accepted"
+    assert client.challenge_verify(challenge.id, code_sent(sms_outbox)).status == "verified"
+    key = ec.generate_private_key(ec.SECP256R1())
+    issued = client.certificate_issue(challenge.id, csr_pem(key))
+    assert issued.x509().public_key() == key.public_key()
+    assert issued.not_after - issued.not_before > timedelta(days=29)
+    assert client.ca_chain(issued.serial)[0].serial_number == int(issued.serial, 16)
+    assert client.ca_root().subject == client.ca_chain(issued.serial)[-1].issuer
+    assert client.certificate_get(issued.serial).status == "valid"
+
+    # The certificate's log entry: served, included in the signed checkpoint, labelled.
+    keys = client.log_key()
+    verifier = parse_verifier_key(keys.note_verifier_key)
+    note = client.log_checkpoint()
+    assert note is not None
+    checkpoint = open_checkpoint(note, verifier, keys.origin)
+    (entry,) = client.log_entries(issued.log.index, issued.log.index + 1).entries
+    assert entry.kind == "certificate" and leaf_hash(entry.entry) == issued.log.leaf_hash
+    proof = client.log_inclusion_proof(issued.log.index, checkpoint.size)
+    verify_inclusion(
+        proof.leaf_hash, proof.index, checkpoint.size, proof.proof, checkpoint.root_hash
+    )
+    label = client.log_label(NUMBER)
+    assert vrf.verify(keys.vrf_public_key, label.vrf_proof, NUMBER.encode()) == label.label
+    assert json.loads(entry.entry)["label"] == label.label.hex()
+
+    token = handler_put_token(
+        key, issued.serial, number=NUMBER, service="messaging", uri="sip:a@chat.example"
+    )
+    handler = client.handler_put(NUMBER, "messaging", token)
+    assert (handler.uri, handler.visibility, handler.certificate) == (
+        "sip:a@chat.example",
+        "all",
+        issued.serial,
+    )
+    verified = client.number_lookup(NUMBER).verify(keys)
+    assert [h.uri for h in verified.handlers] == ["sip:a@chat.example"]
+    assert client.log_consistency_proof(checkpoint.size).old == checkpoint.size
+
+    passport = passport_sign(
+        key, x5u=issued.x5u, orig=NUMBER[1:], dest=["33698765432"], iat=int(time.time())
+    )
+    verdict = client.passport_verify(passport)
+    assert verdict.valid and verdict.reasons == ()
+    assert verdict.passport is not None and verdict.passport.orig == NUMBER
+    assert verdict.certificate is not None and verdict.certificate.serial == issued.serial
+
+    removed = client.handler_delete(
+        NUMBER,
+        "messaging",
+        handler_delete_token(key, issued.serial, number=NUMBER, service="messaging"),
+    )
+    assert removed.log.index > handler.log.index
+    revoked = client.certificate_revoke(
+        issued.serial, revoke_token(key, issued.serial, reason="superseded")
+    )
+    assert (revoked.status, revoked.revocation_reason) == ("revoked", "superseded")
+    assert client.ca_crl().get_revoked_certificate_by_serial_number(int(issued.serial, 16))
+
+
+@live
+def test_problems_become_api_errors_with_their_members(client, live_server, sms_outbox):
+    challenge = client.challenge_start(NUMBER)
+    with pytest.raises(ApiError) as wrong:
+        client.challenge_verify(
+            challenge.id, "000000" if code_sent(sms_outbox) != "000000" else "1" * 6
+        )
+    error = wrong.value
+    assert (error.status, error.slug, error.extensions["attempts_left"]) == (
+        400,
+        "challenge-code-wrong",
+        4,
+    )
+    assert error.type.endswith("/problems/challenge-code-wrong") and error.title
+    assert "(4 attempts left)" in str(error)
+
+    with Client(live_server.url, "rs_not-a-key") as stranger, pytest.raises(ApiError) as denied:
+        stranger.number_lookup(NUMBER)
+    assert (denied.value.status, denied.value.slug) == (401, "invalid-credentials")
+    with pytest.raises(ApiError) as missing:
+        client.certificate_get("00" * 16)
+    assert missing.value.slug == "certificate-not-found"
+
+
+def test_an_unreachable_service_is_a_network_error():
+    with (
+        Client("http://127.0.0.1:9", "k", timeout=2, retries=0) as client,
+        pytest.raises(NetworkError, match=r"GET http://127\.0\.0\.1:9/log/key"),
+    ):
+        client.log_key()
+
+
+def _mock(handler: Any) -> httpx.Client:
+    return httpx.Client(transport=httpx.MockTransport(handler))
+
+
+def test_reads_are_retried_and_writes_are_not(monkeypatch):
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    calls: list[str] = []
+
+    def overloaded(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        return httpx.Response(503, json={"type": "x/service-unavailable", "title": "Busy"})
+
+    client = Client("http://rs.test", "k", http=_mock(overloaded), retries=2)
+    with pytest.raises(ApiError):
+        client.me()
+    assert calls == ["GET", "GET", "GET"]
+    calls.clear()
+    with pytest.raises(ApiError) as refused:
+        client.challenge_start(NUMBER)
+    assert calls == ["POST"]  # a POST that failed may have done its work: never repeated
+    assert (refused.value.status, refused.value.slug) == (503, "service-unavailable")
+
+
+def test_answers_the_api_does_not_document_are_response_errors():
+    def odd(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/me":
+            return httpx.Response(200, json={"provider": "p", "name": 7, "key_prefix": "x"})
+        if request.url.path == "/log/key":
+            return httpx.Response(200, text="<html>")
+        return httpx.Response(502, text="<html><body>Bad   gateway</body></html>")
+
+    client = Client("http://rs.test", "k", http=_mock(odd), retries=0)
+    with pytest.raises(ResponseError, match="'name' that is not a str"):
+        client.me()
+    with pytest.raises(ResponseError, match="not JSON"):
+        client.log_key()
+    with pytest.raises(ApiError) as gateway:
+        client.log_entries(0)
+    assert (gateway.value.type, gateway.value.detail) == (
+        "about:blank",
+        "<html><body>Bad gateway</body></html>",
+    )
+
+
+def test_numbers_travel_in_paths_with_their_plus_and_requests_carry_the_key():
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(404, json={"type": "t/not-found", "title": "Not found"})
+
+    client = Client("http://rs.test/", "rs_secret", http=_mock(record))
+    with pytest.raises(ApiError):
+        client.number_lookup("+33612345678", "messaging")
+    assert seen[0].url.raw_path == b"/v1/numbers/+33612345678?service=messaging"
+    assert seen[0].headers["authorization"] == "Bearer rs_secret"
+    with pytest.raises(ApiError):
+        client.handler_put("+33612345678", "a/b", "x.y.z")
+    assert seen[1].url.raw_path == b"/v1/numbers/+33612345678/handlers/a%2Fb"
+    assert seen[1].headers["content-type"] == "application/jose"
+
+
+def test_signed_request_tokens_carry_the_documented_payloads():
+    key = ec.generate_private_key(ec.SECP256R1())
+    token = handler_put_token(
+        key,
+        "ab" * 16,
+        number=NUMBER,
+        service="voice",
+        uri="tel:+33612345678",
+        priority=5,
+        visibility=["acme"],
+    )
+    parsed = jws_parse(token)
+    jws_verify(parsed, key.public_key())
+    payload = jws_payload_json(parsed)
+    assert parsed.header == {"alg": "ES256", "kid": "ab" * 16}
+    assert parsed.payload == canonical_json(payload)
+    assert set(payload) == {"number", "service", "uri", "priority", "visibility", "iat", "jti"}
+    assert payload["visibility"] == ["acme"] and abs(payload["iat"] - time.time()) < 5
+    other = jws_payload_json(
+        jws_parse(handler_put_token(key, "s", number=NUMBER, service="v", uri="u"))
+    )
+    assert other["jti"] != payload["jti"] and other["visibility"] == "all"
+    removal = jws_payload_json(
+        jws_parse(handler_delete_token(key, "s", number=NUMBER, service="v"))
+    )
+    assert set(removal) == {"number", "service", "iat", "jti"}
+    assert set(jws_payload_json(jws_parse(revoke_token(key, "s")))) == {"serial", "iat"}
+    csr = x509.load_pem_x509_csr(csr_pem(key).encode())
+    assert csr.is_signature_valid and csr.public_key() == key.public_key()

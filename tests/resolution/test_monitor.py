@@ -1,0 +1,209 @@
+"""The log monitor (``resolution.monitor``), over a log served by ``tests.resolution.logserver``."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from resolution.canonical import canonical_json
+from resolution.checkpoint import open_checkpoint
+from resolution.client import (
+    Client,
+)
+from resolution.merkle import EMPTY_ROOT, root_from_leaf_hashes
+from resolution.monitor import (
+    CompactRange,
+    MonitorError,
+    MonitorState,
+    entry_change,
+    monitor_log,
+)
+from resolution.note import parse_verifier_key
+from tests.resolution.logserver import LogServer, TiledLog, sample_records
+
+LABEL = hashlib.sha512(b"+33612345678").digest()
+OTHER_LABEL = hashlib.sha512(b"+33698765432").digest()
+OWN = hashlib.sha256(b"own key").digest()
+FOREIGN = hashlib.sha256(b"hijacker's key").digest()
+
+
+def certificate_record(
+    serial: str, key: bytes, label: bytes = LABEL, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "v": 1,
+        "kind": "certificate",
+        "label": label.hex(),
+        "serial": serial,
+        "certificate_sha256": hashlib.sha256(serial.encode()).hexdigest(),
+        "public_key_sha256": key.hex(),
+        "not_before": "2026-01-01T00:00:00Z",
+        "not_after": extra.pop("not_after", "2099-01-01T00:00:00Z"),
+        "provider": extra.pop("provider", "acme-chat"),
+    } | extra
+
+
+def revocation_record(serial: str) -> dict[str, Any]:
+    return {
+        "v": 1,
+        "kind": "revocation",
+        "label": LABEL.hex(),
+        "serial": serial,
+        "reason": "keyCompromise",
+        "revoked_at": "2026-01-02T00:00:00Z",
+        "provider": "acme-chat",
+    }
+
+
+def handler_record(service: str, kind: str = "handler") -> dict[str, Any]:
+    record = {"v": 1, "kind": kind, "label": LABEL.hex(), "provider": "acme-chat"}
+    return record | {"service": service, "commitment": "00" * 32}
+
+
+@pytest.fixture
+def tiled() -> TiledLog:
+    return TiledLog()
+
+
+@pytest.fixture
+def served(tiled: TiledLog) -> Iterator[LogServer]:
+    with LogServer(tiled) as server:
+        yield server
+
+
+def run(server: LogServer, previous: MonitorState | None = None, **kwargs: Any):
+    log = server.log
+    verifier = parse_verifier_key(log.vkey)
+    checkpoint = open_checkpoint(log.note, verifier, verifier.name)
+    with Client(server.url.removesuffix("/log/")) as client:
+        return monitor_log(
+            checkpoint=checkpoint,
+            note=log.note,
+            label=LABEL,
+            own_keys={OWN},
+            fetch=client.log_entry_bundle,
+            previous=previous,
+            **kwargs,
+        )
+
+
+def test_monitor_reports_changes_and_flags_foreign_keys_until_revoked(tiled, served):
+    tiled.append(sample_records(300))
+    tiled.append(
+        [
+            certificate_record("aa01", OWN),
+            handler_record("messaging"),
+            certificate_record("bb02", OWN, label=OTHER_LABEL),  # another number
+            certificate_record("ff03", FOREIGN, provider="hijack-chat"),
+        ]
+    )
+    tiled.append(sample_records(10, start=300))
+    first = run(served, workers=3)
+    assert (first.previous_size, first.size) == (0, 314)
+    assert [(c.index, c.kind, c.serial, c.foreign) for c in first.changes] == [
+        (300, "certificate", "aa01", False),
+        (301, "handler", None, False),
+        (303, "certificate", "ff03", True),
+    ]
+    assert first.flagged and [f.serial for f in first.outstanding] == ["ff03"]
+    assert "FOREIGN KEY" in first.changes[2].describe()
+    state = MonitorState.from_json(first.state.to_json())
+    assert state == first.state
+
+    # The next run reads only the new entries, and the alarm stays up.
+    tiled.append(sample_records(400, start=310))
+    served.requests.clear()
+    second = run(served, state)
+    assert (second.previous_size, second.size, second.changes) == (314, 714, ())
+    assert second.flagged and [f.serial for f in second.outstanding] == ["ff03"]
+    assert "tile/entries/000.p/" not in " ".join(served.requested("tile/entries/"))
+    assert served.requested("tile/entries/001")  # the bundle holding entry 314
+
+    # A revocation of the foreign certificate resolves it.
+    tiled.append([revocation_record("ff03"), handler_record("messaging", "handler_removed")])
+    third = run(served, second.state)
+    assert [c.kind for c in third.changes] == ["revocation", "handler_removed"]
+    assert not third.flagged and third.outstanding == ()
+
+
+def test_monitor_drops_expired_and_accepted_foreign_certificates(tiled, served):
+    tiled.append(
+        [
+            certificate_record("f1", FOREIGN, not_after="2026-02-01T00:00:00Z"),
+            certificate_record("f2", FOREIGN),
+        ]
+    )
+    report = run(served, now=datetime(2026, 3, 1, tzinfo=UTC))
+    assert [f.serial for f in report.outstanding] == ["f2"]
+    assert report.flagged  # f1 was seen in this run, even though it has expired since
+    accepted = run(served, report.state, accept=["f2"])
+    assert not accepted.flagged and accepted.state.accepted == {"f2"}
+
+
+@pytest.mark.parametrize("tamper", ["fork", "other-entries", "shrink"])
+def test_monitor_refuses_a_log_that_changed_its_history(tiled, served, tamper):
+    tiled.append([*sample_records(40), certificate_record("ff03", FOREIGN)])
+    state = run(served).state
+    if tamper == "fork":  # same key, entries 0-9 kept, the hijacker's certificate gone
+        served.log = tiled.fork(10, sample_records(60, tag="x"))
+        message = "do not hash to the root"
+    elif tamper == "other-entries":  # tiles and checkpoint honest, the bundle it serves is not
+        tiled.append(sample_records(5, start=41))
+        bundle = tiled.file("tile/entries/000.p/46")
+        assert bundle is not None
+        served.overrides["tile/entries/000.p/46"] = bundle.replace(b'"seq":43', b'"seq":99')
+        message = "do not hash to the root"
+    else:
+        served.log = tiled.fork(20, [])
+        message = "shrank from 41"
+    with pytest.raises(MonitorError, match=message):
+        run(served, state)
+
+
+def test_monitor_rejects_a_malformed_entry_under_the_label():
+    assert entry_change(0, canonical_json(certificate_record("a", OWN)), OTHER_LABEL, {OWN}) is None
+    spaced = json.dumps(certificate_record("a", OWN)).encode()  # not canonical
+    with pytest.raises(MonitorError, match="not canonical"):
+        entry_change(7, spaced, LABEL, {OWN})
+    # A label hidden by \u escapes is not canonical either: the entry is not skipped.
+    escaped = canonical_json(certificate_record("a", OWN)).replace(
+        b'"label":"', b'"label":"\\u0030', 1
+    )
+    with pytest.raises(MonitorError):
+        entry_change(8, escaped, LABEL, {OWN})
+    newer = canonical_json(certificate_record("a", OWN) | {"v": 2})
+    with pytest.raises(MonitorError, match="version 2"):
+        entry_change(9, newer, LABEL, {OWN})
+
+
+def test_monitor_state_that_does_not_add_up_is_refused(tiled, served):
+    tiled.append(sample_records(5))
+    document = json.loads(run(served).state.to_json())
+    document["compact"][0] = base64.b64encode(b"\x00" * 32).decode()
+    with pytest.raises(MonitorError, match="damaged"):
+        MonitorState.from_json(json.dumps(document).encode())
+    with pytest.raises(MonitorError, match="damaged"):
+        MonitorState.from_json(b"not json")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0, max_value=700), st.integers(min_value=0, max_value=50))
+def test_compact_range_gives_the_rfc6962_root(size, extra):
+    leaves = [hashlib.sha256(str(i).encode()).digest() for i in range(size + extra)]
+    grown = CompactRange()
+    for leaf in leaves[:size]:
+        grown.append(leaf)
+    assert grown.root() == (root_from_leaf_hashes(leaves[:size]) if size else EMPTY_ROOT)
+    resumed = CompactRange(size, grown.hashes)
+    for leaf in leaves[size:]:
+        resumed.append(leaf)
+    total = size + extra
+    assert resumed.root() == (root_from_leaf_hashes(leaves) if total else EMPTY_ROOT)
