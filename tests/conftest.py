@@ -42,12 +42,16 @@ def sms_outbox() -> Any:
 
 @pytest.fixture(autouse=True)
 def log_heads_forgotten() -> None:
-    """Each test's database starts empty: forget log heads and API keys an earlier test saw."""
+    """Each test's database starts empty: forget log heads, API keys and throttle state (the
+    Django cache) an earlier test saw, perhaps at another time of its own (time-machine)."""
+    from django.core.cache import cache
+
     from directory.selectors import api_key_cache_clear
     from transparency.selectors import cache_clear
 
     cache_clear()
     api_key_cache_clear()
+    cache.clear()
 
 
 @pytest.fixture
