@@ -18,14 +18,15 @@ describe.  Every failure, including malformed input, raises ``ProofError``.
 
 Public API: ``HASH_SIZE``, ``EMPTY_ROOT``, ``NodeId``, ``NodeReader``, ``ProofError``,
 ``leaf_hash``, ``node_hash``, ``root_from_leaf_hashes``, ``perfect_subtrees``, ``tree_root``,
-``inclusion_proof``, ``consistency_proof``, ``root_from_inclusion_proof``,
-``verify_inclusion``, ``verify_consistency``.
+``inclusion_proof``, ``ProofPlan``, ``inclusion_proof_plan``, ``consistency_proof``,
+``root_from_inclusion_proof``, ``verify_inclusion``, ``verify_consistency``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 HASH_SIZE: Final = 32
@@ -177,14 +178,36 @@ def tree_root(size: int, node: NodeReader) -> bytes:
     return _fold_right(_fetch(node, perfect_subtrees(0, size)))
 
 
-def inclusion_proof(index: int, size: int, node: NodeReader) -> list[bytes]:
-    """Return the audit path PATH(index, D[size]) of RFC 6962 §2.1.1 (RFC 9162 §2.1.3.1)."""
+@dataclass(frozen=True)
+class ProofPlan:
+    """The nodes a proof is made of, and how: ``nodes[first:last]`` fold into one hash.
+
+    Which nodes a proof needs depends only on the index and the tree size, so a server can
+    plan many proofs, read all their nodes at once, then assemble each (``proof``).
+    """
+
+    nodes: list[NodeId]
+    first: int
+    last: int
+
+    def proof(self, hashes: Mapping[NodeId, bytes]) -> list[bytes]:
+        """The proof from the hashes of (at least) ``nodes``."""
+        return _collapse([hashes[node] for node in self.nodes], self.first, self.last)
+
+
+def inclusion_proof_plan(index: int, size: int) -> ProofPlan:
+    """The plan of PATH(index, D[size]) (``inclusion_proof``)."""
     _check_count(index, "leaf index")
     _check_count(size, "tree size")
     if index >= size:
         raise ProofError(f"leaf index {index} is not in a tree of size {size}")
-    ids, first, last = _path_nodes(0, index, size)
-    return _collapse(_fetch(node, ids), first, last)
+    return ProofPlan(*_path_nodes(0, index, size))
+
+
+def inclusion_proof(index: int, size: int, node: NodeReader) -> list[bytes]:
+    """Return the audit path PATH(index, D[size]) of RFC 6962 §2.1.1 (RFC 9162 §2.1.3.1)."""
+    plan = inclusion_proof_plan(index, size)
+    return _collapse(_fetch(node, plan.nodes), plan.first, plan.last)
 
 
 def consistency_proof(old: int, new: int, node: NodeReader) -> list[bytes]:

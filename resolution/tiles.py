@@ -201,14 +201,20 @@ def tile_width(level: int, index: int, size: int) -> int:
     return max(0, min(TILE_WIDTH, (size >> (TILE_HEIGHT * level)) - index * TILE_WIDTH))
 
 
-def _tile_prefix(data: bytes | None, level: int, index: int, width: int) -> list[bytes]:
-    """The first ``width`` hashes of a tile, accepting a wider (later) version of it."""
+def _tile_checked(data: bytes | None, level: int, index: int, width: int) -> bytes:
+    """A tile of at least ``width`` hashes (a wider, later version of it will do)."""
     if data is None:
         raise TileError(f"hash tile {level}/{index} (width {width}) was not returned")
     if len(data) % HASH_SIZE or not width * HASH_SIZE <= len(data) <= _FULL_TILE_BYTES:
         raise TileError(
             f"hash tile {level}/{index} is {len(data)} bytes, want at least {width} hashes"
         )
+    return data
+
+
+def _tile_prefix(data: bytes | None, level: int, index: int, width: int) -> list[bytes]:
+    """The first ``width`` hashes of a tile, accepting a wider (later) version of it."""
+    data = _tile_checked(data, level, index, width)
     return [data[i : i + HASH_SIZE] for i in range(0, width * HASH_SIZE, HASH_SIZE)]
 
 
@@ -274,14 +280,16 @@ def node_reader_from_tiles(fetch: TileFetcher, size: int) -> NodeReader:
             return []
         keys = list(dict.fromkeys(key for key, _, _ in plan))
         got = fetch(keys)
-        tiles = {key: _tile_prefix(got.get(key), *key) for key in keys}
+        tiles = {key: _tile_checked(got.get(key), *key) for key in keys}
         out = []
         for key, height, pos in plan:
-            hashes = tiles[key]
+            data = tiles[key]  # only the hashes under the node are split out of it
+            start, stop = pos * HASH_SIZE, (pos + (1 << height)) * HASH_SIZE
             if height == 0:
-                out.append(hashes[pos])
+                out.append(data[start:stop])
             else:
-                out.append(_perfect_root(hashes[pos : pos + (1 << height)]))
+                hashes = [data[i : i + HASH_SIZE] for i in range(start, stop, HASH_SIZE)]
+                out.append(_perfect_root(hashes))
         return out
 
     return read

@@ -313,21 +313,14 @@ def inclusion_proofs(
 ) -> dict[int, list[bytes]]:
     """Inclusion proofs of several leaves in the tree of ``head``, reading the tiles once.
 
-    Which nodes a proof needs depends only on the index and the size, so a first pass with
-    zero hashes lists them, one read fetches them all, and a second pass builds the
-    proofs. ``nodes`` and ``tiles`` the caller already has are used first (a complete node
-    never changes, so a node known from any larger tree is right here too). Nodes of level 8
-    and up, hashed from the upper tiles that every proof crosses, are kept in this process.
+    Which nodes a proof needs depends only on the index and the size (``ProofPlan``), so one
+    read fetches the nodes of all the proofs, then each is assembled. ``nodes`` and ``tiles``
+    the caller already has are used first (a complete node never changes, so a node known
+    from any larger tree is right here too). Nodes of level 8 and up, hashed from the upper
+    tiles that every proof crosses, are kept in this process.
     """
-    wanted: list[merkle.NodeId] = []
-
-    def record(ids: Sequence[merkle.NodeId]) -> list[bytes]:
-        wanted.extend(ids)
-        return [bytes(merkle.HASH_SIZE)] * len(ids)
-
-    for index in indices:
-        merkle.inclusion_proof(index, head.size, record)
-    unique = list(dict.fromkeys(wanted))
+    plans = {index: merkle.inclusion_proof_plan(index, head.size) for index in indices}
+    unique = list(dict.fromkeys(node for plan in plans.values() for node in plan.nodes))
     fetched = {node: nodes[node] for node in unique if node in nodes} if nodes else {}
     fetched |= {node: _upper_nodes[node] for node in unique if node in _upper_nodes}
     missing = [node for node in unique if node not in fetched]
@@ -344,10 +337,7 @@ def inclusion_proofs(
         if len(_upper_nodes) + len(upper) > _UPPER_NODES_KEPT:
             _upper_nodes.clear()
         _upper_nodes.update(upper)
-    return {
-        index: merkle.inclusion_proof(index, head.size, lambda ids: [fetched[node] for node in ids])
-        for index in indices
-    }
+    return {index: plan.proof(fetched) for index, plan in plans.items()}
 
 
 def tile_inner_proofs_at(*, indices: Sequence[int]) -> dict[int, bytes]:

@@ -21,6 +21,7 @@ from resolution.merkle import (
     ProofError,
     consistency_proof,
     inclusion_proof,
+    inclusion_proof_plan,
     leaf_hash,
     node_hash,
     perfect_subtrees,
@@ -376,3 +377,16 @@ def test_verification_rejects_bad_input() -> None:
     for ccall in bad_consistency:
         with pytest.raises(ProofError):
             verify_consistency(*ccall)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), size=st.integers(1, 600))
+def test_a_planned_proof_is_the_proof(data: st.DataObject, size: int) -> None:
+    index = data.draw(st.integers(0, size - 1))
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
+    read = reader_for(leaves)
+    plan = inclusion_proof_plan(index, size)
+    hashes = dict(zip(plan.nodes, read(plan.nodes), strict=True))
+    assert plan.proof(hashes) == inclusion_proof(index, size, read)
+    with pytest.raises(ProofError):
+        inclusion_proof_plan(size, size)
