@@ -13,6 +13,7 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.db.models import Count, Q
+from django.db.models.functions import TruncHour
 
 from ca.authority import ca_keys
 from ca.choices import ChallengeStatus, DeliveryStatus
@@ -151,21 +152,70 @@ class CountryVolume:
         return self.verified / self.started if self.started else 0.0
 
 
+_VERIFIED = Q(status__in=[ChallengeStatus.VERIFIED, ChallengeStatus.USED])
+_DELIVERY_FAILED = Q(delivery_status__in=[DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED])
+
+
 def challenge_volume_by_country(*, since: datetime) -> list[CountryVolume]:
     """Per destination country since ``since``, busiest first: one grouped query."""
-    verified = Q(status__in=[ChallengeStatus.VERIFIED, ChallengeStatus.USED])
-    failed = Q(delivery_status__in=[DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED])
     rows = (
         Challenge.objects.filter(created_at__gte=since)
         .values("region", "calling_code")
         .annotate(
             started=Count("id"),
-            verified=Count("id", filter=verified),
-            delivery_failed=Count("id", filter=failed),
+            verified=Count("id", filter=_VERIFIED),
+            delivery_failed=Count("id", filter=_DELIVERY_FAILED),
         )
         .order_by("-started", "region")
     )
     return [CountryVolume(**row) for row in rows]
+
+
+@dataclass(frozen=True)
+class HourVolume:
+    """Challenges started in one hour, how many of them were verified, and failed deliveries."""
+
+    hour: datetime
+    started: int
+    verified: int
+    delivery_failed: int
+
+
+def challenge_volume_by_hour(*, since: datetime) -> list[HourVolume]:
+    """Per hour (UTC) since ``since``, oldest first: one grouped query on the time index."""
+    rows = (
+        Challenge.objects.filter(created_at__gte=since)
+        .annotate(hour=TruncHour("created_at"))
+        .values("hour")
+        .annotate(
+            started=Count("id"),
+            verified=Count("id", filter=_VERIFIED),
+            delivery_failed=Count("id", filter=_DELIVERY_FAILED),
+        )
+        .order_by("hour")
+    )
+    return [HourVolume(**row) for row in rows]
+
+
+@dataclass(frozen=True)
+class DeliveryError:
+    """One reason SMS providers gave for failed deliveries, and how often."""
+
+    error: str
+    challenges: int
+
+
+def delivery_errors(*, since: datetime, limit: int = 10) -> list[DeliveryError]:
+    """The commonest delivery errors of challenges started since ``since``: one query."""
+    rows = (
+        Challenge.objects.filter(_DELIVERY_FAILED, created_at__gte=since)
+        .values("delivery_error")
+        .annotate(challenges=Count("id"))
+        .order_by("-challenges", "delivery_error")[:limit]
+    )
+    return [
+        DeliveryError(row["delivery_error"] or "(none given)", row["challenges"]) for row in rows
+    ]
 
 
 # --- Certificates issued under other trusted roots (ca.trust) -------------------------------

@@ -181,3 +181,26 @@ class HandlerRequest(models.Model):
 
     def __str__(self) -> str:
         return f"jti {self.jti}"
+
+
+class LookupCount(models.Model):
+    """Lookups a provider made in one hour (``directory.metrics``): the operator dashboard's.
+
+    Each process counts in memory and adds its counts here every few seconds, so a lookup
+    costs no write of its own.
+    """
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField(help_text="The hour's start (UTC)")
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "hour"], name="directory_lookup_count_provider_hour"
+            ),
+        ]
+        indexes = [models.Index(fields=["hour"], name="directory_lookup_count_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.count} lookups by {self.provider_id} at {self.hour:%Y-%m-%d %H}h"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -52,6 +53,17 @@ def log_heads_forgotten() -> None:
     cache_clear()
     api_key_cache_clear()
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def lookup_counts_forgotten() -> Iterator[None]:
+    """Lookup counts not yet written (directory.metrics) belong to this test's database: never
+    to the next test's, nor to whatever database the process sees when it exits."""
+    from directory.metrics import lookup_counts_forget
+
+    lookup_counts_forget()
+    yield
+    lookup_counts_forget()
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
-"""Reads of the log: checkpoints, tiles, entry bundles, entries and proofs.
+"""Reads of the log: checkpoints, tiles, entry bundles, entries and proofs; and, for the pages
+(web), entries over time, the merge delay and the backlog.
 
-Everything is answered for a tree size no larger than the latest checkpoint's: what has not
-been integrated yet has no verifiable place in the tree. Tiles come from ``Tile`` (the widest
+Proofs and tiles are answered for a tree size no larger than the latest checkpoint's: what has
+not been integrated yet has no verifiable place in the tree (only ``entry_at`` and the figures
+see such entries). Tiles come from ``Tile`` (the widest
 stored version, whose prefix is every narrower one), partial level-0 tiles from the entries'
 leaf hashes, and a proof at a checkpoint's size takes its right-edge nodes from that
 checkpoint's compact range: a proof costs two or three small queries.
@@ -12,8 +14,11 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection
+from django.db.models import Count, Max, Min
+from django.db.models.functions import TruncDay, TruncHour
 
 from resolution import merkle
 from resolution.tiles import (
@@ -361,3 +366,137 @@ def tile_inner_proofs_at(*, indices: Sequence[int]) -> dict[int, bytes]:
         for position, proof in tile_inner_proofs(data, positions).items():
             proofs[tile * TILE_WIDTH + position] = proof
     return proofs
+
+
+# --- Figures for the explorer and the operator dashboard (web) ------------------------------
+
+
+@dataclass(frozen=True)
+class EntryStored:
+    """One stored entry, integrated or not, with the time it was appended."""
+
+    index: int
+    kind: str
+    data: bytes
+    leaf_hash: bytes
+    created_at: datetime
+
+
+def entry_at(*, index: int) -> EntryStored | None:
+    """Entry ``index``, whether or not a checkpoint covers it yet."""
+    row = (
+        Entry.objects.filter(index=index)
+        .values_list("index", "kind", "data", "leaf_hash", "created_at")
+        .first()
+    )
+    if row is None:
+        return None
+    return EntryStored(row[0], row[1], bytes(row[2]), bytes(row[3]), row[4])
+
+
+def entries_before(*, end: int, count: int) -> list[EntryStored]:
+    """The entries ``end - count <= index < end``, newest first (a range of the primary key)."""
+    rows = (
+        Entry.objects.filter(index__gte=max(end - count, 0), index__lt=end)
+        .order_by("-index")
+        .values_list("index", "kind", "data", "leaf_hash", "created_at")
+    )
+    return [EntryStored(i, kind, bytes(d), bytes(leaf), at) for i, kind, d, leaf, at in rows]
+
+
+@dataclass(frozen=True)
+class KindVolume:
+    """Entries of one kind appended in one period, and the lowest and highest of their indices."""
+
+    period: datetime
+    kind: str
+    entries: int
+    first_index: int
+    last_index: int
+
+
+def entries_by_period(*, since: datetime, period: str) -> list[KindVolume]:
+    """Entries appended from ``since`` per ``period`` (``"hour"`` or ``"day"``, UTC) and kind.
+
+    One grouped query over the ``created_at`` index. ``last_index`` per period gives the log's
+    growth: its size at the period's end is the highest ``last_index`` so far plus one.
+    """
+    trunc = {"hour": TruncHour, "day": TruncDay}[period]
+    rows = (
+        Entry.objects.filter(created_at__gte=since)
+        .annotate(period=trunc("created_at"))
+        .values("period", "kind")
+        .annotate(entries=Count("index"), first_index=Min("index"), last_index=Max("index"))
+        .order_by("period", "kind")
+    )
+    return [KindVolume(**row) for row in rows]
+
+
+@dataclass(frozen=True)
+class MergeDelay:
+    """How long entries waited for a checkpoint, for the checkpoints signed in one hour."""
+
+    hour: datetime
+    entries: int
+    mean_seconds: float
+    max_seconds: float
+
+
+# An entry's merge delay runs from its ``created_at`` to that of the first checkpoint covering
+# it. Both are PostgreSQL's now(), the start of their transactions: the entry's is the change
+# that appended it, the checkpoint's the integration (signing takes milliseconds more). A
+# change whose transaction began after the integration's yet committed before it read the
+# entries would show a negative delay: it counts as 0.
+_MERGE_DELAY_SQL = """
+WITH first AS (
+    SELECT "index" FROM transparency_entry WHERE created_at >= %s ORDER BY created_at LIMIT 1
+), batch AS (
+    SELECT c.size, c.created_at,
+           (SELECT COALESCE(max(p.size), 0) FROM transparency_checkpoint AS p
+            WHERE p.size < c.size) AS previous
+    FROM transparency_checkpoint AS c, first WHERE c.size > first."index"
+)
+SELECT date_trunc('hour', batch.created_at) AS hour, count(*),
+       avg(GREATEST(extract(epoch FROM batch.created_at - e.created_at), 0)),
+       max(GREATEST(extract(epoch FROM batch.created_at - e.created_at), 0))
+FROM batch JOIN transparency_entry AS e
+     ON e."index" >= batch.previous AND e."index" < batch.size
+GROUP BY 1 ORDER BY 1
+"""
+
+
+def merge_delay_by_hour(*, since: datetime) -> list[MergeDelay]:
+    """Merge delay per hour of the checkpoints covering the entries appended from ``since``.
+
+    One query, by index ranges only: the first entry appended since then (``created_at``
+    index), the checkpoints after it (primary key), and each one's new entries (primary key).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_MERGE_DELAY_SQL, [since])
+        rows = cursor.fetchall()
+    return [
+        MergeDelay(hour=hour, entries=n, mean_seconds=float(mean), max_seconds=float(worst))
+        for hour, n, mean, worst in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Entries appended but in no checkpoint yet, and when the oldest of them was appended."""
+
+    entries: int
+    oldest: datetime | None
+    checkpoint_at: datetime | None
+
+
+def log_backlog() -> Backlog:
+    """What waits for the integrator now, and when the latest checkpoint was signed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH latest AS (SELECT size, created_at FROM transparency_checkpoint "
+            "ORDER BY size DESC LIMIT 1) "
+            'SELECT count(e."index"), min(e.created_at), (SELECT created_at FROM latest) '
+            'FROM transparency_entry AS e WHERE e."index" >= COALESCE((SELECT size FROM latest), 0)'
+        )
+        entries, oldest, checkpoint_at = cursor.fetchone()
+    return Backlog(entries=entries, oldest=oldest, checkpoint_at=checkpoint_at)

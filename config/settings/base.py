@@ -192,12 +192,14 @@ INSTALLED_APPS = [
     "directory",
     "ca",
     "transparency",
+    "web",
 ]
 
 MIDDLEWARE = [
     "core.middleware.RequestLogMiddleware",
     "core.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -28,6 +28,7 @@ from directory.api.serializers import (
     LookupOutput,
     LookupQuery,
 )
+from directory.metrics import lookup_counted
 from directory.problems import ServiceUnknown
 from directory.selectors import api_key_get, api_key_list, number_lookup
 from directory.services import api_key_create, api_key_revoke, handler_delete, handler_put
@@ -204,9 +205,9 @@ class NumberApi(APIView):
                 service = service_parse(service).value
             except ServiceError as error:
                 raise ServiceUnknown(str(error)) from None
-        answer = number_lookup(
-            caller=caller_provider(request), number=number_parse(number).e164, service=service
-        )
+        caller = caller_provider(request)
+        answer = number_lookup(caller=caller, number=number_parse(number).e164, service=service)
+        lookup_counted(provider=caller)
         output = {
             "number": answer.number,
             "label": answer.label.label.hex(),

@@ -52,10 +52,12 @@ class Command(BaseCommand):
             "\n".join(
                 [
                     "",
+                    f"  Home          {base}/   (log explorer: {base}/explorer/)",
                     f"  API docs      {base}/api/docs/   (ReDoc: {base}/api/redoc/)",
                     f"  OpenAPI       {base}/api/schema/",
                     f"  Admin         {base}/admin/   (create a login: "
                     ".venv/bin/python manage.py createsuperuser)",
+                    f"  Dashboard     {base}/admin/dashboard/   (staff)",
                     f"  Health        {base}/healthz",
                     "  API key       .venv/bin/python manage.py provider_create SLUG --name NAME",
                     f"  Try it        curl -H 'Authorization: Bearer <key>' {base}/v1/me",

@@ -1,0 +1,222 @@
+"""Pages for people: the landing page and the log explorer.
+
+Server-rendered and readable without JavaScript. The scripts they load (``web/static/web``)
+only check what the pages show, in the browser: the checkpoint's signature and each entry's
+inclusion proof, and look a number's label up with the visitor's API key. Views parse, call
+selectors, render.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from resolution.checkpoint import CheckpointError, parse_checkpoint
+from resolution.note import NoteError, parse_note
+from transparency import selectors
+from transparency.keys import log_keys
+from transparency.models import Checkpoint
+from web.figures import EXPLORER_PERIODS, log_figures
+
+PAGE_SIZE = 50
+MAX_INDEX = 2**63 - 1  # entry indices are bigint
+RECENT = 10
+SUMMARY_FIELDS = ("provider", "service", "serial", "reason")
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+@dataclass(frozen=True)
+class SignatureLine:
+    name: str
+    key_id: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class CheckpointShown:
+    """The latest checkpoint as the pages show it."""
+
+    origin: str
+    size: int
+    root_base64: str
+    root_hex: str
+    created_at: Any
+    note: str
+    note_base64: str
+    signatures: list[SignatureLine]
+
+
+def _checkpoint_shown(checkpoint: Checkpoint | None) -> CheckpointShown | None:
+    if checkpoint is None:
+        return None
+    note = checkpoint.note.encode()
+    try:
+        parsed = parse_note(note)
+        origin = parse_checkpoint(parsed.text).origin
+    except (NoteError, CheckpointError):  # our own signed notes: never expected
+        parsed, origin = None, ""
+    root = bytes(checkpoint.root_hash)
+    return CheckpointShown(
+        origin=origin,
+        size=checkpoint.size,
+        root_base64=_b64(root),
+        root_hex=root.hex(),
+        created_at=checkpoint.created_at,
+        note=checkpoint.note,
+        note_base64=_b64(note),
+        signatures=[
+            SignatureLine(s.name, s.key_id.hex(), _b64(s.signature))
+            for s in (parsed.unverified if parsed else ())
+        ],
+    )
+
+
+def _keys() -> dict[str, str]:
+    keys = log_keys()
+    return {
+        "origin": keys.signer.name,
+        "note_verifier_key": keys.note_verifier_key,
+        "vrf_public_key": _b64(keys.vrf_public_key),
+    }
+
+
+@dataclass(frozen=True)
+class EntryShown:
+    """One entry as the pages list it: its fields when it is JSON, a short summary."""
+
+    index: int
+    kind: str
+    created_at: Any
+    leaf_hash: str
+    data: bytes
+    fields: dict[str, Any] | None
+    integrated: bool
+
+    @property
+    def summary(self) -> str:
+        if not self.fields:
+            return ""
+        parts = [f"{name} {self.fields[name]}" for name in SUMMARY_FIELDS if name in self.fields]
+        if isinstance(self.fields.get("label"), str):
+            parts.append(f"label {self.fields['label'][:12]}…")
+        return ", ".join(str(part) for part in parts)
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
+
+    @property
+    def pretty(self) -> str:
+        return json.dumps(self.fields, indent=2, ensure_ascii=False) if self.fields else self.text
+
+
+def _entry_shown(entry: selectors.EntryStored, size: int) -> EntryShown:
+    try:
+        fields = json.loads(entry.data)
+    except ValueError:
+        fields = None
+    return EntryShown(
+        index=entry.index,
+        kind=entry.kind,
+        created_at=entry.created_at,
+        leaf_hash=_b64(entry.leaf_hash),
+        data=entry.data,
+        fields=fields if isinstance(fields, dict) else None,
+        integrated=entry.index < size,
+    )
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """What the service is, the log's keys, and where to go next."""
+    context = {
+        "keys": _keys(),
+        "checkpoint": _checkpoint_shown(selectors.checkpoint_latest()),
+        # The tiles' base URL, as `rs log audit` takes it.
+        "log_url": request.build_absolute_uri(reverse("log-key")).removesuffix("key"),
+    }
+    return render(request, "web/home.html", context)
+
+
+@require_GET
+def explorer(request: HttpRequest) -> HttpResponse:
+    """The latest checkpoint, the log's growth and kinds, the newest entries, the label box."""
+    period = EXPLORER_PERIODS.get(request.GET.get("period", ""), EXPLORER_PERIODS["30d"])
+    checkpoint = _checkpoint_shown(selectors.checkpoint_latest())
+    size = checkpoint.size if checkpoint else 0
+    context = {
+        "keys": _keys(),
+        "checkpoint": checkpoint,
+        "figures": log_figures(period),
+        "period": period,
+        "periods": list(EXPLORER_PERIODS.values()),
+        "recent": [_entry_shown(e, size) for e in selectors.entries_before(end=size, count=RECENT)],
+    }
+    return render(request, "web/explorer.html", context)
+
+
+def _int_param(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "").strip()
+    return int(value) if value.isdigit() and len(value) <= 19 else None
+
+
+@require_GET
+def entries(request: HttpRequest) -> HttpResponse:
+    """The log's entries, newest first, ``PAGE_SIZE`` a page; ``?index=`` jumps to one."""
+    wanted = _int_param(request, "index")
+    if wanted is not None:
+        return redirect("web-entry", index=wanted)
+    size = selectors.tree_size()
+    before = _int_param(request, "before")
+    end = size if before is None else min(before, size)
+    rows = [_entry_shown(e, size) for e in selectors.entries_before(end=end, count=PAGE_SIZE)]
+    context = {
+        "size": size,
+        "entries": rows,
+        "first": end - len(rows),
+        "last": end - 1,
+        "newer": min(end + PAGE_SIZE, size) if end < size else None,
+        "older": end - PAGE_SIZE if end - PAGE_SIZE > 0 else None,
+    }
+    return render(request, "web/entries.html", context)
+
+
+@require_GET
+def entry(request: HttpRequest, index: int) -> HttpResponse:
+    """One entry, its inclusion proof in the latest checkpoint, and the in-browser check."""
+    stored = selectors.entry_at(index=index) if index <= MAX_INDEX else None
+    if stored is None:
+        return render(
+            request,
+            "web/not_found.html",
+            {"what": f"The log has no entry {index}."},
+            status=404,
+        )
+    checkpoint = _checkpoint_shown(selectors.checkpoint_latest())
+    size = checkpoint.size if checkpoint else 0
+    shown = _entry_shown(stored, size)
+    proof: list[str] = []
+    if shown.integrated:
+        _, hashes = selectors.inclusion_proof(index=index, size=size)
+        proof = [_b64(h) for h in hashes]
+    context = {
+        "entry": shown,
+        "entry_base64": _b64(stored.data),
+        "proof": proof,
+        "checkpoint": checkpoint,
+        "keys": _keys(),
+        "proof_url": reverse("log-inclusion-proof"),
+        "checkpoint_url": reverse("log-static-checkpoint"),
+        "entries_url": reverse("web-entries"),
+    }
+    return render(request, "web/entry.html", context)
