@@ -162,7 +162,8 @@ def test_another_certificates_key_cannot_revoke(api_client: Any, sms_outbox: lis
     _unchanged(holder)
 
 
-@pytest.mark.parametrize("skew", [-301, 301, 86400])
+# Past the five minutes by a margin a slow machine cannot eat between signing and checking.
+@pytest.mark.parametrize("skew", [-330, 330, 86400])
 def test_a_stale_token_is_refused(api_client: Any, sms_outbox: list[Any], skew: int) -> None:
     holder = certificate_obtained(api_client, sms_outbox)
     token = _revocation(holder, iat=int(time.time()) + skew)
