@@ -12,6 +12,7 @@ settings or tests) takes effect without a restart of the class.
 
 from __future__ import annotations
 
+import abc
 import time
 from typing import TYPE_CHECKING
 
@@ -35,12 +36,13 @@ def rate_parse(rate: str) -> tuple[int, int]:
     return int(count), _PERIODS[period[0]]
 
 
-class _ConfiguredRateThrottle(BaseThrottle):
+class _ConfiguredRateThrottle(BaseThrottle, abc.ABC):
     scope: str
     timer = staticmethod(time.time)
 
+    @abc.abstractmethod
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        raise NotImplementedError
+        """Whom the request counts against (None: nobody, it is not throttled)."""
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         self.delay = 0.0
