@@ -65,7 +65,7 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.3)
-        from resolution.audit import audit_log
+        from resolution.client.audit import audit_log
 
         with Timer() as timer:
             report = audit_log(base, verifier, workers=args.workers)

@@ -98,7 +98,7 @@ def copy_entries(start: int, count: int) -> None:
     """Write entries ``start .. start+count-1`` fast (COPY), as log_append would have."""
     from django.db import connection
 
-    from resolution.merkle import leaf_hash
+    from resolution.protocol.merkle import leaf_hash
     from transparency.services import entry_encode
 
     with (

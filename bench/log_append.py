@@ -30,7 +30,7 @@ def worker(mode: str, count: int, offset: int, url: str) -> None:
     join_django(url)
     from django.db import connection, transaction
 
-    from resolution.merkle import leaf_hash
+    from resolution.protocol.merkle import leaf_hash
     from transparency.services import entry_encode, log_append
 
     sys.stdout.write("ready\n")

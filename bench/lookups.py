@@ -31,8 +31,9 @@ DEBUG off, log level WARNING, throttles raised), and measures in interleaved rou
 ``GET /v1/numbers/{number}`` for random loaded numbers and 3 % of numbers never loaded. The
 clients are threads of this process (the standard library's HTTP client, a connection per
 request, as gunicorn's sync workers close them). A sample of each round's answers is checked
-offline with ``resolution.lookup.verify_lookup`` and the log's public keys (``GET /log/key``),
-and their handlers are compared with what was loaded: the figures are for real answers.
+offline with ``resolution.protocol.lookup.verify_lookup`` and the log's public keys
+(``GET /log/key``), and their handlers are compared with what was loaded: the figures are for
+real answers.
 
 How to read it: per round and as medians over rounds, requests/s (count over the wall clock from
 the first request to the last response), p50 and p99 latency, and the CPU each request cost in
@@ -83,7 +84,7 @@ from common import (
     tree_cpu,
 )
 
-from resolution.lookup import handler_commitment, handler_fields, verify_lookup
+from resolution.protocol.lookup import handler_commitment, handler_fields, verify_lookup
 
 DATABASE_PREFIX = "rs_bench_directory_"
 KEPT = "kept"  # rs_bench_directory_kept_<pid>: not a run's own database, never dropped as stale
@@ -316,8 +317,8 @@ def chunk_load(start: int, count: int) -> LoadCost:
     from ca.choices import ChallengeStatus, DeliveryStatus
     from ca.codes import code_digest, code_generate
     from core.dates import rfc3339
-    from directory.uris import uri_validate
-    from resolution.merkle import leaf_hash
+    from resolution.protocol.directory import uri_validate
+    from resolution.protocol.merkle import leaf_hash
     from transparency.labels import number_label_compute
     from transparency.services import entry_encode
 

@@ -27,7 +27,7 @@ def main() -> None:
 
     from django.test import Client
 
-    from resolution.merkle import verify_consistency, verify_inclusion
+    from resolution.protocol.merkle import verify_consistency, verify_inclusion
     from transparency.models import Checkpoint, Entry
     from transparency.selectors import consistency_proof, inclusion_proof
 

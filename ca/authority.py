@@ -24,7 +24,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from core.keyfiles import file_create_once, key_file_create, key_file_load
-from resolution.tnauthlist import TN_AUTH_LIST_OID, encode_tn_auth_list
+from resolution.protocol.tnauthlist import TN_AUTH_LIST_OID, encode_tn_auth_list
 
 ROOT_KEY_FILE = "ca-root-p256.pem"
 ROOT_CERTIFICATE_FILE = "ca-root.pem"

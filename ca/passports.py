@@ -1,7 +1,7 @@
 """Verifying PASSporTs for providers (``POST /v1/passports/verify``, DESIGN §4.4).
 
-The checks themselves are ``resolution.passport.passport_verify``; this module finds what it
-needs and says what it concluded:
+The checks themselves are ``resolution.protocol.passport.passport_verify``; this module finds
+what it needs and says what it concluded:
 
 - the signer's chain, from the PASSporT's ``x5u`` (:func:`x5u_chain`): a URL of our own
   repository is read from the database, never fetched; any other URL is fetched with
@@ -39,8 +39,8 @@ from ca.services import crl_current
 from ca.trust import trusted_roots
 from core.fetch import FetchError, url_fetch_configured
 from directory.models import Provider
-from resolution.certificates import MAX_INTERMEDIATES
-from resolution.passport import (
+from resolution.protocol.certificates import MAX_INTERMEDIATES
+from resolution.protocol.passport import (
     PPT_MSG,
     REASONS,
     Passport,
@@ -63,8 +63,8 @@ X5U_REASONS: Final = frozenset(
         "x5u-invalid",
     }
 )
+# Every reason a verdict can give; ``resolution.protocol.passport.REASONS`` says what its own mean.
 VERDICT_REASONS: Final = REASONS | X5U_REASONS | {"replayed"}
-"""Every reason a verdict can give; ``resolution.passport.REASONS`` says what its own mean."""
 
 # Media types an x5u may be served as: a PEM chain (RFC 8555 §9.1), PEM under its common
 # unregistered name, or one DER certificate (RFC 2585 §4.1).

@@ -20,13 +20,13 @@ from ca.choices import ChallengeStatus, DeliveryStatus
 from ca.models import Certificate, Challenge, Crl, ExternalCertificate, ExternalCrl
 from ca.trust import trusted_root_of, trusted_roots
 from directory.models import Provider
-from resolution.certificates import (
+from resolution.protocol.certificates import (
     CertificateError,
     certificate_chain_verify,
     crl_check,
     tn_auth_list_covers,
 )
-from resolution.tnauthlist import TN_AUTH_LIST_OID, covers, decode_tn_auth_list
+from resolution.protocol.tnauthlist import TN_AUTH_LIST_OID, covers, decode_tn_auth_list
 
 SERIAL = re.compile(r"[0-9a-f]{32}")
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from rest_framework.parsers import BaseParser
 
 from core.problems import Problem
-from resolution.jose import JoseError, ParsedJws, jws_parse, jws_payload_json, jws_verify
+from resolution.protocol.jose import JoseError, ParsedJws, jws_parse, jws_payload_json, jws_verify
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 MEDIA_TYPE = "application/jose"

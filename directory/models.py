@@ -9,8 +9,8 @@ from django.db import models
 from django.db.models.functions import Length, Now
 from django.db.models.lookups import Exact, LessThanOrEqual
 
-from resolution.merkle import HASH_SIZE
-from resolution.tiles import TILE_HEIGHT
+from resolution.protocol.merkle import HASH_SIZE
+from resolution.protocol.tiles import TILE_HEIGHT
 
 
 def api_key_hash(key: str) -> bytes:
@@ -109,7 +109,7 @@ class Handler(models.Model):
     tile_proof = models.BinaryField(
         null=True,
         editable=False,
-        help_text="The entry's eight in-tile inclusion proof hashes (resolution.tiles)",
+        help_text="The entry's eight in-tile inclusion proof hashes (resolution.protocol.tiles)",
     )
     expires_at = models.DateTimeField(help_text="The certificate's notAfter")
     created_at = models.DateTimeField(db_default=Now(), editable=False)

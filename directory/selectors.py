@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from ca.models import Certificate, ExternalCertificate
 from directory.models import ApiKey, Handler, Provider, api_key_hash
-from resolution.merkle import HASH_SIZE
-from resolution.tiles import TILE_HEIGHT, TILE_WIDTH
+from resolution.protocol.merkle import HASH_SIZE
+from resolution.protocol.tiles import TILE_HEIGHT, TILE_WIDTH
 from transparency.labels import NumberLabel, number_label_compute
 from transparency.models import Entry, Label, Tile
 from transparency.selectors import inclusion_proofs, signed_head

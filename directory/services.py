@@ -47,9 +47,15 @@ from directory.problems import (
     SigningCertificateUnknown,
     UriInvalid,
 )
-from directory.uris import Service, ServiceError, UriError, service_parse, uri_validate
-from resolution.lookup import handler_commitment, handler_fields
-from resolution.tiles import TILE_WIDTH
+from resolution.protocol.directory import (
+    Service,
+    ServiceError,
+    UriError,
+    service_parse,
+    uri_validate,
+)
+from resolution.protocol.lookup import handler_commitment, handler_fields
+from resolution.protocol.tiles import TILE_WIDTH
 from transparency.labels import number_label_keep
 from transparency.selectors import tile_inner_proofs_at, tree_size
 from transparency.services import AppendedEntry, log_append
@@ -306,7 +312,7 @@ def _visible_to(payload: dict[str, Any]) -> list[str] | None:
 
 
 def handler_fields_of(handler: Handler, provider_slug: str) -> dict[str, Any]:
-    """The fields a handler's commitment covers (resolution.lookup.handler_fields)."""
+    """The fields a handler's commitment covers (resolution.protocol.lookup.handler_fields)."""
     return handler_fields(
         handler.number,
         {

@@ -1,10 +1,15 @@
-"""Wire formats and cryptography of the resolution service, shared by the server and its clients.
+"""The resolution service's protocol, SDK and command line, in one distribution.
+
+- ``resolution.protocol``: wire formats and cryptography (no HTTP, no files, no Django), shared
+  by the server and its clients;
+- ``resolution.client``: the SDK (REST client, log auditor and monitor, key store);
+- ``resolution.cli``: the ``rs`` command.
 
 ``resolution.verify_lookup(answer, note_key, vrf_key)`` checks a directory lookup offline
-(``resolution.lookup``).
+(``resolution.protocol.lookup``).
 """
 
-from resolution.lookup import (
+from resolution.protocol.lookup import (
     LookupVerificationError,
     VerifiedHandler,
     VerifiedLookup,

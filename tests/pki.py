@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from resolution.tnauthlist import TN_AUTH_LIST_OID, encode_tn_auth_list
+from resolution.protocol.tnauthlist import TN_AUTH_LIST_OID, encode_tn_auth_list
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 NUMBER = "15551230001"

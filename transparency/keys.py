@@ -16,8 +16,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from core.keyfiles import key_file_create, key_file_load
-from resolution import vrf
-from resolution.note import Signer, verifier_key
+from resolution.protocol import vrf
+from resolution.protocol.note import Signer, verifier_key
 
 NOTE_KEY_FILE = "log-note-ed25519.pem"
 VRF_KEY_FILE = "log-vrf-ed25519.pem"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from resolution import vrf
+from resolution.protocol import vrf
 from transparency.keys import log_keys
 from transparency.models import Label
 

@@ -20,8 +20,8 @@ from django.db import connection
 from django.db.models import Count, Max, Min
 from django.db.models.functions import TruncDay, TruncHour
 
-from resolution import merkle
-from resolution.tiles import (
+from resolution.protocol import merkle
+from resolution.protocol.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
     TileKey,
@@ -346,7 +346,8 @@ def inclusion_proofs(
 
 
 def tile_inner_proofs_at(*, indices: Sequence[int]) -> dict[int, bytes]:
-    """The in-tile proof hashes (``resolution.tiles.tile_inner_proofs``) of entries ``indices``.
+    """The in-tile proof hashes (``resolution.protocol.tiles.tile_inner_proofs``) of entries
+    ``indices``.
 
     Only entries whose level-0 tile is full in the latest checkpoint are answered: those
     hashes are then fixed for good, so a caller may keep them. One query for all the tiles;

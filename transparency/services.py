@@ -21,11 +21,11 @@ import structlog
 from django.conf import settings
 from django.db import connection, transaction
 
-from resolution import merkle
-from resolution.canonical import canonical_json
-from resolution.checkpoint import Checkpoint as SignedTreeHead
-from resolution.checkpoint import sign_checkpoint
-from resolution.tiles import (
+from resolution.protocol import merkle
+from resolution.protocol.canonical import canonical_json
+from resolution.protocol.checkpoint import Checkpoint as SignedTreeHead
+from resolution.protocol.checkpoint import sign_checkpoint
+from resolution.protocol.tiles import (
     TILE_WIDTH,
     TileKey,
     append_to_tiles,

@@ -18,8 +18,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from resolution.checkpoint import CheckpointError, parse_checkpoint
-from resolution.note import NoteError, parse_note
+from resolution.protocol.checkpoint import CheckpointError, parse_checkpoint
+from resolution.protocol.note import NoteError, parse_note
 from transparency import selectors
 from transparency.keys import log_keys
 from transparency.models import Checkpoint

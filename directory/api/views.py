@@ -32,7 +32,7 @@ from directory.metrics import lookup_counted
 from directory.problems import ServiceUnknown
 from directory.selectors import api_key_get, api_key_list, number_lookup
 from directory.services import api_key_create, api_key_revoke, handler_delete, handler_put
-from directory.uris import ServiceError, service_parse
+from resolution.protocol.directory import ServiceError, service_parse
 from transparency.services import AppendedEntry
 
 

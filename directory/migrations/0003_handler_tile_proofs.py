@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
             model_name="handler",
             name="tile_proof",
             field=models.BinaryField(
-                help_text="The entry's eight in-tile inclusion proof hashes (resolution.tiles)",
+                help_text="The entry's eight in-tile inclusion proof hashes (resolution.protocol.tiles)",
                 null=True,
             ),
         ),

@@ -23,7 +23,7 @@ from pyasn1_modules import rfc8226
 from ca.choices import ChallengeStatus
 from ca.models import Certificate, Challenge
 from directory.services import api_key_create
-from resolution.tnauthlist import TN_AUTH_LIST_OID
+from resolution.protocol.tnauthlist import TN_AUTH_LIST_OID
 from tests.ca.flow import (
     NUMBER,
     certificate_obtained,

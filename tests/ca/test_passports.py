@@ -32,8 +32,8 @@ from ca.passports import x5u_cache_clear
 from ca.services import certificate_revoke, external_crls_refresh
 from ca.tasks import passports_seen_prune
 from directory.services import api_key_create
-from resolution.jose import b64url_decode, b64url_encode
-from resolution.passport import passport_sign
+from resolution.protocol.jose import b64url_decode, b64url_encode
+from resolution.protocol.passport import passport_sign
 from tests.ca.flow import NUMBER, Holder, certificate_obtained
 from tests.factories import ProviderFactory
 from tests.pki import NUMBER as PKI_NUMBER

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.contrib.auth.models import User
 
 from ca.models import Certificate, Crl
-from resolution.canonical import canonical_json
-from resolution.jose import jws_sign
+from resolution.protocol.canonical import canonical_json
+from resolution.protocol.jose import jws_sign
 from tests.ca.flow import NUMBER, Holder, certificate_obtained
 from tests.ca.test_certificates import assert_no_number
 from tests.problems import assert_problem

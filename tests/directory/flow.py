@@ -8,8 +8,8 @@ from typing import Any
 
 from rest_framework.test import APIClient
 
-from resolution.canonical import canonical_json
-from resolution.jose import jws_sign
+from resolution.protocol.canonical import canonical_json
+from resolution.protocol.jose import jws_sign
 from tests.ca.flow import NUMBER, Holder
 
 JOSE = "application/jose"

@@ -28,9 +28,9 @@ from ca.models import ExternalCertificate, ExternalCrl
 from ca.services import external_crls_refresh
 from ca.trust import TrustedRootsError, trusted_roots_read
 from directory.models import Handler
-from resolution import verify_lookup
-from resolution.canonical import canonical_json
-from resolution.jose import jws_sign
+from resolution.protocol.canonical import canonical_json
+from resolution.protocol.jose import jws_sign
+from resolution.protocol.lookup import verify_lookup
 from tests.ca.flow import NUMBER
 from tests.directory.flow import delete, lookup, put
 from tests.directory.test_handlers import Unchanged

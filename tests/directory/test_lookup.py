@@ -15,9 +15,9 @@ from django.test.utils import CaptureQueriesContext
 
 from directory.models import Handler
 from directory.services import api_key_create, handler_tile_proofs_keep
-from resolution import LookupVerificationError, verify_lookup
-from resolution.merkle import HASH_SIZE
-from resolution.tiles import TILE_WIDTH
+from resolution.protocol.lookup import LookupVerificationError, verify_lookup
+from resolution.protocol.merkle import HASH_SIZE
+from resolution.protocol.tiles import TILE_WIDTH
 from tests.ca.flow import NUMBER, certificate_obtained
 from tests.directory.flow import lookup, published
 from tests.factories import ProviderFactory
@@ -218,7 +218,7 @@ def _split_bundle(data: bytes) -> list[bytes]:
 def test_a_numbers_label_is_given_with_its_proof(
     api_client: Any, holder: Any, anonymous_client: Any
 ) -> None:
-    from resolution import vrf
+    from resolution.protocol import vrf
 
     body = api_client.get("/v1/log/labels/+33 6 12 34 56 78").json()
     assert body["number"] == NUMBER

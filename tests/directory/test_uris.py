@@ -1,4 +1,5 @@
-"""Tests for directory.uris: the service table, RFC examples that pass, and each refusal.
+"""Tests for resolution.protocol.directory: the service table, RFC examples that pass, and each
+refusal.
 
 Valid URIs come from the RFCs' own examples where they have some: RFC 3261 §19.1.3 (SIP), RFC 3966
 §6 (tel), RFC 5122 §2 (XMPP) and RFC 3860 §3.2 (IM). Property tests check that arbitrary text is
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from directory.uris import (
+from resolution.protocol.directory import (
     MAX_URI_LENGTH,
     SERVICES,
     Service,

@@ -49,7 +49,7 @@ def test_worker_executes_a_task_queued_on_commit(worker, client):
 
 
 def test_worker_integrates_the_log(worker):
-    from resolution.merkle import root_from_leaf_hashes
+    from resolution.protocol.merkle import root_from_leaf_hashes
     from transparency.models import Checkpoint
     from transparency.services import log_append
     from transparency.tasks import log_integrate

@@ -20,11 +20,11 @@ from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from resolution.canonical import canonical_json
-from resolution.checkpoint import Checkpoint, sign_checkpoint
-from resolution.merkle import leaf_hash
-from resolution.note import Signer, generate_signer, verifier_key
-from resolution.tiles import (
+from resolution.protocol.canonical import canonical_json
+from resolution.protocol.checkpoint import Checkpoint, sign_checkpoint
+from resolution.protocol.merkle import leaf_hash
+from resolution.protocol.note import Signer, generate_signer, verifier_key
+from resolution.protocol.tiles import (
     TILE_WIDTH,
     TilePathError,
     append_to_tiles,

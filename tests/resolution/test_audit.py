@@ -1,4 +1,5 @@
-"""Tests for resolution.audit and ``rs log audit``, against an in-process log on 127.0.0.1."""
+"""Tests for resolution.client.audit and ``rs log audit``, against an in-process log on
+127.0.0.1."""
 
 from __future__ import annotations
 
@@ -16,13 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resolution.audit import AuditError, AuditReport, audit_log
-from resolution.canonical import canonical_json
-from resolution.checkpoint import Checkpoint, format_checkpoint
 from resolution.cli import main
-from resolution.merkle import leaf_hash, perfect_subtrees, root_from_leaf_hashes
-from resolution.note import generate_signer, sign_note
-from resolution.tiles import TILE_WIDTH, encode_entry_bundle
+from resolution.client.audit import AuditError, AuditReport, audit_log
+from resolution.protocol.canonical import canonical_json
+from resolution.protocol.checkpoint import Checkpoint, format_checkpoint
+from resolution.protocol.merkle import leaf_hash, perfect_subtrees, root_from_leaf_hashes
+from resolution.protocol.note import generate_signer, sign_note
+from resolution.protocol.tiles import TILE_WIDTH, encode_entry_bundle
 from tests.resolution.logserver import ORIGIN, LogServer, TiledLog, sample_records
 
 

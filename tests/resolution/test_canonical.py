@@ -1,4 +1,4 @@
-"""Tests for resolution.canonical."""
+"""Tests for resolution.protocol.canonical."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resolution.canonical import (
+from resolution.protocol.canonical import (
     CanonicalJSONError,
     canonical_json,
     is_canonical,
@@ -137,8 +137,8 @@ def test_round_trip(value: dict[str, Any]) -> None:
 def test_package_never_imports_django() -> None:
     root = Path(__file__).resolve().parents[2]
     code = (
-        "import sys, resolution.canonical, resolution.merkle, resolution.tiles, "
-        "resolution.note, resolution.checkpoint; "
+        "import sys, resolution.protocol.canonical, resolution.protocol.merkle, "
+        "resolution.protocol.tiles, resolution.protocol.note, resolution.protocol.checkpoint; "
         "assert not any(m == 'django' or m.startswith('django.') for m in sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True)

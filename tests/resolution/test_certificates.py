@@ -1,4 +1,5 @@
-"""Tests for resolution.certificates: number-certificate paths, CRLs and TNAuthList coverage.
+"""Tests for resolution.protocol.certificates: number-certificate paths, CRLs and TNAuthList
+coverage.
 
 The PKI here (``Pki``) follows ``ca.authority``: root → issuing CA → end entity, P-256 keys,
 critical BasicConstraints and KeyUsage, SKI/AKI, and the TNAuthList on the end entity.
@@ -14,7 +15,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from resolution.certificates import (
+from resolution.protocol.certificates import (
     MAX_INTERMEDIATES,
     REASONS,
     CertificateError,

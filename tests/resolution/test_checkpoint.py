@@ -1,4 +1,4 @@
-"""Tests for resolution.checkpoint (c2sp.org/tlog-checkpoint)."""
+"""Tests for resolution.protocol.checkpoint (c2sp.org/tlog-checkpoint)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resolution.checkpoint import (
+from resolution.protocol.checkpoint import (
     MAX_TREE_SIZE,
     Checkpoint,
     CheckpointError,
@@ -17,7 +17,7 @@ from resolution.checkpoint import (
     parse_checkpoint,
     sign_checkpoint,
 )
-from resolution.note import generate_signer, parse_verifier_key, sign_note
+from resolution.protocol.note import generate_signer, parse_verifier_key, sign_note
 
 # c2sp.org/tlog-checkpoint, the example note text.
 SPEC_TEXT = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"

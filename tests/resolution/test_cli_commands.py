@@ -20,7 +20,7 @@ import pytest
 
 from directory.services import api_key_create
 from resolution.cli import main
-from resolution.note import generate_signer, verifier_key
+from resolution.protocol.note import generate_signer, verifier_key
 from tests.ca.flow import NUMBER, code_sent
 from tests.factories import ProviderFactory
 

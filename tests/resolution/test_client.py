@@ -13,9 +13,6 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from resolution import vrf
-from resolution.canonical import canonical_json
-from resolution.checkpoint import open_checkpoint
 from resolution.client import (
     ApiError,
     Client,
@@ -26,10 +23,13 @@ from resolution.client import (
     handler_put_token,
     revoke_token,
 )
-from resolution.jose import jws_parse, jws_payload_json, jws_verify
-from resolution.merkle import leaf_hash, verify_inclusion
-from resolution.note import parse_verifier_key
-from resolution.passport import passport_sign
+from resolution.protocol import vrf
+from resolution.protocol.canonical import canonical_json
+from resolution.protocol.checkpoint import open_checkpoint
+from resolution.protocol.jose import jws_parse, jws_payload_json, jws_verify
+from resolution.protocol.merkle import leaf_hash, verify_inclusion
+from resolution.protocol.note import parse_verifier_key
+from resolution.protocol.passport import passport_sign
 from tests.ca.flow import NUMBER, code_sent
 
 live = pytest.mark.django_db(transaction=True)

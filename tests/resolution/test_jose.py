@@ -1,4 +1,4 @@
-"""Tests for resolution.jose, against RFC 7515 Appendix A.3 and PyJWT."""
+"""Tests for resolution.protocol.jose, against RFC 7515 Appendix A.3 and PyJWT."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolution.jose import (
+from resolution.protocol.jose import (
     MAX_JWS_SIZE,
     JoseError,
     ParsedJws,

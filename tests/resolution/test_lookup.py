@@ -1,5 +1,6 @@
-"""Tests for resolution.lookup: lookup answers built here for real (VRF label, log entries in a
-Merkle tree, signed checkpoint) verify, and every alteration of one is caught and named."""
+"""Tests for resolution.protocol.lookup: lookup answers built here for real (VRF label, log
+entries in a Merkle tree, signed checkpoint) verify, and every alteration of one is caught and
+named."""
 
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolution import vrf
-from resolution.canonical import canonical_json
-from resolution.checkpoint import Checkpoint, format_checkpoint, sign_checkpoint
-from resolution.lookup import (
+from resolution.protocol import vrf
+from resolution.protocol.canonical import canonical_json
+from resolution.protocol.checkpoint import Checkpoint, format_checkpoint, sign_checkpoint
+from resolution.protocol.lookup import (
     COMMITTED_FIELDS,
     LookupVerificationError,
     VerifiedHandler,
@@ -30,13 +31,13 @@ from resolution.lookup import (
     handler_fields,
     verify_lookup,
 )
-from resolution.merkle import (
+from resolution.protocol.merkle import (
     NodeId,
     inclusion_proof,
     leaf_hash,
     root_from_leaf_hashes,
 )
-from resolution.note import Signer, generate_signer, parse_verifier_key, verifier_key
+from resolution.protocol.note import Signer, generate_signer, parse_verifier_key, verifier_key
 
 VRF_VECTORS_FILE = (
     Path(__file__).resolve().parents[1] / "vectors" / "vrf" / "rfc9381-edwards25519-sha512-tai.json"
@@ -293,8 +294,8 @@ def test_a_proven_handler_needs_a_checkpoint(answer: dict[str, Any]) -> None:
 # --- The VRF input is the E.164 string, as ASCII --------------------------------------------
 
 # The label of NUMBER under the secret key of RFC 9381 Appendix B.3 example 16, computed with
-# resolution.vrf (itself checked against that example): pinned, so that neither the server's
-# nor the client's choice of alpha can change silently.
+# resolution.protocol.vrf (itself checked against that example): pinned, so that neither the
+# server's nor the client's choice of alpha can change silently.
 VECTOR_LABEL = (
     "af7bfdb02bf78a1f2c7741829549e7e810ed7e1c072457c238f67462220181bb"
     "69770b1bd1161413a6bfa4adee894ad44762849b53c1c1bdf38c206b265d7114"

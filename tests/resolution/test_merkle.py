@@ -1,4 +1,4 @@
-"""Tests for resolution.merkle: the transparency-dev/merkle vectors, an RFC 6962 reference
+"""Tests for resolution.protocol.merkle: the transparency-dev/merkle vectors, an RFC 6962 reference
 model, and property tests of generation against verification."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolution.merkle import (
+from resolution.protocol.merkle import (
     EMPTY_ROOT,
     NodeId,
     NodeReader,

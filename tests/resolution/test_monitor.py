@@ -1,4 +1,5 @@
-"""The log monitor (``resolution.monitor``), over a log served by ``tests.resolution.logserver``."""
+"""The log monitor (``resolution.client.monitor``), over a log served by
+``tests.resolution.logserver``."""
 
 from __future__ import annotations
 
@@ -13,20 +14,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolution.canonical import canonical_json
-from resolution.checkpoint import open_checkpoint
 from resolution.client import (
     Client,
 )
-from resolution.merkle import EMPTY_ROOT, root_from_leaf_hashes
-from resolution.monitor import (
+from resolution.client.monitor import (
     CompactRange,
     MonitorError,
     MonitorState,
     entry_change,
     monitor_log,
 )
-from resolution.note import parse_verifier_key
+from resolution.protocol.canonical import canonical_json
+from resolution.protocol.checkpoint import open_checkpoint
+from resolution.protocol.merkle import EMPTY_ROOT, root_from_leaf_hashes
+from resolution.protocol.note import parse_verifier_key
 from tests.resolution.logserver import LogServer, TiledLog, sample_records
 
 LABEL = hashlib.sha512(b"+33612345678").digest()

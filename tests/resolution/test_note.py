@@ -1,4 +1,4 @@
-"""Tests for resolution.note against the c2sp.org/signed-note example and the vectors of
+"""Tests for resolution.protocol.note against the c2sp.org/signed-note example and the vectors of
 golang.org/x/mod/sumdb/note (note.go's package documentation and note_test.go)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resolution.note import (
+from resolution.protocol.note import (
     MAX_NOTE_SIZE,
     Note,
     NoteError,

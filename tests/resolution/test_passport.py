@@ -1,4 +1,5 @@
-"""Tests for resolution.passport: RFC 8225 vectors, PyJWT interoperability, every refusal."""
+"""Tests for resolution.protocol.passport: RFC 8225 vectors, PyJWT interoperability, every
+refusal."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resolution.canonical import canonical_json
-from resolution.jose import b64url_decode, b64url_encode, jws_sign
-from resolution.passport import (
+from resolution.protocol.canonical import canonical_json
+from resolution.protocol.jose import b64url_decode, b64url_encode, jws_sign
+from resolution.protocol.passport import (
     FRESHNESS,
     MSG_FRESHNESS,
     REASONS,

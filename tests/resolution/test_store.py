@@ -1,4 +1,4 @@
-"""The per-number store of keys, certificates and pinned log keys (``resolution.store``)."""
+"""The per-number store of keys, certificates and pinned log keys (``resolution.client.store``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from resolution.store import PinMismatchError, Store, StoreError, config_dir, public_key_sha256
+from resolution.client.store import (
+    PinMismatchError,
+    Store,
+    StoreError,
+    config_dir,
+    public_key_sha256,
+)
 from tests.ca.flow import NUMBER
 from tests.resolution.logserver import TiledLog
 

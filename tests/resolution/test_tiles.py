@@ -1,4 +1,5 @@
-"""Tests for resolution.tiles: c2sp.org/tlog-tiles paths, entry bundles and tile hashing."""
+"""Tests for resolution.protocol.tiles: c2sp.org/tlog-tiles paths, entry bundles and tile
+hashing."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolution.merkle import (
+from resolution.protocol.merkle import (
     ProofError,
     consistency_proof,
     inclusion_proof,
@@ -19,7 +20,7 @@ from resolution.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from resolution.tiles import (
+from resolution.protocol.tiles import (
     MAX_ENTRY_SIZE,
     TILE_HEIGHT,
     TILE_WIDTH,

@@ -1,4 +1,4 @@
-"""Tests for resolution.tnauthlist, cross-checked against pyasn1's RFC 8226 module."""
+"""Tests for resolution.protocol.tnauthlist, cross-checked against pyasn1's RFC 8226 module."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pyasn1.codec.der import decoder, encoder
 from pyasn1_modules import rfc8226
 
-from resolution.tnauthlist import (
+from resolution.protocol.tnauthlist import (
     TN_AUTH_LIST_OID,
     TNAuthList,
     TNAuthListError,

@@ -1,4 +1,4 @@
-"""Tests for resolution.vrf (ECVRF-EDWARDS25519-SHA512-TAI, RFC 9381 suite 0x03).
+"""Tests for resolution.protocol.vrf (ECVRF-EDWARDS25519-SHA512-TAI, RFC 9381 suite 0x03).
 
 The RFC 9381 Appendix B.3 vectors are checked byte for byte.  Property tests cover round trips
 and rejection.  Hand-built proofs then exercise the parts of the RFC that honest proofs never
@@ -19,7 +19,7 @@ from nacl import bindings as sodium
 from nacl.exceptions import RuntimeError as SodiumRefused
 from nacl.signing import SigningKey
 
-from resolution import vrf
+from resolution.protocol import vrf
 
 VECTORS_FILE = (
     Path(__file__).resolve().parents[1] / "vectors" / "vrf" / "rfc9381-edwards25519-sha512-tai.json"

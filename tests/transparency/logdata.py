@@ -6,7 +6,7 @@ import hashlib
 
 from django.db import transaction
 
-from resolution.merkle import root_from_leaf_hashes
+from resolution.protocol.merkle import root_from_leaf_hashes
 from transparency.models import Entry
 from transparency.services import AppendedEntry, log_append
 

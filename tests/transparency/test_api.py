@@ -6,10 +6,10 @@ import base64
 
 import pytest
 
-from resolution.checkpoint import open_checkpoint
-from resolution.merkle import root_from_leaf_hashes, verify_consistency, verify_inclusion
-from resolution.note import parse_verifier_key
-from resolution.tiles import decode_entry_bundle, tile_hashes
+from resolution.protocol.checkpoint import open_checkpoint
+from resolution.protocol.merkle import root_from_leaf_hashes, verify_consistency, verify_inclusion
+from resolution.protocol.note import parse_verifier_key
+from resolution.protocol.tiles import decode_entry_bundle, tile_hashes
 from tests.problems import assert_problem
 from tests.transparency.logdata import append_entries
 from transparency.models import Entry

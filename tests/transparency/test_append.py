@@ -7,7 +7,7 @@ import json
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from resolution.merkle import leaf_hash
+from resolution.protocol.merkle import leaf_hash
 from tests.transparency.logdata import append_entries
 from transparency.models import Checkpoint, Entry
 from transparency.services import EntryError, log_append

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from resolution.audit import audit_log
+from resolution.client.audit import audit_log
 from tests.transparency.logdata import append_entries
 from transparency.keys import log_keys
 from transparency.services import log_integrate
@@ -52,7 +52,7 @@ def test_auditor_verifies_the_served_log_and_follows_it_incrementally(
 def test_auditor_rejects_a_checkpoint_from_another_key(live_server, deferred):
     append_entries(10)
     log_integrate()
-    from resolution.note import generate_signer, verifier_key
+    from resolution.protocol.note import generate_signer, verifier_key
 
     stranger = generate_signer("testserver/log")
     result = rs_log_audit(

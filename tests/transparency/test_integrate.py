@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from resolution.checkpoint import open_checkpoint
-from resolution.merkle import consistency_proof, verify_consistency
-from resolution.note import parse_verifier_key
+from resolution.protocol.checkpoint import open_checkpoint
+from resolution.protocol.merkle import consistency_proof, verify_consistency
+from resolution.protocol.note import parse_verifier_key
 from tests.transparency.logdata import append_entries, recomputed_root
 from transparency.keys import log_keys
 from transparency.models import Checkpoint, Tile
@@ -84,7 +84,7 @@ def test_rolled_back_integration_leaves_no_checkpoint(deferred_integration):
 
 
 def test_batched_proofs_verify_with_given_tiles_and_remembered_nodes(deferred_integration):
-    from resolution.merkle import ProofError, leaf_hash, verify_inclusion
+    from resolution.protocol.merkle import ProofError, leaf_hash, verify_inclusion
     from transparency.models import Entry
     from transparency.selectors import cache_clear, inclusion_proofs, signed_head
 

@@ -27,8 +27,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from directory.metrics import lookup_counts_flush
-from resolution import merkle
-from resolution.note import generate_signer, sign_note, verifier_key
+from resolution.protocol import merkle
+from resolution.protocol.note import generate_signer, sign_note, verifier_key
 from tests.ca.flow import NUMBER
 from tests.directory.flow import lookup
 from tests.web.logbuild import BuiltLog, log_built

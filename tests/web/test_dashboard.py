@@ -103,7 +103,7 @@ def test_the_dashboard_alarms_when_entries_wait_too_long(
 ) -> None:
     from django.db import connection
 
-    from resolution.merkle import leaf_hash
+    from resolution.protocol.merkle import leaf_hash
 
     settings.CELERY_BROKER_URL = "redis://integration-deferred.invalid:6379/0"
     with connection.cursor() as cursor:

@@ -13,8 +13,8 @@ from django.utils import timezone
 from ca.choices import ChallengeStatus, DeliveryStatus
 from ca.models import Challenge
 from ca.selectors import challenge_volume_by_hour, delivery_errors
-from resolution.canonical import canonical_json
-from resolution.merkle import leaf_hash
+from resolution.protocol.canonical import canonical_json
+from resolution.protocol.merkle import leaf_hash
 from transparency.selectors import entries_by_period, log_backlog, merge_delay_by_hour
 from transparency.services import log_integrate
 from web.figures import EXPLORER_PERIODS, _log_figures

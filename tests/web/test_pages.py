@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from core.middleware import CONTENT_SECURITY_POLICY
-from resolution.checkpoint import open_checkpoint
-from resolution.merkle import leaf_hash, verify_inclusion
-from resolution.note import parse_verifier_key
+from resolution.protocol.checkpoint import open_checkpoint
+from resolution.protocol.merkle import leaf_hash, verify_inclusion
+from resolution.protocol.note import parse_verifier_key
 from tests.ca.flow import NUMBER
 from tests.transparency.logdata import append_entries
 from tests.web.logbuild import BuiltLog, log_built

@@ -23,7 +23,7 @@ from core.numbers import number_parse
 from core.problems import Problem
 from core.schema import COMMON_PROBLEMS, problem
 from core.throttling import ClientIpRateThrottle, LogReadRateThrottle, LookupRateThrottle
-from resolution.tiles import TILE_WIDTH, TilePathError, parse_tile_path, tile_width
+from resolution.protocol.tiles import TILE_WIDTH, TilePathError, parse_tile_path, tile_width
 from transparency import selectors
 from transparency.api import serializers as s
 from transparency.keys import log_keys
@@ -256,7 +256,7 @@ class ConsistencyProofApi(_PublicLogView):
 
 class LabelApi(APIView):
     """A number's label, to find its entries in the log (as its holder's monitor does), and the
-    VRF proof that the label is this number's: check it with ``resolution.vrf.verify``.
+    VRF proof that the label is this number's: check it with ``resolution.protocol.vrf.verify``.
 
     Authenticated and throttled like lookups: a label is what ties log entries to a number.
     """

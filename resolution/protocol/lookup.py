@@ -41,11 +41,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn
 
-from resolution import vrf
-from resolution.canonical import CanonicalJSONError, canonical_json, parse_canonical
-from resolution.checkpoint import Checkpoint, CheckpointError, open_checkpoint
-from resolution.merkle import HASH_SIZE, ProofError, leaf_hash, verify_inclusion
-from resolution.note import NoteError, Verifier, parse_verifier_key
+from resolution.protocol import vrf
+from resolution.protocol.canonical import CanonicalJSONError, canonical_json, parse_canonical
+from resolution.protocol.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from resolution.protocol.merkle import HASH_SIZE, ProofError, leaf_hash, verify_inclusion
+from resolution.protocol.note import NoteError, Verifier, parse_verifier_key
 
 OPENING_SIZE: Final = 32
 """Size in bytes of a commitment's opening (its HMAC key)."""

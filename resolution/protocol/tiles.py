@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from resolution.merkle import HASH_SIZE, NodeId, NodeReader, tree_root
+from resolution.protocol.merkle import HASH_SIZE, NodeId, NodeReader, tree_root
 
 TILE_HEIGHT: Final = 8
 """Merkle levels spanned by one tile (tlog-tiles fixes it at 8)."""

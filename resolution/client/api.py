@@ -45,11 +45,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from resolution import __version__
-from resolution.audit import AuditError, _LogClient
-from resolution.canonical import canonical_json
-from resolution.jose import ALG_ES256, jws_sign
-from resolution.lookup import VerifiedLookup, verify_lookup
-from resolution.note import MAX_NOTE_SIZE
+from resolution.client.audit import AuditError, _LogClient
+from resolution.protocol.canonical import canonical_json
+from resolution.protocol.jose import ALG_ES256, jws_sign
+from resolution.protocol.lookup import VerifiedLookup, verify_lookup
+from resolution.protocol.note import MAX_NOTE_SIZE
 
 DEFAULT_TIMEOUT: Final = 10.0
 """Seconds a request may take to connect, or wait for data, before it fails."""
@@ -538,7 +538,7 @@ class Client:
         return _certificate_state(self._json("POST", path, jose=token))
 
     def ca_root(self) -> x509.Certificate:
-        """``GET /ca/root.pem``: the CA's trust anchor (pin it: ``resolution.store``)."""
+        """``GET /ca/root.pem``: the CA's trust anchor (pin it: ``resolution.client.store``)."""
         response = self._request("GET", "/ca/root.pem", auth=False, accept="*/*")
         certificates = _pem_certificates("GET /ca/root.pem", response.content)
         if len(certificates) != 1:
@@ -656,7 +656,7 @@ class Client:
     # --- Transparency log (docs/transparency-log.md) -----------------------------------
 
     def log_key(self) -> LogKeys:
-        """``GET /log/key``: the log's public keys (pin them: ``resolution.store``)."""
+        """``GET /log/key``: the log's public keys (pin them: ``resolution.client.store``)."""
         r = self._json("GET", "/log/key", auth=False)
         vrf_key = r.b64("vrf_public_key")
         if len(vrf_key) != 32:
@@ -727,7 +727,7 @@ class Client:
 
     def log_label(self, number: str) -> NumberLabel:
         """``GET /v1/log/labels/{number}``: the number's label, with its VRF proof (check it
-        with ``resolution.vrf.verify`` before trusting it)."""
+        with ``resolution.protocol.vrf.verify`` before trusting it)."""
         r = self._json("GET", f"/v1/log/labels/{_segment(number)}")
         label = r.text("label")
         try:

@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from resolution.merkle import HASH_SIZE
-from resolution.note import NoteError, Signer, Verifier, open_note, sign_note
+from resolution.protocol.merkle import HASH_SIZE
+from resolution.protocol.note import NoteError, Signer, Verifier, open_note, sign_note
 
 MAX_TREE_SIZE: Final = (1 << 63) - 1
 """Largest tree size accepted: Go's tlog and SQL bigint both hold sizes as int64."""

@@ -4,7 +4,7 @@ Number holders ``register`` a number (SMS challenge, then a certificate for a ke
 ``publish`` and ``remove`` handlers, sign PASSporTs, ``revoke`` and ``monitor`` the log for
 certificates someone else obtained.  Callers ``lookup`` numbers and verify PASSporTs;
 auditors ``log audit``.  Keys, certificates and pinned server keys live in the config folder
-(``resolution.store``).  Every answer is verified before it is shown: lookups against the
+(``resolution.client.store``).  Every answer is verified before it is shown: lookups against the
 log keys pinned on first use, certificates against the CA root pinned likewise.
 """
 
@@ -27,17 +27,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from resolution import __version__, vrf
-from resolution.audit import DEFAULT_TIMEOUT, DEFAULT_WORKERS, AuditError, audit_log
-from resolution.canonical import CanonicalJSONError, parse_canonical
-from resolution.certificates import (
-    CertificateError,
-    certificate_chain_verify,
-    tn_auth_list_covers,
-)
-from resolution.checkpoint import Checkpoint, CheckpointError, open_checkpoint
-from resolution.client import DEFAULT_TIMEOUT as CLIENT_TIMEOUT
-from resolution.client import (
+from resolution import __version__
+from resolution.client.api import DEFAULT_TIMEOUT as CLIENT_TIMEOUT
+from resolution.client.api import (
     ApiError,
     Client,
     ClientError,
@@ -49,18 +41,9 @@ from resolution.client import (
     handler_put_token,
     revoke_token,
 )
-from resolution.lookup import LookupVerificationError, VerifiedHandler
-from resolution.merkle import ProofError, leaf_hash, verify_inclusion
-from resolution.monitor import MonitorError, MonitorReport, MonitorState, monitor_log
-from resolution.note import NoteError, Verifier, parse_verifier_key
-from resolution.passport import (
-    PPT_MSG,
-    PassportError,
-    passport_parse,
-    passport_sign,
-    passport_verify,
-)
-from resolution.store import (
+from resolution.client.audit import DEFAULT_TIMEOUT, DEFAULT_WORKERS, AuditError, audit_log
+from resolution.client.monitor import MonitorError, MonitorReport, MonitorState, monitor_log
+from resolution.client.store import (
     Credentials,
     PinMismatchError,
     Store,
@@ -68,6 +51,24 @@ from resolution.store import (
     config_dir,
     public_key_sha256,
     server_id,
+)
+from resolution.protocol import vrf
+from resolution.protocol.canonical import CanonicalJSONError, parse_canonical
+from resolution.protocol.certificates import (
+    CertificateError,
+    certificate_chain_verify,
+    tn_auth_list_covers,
+)
+from resolution.protocol.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from resolution.protocol.lookup import LookupVerificationError, VerifiedHandler
+from resolution.protocol.merkle import ProofError, leaf_hash, verify_inclusion
+from resolution.protocol.note import NoteError, Verifier, parse_verifier_key
+from resolution.protocol.passport import (
+    PPT_MSG,
+    PassportError,
+    passport_parse,
+    passport_sign,
+    passport_verify,
 )
 
 EXIT_OK: Final = 0

@@ -41,11 +41,23 @@ from typing import Final, NoReturn, TypeVar
 
 import httpx
 
-from resolution.canonical import CanonicalJSONError, parse_canonical
-from resolution.checkpoint import Checkpoint, CheckpointError, open_checkpoint
-from resolution.merkle import HASH_SIZE, NodeId, perfect_subtrees, root_from_leaf_hashes, tree_root
-from resolution.note import MAX_NOTE_SIZE, NoteError, Verifier, parse_note, parse_verifier_key
-from resolution.tiles import (
+from resolution.protocol.canonical import CanonicalJSONError, parse_canonical
+from resolution.protocol.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from resolution.protocol.merkle import (
+    HASH_SIZE,
+    NodeId,
+    perfect_subtrees,
+    root_from_leaf_hashes,
+    tree_root,
+)
+from resolution.protocol.note import (
+    MAX_NOTE_SIZE,
+    NoteError,
+    Verifier,
+    parse_note,
+    parse_verifier_key,
+)
+from resolution.protocol.tiles import (
     MAX_ENTRY_SIZE,
     TILE_HEIGHT,
     TILE_WIDTH,

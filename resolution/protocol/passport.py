@@ -1,7 +1,7 @@
 """PASSporT (RFC 8225): sign and verify, with the types "shaken" (RFC 8588) and "msg" (RFC 9475).
 
-A PASSporT is a compact JWS (RFC 8225 §6; ``resolution.jose``) signed with ES256 by the key of a
-number certificate (RFC 8226; ``resolution.certificates``)::
+A PASSporT is a compact JWS (RFC 8225 §6; ``resolution.protocol.jose``) signed with ES256 by the
+key of a number certificate (RFC 8226; ``resolution.protocol.certificates``)::
 
     header  {"alg":"ES256","ppt":"shaken","typ":"passport","x5u":"https://…/chain.pem"}
     claims  {"attest":"A","dest":{"tn":["15551230002"]},"iat":1700000000,
@@ -56,15 +56,15 @@ from typing import Any, Final
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from resolution.canonical import CanonicalJSONError, canonical_json, is_canonical
-from resolution.certificates import (
+from resolution.protocol.canonical import CanonicalJSONError, canonical_json, is_canonical
+from resolution.protocol.certificates import (
     CertificateError,
     certificate_chain_verify,
     crl_check,
     crl_for_issuer,
     tn_auth_list_covers,
 )
-from resolution.jose import (
+from resolution.protocol.jose import (
     ALG_ES256,
     JoseError,
     ParsedJws,
@@ -106,7 +106,7 @@ REASONS: Final = frozenset(
         "msgi-mismatch",  # the body's digest is not msgi
         "body-required",  # a msg PASSporT verified without its body
         "msgi-missing",  # a body was given but the PASSporT does not protect one
-        # from resolution.certificates:
+        # from resolution.protocol.certificates:
         "chain",
         "expired",
         "not-yet-valid",

@@ -11,7 +11,7 @@ The folder is ``$RS_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/rs``, else ``~/.config
         chain.pem               its issuing CA(s), as the service returned them
         number.json             server, serial, x5u, the pending challenge, and the SHA-256
                                 of every key made here
-        monitor.json            where ``rs monitor`` stopped (resolution.monitor)
+        monitor.json            where ``rs monitor`` stopped (resolution.client.monitor)
 
 Every file is written whole (a temporary file, then a rename) with mode 0600, and folders
 with 0700; a private key that others can read is refused, as SSH refuses one.  A pinned key
@@ -41,7 +41,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from resolution.note import NoteError, parse_verifier_key
+from resolution.protocol.note import NoteError, parse_verifier_key
 
 _E164: Final = re.compile(r"\+[1-9][0-9]{1,14}")
 _NUMBER_FORMAT: Final = "rs-number/1"

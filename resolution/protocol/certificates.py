@@ -37,7 +37,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from resolution.tnauthlist import (
+from resolution.protocol.tnauthlist import (
     TN_AUTH_LIST_OID,
     TNAuthList,
     TNAuthListError,

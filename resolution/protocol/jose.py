@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from resolution.canonical import CanonicalJSONError, canonical_json, json_parse_strict
+from resolution.protocol.canonical import CanonicalJSONError, canonical_json, json_parse_strict
 
 MAX_JWS_SIZE: Final = 16 * 1024
 """Longest compact JWS ``jws_parse`` reads, in characters."""

@@ -37,11 +37,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from resolution.audit import _ordered
-from resolution.canonical import CanonicalJSONError, parse_canonical
-from resolution.checkpoint import Checkpoint
-from resolution.merkle import EMPTY_ROOT, HASH_SIZE, leaf_hash, node_hash
-from resolution.tiles import TILE_WIDTH, tile_width
+from resolution.client.audit import _ordered
+from resolution.protocol.canonical import CanonicalJSONError, parse_canonical
+from resolution.protocol.checkpoint import Checkpoint
+from resolution.protocol.merkle import EMPTY_ROOT, HASH_SIZE, leaf_hash, node_hash
+from resolution.protocol.tiles import TILE_WIDTH, tile_width
 
 STATE_FORMAT: Final = "rs-monitor-state/1"
 ENTRY_VERSION: Final = 1

@@ -1,0 +1,66 @@
+"""The Python SDK: the REST client, the log auditor and monitor, and the local key store.
+
+``from resolution.client import Client`` is the entry point (``resolution.client.api``); the
+auditor is ``resolution.client.audit``, the monitor ``resolution.client.monitor`` and the key
+store ``resolution.client.store``. Everything here verifies with ``resolution.protocol``.
+"""
+
+from resolution.client.api import (
+    DEFAULT_TIMEOUT,
+    ApiError,
+    Caller,
+    CertificateState,
+    Challenge,
+    Client,
+    ClientError,
+    ConsistencyProof,
+    EntriesPage,
+    Handler,
+    HandlerRemoved,
+    InclusionProof,
+    IssuedCertificate,
+    LogEntry,
+    LogKeys,
+    LogPosition,
+    LookupAnswer,
+    NetworkError,
+    NumberLabel,
+    PassportClaims,
+    PassportSigner,
+    PassportVerdict,
+    ResponseError,
+    csr_pem,
+    handler_delete_token,
+    handler_put_token,
+    revoke_token,
+)
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "ApiError",
+    "Caller",
+    "CertificateState",
+    "Challenge",
+    "Client",
+    "ClientError",
+    "ConsistencyProof",
+    "EntriesPage",
+    "Handler",
+    "HandlerRemoved",
+    "InclusionProof",
+    "IssuedCertificate",
+    "LogEntry",
+    "LogKeys",
+    "LogPosition",
+    "LookupAnswer",
+    "NetworkError",
+    "NumberLabel",
+    "PassportClaims",
+    "PassportSigner",
+    "PassportVerdict",
+    "ResponseError",
+    "csr_pem",
+    "handler_delete_token",
+    "handler_put_token",
+    "revoke_token",
+]
