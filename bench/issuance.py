@@ -514,7 +514,7 @@ def measure(
 # Functions timed by --profile: (module, attribute, label, depth). Each is wrapped where it is
 # looked up, so the application's code is left as it is. Depth 2 runs inside depth 1, and so on.
 PIECES = [
-    ("core.authentication", "api_key_authenticate", "API key check (remembered 5 s)", 1),
+    ("providers.authentication", "api_key_authenticate", "API key check (remembered 5 s)", 1),
     ("ca.api.views", "certificate_issue", "ca.services.certificate_issue", 1),
     ("ca.services", "csr_public_key", "CSR: parse, verify its signature", 2),
     ("ca.services", "_challenge_spend", "BEGIN; UPDATE challenge ... RETURNING", 2),
@@ -743,7 +743,7 @@ def main() -> None:
     databases_drop(stale=True)
     try:
         url = setup_django(database, fresh=True)
-        from directory.services import api_key_create, provider_create
+        from providers.services import api_key_create, provider_create
 
         key = api_key_create(provider=provider_create(slug="bench", name="Bench")).secret
         if args.profile:

@@ -471,8 +471,10 @@ def directory_load(numbers: int, *, processes: int = LOADER_PROCESSES) -> LoadRe
 
     from ca.authority import BACKDATE
     from ca.models import Certificate
-    from directory.models import Handler, Provider
-    from directory.services import handler_tile_proofs_keep, provider_create
+    from directory.models import Handler
+    from directory.services import handler_tile_proofs_keep
+    from providers.models import Provider
+    from providers.services import provider_create
     from transparency.models import Entry, Label
     from transparency.services import log_integrate
 
@@ -619,8 +621,8 @@ def directory_prepare(name: str, key_dir: str, numbers: int) -> Prepared:
     """
     os.environ["RS_KEY_DIR"] = key_dir
     url = setup_django(name, fresh=numbers > 0)
-    from directory.models import Provider
-    from directory.services import api_key_create
+    from providers.models import Provider
+    from providers.services import api_key_create
     from transparency.models import Label
 
     if numbers:

@@ -16,7 +16,7 @@ from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from ca.choices import ChallengeStatus, DeliveryStatus, RevocationReason
-from directory.models import Provider
+from providers.models import Provider
 
 
 class Challenge(models.Model):

@@ -38,7 +38,7 @@ from ca.selectors import SERIAL, certificate_get, certificate_x509, name_sha256
 from ca.services import crl_current
 from ca.trust import trusted_roots
 from core.fetch import FetchError, url_fetch_configured
-from directory.models import Provider
+from providers.models import Provider
 from resolution.protocol.certificates import MAX_INTERMEDIATES
 from resolution.protocol.passport import (
     PPT_MSG,

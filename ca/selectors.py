@@ -19,7 +19,7 @@ from ca.authority import ca_keys
 from ca.choices import ChallengeStatus, DeliveryStatus
 from ca.models import Certificate, Challenge, Crl, ExternalCertificate, ExternalCrl
 from ca.trust import trusted_root_of, trusted_roots
-from directory.models import Provider
+from providers.models import Provider
 from resolution.protocol.certificates import (
     CertificateError,
     certificate_chain_verify,

@@ -56,7 +56,7 @@ from core.signed_requests import (
     signed_request_verify,
 )
 from core.tasks import enqueue_on_commit
-from directory.models import Provider
+from providers.models import Provider
 from transparency.labels import number_label_keep
 from transparency.services import AppendedEntry, log_append
 

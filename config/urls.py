@@ -22,6 +22,7 @@ api_docs = content_security_policy(API_DOCS_CONTENT_SECURITY_POLICY)
 urlpatterns = [
     path("healthz", HealthApi.as_view(), name="healthz"),
     path("problems/<slug:slug>", problem_page, name="problem"),
+    path("v1/", include("providers.api.urls")),
     path("v1/", include("directory.api.urls")),
     path("v1/", include(ca_api)),
     path("v1/log/", include(log_json)),

@@ -10,9 +10,9 @@ from rest_framework import serializers
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
-    """Document :class:`core.authentication.ApiKeyAuthentication` as HTTP bearer auth."""
+    """Document :class:`providers.authentication.ApiKeyAuthentication` as HTTP bearer auth."""
 
-    target_class = "core.authentication.ApiKeyAuthentication"
+    target_class = "providers.authentication.ApiKeyAuthentication"
     name = "ApiKey"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:

@@ -21,7 +21,8 @@ import structlog
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Sum
 
-from directory.models import LookupCount, Provider
+from directory.models import LookupCount
+from providers.models import Provider
 
 logger = structlog.get_logger(__name__)
 

@@ -1,74 +1,15 @@
-"""Directory models: providers (app vendors) and their API keys, and the handler records."""
+"""Directory models: handler records, the jtis of signed changes, and lookup counts."""
 
 from __future__ import annotations
-
-import hashlib
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Length, Now
 from django.db.models.lookups import Exact, LessThanOrEqual
 
+from providers.models import Provider
 from resolution.protocol.merkle import HASH_SIZE
 from resolution.protocol.tiles import TILE_HEIGHT
-
-
-def api_key_hash(key: str) -> bytes:
-    """The stored form of an API key (``ApiKey.key_hash``)."""
-    return hashlib.sha256(key.encode()).digest()
-
-
-class Provider(models.Model):
-    """An app vendor. Its slug names it in the API, in certificates and in the log."""
-
-    slug = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=200)
-    is_active = models.BooleanField(
-        default=True, help_text="An inactive provider's keys are refused."
-    )
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
-
-    class Meta:
-        ordering = ["slug"]
-
-    def __str__(self) -> str:
-        return self.slug
-
-    @property
-    def is_authenticated(self) -> bool:
-        """Providers are the API's principals (``request.user``); DRF's permissions ask this."""
-        return True
-
-
-class ApiKey(models.Model):
-    """A provider's API key, stored only as a SHA-256 hash with a short visible prefix.
-
-    Keys carry 256 random bits, so a fast hash is enough: there is nothing to brute-force.
-    """
-
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="api_keys")
-    prefix = models.CharField(max_length=16, help_text="The first characters, to recognise a key.")
-    key_hash = models.BinaryField(max_length=32, unique=True, editable=False)
-    label = models.CharField(max_length=100, blank=True)
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
-
-    class Meta:
-        ordering = ["-created_at"]
-        verbose_name = "API key"
-        constraints = [
-            models.CheckConstraint(
-                condition=Exact(Length("key_hash"), 32), name="directory_apikey_hash_32_bytes"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.prefix}… ({self.provider_id})"
-
-    @property
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
 
 
 class Handler(models.Model):

@@ -35,7 +35,7 @@ from core.signed_requests import (
     signed_request_parse,
     signed_request_verify,
 )
-from directory.models import ApiKey, Handler, HandlerRequest, Provider, api_key_hash
+from directory.models import Handler, HandlerRequest
 from directory.problems import (
     HandlerInvalid,
     HandlerNotFound,
@@ -47,6 +47,7 @@ from directory.problems import (
     SigningCertificateUnknown,
     UriInvalid,
 )
+from providers.models import Provider
 from resolution.protocol.directory import (
     Service,
     ServiceError,
@@ -61,58 +62,6 @@ from transparency.selectors import tile_inner_proofs_at, tree_size
 from transparency.services import AppendedEntry, log_append
 
 logger = structlog.get_logger(__name__)
-
-KEY_PREFIX = "rs_"
-KEY_BYTES = 32
-VISIBLE_PREFIX_LENGTH = len(KEY_PREFIX) + 8
-
-
-@dataclass(frozen=True)
-class IssuedKey:
-    """A new key: ``secret`` is shown once to its owner and never stored."""
-
-    api_key: ApiKey
-    secret: str
-
-
-@transaction.atomic
-def provider_create(*, slug: str, name: str) -> Provider:
-    """Register a new provider."""
-    provider = Provider(slug=slug, name=name)
-    provider.full_clean()
-    provider.save()
-    logger.info("provider created", provider=slug)
-    return provider
-
-
-@transaction.atomic
-def api_key_create(*, provider: Provider, label: str = "") -> IssuedKey:
-    """Create a key for ``provider``: 256 random bits, URL-safe, prefixed ``rs_``."""
-    secret = KEY_PREFIX + secrets.token_urlsafe(KEY_BYTES)
-    api_key = ApiKey.objects.create(
-        provider=provider,
-        prefix=secret[:VISIBLE_PREFIX_LENGTH],
-        key_hash=api_key_hash(secret),
-        label=label,
-    )
-    logger.info("api key created", provider=provider.slug, key_prefix=api_key.prefix)
-    return IssuedKey(api_key=api_key, secret=secret)
-
-
-@transaction.atomic
-def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    """Revoke a key for good; revoking twice keeps the first time."""
-    revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
-    api_key.refresh_from_db(fields=["revoked_at"])
-    from directory.selectors import api_key_cache_clear  # selectors import this module
-
-    api_key_cache_clear()  # an UPDATE sends no post_save
-    if revoked:
-        logger.info("api key revoked", provider=api_key.provider_id, key_prefix=api_key.prefix)
-    return api_key
-
 
 # --- Handlers ---------------------------------------------------------------------------------
 #

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from directory.services import IssuedKey, api_key_create
+from providers.services import IssuedKey, api_key_create
 from tests.factories import ProviderFactory
 
 
@@ -47,7 +47,7 @@ def log_heads_forgotten() -> None:
     Django cache) an earlier test saw, perhaps at another time of its own (time-machine)."""
     from django.core.cache import cache
 
-    from directory.selectors import api_key_cache_clear
+    from providers.selectors import api_key_cache_clear
     from transparency.selectors import cache_clear
 
     cache_clear()

@@ -6,7 +6,7 @@ from typing import Any
 
 import factory
 
-from directory.models import Provider
+from providers.models import Provider
 
 
 class ProviderFactory(factory.django.DjangoModelFactory[Provider]):  # type: ignore[misc]

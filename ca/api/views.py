@@ -41,10 +41,10 @@ from ca.services import (
     crl_current,
 )
 from ca.sms.twilio import twilio_signature_valid
-from core.authentication import caller_provider
 from core.schema import COMMON_PROBLEMS, problem
 from core.signed_requests import JoseParser
 from core.throttling import CaReadRateThrottle, ClientIpRateThrottle
+from providers.authentication import caller_provider
 
 PEM_CHAIN = "application/pem-certificate-chain"  # RFC 8555 §9.1
 CERTIFICATE_CACHE = "public, max-age=86400"

@@ -189,6 +189,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "core",
+    "providers",
     "directory",
     "ca",
     "transparency",
@@ -269,7 +270,7 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://rs")}
 RS_API_KEY_CACHE_SECONDS: float = env.float("RS_API_KEY_CACHE_SECONDS", default=5.0)
 
 REST_FRAMEWORK: dict[str, Any] = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["core.authentication.ApiKeyAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["providers.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],

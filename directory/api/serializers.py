@@ -7,30 +7,6 @@ from typing import Any
 from rest_framework import serializers
 
 
-class CallerOutput(serializers.Serializer[Any]):
-    provider = serializers.SlugField(help_text="The calling provider's slug")
-    name = serializers.CharField()
-    key_prefix = serializers.CharField(help_text="The visible prefix of the key used")
-
-
-class ApiKeyOutput(serializers.Serializer[Any]):
-    prefix = serializers.CharField(help_text="The first characters of the key")
-    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
-    created_at = serializers.DateTimeField()
-    last_used_at = serializers.DateTimeField(allow_null=True, help_text="To the minute")
-    revoked_at = serializers.DateTimeField(allow_null=True)
-
-
-class ApiKeyCreateInput(serializers.Serializer[Any]):
-    label = serializers.CharField(  # type: ignore[assignment]  # a field, not Field.label
-        max_length=100, required=False, default="", allow_blank=True
-    )
-
-
-class ApiKeyCreatedOutput(ApiKeyOutput):
-    key = serializers.CharField(help_text="The new key. Shown only in this response.")
-
-
 class LogPosition(serializers.Serializer[Any]):
     index = serializers.IntegerField()
     leaf_hash = serializers.CharField(help_text="SHA-256(0x00 ‖ entry), base64")

@@ -7,93 +7,23 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.authentication import caller_key, caller_provider
 from core.dates import rfc3339
 from core.numbers import number_parse
 from core.schema import COMMON_PROBLEMS, problem
 from core.signed_requests import JoseParser
 from core.throttling import LookupRateThrottle
-from directory.api.serializers import (
-    ApiKeyCreatedOutput,
-    ApiKeyCreateInput,
-    ApiKeyOutput,
-    CallerOutput,
-    HandlerOutput,
-    HandlerRemovedOutput,
-    LookupOutput,
-    LookupQuery,
-)
+from directory.api.serializers import HandlerOutput, HandlerRemovedOutput, LookupOutput, LookupQuery
 from directory.metrics import lookup_counted
 from directory.problems import ServiceUnknown
-from directory.selectors import api_key_get, api_key_list, number_lookup
-from directory.services import api_key_create, api_key_revoke, handler_delete, handler_put
+from directory.selectors import number_lookup
+from directory.services import handler_delete, handler_put
+from providers.authentication import caller_provider
 from resolution.protocol.directory import ServiceError, service_parse
 from transparency.services import AppendedEntry
-
-
-class CallerApi(APIView):
-    """Who am I: the provider and key a request authenticates as (to test an integration)."""
-
-    @extend_schema(operation_id="caller", responses={200: CallerOutput, **COMMON_PROBLEMS})
-    def get(self, request: Request) -> Response:
-        provider = caller_provider(request)
-        output = {
-            "provider": provider.slug,
-            "name": provider.name,
-            "key_prefix": caller_key(request).prefix,
-        }
-        return Response(CallerOutput(output).data)
-
-
-class ApiKeysApi(APIView):
-    """The calling provider's API keys: list them, or create one (to rotate keys)."""
-
-    @extend_schema(
-        operation_id="api_keys_list", responses={200: ApiKeyOutput(many=True), **COMMON_PROBLEMS}
-    )
-    def get(self, request: Request) -> Response:
-        return Response(
-            ApiKeyOutput(api_key_list(provider=caller_provider(request)), many=True).data
-        )
-
-    @extend_schema(
-        operation_id="api_keys_create",
-        request=ApiKeyCreateInput,
-        responses={
-            201: ApiKeyCreatedOutput,
-            400: problem("Invalid fields"),
-            415: problem("The body is not JSON"),
-            **COMMON_PROBLEMS,
-        },
-    )
-    def post(self, request: Request) -> Response:
-        data = ApiKeyCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        issued = api_key_create(
-            provider=caller_provider(request), label=data.validated_data["label"]
-        )
-        output = ApiKeyOutput(issued.api_key).data | {"key": issued.secret}
-        return Response(output, status=201)
-
-
-class ApiKeyRevokeApi(APIView):
-    """Revoke one of the calling provider's keys, named by its prefix (it may be this one)."""
-
-    @extend_schema(
-        operation_id="api_keys_revoke",
-        request=None,
-        responses={200: ApiKeyOutput, 404: problem("No such key"), **COMMON_PROBLEMS},
-    )
-    def post(self, request: Request, prefix: str) -> Response:
-        api_key = api_key_get(provider=caller_provider(request), prefix=prefix)
-        if api_key is None:
-            raise NotFound("The calling provider has no key with this prefix.")
-        return Response(ApiKeyOutput(api_key_revoke(api_key=api_key)).data)
 
 
 def _position(log: AppendedEntry) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from ca.models import Challenge
-from directory.services import api_key_create
+from providers.services import api_key_create
 from tests.ca.flow import certificate_obtained, challenge_started, code_sent
 from tests.factories import ProviderFactory
 

@@ -22,7 +22,7 @@ from pyasn1_modules import rfc8226
 
 from ca.choices import ChallengeStatus
 from ca.models import Certificate, Challenge
-from directory.services import api_key_create
+from providers.services import api_key_create
 from resolution.protocol.tnauthlist import TN_AUTH_LIST_OID
 from tests.ca.flow import (
     NUMBER,

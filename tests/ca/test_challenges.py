@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from ca.choices import ChallengeStatus, DeliveryStatus
 from ca.models import Challenge
-from directory.services import api_key_create
+from providers.services import api_key_create
 from tests.ca.flow import NUMBER, challenge_started, code_sent
 from tests.factories import ProviderFactory
 from tests.problems import assert_problem

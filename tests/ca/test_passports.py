@@ -31,7 +31,7 @@ from ca.models import Certificate, PassportSeen
 from ca.passports import x5u_cache_clear
 from ca.services import certificate_revoke, external_crls_refresh
 from ca.tasks import passports_seen_prune
-from directory.services import api_key_create
+from providers.services import api_key_create
 from resolution.protocol.jose import b64url_decode, b64url_encode
 from resolution.protocol.passport import passport_sign
 from tests.ca.flow import NUMBER, Holder, certificate_obtained

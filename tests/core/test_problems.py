@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from config.urls import urlpatterns as project_urls
-from directory.models import ApiKey
+from providers.models import ApiKey
 from tests.problems import assert_problem
 
 pytestmark = pytest.mark.django_db

@@ -195,7 +195,7 @@ def test_without_trusted_roots_only_our_certificates_count(
 def test_a_root_speaks_only_for_its_providers(
     client_for: Any, foreign: Foreign, sms_outbox: Any
 ) -> None:
-    from directory.services import api_key_create
+    from providers.services import api_key_create
 
     other = ProviderFactory()
     client = client_for(api_key_create(provider=other, label="t").secret)

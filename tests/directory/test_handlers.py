@@ -132,7 +132,7 @@ def test_another_numbers_certificate_is_refused(
 def test_another_providers_certificate_is_refused(
     api_client: Any, holder: Any, client_for: Any
 ) -> None:
-    from directory.services import api_key_create
+    from providers.services import api_key_create
     from tests.factories import ProviderFactory
 
     intruder = client_for(api_key_create(provider=ProviderFactory()).secret)

@@ -14,7 +14,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from directory.models import Handler
-from directory.services import api_key_create, handler_tile_proofs_keep
+from directory.services import handler_tile_proofs_keep
+from providers.services import api_key_create
 from resolution.protocol.lookup import LookupVerificationError, verify_lookup
 from resolution.protocol.merkle import HASH_SIZE
 from resolution.protocol.tiles import TILE_WIDTH

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from directory.services import api_key_create
+from providers.services import api_key_create
 from resolution.cli import main
 from resolution.protocol.note import generate_signer, verifier_key
 from tests.ca.flow import NUMBER, code_sent

@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from ca.sms import SmsPermanentError, locmem
 from core.middleware import CONTENT_SECURITY_POLICY
 from directory.metrics import lookup_counts_flush
-from directory.services import api_key_create
+from providers.services import api_key_create
 from tests.ca.flow import challenge_started
 from tests.directory.flow import lookup
 from tests.factories import ProviderFactory

@@ -10,7 +10,7 @@ import pytest
 
 from directory import metrics
 from directory.models import LookupCount
-from directory.services import api_key_create
+from providers.services import api_key_create
 from tests.ca.flow import certificate_obtained
 from tests.directory.flow import lookup, published
 from tests.factories import ProviderFactory

@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from directory.models import ApiKey, api_key_hash
-from directory.services import api_key_create, api_key_revoke
+from providers.models import ApiKey, api_key_hash
+from providers.services import api_key_create, api_key_revoke
 from tests.factories import ProviderFactory
 from tests.problems import assert_problem
 
@@ -105,7 +105,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     clock = Clock()
-    monkeypatch.setattr("directory.selectors.time.monotonic", clock)
+    monkeypatch.setattr("providers.selectors.time.monotonic", clock)
     return clock
 
 

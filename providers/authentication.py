@@ -6,8 +6,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from directory.models import ApiKey, Provider
-from directory.selectors import api_key_authenticate
+from providers.models import ApiKey, Provider
+from providers.selectors import api_key_authenticate
 
 # Longer than any key we issue; anything longer is refused without hashing it.
 MAX_KEY_LENGTH = 128

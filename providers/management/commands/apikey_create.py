@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from directory.models import Provider
-from directory.services import api_key_create
+from providers.models import Provider
+from providers.services import api_key_create
 
 
 class Command(BaseCommand):

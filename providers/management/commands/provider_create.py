@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from directory.services import api_key_create, provider_create
+from providers.services import api_key_create, provider_create
 
 
 class Command(BaseCommand):

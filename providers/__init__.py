@@ -1,0 +1,1 @@
+"""Providers (app vendors), their API keys, and API-key authentication."""

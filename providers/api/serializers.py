@@ -1,0 +1,31 @@
+"""Serializers of the providers API: one input and one output shape per operation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+
+class CallerOutput(serializers.Serializer[Any]):
+    provider = serializers.SlugField(help_text="The calling provider's slug")
+    name = serializers.CharField()
+    key_prefix = serializers.CharField(help_text="The visible prefix of the key used")
+
+
+class ApiKeyOutput(serializers.Serializer[Any]):
+    prefix = serializers.CharField(help_text="The first characters of the key")
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True, help_text="To the minute")
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class ApiKeyCreateInput(serializers.Serializer[Any]):
+    label = serializers.CharField(  # type: ignore[assignment]  # a field, not Field.label
+        max_length=100, required=False, default="", allow_blank=True
+    )
+
+
+class ApiKeyCreatedOutput(ApiKeyOutput):
+    key = serializers.CharField(help_text="The new key. Shown only in this response.")

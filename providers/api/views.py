@@ -1,0 +1,80 @@
+"""Providers API views: who am I, and the calling provider's keys."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.schema import COMMON_PROBLEMS, problem
+from providers.api.serializers import (
+    ApiKeyCreatedOutput,
+    ApiKeyCreateInput,
+    ApiKeyOutput,
+    CallerOutput,
+)
+from providers.authentication import caller_key, caller_provider
+from providers.selectors import api_key_get, api_key_list
+from providers.services import api_key_create, api_key_revoke
+
+
+class CallerApi(APIView):
+    """Who am I: the provider and key a request authenticates as (to test an integration)."""
+
+    @extend_schema(operation_id="caller", responses={200: CallerOutput, **COMMON_PROBLEMS})
+    def get(self, request: Request) -> Response:
+        provider = caller_provider(request)
+        output = {
+            "provider": provider.slug,
+            "name": provider.name,
+            "key_prefix": caller_key(request).prefix,
+        }
+        return Response(CallerOutput(output).data)
+
+
+class ApiKeysApi(APIView):
+    """The calling provider's API keys: list them, or create one (to rotate keys)."""
+
+    @extend_schema(
+        operation_id="api_keys_list", responses={200: ApiKeyOutput(many=True), **COMMON_PROBLEMS}
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            ApiKeyOutput(api_key_list(provider=caller_provider(request)), many=True).data
+        )
+
+    @extend_schema(
+        operation_id="api_keys_create",
+        request=ApiKeyCreateInput,
+        responses={
+            201: ApiKeyCreatedOutput,
+            400: problem("Invalid fields"),
+            415: problem("The body is not JSON"),
+            **COMMON_PROBLEMS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = ApiKeyCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        issued = api_key_create(
+            provider=caller_provider(request), label=data.validated_data["label"]
+        )
+        output = ApiKeyOutput(issued.api_key).data | {"key": issued.secret}
+        return Response(output, status=201)
+
+
+class ApiKeyRevokeApi(APIView):
+    """Revoke one of the calling provider's keys, named by its prefix (it may be this one)."""
+
+    @extend_schema(
+        operation_id="api_keys_revoke",
+        request=None,
+        responses={200: ApiKeyOutput, 404: problem("No such key"), **COMMON_PROBLEMS},
+    )
+    def post(self, request: Request, prefix: str) -> Response:
+        api_key = api_key_get(provider=caller_provider(request), prefix=prefix)
+        if api_key is None:
+            raise NotFound("The calling provider has no key with this prefix.")
+        return Response(ApiKeyOutput(api_key_revoke(api_key=api_key)).data)
