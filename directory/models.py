@@ -8,6 +8,7 @@ from django.db.models.functions import Length, Now
 from django.db.models.lookups import Exact, LessThanOrEqual
 
 from providers.models import Provider
+from resolution.protocol.directory import MAX_PRIORITY
 from resolution.protocol.merkle import HASH_SIZE
 from resolution.protocol.tiles import TILE_HEIGHT
 
@@ -66,7 +67,7 @@ class Handler(models.Model):
                 condition=Exact(Length("opening"), 32), name="directory_handler_opening_32"
             ),
             models.CheckConstraint(
-                condition=LessThanOrEqual(models.F("priority"), 65535),
+                condition=LessThanOrEqual(models.F("priority"), MAX_PRIORITY),
                 name="directory_handler_priority",
             ),
             models.CheckConstraint(

@@ -49,6 +49,7 @@ from directory.problems import (
 )
 from providers.models import Provider
 from resolution.protocol.directory import (
+    MAX_PRIORITY,
     Service,
     ServiceError,
     UriError,
@@ -73,7 +74,6 @@ logger = structlog.get_logger(__name__)
 
 PUT_FIELDS = frozenset({"number", "service", "uri", "priority", "visibility", "iat", "jti"})
 DELETE_FIELDS = frozenset({"number", "service", "iat", "jti"})
-MAX_PRIORITY = 65535
 MAX_VISIBLE_TO = 50
 JTI = re.compile(r"[\x21-\x7e]{8,128}")
 OPENING_BYTES = 32

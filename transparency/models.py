@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.db.models.functions import Length, Mod, Now
 from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThanOrEqual
 
-MAX_ENTRY_BYTES = 0xFFFF  # an entry bundle's length prefix is 2 bytes (C2SP tlog-tiles)
+from resolution.protocol.tiles import MAX_ENTRY_SIZE
 
 
 class Entry(models.Model):
@@ -38,7 +38,7 @@ class Entry(models.Model):
             models.CheckConstraint(condition=Q(index__gte=0), name="transparency_entry_index"),
             models.CheckConstraint(
                 condition=GreaterThanOrEqual(Length("data"), 1)
-                & LessThanOrEqual(Length("data"), MAX_ENTRY_BYTES),
+                & LessThanOrEqual(Length("data"), MAX_ENTRY_SIZE),
                 name="transparency_entry_size",
             ),
             models.CheckConstraint(

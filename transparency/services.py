@@ -21,11 +21,13 @@ import structlog
 from django.conf import settings
 from django.db import connection, transaction
 
+from core import locks
 from resolution.protocol import merkle
 from resolution.protocol.canonical import canonical_json
 from resolution.protocol.checkpoint import Checkpoint as SignedTreeHead
 from resolution.protocol.checkpoint import sign_checkpoint
 from resolution.protocol.tiles import (
+    MAX_ENTRY_SIZE,
     TILE_WIDTH,
     TileKey,
     append_to_tiles,
@@ -34,16 +36,13 @@ from resolution.protocol.tiles import (
 )
 from transparency import selectors
 from transparency.keys import log_keys
-from transparency.models import MAX_ENTRY_BYTES, Checkpoint, Entry, Tile
+from transparency.models import Checkpoint, Entry, Tile
 from transparency.selectors import hash_tiles
 
 logger = structlog.get_logger(__name__)
 
 ENTRY_VERSION = 1
 KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
-# pg_advisory_xact_lock keys: arbitrary constants owned by this module ("RS" + purpose).
-APPEND_LOCK = 0x5253_0001
-INTEGRATE_LOCK = 0x5253_0002
 
 
 class EntryError(ValueError):
@@ -65,8 +64,8 @@ def entry_encode(*, kind: str, payload: Mapping[str, Any]) -> bytes:
     if "v" in payload or "kind" in payload:
         raise EntryError("'v' and 'kind' are set by the log, not by the payload")
     data = canonical_json({**payload, "v": ENTRY_VERSION, "kind": kind})
-    if len(data) > MAX_ENTRY_BYTES:
-        raise EntryError(f"entry is {len(data)} bytes; the log takes at most {MAX_ENTRY_BYTES}")
+    if len(data) > MAX_ENTRY_SIZE:
+        raise EntryError(f"entry is {len(data)} bytes; the log takes at most {MAX_ENTRY_SIZE}")
     return data
 
 
@@ -80,7 +79,7 @@ def log_append(*, kind: str, payload: Mapping[str, Any]) -> AppendedEntry:
     data = entry_encode(kind=kind, payload=payload)
     leaf = merkle.leaf_hash(data)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK])
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [locks.LOG_APPEND])
         # A new statement, so a new snapshot: it sees the entry of whoever held the lock before.
         cursor.execute(
             'INSERT INTO transparency_entry ("index", kind, data, leaf_hash) '
@@ -122,7 +121,7 @@ def _integrate_batch(batch: int) -> tuple[Checkpoint, int] | None:
     """
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [INTEGRATE_LOCK])
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [locks.LOG_INTEGRATE])
             if not cursor.fetchone()[0]:
                 return None
         last = Checkpoint.objects.order_by("-size").first()

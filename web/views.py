@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from resolution.protocol.checkpoint import CheckpointError, parse_checkpoint
+from resolution.protocol.checkpoint import MAX_TREE_SIZE, CheckpointError, parse_checkpoint
 from resolution.protocol.note import NoteError, parse_note
 from transparency import selectors
 from transparency.keys import log_keys
@@ -26,7 +26,6 @@ from transparency.models import Checkpoint
 from web.figures import EXPLORER_PERIODS, log_figures
 
 PAGE_SIZE = 50
-MAX_INDEX = 2**63 - 1  # entry indices are bigint
 RECENT = 10
 SUMMARY_FIELDS = ("provider", "service", "serial", "reason")
 
@@ -194,7 +193,7 @@ def entries(request: HttpRequest) -> HttpResponse:
 @require_GET
 def entry(request: HttpRequest, index: int) -> HttpResponse:
     """One entry, its inclusion proof in the latest checkpoint, and the in-browser check."""
-    stored = selectors.entry_at(index=index) if index <= MAX_INDEX else None
+    stored = selectors.entry_at(index=index) if index < MAX_TREE_SIZE else None
     if stored is None:
         return render(
             request,

@@ -66,7 +66,9 @@ one more leaves room to re-key under a new intermediate, and the bound limits th
 path building does on certificates an untrusted ``x5u`` served."""
 
 _TN_AUTH_LIST: Final = x509.ObjectIdentifier(TN_AUTH_LIST_OID)
-_E164: Final = re.compile(r"\+[0-9]{1,15}")
+# "+" and the digits of a TNAuthList TelephoneNumber (RFC 8226 §9: 1 to 15), wider than E.164
+# (``numbers.E164``): a PASSporT's ``orig.tn`` may be any such number.
+_PLUS_TN: Final = re.compile(r"\+[0-9]{1,15}")
 # Types whose signatures ``CertificateRevocationList.is_signature_valid`` can check.
 _ISSUER_KEY_TYPES: Final = (
     dsa.DSAPublicKey,
@@ -269,6 +271,6 @@ def tn_auth_list_covers(leaf: x509.Certificate, number: str) -> bool:
     before comparing.  Raises "tnauthlist" when the leaf has no TNAuthList or it is not valid
     DER, and ``ValueError`` when ``number`` is not "+" and 1 to 15 digits.
     """
-    if not isinstance(number, str) or not _E164.fullmatch(number):
+    if not isinstance(number, str) or not _PLUS_TN.fullmatch(number):
         raise ValueError(f"number {number!r} is not '+' and 1 to 15 digits (E.164)")
     return covers(_tn_auth_list(leaf), number[1:])

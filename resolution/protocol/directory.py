@@ -78,6 +78,8 @@ MAX_HOST_LENGTH: Final = 253  # RFC 1035 §2.3.4's 255 octets, written as text
 MAX_LABEL_LENGTH: Final = 63  # RFC 1035 §2.3.4
 MAX_TEL_DIGITS: Final = 15  # ITU-T E.164
 MAX_IM_LOCAL_LENGTH: Final = 64  # RFC 5321 §4.5.3.1.1
+MAX_PRIORITY: Final = 65535
+"""A handler's priority is 0 (preferred) to this, as in a DNS SRV record (RFC 2782)."""
 
 
 class Service(StrEnum):

@@ -46,6 +46,7 @@ from resolution.protocol.canonical import CanonicalJSONError, canonical_json, pa
 from resolution.protocol.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from resolution.protocol.merkle import HASH_SIZE, ProofError, leaf_hash, verify_inclusion
 from resolution.protocol.note import NoteError, Verifier, parse_verifier_key
+from resolution.protocol.numbers import E164
 
 OPENING_SIZE: Final = 32
 """Size in bytes of a commitment's opening (its HMAC key)."""
@@ -62,7 +63,6 @@ COMMITTED_FIELDS: Final = frozenset(
 """The keys of the object a handler's commitment covers (``handler_fields``)."""
 
 _ENTRY_KEYS: Final = frozenset({"commitment", "kind", "label", "provider", "service", "v"})
-_E164: Final = re.compile(r"\+[1-9][0-9]{1,14}")
 _LABEL: Final = re.compile(r"[0-9a-f]{128}")
 _COMMITMENT: Final = re.compile(r"[0-9a-f]{64}")
 # Lowercase hex: 32 digits from this CA, up to 40 (RFC 5280 §4.1.2.2: 20 octets) from others.
@@ -365,7 +365,7 @@ def verify_lookup(response: object, note_key: str | Verifier, vrf_key: bytes) ->
         raise TypeError(f"vrf_key must be bytes, not {type(vrf_key).__name__}")
     if not isinstance(response, Mapping):
         _fail("", f"the answer must be a JSON object, not {_shown(response)}")
-    number = _string(response, "number", "", _E164)
+    number = _string(response, "number", "", E164)
     label_hex = _string(response, "label", "", _LABEL)
     proof = _base64(_member(response, "vrf_proof", ""), "VRF proof", "", vrf.PROOF_LENGTH)
     label = _label(number, label_hex, proof, vrf_key)

@@ -10,7 +10,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-MAX_TREE_SIZE = 2**63 - 1
+from resolution.protocol.checkpoint import MAX_TREE_SIZE
+
 PAGE_LIMIT = 1000
 
 
