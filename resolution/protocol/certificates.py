@@ -17,7 +17,7 @@ entity.  This module checks, for a moment ``at``:
 Every failure raises ``CertificateError`` whose ``reason`` is one of ``REASONS``, a stable
 machine code a server can return as is.
 
-Public API: ``CertificateError``, ``REASONS``, ``MAX_INTERMEDIATES``,
+Public API: ``CertificateError``, ``REASONS``, ``REVOCATION_REASONS``, ``MAX_INTERMEDIATES``,
 ``certificate_chain_verify``, ``crl_for_issuer``, ``crl_check``, ``tn_auth_list_covers``.
 """
 
@@ -59,6 +59,17 @@ REASONS: Final = frozenset(
     }
 )
 """Every ``CertificateError.reason``."""
+
+REVOCATION_REASONS: Final = (
+    "unspecified",
+    "keyCompromise",
+    "affiliationChanged",
+    "superseded",
+    "cessationOfOperation",
+)
+"""The reasons a number certificate may be revoked for, by their RFC 5280 §5.3.1 names (the
+CRLReason a CRL entry carries), as the revocation API accepts them; ``unspecified`` when none
+is given."""
 
 MAX_INTERMEDIATES: Final = 2
 """Most intermediate CA certificates a path may hold.  Our own hierarchy has one (DESIGN §4.3);
