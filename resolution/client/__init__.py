@@ -1,18 +1,20 @@
-"""The Python SDK: the REST client, the log auditor and monitor, and the local key store.
+"""The Python SDK: the REST client, the checks of what it answers, the log auditor and monitor,
+and the local key store.
 
-``from resolution.client import Client`` is the entry point (``resolution.client.api``); the
-auditor is ``resolution.client.audit``, the monitor ``resolution.client.monitor`` and the key
-store ``resolution.client.store``. Everything here verifies with ``resolution.protocol``.
+``from resolution.client import Client`` is the entry point (``resolution.client.api``).  Its
+requests go through ``resolution.client.transport`` (one timeout and retry policy), its errors
+are in ``resolution.client.errors``; ``resolution.client.verify`` checks issued certificates
+and answers against the keys pinned in the store (``resolution.client.store``).  The log is
+read by ``resolution.client.logreader``, audited by ``resolution.client.audit`` and watched
+for one number by ``resolution.client.monitor``.  Everything verifies with
+``resolution.protocol``.
 """
 
 from resolution.client.api import (
-    DEFAULT_TIMEOUT,
-    ApiError,
     Caller,
     CertificateState,
     Challenge,
     Client,
-    ClientError,
     ConsistencyProof,
     EntriesPage,
     Handler,
@@ -23,17 +25,18 @@ from resolution.client.api import (
     LogKeys,
     LogPosition,
     LookupAnswer,
-    NetworkError,
     NumberLabel,
     PassportClaims,
     PassportSigner,
     PassportVerdict,
-    ResponseError,
     csr_pem,
     handler_delete_token,
     handler_put_token,
     revoke_token,
 )
+from resolution.client.errors import ApiError, ClientError, NetworkError, ResponseError
+from resolution.client.transport import DEFAULT_TIMEOUT
+from resolution.client.verify import PinnedService, VerificationError
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -58,7 +61,9 @@ __all__ = [
     "PassportClaims",
     "PassportSigner",
     "PassportVerdict",
+    "PinnedService",
     "ResponseError",
+    "VerificationError",
     "csr_pem",
     "handler_delete_token",
     "handler_put_token",

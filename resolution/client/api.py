@@ -17,12 +17,15 @@ the number certificate, so that a key never has to be handed to the transport::
 Errors: an answer that is an RFC 9457 problem (or any other 4xx/5xx) raises ``ApiError`` with
 its status, type, title and detail; a connection that fails or times out raises
 ``NetworkError``; a 2xx answer that is not what the API documents raises ``ResponseError``.
-All three are ``ClientError``.  Every request has a timeout; GETs are retried after a network
+All three are ``ClientError`` (``resolution.client.errors``).  Requests go through
+``resolution.client.transport``: every one has a timeout; GETs are retried after a network
 error, a 429 or a 502/503/504 (they are idempotent), other methods never are.
 
-Public API: ``Client``, ``ClientError``, ``ApiError``, ``NetworkError``, ``ResponseError``, the
-answer dataclasses, ``csr_pem``, ``handler_put_token``, ``handler_delete_token``,
-``revoke_token``, ``DEFAULT_TIMEOUT``.
+What an answer says is only checked for shape here; ``resolution.client.verify`` checks it
+against the keys pinned for the service (an issued certificate, its log entry, a lookup).
+
+Public API: ``Client``, the answer dataclasses, ``csr_pem``, ``handler_put_token``,
+``handler_delete_token``, ``revoke_token``.
 """
 
 from __future__ import annotations
@@ -44,75 +47,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from resolution import __version__
-from resolution.client.audit import AuditError, _LogClient
+from resolution.client.errors import ClientError, ResponseError
+from resolution.client.logreader import LogReader
+from resolution.client.transport import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Answer, Transport
 from resolution.protocol.canonical import canonical_json
 from resolution.protocol.jose import ALG_ES256, jws_sign
 from resolution.protocol.lookup import VerifiedLookup, verify_lookup
-from resolution.protocol.note import MAX_NOTE_SIZE
-
-DEFAULT_TIMEOUT: Final = 10.0
-"""Seconds a request may take to connect, or wait for data, before it fails."""
-
-GET_RETRIES: Final = 2
-"""Extra attempts of a GET after a network error, a 429 or a 502/503/504."""
 
 JOSE: Final = "application/jose"  # RFC 7515 §9.2.1: a compact JWS body
-_BACKOFF: Final = 0.25  # seconds before the first retry, doubled for each further one
-_MAX_RETRY_AFTER: Final = 10.0
-_RETRIED_STATUSES: Final = frozenset({429, 502, 503, 504})
 _MAX_PEM_BYTES: Final = 64 * 1024
-
-
-# --- Errors -----------------------------------------------------------------------------------
-
-
-class ClientError(Exception):
-    """A call to the service failed; the message is one line saying what and why."""
-
-
-class ApiError(ClientError):
-    """The service refused the request: an RFC 9457 problem, or another 4xx/5xx answer.
-
-    ``type`` is the problem's type URI (``about:blank`` when the answer was no problem
-    document), ``slug`` its last path segment (the stable code, e.g. ``challenge-code-wrong``),
-    ``extensions`` the problem's other members (``attempts_left``, ``retry_after``, ``errors``).
-    """
-
-    def __init__(
-        self,
-        *,
-        method: str,
-        url: str,
-        status: int,
-        type: str,  # the RFC 9457 member's name
-        title: str,
-        detail: str,
-        extensions: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.method, self.url, self.status = method, url, status
-        self.type, self.title, self.detail = type, title, detail
-        self.extensions = dict(extensions or {})
-        message = f"{method} {url}: {status} {self.slug}: {detail or title}"
-        # The members a person acts on (ca.problems, core.problems).
-        if isinstance(self.extensions.get("attempts_left"), int):
-            message += f" ({self.extensions['attempts_left']} attempts left)"
-        if isinstance(self.extensions.get("retry_after"), int):
-            message += f" (retry in {self.extensions['retry_after']} s)"
-        super().__init__(message)
-
-    @property
-    def slug(self) -> str:
-        """The last segment of ``type``: the problem's stable code."""
-        return self.type.rstrip("/").rsplit("/", 1)[-1]
-
-
-class NetworkError(ClientError):
-    """The service could not be reached, or did not answer in time."""
-
-
-class ResponseError(ClientError):
-    """The service answered 2xx with something the API does not document."""
 
 
 # --- Answers ----------------------------------------------------------------------------------
@@ -422,21 +365,16 @@ class Client:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         http: httpx.Client | None = None,
-        retries: int = GET_RETRIES,
+        retries: int = DEFAULT_RETRIES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.retries = retries
-        self._own_http = http is None
-        self._http = http or httpx.Client(
-            timeout=httpx.Timeout(timeout),
-            headers={"User-Agent": f"rs/{__version__} (python-httpx)"},
-            follow_redirects=False,
-        )
+        self.transport = Transport(timeout=timeout, retries=retries, http=http)
+        self.log = LogReader(f"{self.base_url}/log/", self.transport)
 
     def close(self) -> None:
-        if self._own_http:
-            self._http.close()
+        self.transport.close()
 
     def __enter__(self) -> Client:
         return self
@@ -456,8 +394,8 @@ class Client:
         params: Mapping[str, Any] | None = None,
         auth: bool = True,
         accept: str = "application/json, application/problem+json",
-    ) -> httpx.Response:
-        url = self.base_url + path
+        limit: int | None = None,
+    ) -> Answer:
         headers = {"Accept": accept}
         if auth:
             if not self.api_key:
@@ -470,31 +408,20 @@ class Client:
         elif json is not None:
             headers["Content-Type"] = "application/json"
             content = canonical_json(json)
-        # Only reads are repeated: a POST that timed out may have done its work.
-        attempts = 1 + (self.retries if method == "GET" else 0)
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
-            try:
-                response = self._http.request(
-                    method, url, headers=headers, content=content, params=params
-                )
-            except httpx.TransportError as exc:
-                if last:
-                    raise NetworkError(_network_message(method, url, exc)) from exc
-                time.sleep(_BACKOFF * (1 << attempt))
-                continue
-            if response.status_code in _RETRIED_STATUSES and not last:
-                time.sleep(_retry_delay(response, attempt))
-                continue
-            if response.status_code >= 400:
-                raise _api_error(method, path, response)
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self.transport.request(
+            method,
+            self.base_url + path,
+            name=path,
+            headers=headers,
+            params=params,
+            content=content,
+            limit=limit,
+        )
 
     def _json(self, method: str, path: str, **kwargs: Any) -> _Reader:
-        response = self._request(method, path, **kwargs)
+        answer = self._request(method, path, **kwargs)
         try:
-            data = response.json()
+            data = answer.json()
         except ValueError:
             raise ResponseError(f"{method} {path}: the answer is not JSON") from None
         return _Reader(f"{method} {path}", data)
@@ -539,8 +466,10 @@ class Client:
 
     def ca_root(self) -> x509.Certificate:
         """``GET /ca/root.pem``: the CA's trust anchor (pin it: ``resolution.client.store``)."""
-        response = self._request("GET", "/ca/root.pem", auth=False, accept="*/*")
-        certificates = _pem_certificates("GET /ca/root.pem", response.content)
+        answer = self._request(
+            "GET", "/ca/root.pem", auth=False, accept="*/*", limit=_MAX_PEM_BYTES
+        )
+        certificates = _pem_certificates("GET /ca/root.pem", answer.content)
         if len(certificates) != 1:
             raise ResponseError(f"GET /ca/root.pem: {len(certificates)} certificates, want 1")
         return certificates[0]
@@ -549,8 +478,8 @@ class Client:
         """``GET /ca/certs/{serial}.pem``: a certificate then its issuing CA (a PASSporT's
         x5u)."""
         path = f"/ca/certs/{_segment(serial)}.pem"
-        response = self._request("GET", path, auth=False, accept="*/*")
-        return _pem_certificates(f"GET {path}", response.content)
+        answer = self._request("GET", path, auth=False, accept="*/*", limit=_MAX_PEM_BYTES)
+        return _pem_certificates(f"GET {path}", answer.content)
 
     def x5u_chain(self, url: str) -> tuple[x509.Certificate, ...]:
         """GET a PASSporT's ``x5u`` (any http(s) URL, not only this service's): the PEM chain
@@ -558,21 +487,15 @@ class Client:
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
             raise ClientError(f"x5u {url!r} is not an http(s) URL")
-        try:
-            response = self._http.get(
-                url, headers={"Accept": "application/pem-certificate-chain, */*;q=0.1"}
-            )
-        except httpx.TransportError as exc:
-            raise NetworkError(_network_message("GET", url, exc)) from exc
-        if response.status_code != 200:
-            raise _api_error("GET", url, response)
-        return _pem_certificates(f"GET {url}", response.content)
+        accept = {"Accept": "application/pem-certificate-chain, */*;q=0.1"}
+        answer = self.transport.request("GET", url, headers=accept, limit=_MAX_PEM_BYTES)
+        return _pem_certificates(f"GET {url}", answer.content)
 
     def ca_crl(self) -> x509.CertificateRevocationList:
         """``GET /ca/crl``: the issuing CA's current CRL."""
-        response = self._request("GET", "/ca/crl", auth=False, accept="*/*")
+        answer = self._request("GET", "/ca/crl", auth=False, accept="*/*")
         try:
-            return x509.load_der_x509_crl(response.content)
+            return x509.load_der_x509_crl(answer.content)
         except ValueError:
             raise ResponseError("GET /ca/crl: the answer is not a DER CRL") from None
 
@@ -671,15 +594,7 @@ class Client:
     def log_checkpoint(self) -> bytes | None:
         """``GET /log/checkpoint``: the latest signed checkpoint (a C2SP signed note), or
         ``None`` while the log is empty.  Verify it with ``checkpoint.open_checkpoint``."""
-        try:
-            response = self._request("GET", "/log/checkpoint", auth=False, accept="*/*")
-        except ApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        if len(response.content) > MAX_NOTE_SIZE:
-            raise ResponseError("GET /log/checkpoint: the note is too large")
-        return response.content
+        return self.log.checkpoint()
 
     def log_entries(self, start: int, end: int | None = None) -> EntriesPage:
         """``GET /v1/log/entries``: entries ``start <= index < end`` (at most 1000)."""
@@ -739,13 +654,7 @@ class Client:
     def log_entry_bundle(self, index: int, width: int) -> list[bytes]:
         """The first ``width`` entries of entry bundle ``index`` (C2SP tlog-tiles), read as the
         auditor reads them: a partial bundle, or the full one once it exists."""
-        reader = _LogClient(f"{self.base_url}/log/", self._http, self.retries)
-        try:
-            return reader.bundle(index, width)
-        except AuditError as exc:
-            if isinstance(exc.__cause__, httpx.TransportError):
-                raise NetworkError(str(exc)) from exc
-            raise ResponseError(str(exc)) from exc
+        return self.log.bundle(index, width)
 
 
 # --- Signed requests --------------------------------------------------------------------------
@@ -832,53 +741,7 @@ def _segment(value: str) -> str:
     return quote(value, safe="+")
 
 
-def _network_message(method: str, url: str, exc: httpx.TransportError) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return f"{method} {url}: no answer in time ({type(exc).__name__})"
-    return f"{method} {url}: {type(exc).__name__}: {exc or 'connection failed'}"
-
-
-def _retry_delay(response: httpx.Response, attempt: int) -> float:
-    backoff = _BACKOFF * (1 << attempt)
-    header = response.headers.get("retry-after", "").strip()
-    if header.isdigit():  # RFC 9110 §10.2.3, delta-seconds
-        return min(max(backoff, float(header)), _MAX_RETRY_AFTER)
-    return backoff
-
-
-def _api_error(method: str, path: str, response: httpx.Response) -> ApiError:
-    """The ``ApiError`` of a 4xx/5xx answer: its RFC 9457 members, or the HTTP status."""
-    body: Any = None
-    if "json" in response.headers.get("content-type", ""):
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-    if isinstance(body, dict):
-        members = {"type", "title", "status", "detail"}
-        return ApiError(
-            method=method,
-            url=path,
-            status=response.status_code,
-            type=str(body.get("type") or "about:blank"),
-            title=str(body.get("title") or response.reason_phrase),
-            detail=str(body.get("detail") or ""),
-            extensions={k: v for k, v in body.items() if k not in members},
-        )
-    text = " ".join(response.text.split())[:200] if response.content else ""
-    return ApiError(
-        method=method,
-        url=path,
-        status=response.status_code,
-        type="about:blank",
-        title=response.reason_phrase,
-        detail=text or response.reason_phrase,
-    )
-
-
 def _pem_certificates(what: str, data: bytes) -> tuple[x509.Certificate, ...]:
-    if len(data) > _MAX_PEM_BYTES:
-        raise ResponseError(f"{what}: the answer is too large for a certificate chain")
     try:
         return tuple(x509.load_pem_x509_certificates(data))
     except ValueError:

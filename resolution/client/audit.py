@@ -26,21 +26,22 @@ from __future__ import annotations
 
 import base64
 import binascii
-import collections
 import hashlib
-import itertools
 import json
-import os
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, NoReturn, TypeVar
+from typing import Final, NoReturn
 
 import httpx
 
+from resolution.client.errors import ApiError, ClientError, NetworkError
+from resolution.client.files import atomic_write
+from resolution.client.logreader import LogReader, tile_name
+from resolution.client.parallel import DEFAULT_WORKERS, ordered_map
+from resolution.client.transport import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Transport
 from resolution.protocol.canonical import CanonicalJSONError, parse_canonical
 from resolution.protocol.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from resolution.protocol.merkle import (
@@ -57,42 +58,28 @@ from resolution.protocol.note import (
     parse_note,
     parse_verifier_key,
 )
-from resolution.protocol.tiles import (
-    MAX_ENTRY_SIZE,
-    TILE_HEIGHT,
-    TILE_WIDTH,
-    TileError,
-    decode_entry_bundle,
-    entries_path,
-    tile_path,
-    tile_width,
-)
+from resolution.protocol.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, tile_width
 
-DEFAULT_WORKERS: Final = 8
-"""Parallel downloads, over one keep-alive HTTP client."""
-
-DEFAULT_TIMEOUT: Final = 30.0
-"""Seconds an HTTP request may take to connect, or wait for data, before it fails."""
-
-DEFAULT_RETRIES: Final = 2
-"""Extra attempts of a GET after a connection error, a timeout, a 429 or a 5xx."""
+__all__ = [
+    "DEFAULT_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_WORKERS",
+    "ENTRY_VERSION",
+    "AuditError",
+    "AuditReport",
+    "ProgressCallback",
+    "audit_log",
+]
 
 ENTRY_VERSION: Final = 1
 """The only entry format version (``"v"``) this auditor understands."""
 
 _STATE_FORMAT: Final = "rs-log-audit-state/1"
-_BACKOFF: Final = 0.2  # seconds before the first retry; doubled for each further one
-_MAX_RETRY_AFTER: Final = 30.0  # longest Retry-After honoured, in seconds
-_TILE_BYTES: Final = TILE_WIDTH * HASH_SIZE
-_BUNDLE_BYTES: Final = TILE_WIDTH * (2 + MAX_ENTRY_SIZE)  # tlog-tiles: uint16 length + entry
 _LEAF_PREFIX: Final = b"\x00"  # RFC 6962 §2.1 leaf hash prefix
 _sha256 = hashlib.sha256
 
 ProgressCallback = Callable[[int, int], object]
 """Called as ``progress(entries_done, entries_total)`` while entry bundles are checked."""
-
-_T = TypeVar("_T")
-_R = TypeVar("_R")
 
 
 class AuditError(Exception):
@@ -144,10 +131,6 @@ class _Bundle:
     kinds: dict[str, int]
 
 
-def _tile_name(level: int, index: int, width: int) -> str:
-    return tile_path(level, index, width).removeprefix("tile/")
-
-
 def _b64(value: bytes) -> str:
     return base64.b64encode(value).decode()
 
@@ -157,107 +140,14 @@ def _perfect_root(hashes: Sequence[bytes]) -> bytes:
     return hashes[0] if len(hashes) == 1 else root_from_leaf_hashes(hashes)
 
 
-def _retry_after(header: str | None, attempt: int) -> float:
-    """Seconds to wait before retrying: the server's Retry-After (RFC 9110 §10.2.3) in
-    delta-seconds, capped, or else exponential backoff."""
-    backoff = _BACKOFF * (1 << attempt)
-    if header is not None and header.strip().isdigit():
-        return min(max(backoff, float(header.strip())), _MAX_RETRY_AFTER)
-    return backoff
-
-
-class _LogClient:
-    """GETs files of the log's read API, with retries, size limits and tile fallbacks."""
-
-    def __init__(self, base_url: str, client: httpx.Client, retries: int) -> None:
-        self.base_url = base_url
-        self.client = client
-        self.retries = retries
-
-    def get(self, path: str, limit: int) -> bytes:
-        """Return the body of ``path``, of at most ``limit`` bytes."""
-        data = self._get(path, limit, missing_ok=False)
-        if data is None:  # pragma: no cover - only with missing_ok
-            raise AuditError(f"GET {self.base_url + path}: HTTP 404 Not Found")
-        return data
-
-    def get_if_present(self, path: str, limit: int) -> bytes | None:
-        """Return the body of ``path``, or ``None`` if the server answers 404."""
-        return self._get(path, limit, missing_ok=True)
-
-    def _get(self, path: str, limit: int, *, missing_ok: bool) -> bytes | None:
-        url = self.base_url + path
-        for attempt in range(self.retries + 1):
-            retry = attempt < self.retries
-            try:
-                with self.client.stream("GET", url) as response:
-                    status = response.status_code
-                    if status == httpx.codes.OK:
-                        return self._read(response, url, limit)
-                    if status == httpx.codes.NOT_FOUND and missing_ok:
-                        return None
-                    # Reads are idempotent: a 429 or 5xx may be a passing overload.
-                    if not (retry and (status == httpx.codes.TOO_MANY_REQUESTS or status >= 500)):
-                        raise AuditError(f"GET {url}: HTTP {status} {response.reason_phrase}")
-                    delay = _retry_after(response.headers.get("retry-after"), attempt)
-            except httpx.TransportError as exc:
-                if not retry:
-                    raise AuditError(f"GET {url} failed: {type(exc).__name__}: {exc}") from exc
-                delay = _BACKOFF * (1 << attempt)
-            time.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    @staticmethod
-    def _read(response: httpx.Response, url: str, limit: int) -> bytes:
-        length = response.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            raise AuditError(f"GET {url}: response of {length} bytes is over the {limit} limit")
-        chunks, total = [], 0
-        for chunk in response.iter_bytes():
-            total += len(chunk)
-            if total > limit:
-                raise AuditError(f"GET {url}: response is over the {limit}-byte limit")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _get_tile(self, partial: str, full: str, width: int, limit: int) -> tuple[bytes, bool]:
-        """Fetch a tile or bundle of ``width``; returns ``(data, came from the full one)``."""
-        if width == TILE_WIDTH:
-            return self.get(full, limit), True
-        data = self.get_if_present(partial, limit)
-        if data is not None:
-            return data, False
-        # tlog-tiles, "Partial Tiles": a server may drop a partial tile once the full one
-        # exists; the full tile's prefix is the partial tile, so fall back to it.
-        data = self.get_if_present(full, limit)
-        if data is None:
-            raise AuditError(
-                f"GET {self.base_url + partial}: HTTP 404 Not Found (and no full tile {full})"
-            )
-        return data, True
-
-    def hash_tile(self, level: int, index: int, width: int) -> list[bytes]:
-        """The ``width`` hashes of hash tile ``(level, index)`` (tlog-tiles, "Merkle Tree")."""
-        partial, full = tile_path(level, index, width), tile_path(level, index)
-        data, from_full = self._get_tile(partial, full, width, _TILE_BYTES)
-        want = (TILE_WIDTH if from_full else width) * HASH_SIZE
-        if len(data) != want:
-            name = _tile_name(level, index, TILE_WIDTH if from_full else width)
-            raise AuditError(f"hash tile {name} is {len(data)} bytes, want {want}")
-        return [data[i : i + HASH_SIZE] for i in range(0, width * HASH_SIZE, HASH_SIZE)]
-
-    def bundle(self, index: int, width: int) -> list[bytes]:
-        """The first ``width`` entries of entry bundle ``index`` (tlog-tiles, "Log entries")."""
-        partial, full = entries_path(index, width), entries_path(index)
-        data, from_full = self._get_tile(partial, full, width, _BUNDLE_BYTES)
-        try:
-            entries = decode_entry_bundle(data)
-        except TileError as exc:
-            raise AuditError(f"entry bundle {index} is malformed: {exc}") from None
-        want = TILE_WIDTH if from_full else width
-        if len(entries) != want:
-            raise AuditError(f"entry bundle {index} has {len(entries)} entries, want {want}")
-        return entries[:width]
+def _read_failure(exc: ClientError) -> AuditError:
+    """The ``AuditError`` of a file the log did not serve as it must."""
+    if isinstance(exc, ApiError):
+        reason = httpx.codes.get_reason_phrase(exc.status)
+        return AuditError(f"{exc.method} {exc.url}: HTTP {exc.status} {reason}")
+    if isinstance(exc, NetworkError):
+        return AuditError(f"{exc.method} {exc.url} failed: {type(exc.cause).__name__}: {exc.cause}")
+    return AuditError(str(exc))  # a tile or bundle of the wrong shape (ResponseError)
 
 
 def _verifier(verifier: Verifier | str) -> Verifier:
@@ -351,18 +241,7 @@ def _save_state(path: Path, cp: Checkpoint, note: bytes, compact: list[bytes]) -
         "compact": [_b64(h) for h in compact],
         "checkpoint": note.decode("utf-8"),
     }
-    data = (json.dumps(state, indent=2) + "\n").encode()
-    directory = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, (json.dumps(state, indent=2) + "\n").encode())
 
 
 def _check_entries(first: int, entries: Sequence[bytes]) -> dict[str, int]:
@@ -405,7 +284,7 @@ def _compare_tile(level: int, index: int, served: list[bytes], expected: list[by
         return
     pos = next(i for i, (a, b) in enumerate(zip(served, expected, strict=True)) if a != b)
     detail = f"leaf {index * TILE_WIDTH + pos}" if level == 0 else f"hash {pos}"
-    name = _tile_name(level, index, len(expected))
+    name = tile_name(level, index, len(expected))
     raise AuditError(f"hash tile {name} does not match the entries ({detail} differs)")
 
 
@@ -432,7 +311,7 @@ def _check_prefix(
 
 
 def _audit_bundle(
-    log: _LogClient, index: int, size: int, start: int, previous: _Previous | None
+    log: LogReader, index: int, size: int, start: int, previous: _Previous | None
 ) -> _Bundle:
     """Download, check and hash entry bundle ``index``, and compare its level-0 hash tile."""
     width = tile_width(0, index, size)
@@ -448,25 +327,6 @@ def _audit_bundle(
     kinds = _check_entries(first + skip, entries[skip:])
     _compare_tile(0, index, log.hash_tile(0, index, width), hashes)
     return _Bundle(index, hashes, kinds)
-
-
-def _ordered(
-    pool: ThreadPoolExecutor, fn: Callable[[_T], _R], items: Iterable[_T], window: int
-) -> Iterator[_R]:
-    """``pool.map`` with at most ``window`` calls in flight, so memory stays bounded."""
-    pending: collections.deque[Future[_R]] = collections.deque()
-    it = iter(items)
-    try:
-        for item in itertools.islice(it, window):
-            pending.append(pool.submit(fn, item))
-        while pending:
-            result = pending.popleft().result()
-            for item in itertools.islice(it, 1):
-                pending.append(pool.submit(fn, item))
-            yield result
-    finally:
-        for future in pending:
-            future.cancel()
 
 
 @dataclass(frozen=True)
@@ -489,7 +349,7 @@ class _TreeAudit:
 
     def __init__(
         self,
-        log: _LogClient,
+        log: LogReader,
         pool: ThreadPoolExecutor,
         workers: int,
         cp: Checkpoint,
@@ -546,7 +406,7 @@ class _TreeAudit:
             self.served[(level, index)] = hashes = future.result()
             if self.previous is not None:
                 width = self.positions(level)[0] - index * TILE_WIDTH
-                name = f"hash tile {_tile_name(level, index, len(hashes))}"
+                name = f"hash tile {tile_name(level, index, len(hashes))}"
                 _check_prefix(level, index * TILE_WIDTH, hashes[:width], self.previous, name)
             self.checked.add((level, index))
 
@@ -560,7 +420,7 @@ class _TreeAudit:
             return _audit_bundle(self.log, index, size, old, self.previous)
 
         upper = []
-        for bundle in _ordered(self.pool, one, range(first, last + 1), 2 * self.workers):
+        for bundle in ordered_map(self.pool, one, range(first, last + 1), 2 * self.workers):
             for kind, count in bundle.kinds.items():
                 self.kinds[kind] = self.kinds.get(kind, 0) + count
             self.checked.add((0, bundle.index))
@@ -643,7 +503,8 @@ def audit_log(
     downloaded, the log must be consistent with that checkpoint, and the file is replaced by
     the new state after a successful audit (it is created by the first).  ``workers`` downloads
     run in parallel over one keep-alive ``client`` (made here, with ``timeout`` and closed at
-    the end, unless one is passed in).  Failed GETs are retried ``retries`` times.
+    the end, unless one is passed in), with the SDK's transport and its retry policy
+    (``resolution.client.transport``): failed GETs are retried ``retries`` times.
 
     Raises ``AuditError`` naming what failed, and ``ValueError`` for an invalid key string or
     worker count.
@@ -654,12 +515,9 @@ def audit_log(
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     base_url = url if url.endswith("/") else url + "/"
     previous = _load_state(state_path, key) if state_path is not None else None
-    own_client = client is None
-    if client is None:
-        limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
-        client = httpx.Client(timeout=timeout, limits=limits)
+    transport = Transport(timeout=timeout, retries=retries, http=client, connections=workers)
     try:
-        log = _LogClient(base_url, client, retries)
+        log = LogReader(base_url, transport)
         note = log.get("checkpoint", MAX_NOTE_SIZE)
         cp = _open_checkpoint(note, key)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="rs-audit")
@@ -669,9 +527,10 @@ def audit_log(
         finally:
             # On failure, drop the queued downloads rather than wait for all of them.
             pool.shutdown(wait=True, cancel_futures=True)
+    except ClientError as exc:
+        raise _read_failure(exc) from exc
     finally:
-        if own_client:
-            client.close()
+        transport.close()
     if state_path is not None:
         try:
             _save_state(state_path, cp, note, compact)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from resolution.client.audit import _ordered
+from resolution.client.parallel import DEFAULT_WORKERS, ordered_map
 from resolution.protocol.canonical import CanonicalJSONError, parse_canonical
 from resolution.protocol.checkpoint import Checkpoint
 from resolution.protocol.merkle import EMPTY_ROOT, HASH_SIZE, leaf_hash, node_hash
@@ -45,7 +45,6 @@ from resolution.protocol.tiles import TILE_WIDTH, tile_width
 
 STATE_FORMAT: Final = "rs-monitor-state/1"
 ENTRY_VERSION: Final = 1
-DEFAULT_WORKERS: Final = 4
 
 BundleFetcher = Callable[[int, int], list[bytes]]
 """``fetch(index, width)``: the first ``width`` entries of entry bundle ``index``."""
@@ -352,7 +351,7 @@ def monitor_log(
     if size > start:
         bundles = range(start // TILE_WIDTH, (size - 1) // TILE_WIDTH + 1)
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix="rs-monitor") as pool:
-            for index, entries in _ordered(pool, one, bundles, 2 * max(1, workers)):
+            for index, entries in ordered_map(pool, one, bundles, 2 * max(1, workers)):
                 first = index * TILE_WIDTH
                 for offset, entry in enumerate(entries):
                     position = first + offset

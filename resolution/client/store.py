@@ -13,10 +13,10 @@ The folder is ``$RS_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/rs``, else ``~/.config
                                 of every key made here
         monitor.json            where ``rs monitor`` stopped (resolution.client.monitor)
 
-Every file is written whole (a temporary file, then a rename) with mode 0600, and folders
-with 0700; a private key that others can read is refused, as SSH refuses one.  A pinned key
-is learnt on first use and never replaced silently: a server presenting another one gets
-``PinMismatchError`` until its line is removed by hand.
+Every file is written whole (``files.atomic_write``: a temporary file, then a rename) with
+mode 0600, and folders with 0700; a private key that others can read is refused, as SSH
+refuses one.  A pinned key is learnt on first use and never replaced silently: a server
+presenting another one gets ``PinMismatchError`` until its line is removed by hand.
 
 Public API: ``Store``, ``Credentials``, ``Pending``, ``StoreError``, ``PinMismatchError``,
 ``config_dir``, ``server_id``, ``public_key_sha256``.
@@ -29,7 +29,6 @@ import binascii
 import hashlib
 import json
 import os
-import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,9 +40,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from resolution.client.files import atomic_write
 from resolution.protocol.note import NoteError, parse_verifier_key
+from resolution.protocol.numbers import is_e164
 
-_E164: Final = re.compile(r"\+[1-9][0-9]{1,14}")
 _NUMBER_FORMAT: Final = "rs-number/1"
 KNOWN_LOGS: Final = "known_logs"
 KNOWN_ROOTS: Final = "known_roots"
@@ -112,26 +112,6 @@ def public_key_sha256(key: ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKe
     return hashlib.sha256(spki).digest()
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data``, mode 0600, atomically: a crash leaves old or new."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(tmp, flags, 0o600)
-    except FileExistsError:  # left by a crashed run of this very process id
-        tmp.unlink()
-        fd = os.open(tmp, flags, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _read(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
@@ -165,7 +145,7 @@ class Store:
     def _save(self, path: Path, data: bytes) -> None:
         self._folder(path.parent)
         try:
-            _write(path, data)
+            atomic_write(path, data)
         except OSError as exc:
             raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -173,7 +153,7 @@ class Store:
 
     def number_dir(self, number: str) -> Path:
         """The number's folder (not created); ``number`` must be E.164."""
-        if not isinstance(number, str) or not _E164.fullmatch(number):
+        if not is_e164(number):
             raise StoreError(f"{number!r} is not an E.164 number (+ and 2 to 15 digits)")
         return self.root / "numbers" / number
 

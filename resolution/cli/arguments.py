@@ -1,0 +1,127 @@
+"""The arguments ``rs`` commands share: the service options, and the types that parse a
+number, a priority, a log key or a file.
+
+Public API: ``Commands``, ``SEE_HELP``, ``service_options``, ``add_command``, ``number``,
+``priority``, ``positive_int``, ``verifier``, ``read_input``, ``token``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final, TypeAlias
+
+from resolution.cli.exits import UsageError
+from resolution.client.transport import DEFAULT_TIMEOUT
+from resolution.protocol.directory import MAX_PRIORITY
+from resolution.protocol.note import NoteError, Verifier, parse_verifier_key
+from resolution.protocol.numbers import E164
+
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+"""Where a command module adds its parser (``add_subparsers``)."""
+
+SEE_HELP: Final = "Exit codes and environment variables: see 'rs --help'."
+
+
+def service_options() -> argparse.ArgumentParser:
+    """Options of every command that talks to the service (parent parser)."""
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group("service")
+    group.add_argument("--url", metavar="URL", help="the service's base URL (default: $RS_URL)")
+    group.add_argument(
+        "--api-key", metavar="KEY", help="the provider's API key (default: $RS_API_KEY)"
+    )
+    group.add_argument(
+        "--config-dir",
+        type=Path,
+        metavar="DIR",
+        help="keys, certificates, pins (default: $RS_CONFIG_DIR or ~/.config/rs)",
+    )
+    group.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"HTTP timeout (default {DEFAULT_TIMEOUT:g})",
+    )
+    return options
+
+
+def add_command(
+    commands: Commands,
+    name: str,
+    service: argparse.ArgumentParser,
+    run: Callable[..., int],
+    help_text: str,
+    description: str,
+) -> argparse.ArgumentParser:
+    """Add command ``name``, with the ``service`` options, run by ``run(args, context)``."""
+    command = commands.add_parser(
+        name, parents=[service], help=help_text, description=description, epilog=SEE_HELP
+    )
+    command.set_defaults(run=run, needs_service=True)
+    return command
+
+
+def number(value: str) -> str:
+    """An E.164 number (``resolution.protocol.numbers``); spaces and dashes are dropped."""
+    typed = "".join(value.replace("-", " ").split())
+    if E164.fullmatch(typed):
+        return typed
+    if typed.startswith("+0") and E164.fullmatch("+1" + typed[2:]):
+        raise argparse.ArgumentTypeError(f"{value!r}: no country code starts with 0")
+    raise argparse.ArgumentTypeError(
+        f"{value!r} is not an E.164 number: '+', the country code, the number"
+    )
+
+
+def priority(value: str) -> int:
+    """A handler's priority: 0 to 65535, lower first."""
+    try:
+        chosen = int(value)
+    except ValueError:
+        chosen = -1
+    if not 0 <= chosen <= MAX_PRIORITY:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a priority from 0 to {MAX_PRIORITY}")
+    return chosen
+
+
+def positive_int(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive integer")
+    return count
+
+
+def verifier(value: str) -> Verifier:
+    """A note verifier key ``<name>+<id>+<key>``, or ``@FILE`` holding one."""
+    if value.startswith("@"):
+        try:
+            value = Path(value[1:]).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise argparse.ArgumentTypeError(f"cannot read key file {value[1:]}: {exc}") from None
+    try:
+        return parse_verifier_key(value.strip())
+    except NoteError as exc:
+        raise argparse.ArgumentTypeError(f"invalid verifier key: {exc}") from None
+
+
+def read_input(path: str, what: str) -> bytes:
+    """The bytes of ``path``, or of standard input for "-"."""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
+def token(value: str) -> str:
+    """A compact token given on the command line, or on standard input for "-"."""
+    given = sys.stdin.read() if value == "-" else value
+    return given.strip()

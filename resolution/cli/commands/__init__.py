@@ -1,0 +1,42 @@
+"""The ``rs`` commands, one module each, in the order ``rs --help`` lists them.
+
+A command module has ``add_parser(commands, service)``, which adds its parser (with the
+``service`` options if it talks to the service: ``arguments.add_command``), and ``run``,
+which the parser names as its ``run`` default: ``run(args, context)`` for a command with
+``needs_service``, ``run(args)`` otherwise.  A new command is a module, and a line here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Final, Protocol
+
+from resolution.cli.arguments import Commands
+from resolution.cli.commands import (
+    log,
+    lookup,
+    monitor,
+    passport,
+    publish,
+    register,
+    remove,
+    revoke,
+)
+
+
+class Command(Protocol):
+    """What ``main`` needs of a command module."""
+
+    def add_parser(self, commands: Commands, service: argparse.ArgumentParser) -> None: ...
+
+
+COMMANDS: Final[tuple[Command, ...]] = (
+    register,
+    publish,
+    remove,
+    revoke,
+    lookup,
+    passport,
+    monitor,
+    log,
+)

@@ -1,0 +1,100 @@
+"""``rs lookup NUMBER [--service SERVICE] [--json]``: look a number up, and print its handlers
+only once the answer verified against the log keys pinned for the service."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+from typing import Any
+
+from resolution.cli import arguments
+from resolution.cli.context import Context
+from resolution.cli.exits import EXIT_OK
+from resolution.cli.output import show, show_json
+from resolution.client.verify import VerificationError
+from resolution.protocol.lookup import LookupVerificationError, VerifiedHandler, VerifiedLookup
+
+
+def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -> None:
+    lookup = arguments.add_command(
+        commands,
+        "lookup",
+        service,
+        run,
+        "look a number up, and verify the answer",
+        "Look NUMBER up and print its handlers, only after the answer verified against "
+        "the log keys pinned for the service (its VRF label, the signed checkpoint, every "
+        "commitment and inclusion proof).",
+    )
+    lookup.add_argument("number", type=arguments.number, metavar="NUMBER")
+    lookup.add_argument("--service", metavar="SERVICE", help="only this service")
+    lookup.add_argument("--json", action="store_true", help="print JSON, for scripts")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    ctx.needs_api_key()
+    try:
+        verified = ctx.pinned.lookup(args.number, args.service)
+    except LookupVerificationError as exc:
+        if args.json:
+            show_json({"number": args.number, "verified": False, "error": str(exc)}, indent=None)
+        raise VerificationError(f"the answer for {args.number} does not verify: {exc}") from None
+    if args.json:
+        show_json(_document(verified))
+    else:
+        show(_text(verified))
+    return EXIT_OK
+
+
+def _handler_json(handler: VerifiedHandler) -> dict[str, Any]:
+    return {
+        "provider": handler.provider,
+        "service": handler.service,
+        "uri": handler.uri,
+        "priority": handler.priority,
+        "expires_at": handler.expires_at,
+        "certificate": handler.certificate,
+        "log_index": handler.log_index,
+    }
+
+
+def _document(verified: VerifiedLookup) -> dict[str, Any]:
+    checkpoint = verified.checkpoint
+    return {
+        "number": verified.number,
+        "verified": True,
+        "label": verified.label.hex(),
+        "checkpoint": None
+        if checkpoint is None
+        else {
+            "origin": checkpoint.origin,
+            "size": checkpoint.size,
+            "root_hash": base64.b64encode(checkpoint.root_hash).decode(),
+        },
+        "handlers": [_handler_json(h) for h in verified.handlers],
+        "pending": [_handler_json(h) for h in verified.pending],
+    }
+
+
+def _text(verified: VerifiedLookup) -> str:
+    checkpoint = verified.checkpoint
+    where = (
+        "no checkpoint yet"
+        if checkpoint is None
+        else (f"checkpoint {checkpoint.origin} of size {checkpoint.size}")
+    )
+    lines = [f"{verified.number}: verified against {where}"]
+    ordered = sorted(verified.handlers, key=lambda h: (h.service, h.priority, h.provider))
+    for handler in ordered:
+        lines.append(
+            f"  {handler.service:<10} {handler.uri}  priority {handler.priority}, by "
+            f"{handler.provider}, until {handler.expires_at} (log entry {handler.log_index})"
+        )
+    for handler in verified.pending:
+        lines.append(
+            f"  {handler.service:<10} {handler.uri}  priority {handler.priority}, by "
+            f"{handler.provider}: PENDING, logged but in no checkpoint yet; look up again"
+        )
+    if not verified.handlers and not verified.pending:
+        lines.append("  no handlers")
+    return "\n".join(lines)

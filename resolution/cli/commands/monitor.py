@@ -1,0 +1,132 @@
+"""``rs monitor NUMBER``: watch the log for changes under the number's label, and for
+certificates of the number whose key was not made here (``resolution.client.monitor``)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from typing import Any
+
+from resolution.cli import arguments
+from resolution.cli.context import Context
+from resolution.cli.exits import EXIT_FAILED, EXIT_OK, UsageError
+from resolution.cli.output import info, progress, show, show_json
+from resolution.client.monitor import MonitorReport, MonitorState, monitor_log
+from resolution.client.parallel import DEFAULT_WORKERS
+
+
+def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -> None:
+    monitor = arguments.add_command(
+        commands,
+        "monitor",
+        service,
+        run,
+        "watch the log for changes to a number, and certificates you did not ask for",
+        "Read the log entries appended since the last run (all of them the first time), "
+        "check they hash to the signed checkpoint, and report every certificate and handler "
+        "change under NUMBER's label. A certificate whose key was not made here (someone "
+        "else answered an SMS challenge for the number) makes it exit 1, run after run, "
+        "until it is revoked or expires, or you --accept it.",
+    )
+    monitor.add_argument("number", type=arguments.number, metavar="NUMBER")
+    monitor.add_argument(
+        "--accept",
+        action="append",
+        default=[],
+        metavar="SERIAL",
+        help="a certificate with another key that is yours after all (repeatable)",
+    )
+    monitor.add_argument(
+        "--workers",
+        type=arguments.positive_int,
+        default=DEFAULT_WORKERS,
+        metavar="N",
+        help=f"parallel downloads (default {DEFAULT_WORKERS})",
+    )
+    monitor.add_argument("--json", action="store_true", help="print JSON, for scripts")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    number: str = args.number
+    own_keys = ctx.store.own_public_keys(number)
+    if not own_keys:
+        raise UsageError(
+            f"no key of {number} was made in {ctx.store.root}: every certificate would look "
+            f"foreign; run 'rs register {number}' here, or monitor where you registered"
+        )
+    ctx.pinned.log_keys()
+    saved = ctx.store.monitor_state(number)
+    previous = MonitorState.from_json(saved) if saved is not None else None
+    if previous is not None:
+        label = previous.label
+    else:
+        ctx.needs_api_key()
+        label = ctx.pinned.label(number)
+    found = ctx.pinned.checkpoint()
+    if found is None:
+        show(f"monitor {number}: the log is empty")
+        return EXIT_OK
+    checkpoint, note = found
+    with progress("entries scanned") as bar:
+        report = monitor_log(
+            checkpoint=checkpoint,
+            note=note,
+            label=label,
+            own_keys=own_keys,
+            fetch=ctx.client.log_entry_bundle,
+            previous=previous,
+            accept=args.accept,
+            workers=args.workers,
+            progress=bar,
+        )
+    ctx.store.monitor_state_save(number, report.state.to_json())
+    if args.json:
+        show_json(_document(number, report))
+    else:
+        show(_text(number, report))
+    for foreign in report.outstanding:
+        info(
+            f"rs monitor: ALERT: certificate {foreign.serial} for {number} (log entry "
+            f"{foreign.index}, by {foreign.provider}, until {foreign.not_after}) holds a key "
+            f"that is not yours: someone else answered an SMS challenge for the number. Ask "
+            f"the service to revoke it; if it is yours after all, run "
+            f"'rs monitor {number} --accept {foreign.serial}'"
+        )
+    return EXIT_FAILED if report.flagged else EXIT_OK
+
+
+def _document(number: str, report: MonitorReport) -> dict[str, Any]:
+    return {
+        "number": number,
+        "from": report.previous_size,
+        "size": report.size,
+        "flagged": report.flagged,
+        "changes": [
+            {
+                "index": c.index,
+                "kind": c.kind,
+                "provider": c.provider,
+                "serial": c.serial,
+                "service": c.service,
+                "reason": c.reason,
+                "not_after": c.not_after,
+                "foreign": c.foreign,
+            }
+            for c in report.changes
+        ],
+        "outstanding": [asdict(f) for f in report.outstanding],
+    }
+
+
+def _text(number: str, report: MonitorReport) -> str:
+    new = report.size - report.previous_size
+    lines = [
+        f"monitor {number}: log entries {report.previous_size}-{report.size - 1} checked "
+        f"({new} new), they hash to the signed checkpoint",
+    ]
+    if new == 0:
+        lines[0] = f"monitor {number}: no new log entries (tree size {report.size})"
+    lines += [f"  entry {c.index}: {c.describe()}" for c in report.changes]
+    if not report.changes and new:
+        lines.append("  no changes for this number")
+    return "\n".join(lines)

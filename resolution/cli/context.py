@@ -1,0 +1,87 @@
+"""What a service command works with: the store, and the service, connected on first use and
+trusted through the keys pinned in the store (``resolution.client.verify.PinnedService``).
+
+Public API: ``Context``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+
+from resolution.cli.exits import UsageError
+from resolution.cli.output import info
+from resolution.client.api import Client
+from resolution.client.store import Credentials, Store, config_dir
+from resolution.client.verify import PinnedService
+
+
+@dataclass
+class Context:
+    """The config folder's store, the service's URL and API key, and the HTTP timeout."""
+
+    store: Store
+    given_url: str | None
+    api_key: str | None
+    timeout: float
+    _client: Client | None = field(default=None, init=False)
+    _pinned: PinnedService | None = field(default=None, init=False)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Context:
+        """The context of the service options (``arguments.service_options``), which the
+        environment fills in: ``RS_URL``, ``RS_API_KEY``, ``RS_CONFIG_DIR``."""
+        return cls(
+            store=Store(args.config_dir or config_dir()),
+            given_url=args.url or os.environ.get("RS_URL") or None,
+            api_key=args.api_key or os.environ.get("RS_API_KEY") or None,
+            timeout=args.timeout,
+        )
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        """The service's base URL, without a trailing "/"."""
+        if not self.given_url:
+            raise UsageError("no service URL: set RS_URL or pass --url")
+        if not self.given_url.startswith(("http://", "https://")):
+            raise UsageError(f"{self.given_url!r} is not an http(s) URL")
+        return self.given_url.rstrip("/")
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = Client(self.url, self.api_key, timeout=self.timeout)
+        return self._client
+
+    @property
+    def pinned(self) -> PinnedService:
+        """The service, checked against the keys pinned for it (pinned on first use)."""
+        if self._pinned is None:
+            self._pinned = PinnedService(self.client, self.store, notify=info)
+        return self._pinned
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def needs_api_key(self) -> None:
+        """Calls to the API need the service's URL (checked first), then an API key."""
+        if self.url and not self.api_key:
+            raise UsageError("no API key: set RS_API_KEY or pass --api-key")
+
+    def credentials(self, number: str) -> Credentials:
+        """The number's stored key and certificate, which must not be revoked."""
+        credentials = self.store.credentials(number)
+        if credentials.revoked:
+            raise UsageError(
+                f"the certificate {credentials.serial} of {number} is revoked: "
+                f"run 'rs register {number}' for a new one"
+            )
+        return credentials

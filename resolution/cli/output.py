@@ -1,0 +1,73 @@
+"""What ``rs`` prints: results on standard output (text, or JSON for scripts), notices,
+failures and progress bars on standard error.
+
+Public API: ``show``, ``show_json``, ``info``, ``failure``, ``one_line``, ``progress``,
+``ProgressBar``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+
+def show(text: str) -> None:
+    """Print a command's result."""
+    print(text)
+
+
+def show_json(document: object, *, indent: int | None = 2) -> None:
+    """Print a command's result as JSON (dates and other values as their ``str``)."""
+    print(json.dumps(document, indent=indent, default=str))
+
+
+def info(message: str) -> None:
+    """Print a notice for people, apart from the result."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def one_line(text: object) -> str:
+    """``text`` with its runs of white space, new lines among them, made single spaces."""
+    return " ".join(str(text).split())
+
+
+def failure(command: str, error: object) -> None:
+    """Report why ``rs <command>`` failed: ``rs <command>: <what failed>``, one line."""
+    print(f"rs {command}: {one_line(error)}", file=sys.stderr)
+
+
+class ProgressBar:
+    """``progress(done, total)`` drawn as one line on a terminal: ``[#####.....] 12/40``."""
+
+    WIDTH = 30
+
+    def __init__(self, what: str, stream: TextIO) -> None:
+        self.what, self.stream, self.drawn = what, stream, False
+
+    def __call__(self, done: int, total: int) -> None:
+        filled = self.WIDTH * done // total if total else self.WIDTH
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        percent = 100 * done // total if total else 100
+        line = f"\r  {self.what} [{bar}] {percent:3d}% {done}/{total}"
+        print(line, end="", file=self.stream, flush=True)
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            print(file=self.stream, flush=True)
+            self.drawn = False
+
+
+@contextmanager
+def progress(what: str) -> Iterator[ProgressBar | None]:
+    """A progress bar of ``what`` on standard error if it is a terminal (else ``None``),
+    ended with its line when the block exits."""
+    bar = ProgressBar(what, sys.stderr) if sys.stderr.isatty() else None
+    try:
+        yield bar
+    finally:
+        if bar is not None:
+            bar.close()

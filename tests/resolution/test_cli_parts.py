@@ -1,0 +1,75 @@
+"""The parts ``rs`` is built from: the command registry, the exit-code map, the number
+argument (the protocol's E.164 rule)."""
+
+from __future__ import annotations
+
+import argparse
+from types import ModuleType
+from typing import cast
+
+import httpx
+import pytest
+
+from resolution.cli import arguments
+from resolution.cli.commands import COMMANDS
+from resolution.cli.exits import MEANINGS, UsageError, exit_code
+from resolution.cli.main import build_parser
+from resolution.client import ApiError, NetworkError, ResponseError, VerificationError
+from resolution.client.monitor import MonitorError
+from resolution.client.store import PinMismatchError, StoreError
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    (action,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_every_command_module_adds_the_command_it_is_named_after():
+    commands = _subcommands(build_parser())
+    assert list(commands) == [cast(ModuleType, m).__name__.rsplit(".", 1)[1] for m in COMMANDS]
+    leaves = [commands["passport"], commands["log"]]
+    runnable = [commands[name] for name in commands if name not in ("passport", "log")]
+    runnable += [leaf for parent in leaves for leaf in _subcommands(parent).values()]
+    for parser in runnable:
+        assert callable(parser.get_default("run")), parser.prog
+        assert parser.get_default("needs_service") is (parser.prog != "rs log audit")
+
+
+@pytest.mark.parametrize(
+    ("failure", "code"),
+    [
+        (PinMismatchError("keys changed"), 1),  # a StoreError, but a verification failure
+        (VerificationError("bad"), 1),
+        (MonitorError("forked"), 1),
+        (StoreError("no key"), 2),
+        (UsageError("no URL"), 2),
+        (ApiError(method="GET", url="/", status=400, type="t/x", title="x", detail=""), 3),
+        (ResponseError("odd"), 3),
+        (NetworkError("GET", "http://x/", httpx.ConnectError("refused")), 4),
+    ],
+)
+def test_each_failure_has_its_documented_exit_code(failure: Exception, code: int):
+    assert exit_code(failure) == code and code in MEANINGS
+
+
+@pytest.mark.parametrize(
+    ("given", "number"),
+    [("+33612345678", "+33612345678"), ("+33 6 12-34-56-78", "+33612345678"), ("+12", "+12")],
+)
+def test_numbers_are_e164_with_spaces_and_dashes_dropped(given: str, number: str):
+    assert arguments.number(given) == number
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("+0612345678", "no country code starts with 0"),
+        ("0612345678", "is not an E.164 number"),
+        ("+1234567890123456", "is not an E.164 number"),  # 16 digits
+        ("+1", "is not an E.164 number"),
+        ("+٣٣612345678", "is not an E.164 number"),  # digits, but not ASCII ones
+    ],
+)
+def test_other_numbers_are_refused_saying_why(given: str, message: str):
+    with pytest.raises(argparse.ArgumentTypeError, match=message):
+        arguments.number(given)
