@@ -58,7 +58,6 @@ from resolution.protocol.passport import VerifiedPassport, passport_parse, passp
 LOG_WAIT: Final = 15.0
 """Seconds to wait for a new entry to be in a signed checkpoint (the merge delay is 10 s)."""
 
-_VRF_SUITE: Final = "ECVRF-EDWARDS25519-SHA512-TAI"  # what GET /log/key names as vrf_suite
 _POLL: Final = 0.5  # seconds between two reads of the checkpoint while waiting
 
 
@@ -213,7 +212,7 @@ class PinnedService:
         pinned = self.store.pinned_log(self.url)
         if pinned is not None:
             verifier = parse_verifier_key(pinned[0])
-            return LogKeys(verifier.name, pinned[0], _VRF_SUITE, pinned[1])
+            return LogKeys(verifier.name, pinned[0], vrf.SUITE_NAME, pinned[1])
         keys = self.client.log_key()
         try:
             verifier = parse_verifier_key(keys.note_verifier_key)

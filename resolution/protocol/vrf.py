@@ -70,6 +70,7 @@ __all__ = [
     "PROOF_LENGTH",
     "PUBLIC_KEY_LENGTH",
     "SECRET_KEY_LENGTH",
+    "SUITE_NAME",
     "SUITE_STRING",
     "VRFError",
     "encode_to_curve",
@@ -82,6 +83,8 @@ __all__ = [
 
 # --- Suite parameters (RFC 9381 section 5.5, ECVRF-EDWARDS25519-SHA512-TAI) -------------------
 
+SUITE_NAME: Final = "ECVRF-EDWARDS25519-SHA512-TAI"
+"""The suite's name, as ``GET /log/key`` gives it (``vrf_suite``)."""
 SUITE_STRING: Final = b"\x03"
 SECRET_KEY_LENGTH: Final = 32
 PUBLIC_KEY_LENGTH: Final = 32  # ptLen
