@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-
 from django.contrib import admin
 from django.http import HttpRequest
 
+from core.encoding import b64
 from transparency.models import Checkpoint, Entry
 
 
@@ -36,7 +35,7 @@ class EntryAdmin(_ReadOnly):
 
     @admin.display(description="leaf hash")
     def leaf_hash_b64(self, obj: Entry) -> str:
-        return base64.b64encode(bytes(obj.leaf_hash)).decode()
+        return b64(bytes(obj.leaf_hash))
 
 
 @admin.register(Checkpoint)
@@ -48,4 +47,4 @@ class CheckpointAdmin(_ReadOnly):
 
     @admin.display(description="root hash")
     def root_hash_b64(self, obj: Checkpoint) -> str:
-        return base64.b64encode(bytes(obj.root_hash)).decode()
+        return b64(bytes(obj.root_hash))
