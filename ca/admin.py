@@ -27,7 +27,7 @@ from ca.models import (
 )
 from ca.problems import CertificateExpired, CertificateRevoked
 from ca.selectors import challenge_volume_by_country
-from ca.services import certificate_revoke
+from ca.services.revocation import certificate_revoke
 
 
 class _ReadOnlyAdmin(admin.ModelAdmin[Any]):

@@ -201,7 +201,7 @@ class ExternalCertificate(models.Model):
 
 
 class ExternalCrl(models.Model):
-    """The newest CRL fetched for one CA under a trusted root (ca.services.external_crls_refresh).
+    """The newest CRL fetched for one CA under a trusted root (ca.services.external).
 
     Checked again, with the issuing CA's key from the presented chain, at every use.
     """
@@ -229,7 +229,7 @@ class ExternalCrl(models.Model):
 
 
 class PassportSeen(models.Model):
-    """A PASSporT a provider had verified (ca.passports): presented again, it is a replay.
+    """A PASSporT a provider had verified (ca.services.passports): presented again, a replay.
 
     Named by the SHA-256 of its signed part, ``header.payload``, and kept until its ``iat`` is
     too old to be accepted anyway (``expires_at``); then pruned.

@@ -1,4 +1,4 @@
-"""Verifying PASSporTs for providers (``POST /v1/passports/verify``, DESIGN §4.4).
+"""Verifying PASSporTs for providers (``POST /v1/passports/verify``, DESIGN §4.4): reads only.
 
 The checks themselves are ``resolution.protocol.passport.passport_verify``; this module finds
 what it needs and says what it concluded:
@@ -8,37 +8,35 @@ what it needs and says what it concluded:
   ``core.fetch`` (HTTPS only, hosts on ``RS_X5U_ALLOWED_HOSTS``, never a private or loopback
   address unless the operator permits its network) and the parsed chain is kept per process
   for at most ``RS_X5U_CACHE_SECONDS`` (less when the server says so);
-- the roots (ours and ``ca.trust``'s) and the CRLs (ours, and the kept CRL of a foreign leaf's
-  issuer), one of which the leaf's issuer must have: without it, revocation is unknown;
-- the replay cache (:class:`ca.models.PassportSeen`): a PASSporT that verified is recorded, and
-  the same one presented again by the same provider within its freshness window is refused.
+- the roots (ours and ``ca.trust``'s) and the CRLs (our newest stored one, and the kept CRL of
+  a foreign leaf's issuer), one of which the leaf's issuer must have: without it, revocation
+  is unknown.
+
+The replay check writes, so it is a service: ``ca.services.passports.passport_check`` takes
+this module's verdict and records a valid PASSporT (:class:`ca.models.PassportSeen`); the same
+one presented again by the same provider within its freshness window is refused.
 
 Every failure is a verdict with a stable reason (:data:`VERDICT_REASONS`), never an error.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import structlog
 from cryptography import x509
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from ca.authority import ca_keys, serial_hex
-from ca.models import ExternalCrl, PassportSeen
-from ca.selectors import SERIAL, certificate_get, certificate_x509, name_sha256
-from ca.services import crl_current
+from ca.models import ExternalCrl
+from ca.selectors import SERIAL, certificate_get, certificate_x509, crl_latest, name_sha256
 from ca.trust import trusted_roots
 from core.fetch import FetchError, url_fetch_configured
-from providers.models import Provider
 from resolution.protocol.certificates import MAX_INTERMEDIATES
 from resolution.protocol.passport import (
     PPT_MSG,
@@ -217,8 +215,11 @@ def certificate_serial(certificate: x509.Certificate) -> str:
 
 
 def _crls(leaf: x509.Certificate) -> list[x509.CertificateRevocationList]:
-    """Our current CRL, and the kept CRL of the leaf's issuer when it is another CA."""
-    crls = [x509.load_der_x509_crl(bytes(crl_current().der))]
+    """Our newest CRL, and the kept CRL of the leaf's issuer when it is another CA."""
+    crls: list[x509.CertificateRevocationList] = []
+    ours = crl_latest()
+    if ours is not None:  # none before bootstrap or beat signed one: "crl-missing"
+        crls.append(x509.load_der_x509_crl(bytes(ours.der)))
     if leaf.issuer != ca_keys().issuing.subject:
         kept = ExternalCrl.objects.filter(issuer_sha256=name_sha256(leaf.issuer)).first()
         if kept is not None:
@@ -226,27 +227,21 @@ def _crls(leaf: x509.Certificate) -> list[x509.CertificateRevocationList]:
     return crls
 
 
-def _seen(*, provider: Provider, passport: Passport, window: int) -> bool:
-    """Record a PASSporT that verified; True when this provider had it recorded already.
+def passport_window(passport: Passport) -> int:
+    """How long after its ``iat`` a PASSporT is fresh, in seconds: longer for ``ppt`` "msg"."""
+    if passport.ppt == PPT_MSG:
+        return int(settings.RS_PASSPORT_MSG_FRESHNESS_SECONDS)
+    return int(settings.RS_PASSPORT_FRESHNESS_SECONDS)
 
-    Keyed by the SHA-256 of the signed part, ``header.payload``: an ECDSA signature can be
-    rewritten into another valid one (s to n - s), so the whole token would let a replay
-    through. Kept until the PASSporT is stale anyway, with a freshness of slack for clocks.
+
+def passport_verdict(*, token: str, body: bytes | None) -> PassportVerdict:
+    """Verify a PASSporT (and the message ``body`` a msg PASSporT protects), replays aside.
+
+    Valid means: the signature verifies with the key of the certificate ``x5u`` names, ``iat``
+    is fresh (:func:`passport_window`), the certificate chains to our root or a trusted one, is
+    not revoked, its TNAuthList covers ``orig.tn``, and ``msgi`` matches the body. Whether the
+    caller presented it before is ``ca.services.passports.passport_check``'s to say.
     """
-    digest = hashlib.sha256(passport.jws.signing_input).digest()
-    expires_at = datetime.fromtimestamp(passport.iat, UTC) + timedelta(
-        seconds=window + settings.RS_PASSPORT_FRESHNESS_SECONDS
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {PassportSeen._meta.db_table} (provider_id, digest, expires_at) "  # noqa: S608
-            "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
-            [provider.pk, digest, expires_at],
-        )
-        return cursor.fetchone() is None
-
-
-def _verdict(*, provider: Provider, token: str, body: bytes | None) -> PassportVerdict:
     try:
         passport = passport_parse(token)
     except PassportError as error:
@@ -256,11 +251,6 @@ def _verdict(*, provider: Provider, token: str, body: bytes | None) -> PassportV
     except X5uError as error:
         return PassportVerdict(reasons=(error.reason,), passport=passport)
     leaf = chain[0]
-    window = (
-        settings.RS_PASSPORT_MSG_FRESHNESS_SECONDS
-        if passport.ppt == PPT_MSG
-        else settings.RS_PASSPORT_FRESHNESS_SECONDS
-    )
     try:
         passport_verify(
             token,
@@ -276,33 +266,4 @@ def _verdict(*, provider: Provider, token: str, body: bytes | None) -> PassportV
         )
     except PassportError as error:
         return PassportVerdict(reasons=(error.reason,), passport=passport, certificate=leaf)
-    if _seen(provider=provider, passport=passport, window=window):
-        return PassportVerdict(reasons=("replayed",), passport=passport, certificate=leaf)
     return PassportVerdict(reasons=(), passport=passport, certificate=leaf)
-
-
-def passport_check(*, provider: Provider, token: str, body: bytes | None) -> PassportVerdict:
-    """Verify a PASSporT for ``provider`` (and the message ``body`` a msg PASSporT protects).
-
-    Valid means: the signature verifies with the key of the certificate ``x5u`` names, ``iat``
-    is fresh (``RS_PASSPORT_FRESHNESS_SECONDS``, or ``RS_PASSPORT_MSG_FRESHNESS_SECONDS`` in
-    the past for ``ppt`` "msg"), the certificate chains to our root or a trusted one, is not
-    revoked, its TNAuthList covers ``orig.tn``, ``msgi`` matches the body, and this provider
-    has not presented the same PASSporT before. Only a PASSporT valid in every other way is
-    recorded for the replay check.
-    """
-    verdict = _verdict(provider=provider, token=token, body=body)
-    logger.info(
-        "passport checked",
-        provider=provider.slug,
-        valid=verdict.valid,
-        reasons=list(verdict.reasons),
-        ppt=verdict.passport.ppt if verdict.passport else None,
-    )
-    return verdict
-
-
-def passports_seen_prune() -> int:
-    """Forget PASSporTs too old to be accepted again anyway; how many were forgotten."""
-    deleted, _ = PassportSeen.objects.filter(expires_at__lt=timezone.now()).delete()
-    return deleted

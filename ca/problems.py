@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.problems import Problem
+from core.problems import Problem, ServiceUnavailable
 
 
 class CountryNotAllowed(Problem):
@@ -99,3 +99,9 @@ class TwilioSignatureInvalid(Problem):
     slug = "twilio-signature-invalid"
     title = "X-Twilio-Signature does not validate"
     status_code = 403
+
+
+class CrlUnavailable(ServiceUnavailable):
+    slug = "crl-unavailable"
+    title = "No CRL has been signed yet"
+    status_code = 503

@@ -245,7 +245,7 @@ def external_certificate_verify(
     """Check a presented chain (leaf first) under the trusted roots; the leaf as a row to keep.
 
     The row is the one already kept for this certificate, or a new unsaved one: the caller
-    keeps it in its own transaction (``ca.services.external_certificate_hold``).
+    keeps it in its own transaction (``ca.services.external.external_certificate_hold``).
     """
     leaf, intermediates = chain[0], chain[1:]
     roots = [root.certificate for root in trusted_roots()]

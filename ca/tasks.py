@@ -1,5 +1,9 @@
 """CA tasks: sending challenge SMS (with retries), keeping the CRL fresh and pruning the PASSporT
-replay cache. Thin: each calls one service; the SMS task owns the retry policy."""
+replay cache. Thin: each calls one service; the SMS task owns the retry policy.
+
+Tasks import the services, never the other way round: a service queues a task by its name
+(``ca.services.challenges.SMS_SEND_TASK``), so the names here are fixed.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import Any
 from celery import Task, shared_task
 from django.conf import settings
 
-from ca import passports, services
+from ca.services import crls, delivery, external, passports
 from ca.sms import SmsTemporaryError
 
 # Longest wait between two delivery attempts: past it, the code is about to expire anyway.
@@ -28,14 +32,14 @@ def challenge_sms_send(self: Task[Any, Any], challenge_id: str, sealed_code: str
     """Send a challenge's SMS; retry provider outages and timeouts, then record the failure."""
     attempt = self.request.retries + 1
     try:
-        services.challenge_sms_deliver(
+        delivery.challenge_sms_deliver(
             challenge_id=uuid.UUID(challenge_id), sealed_code=sealed_code
         )
     except SmsTemporaryError as error:
         if attempt > settings.RS_SMS_MAX_RETRIES:
-            services.challenge_delivery_failed(challenge_id=uuid.UUID(challenge_id), error=error)
+            delivery.challenge_delivery_failed(challenge_id=uuid.UUID(challenge_id), error=error)
             return
-        services.challenge_delivery_retrying(
+        delivery.challenge_delivery_retrying(
             challenge_id=uuid.UUID(challenge_id), error=error, attempt=attempt
         )
         if self.request.is_eager:
@@ -48,14 +52,14 @@ def challenge_sms_send(self: Task[Any, Any], challenge_id: str, sealed_code: str
 
 @shared_task(name="ca.tasks.crl_refresh")
 def crl_refresh() -> None:
-    """Sign a new CRL before the current one runs out."""
-    services.crl_refresh()
+    """Sign a new CRL before the current one is half-way through its life (beat)."""
+    crls.crl_refresh()
 
 
 @shared_task(name="ca.tasks.external_crls_refresh", ignore_result=True)
 def external_crls_refresh() -> None:
     """Fetch the CRLs of CAs under other trusted roots (ca.trust); apply what they revoke."""
-    services.external_crls_refresh()
+    external.external_crls_refresh()
 
 
 @shared_task(name="ca.tasks.passports_seen_prune", ignore_result=True)

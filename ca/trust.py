@@ -14,7 +14,7 @@ the CRLs of its CAs::
 Such a certificate is accepted only when it is carried in ``x5c`` (a serial names nothing
 across CAs), its path validates to one of these roots (``resolution.protocol.certificates``), the
 calling provider is one the root lists, and a current CRL of its issuer, fetched by
-``ca.services.external_crls_refresh``, verifies and does not list it: without one the
+``ca.services.external.external_crls_refresh``, verifies and does not list it: without one the
 revocation status is unknown and the change is refused.
 """
 

@@ -24,7 +24,7 @@ from ca.selectors import (
     external_certificate_verify,
     x5c_certificates,
 )
-from ca.services import external_certificate_hold
+from ca.services.external import external_certificate_hold
 from core.dates import rfc3339
 from core.numbers import PhoneNumber, number_parse
 from core.problems import Problem

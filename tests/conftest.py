@@ -67,6 +67,15 @@ def lookup_counts_forgotten() -> Iterator[None]:
 
 
 @pytest.fixture
+def crl(db: Any) -> Any:
+    """The CRL ``manage.py bootstrap`` signs at startup: what ``GET /ca/crl`` serves and what
+    PASSporTs of this CA are checked against (reads never sign one)."""
+    from ca.services.crls import crl_refresh
+
+    return crl_refresh()
+
+
+@pytest.fixture
 def provider(db: Any) -> Any:
     return ProviderFactory()
 

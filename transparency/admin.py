@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+
 from django.contrib import admin
 from django.http import HttpRequest
 
-from core.encoding import b64
 from transparency.models import Checkpoint, Entry
 
 
@@ -35,7 +36,7 @@ class EntryAdmin(_ReadOnly):
 
     @admin.display(description="leaf hash")
     def leaf_hash_b64(self, obj: Entry) -> str:
-        return b64(bytes(obj.leaf_hash))
+        return base64.b64encode(bytes(obj.leaf_hash)).decode()
 
 
 @admin.register(Checkpoint)
@@ -47,4 +48,4 @@ class CheckpointAdmin(_ReadOnly):
 
     @admin.display(description="root hash")
     def root_hash_b64(self, obj: Checkpoint) -> str:
-        return b64(bytes(obj.root_hash))
+        return base64.b64encode(bytes(obj.root_hash)).decode()

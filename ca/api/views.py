@@ -6,6 +6,7 @@ relying parties fetch without an account; ``/v1/twilio/status`` is Twilio's, sig
 
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Any
 
@@ -22,31 +23,36 @@ from rest_framework.views import APIView
 
 from ca.api import serializers as s
 from ca.authority import ca_keys
-from ca.passports import PassportVerdict, certificate_serial, passport_check
-from ca.problems import CertificateNotFound, ChallengeNotFound, TwilioSignatureInvalid
+from ca.passports import PassportVerdict, certificate_serial
+from ca.problems import (
+    CertificateNotFound,
+    ChallengeNotFound,
+    CrlUnavailable,
+    TwilioSignatureInvalid,
+)
 from ca.selectors import (
     certificate_chain_pem,
     certificate_get,
     certificate_pem,
     chain_pems,
     challenge_get,
+    crl_latest,
 )
-from ca.services import (
-    certificate_issue,
-    certificate_revoke_signed,
-    challenge_delivery_report,
-    challenge_start,
-    challenge_verify,
-    crl_current,
-)
+from ca.services.challenges import challenge_start, challenge_verify
+from ca.services.delivery import challenge_delivery_report
+from ca.services.issuance import certificate_issue
+from ca.services.passports import passport_check
+from ca.services.revocation import certificate_revoke_signed
 from ca.sms.twilio import twilio_signature_valid
-from core.schema import problem
+from core.schema import COMMON_PROBLEMS, problem
 from core.signed_requests import JoseParser
 from core.throttling import CaReadRateThrottle, ClientIpRateThrottle
 from providers.authentication import caller_provider
 
 PEM_CHAIN = "application/pem-certificate-chain"  # RFC 8555 §9.1
 CERTIFICATE_CACHE = "public, max-age=86400"
+# Before the first CRL is signed (by `manage.py bootstrap`, or beat's ca.tasks.crl_refresh).
+CRL_RETRY_AFTER_SECONDS = 60
 
 
 def _client_ip(request: Request) -> str:
@@ -65,6 +71,7 @@ class ChallengesApi(APIView):
             400: problem("Malformed, invalid or not mobile number"),
             403: problem("SMS to the number's country is not allowed"),
             429: problem("A limit per number, provider, client IP or country was reached"),
+            401: COMMON_PROBLEMS[401],
         },
     )
     def post(self, request: Request) -> Response:
@@ -83,7 +90,7 @@ class ChallengeApi(APIView):
 
     @extend_schema(
         operation_id="challenges_get",
-        responses={200: s.ChallengeOutput, 404: problem("No such challenge")},
+        responses={200: s.ChallengeOutput, 404: problem("No such challenge"), **COMMON_PROBLEMS},
     )
     def get(self, request: Request, challenge_id: uuid.UUID) -> Response:
         challenge = challenge_get(provider=caller_provider(request), challenge_id=challenge_id)
@@ -105,6 +112,7 @@ class ChallengeVerifyApi(APIView):
             404: problem("No such challenge"),
             409: problem("Already verified, used, or ended by wrong codes"),
             410: problem("Expired"),
+            **COMMON_PROBLEMS,
         },
     )
     def post(self, request: Request, challenge_id: uuid.UUID) -> Response:
@@ -131,6 +139,7 @@ class CertificatesApi(APIView):
             404: problem("No such challenge"),
             409: problem("The challenge is not verified, or already used"),
             410: problem("The challenge expired"),
+            **COMMON_PROBLEMS,
         },
     )
     def post(self, request: Request) -> Response:
@@ -149,7 +158,10 @@ class CertificatesApi(APIView):
             "not_before": certificate.not_before,
             "not_after": certificate.not_after,
             "x5u": certificate.x5u,
-            "log": issued.log,
+            "log": {
+                "index": issued.log.index,
+                "leaf_hash": base64.b64encode(issued.log.leaf_hash).decode(),
+            },
         }
         return Response(s.CertificateIssuedOutput(output).data, status=201)
 
@@ -162,6 +174,7 @@ class CertificateApi(APIView):
         responses={
             200: s.CertificateOutput,
             404: problem("No such certificate"),
+            **COMMON_PROBLEMS,
         },
     )
     def get(self, request: Request, serial: str) -> Response:
@@ -190,6 +203,7 @@ class CertificateRevokeApi(APIView):
             404: problem("No such certificate"),
             409: problem("Already revoked, or expired"),
             415: problem("The body is not application/jose"),
+            **COMMON_PROBLEMS,
         },
     )
     def post(self, request: Request, serial: str) -> Response:
@@ -243,6 +257,7 @@ class PassportVerifyApi(APIView):
                 "that is not base64"
             ),
             413: problem("The request body is too large"),
+            **COMMON_PROBLEMS,
         },
     )
     def post(self, request: Request) -> Response:
@@ -322,13 +337,24 @@ class CertificateChainApi(_RepositoryView):
 
 
 class CrlApi(_RepositoryView):
-    """The current CRL (DER, RFC 5280), signed by the issuing CA."""
+    """The current CRL (DER, RFC 5280), signed by the issuing CA: the newest one stored.
+
+    Serving it signs nothing: CRLs are signed by revocations, by beat and at startup.
+    """
 
     @extend_schema(
-        operation_id="ca_crl", responses={(200, "application/pkix-crl"): OpenApiTypes.BINARY}
+        operation_id="ca_crl",
+        responses={
+            (200, "application/pkix-crl"): OpenApiTypes.BINARY,
+            503: problem("No CRL has been signed yet (the service was not bootstrapped)"),
+        },
     )
     def get(self, request: Request) -> HttpResponse:
-        crl = crl_current()
+        crl = crl_latest()
+        if crl is None:
+            raise CrlUnavailable(
+                "No CRL has been signed yet; retry later.", retry_after=CRL_RETRY_AFTER_SECONDS
+            )
         response = HttpResponse(bytes(crl.der), content_type="application/pkix-crl")
         max_age = max(int((crl.next_update - timezone.now()).total_seconds() // 2), 0)
         response["Cache-Control"] = f"public, max-age={min(max_age, 300)}"

@@ -148,7 +148,7 @@ RS_CRL_LIFETIME_HOURS: int = env.int("RS_CRL_LIFETIME_HOURS", default=24)
 # Roots trusted besides our own CA for number certificates issued elsewhere (ca.trust): a TOML
 # file naming each root, the providers it speaks for and its CRLs. Unset: only our own.
 RS_TRUSTED_ROOTS_FILE: str = env.str("RS_TRUSTED_ROOTS_FILE", default="")
-# How often beat fetches the CRLs of those roots' CAs (ca.services.external_crls_refresh).
+# How often beat fetches the CRLs of those roots' CAs (ca.services.external).
 RS_EXTERNAL_CRL_REFRESH_SECONDS: int = env.int("RS_EXTERNAL_CRL_REFRESH_SECONDS", default=300)
 
 # --- Fetching untrusted URLs (x5u certificates, CRLs: core.fetch) -------------------------------
@@ -291,7 +291,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     # Client IPs come from REMOTE_ADDR; behind N trusted proxies set RS_TRUSTED_PROXIES=N.
     "NUM_PROXIES": env.int("RS_TRUSTED_PROXIES", default=0),
     "EXCEPTION_HANDLER": "core.problems.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -308,8 +308,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # 3.1: a null nested object is oneOf [object, null]; 3.0's "nullable" beside a $ref is void.
-    "OAS_VERSION": "3.1.0",
 }
 
 # --- Tasks ----------------------------------------------------------------------------------
@@ -333,6 +331,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": 1.0,
         "options": {"expires": 5},  # a backlog of stale runs is useless: the next one catches up
     },
+    # This CA's CRL is renewed once past half its life (RS_CRL_LIFETIME_HOURS / 2): checked every
+    # 15 min, the CRL served keeps at least that half, less 15 min, before its nextUpdate.
     "crl-refresh": {"task": "ca.tasks.crl_refresh", "schedule": 900.0},
     # The CRLs of CAs under other trusted roots; a certificate they list loses its handlers.
     "external-crls-refresh": {
@@ -347,7 +347,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "directory.tasks.handler_tile_proofs_keep",
         "schedule": 30.0,
     },
-    # Forget verified PASSporTs once they are stale anyway (the replay cache, ca.passports).
+    # Forget verified PASSporTs once stale anyway (the replay cache, ca.services.passports).
     "passports-seen-prune": {"task": "ca.tasks.passports_seen_prune", "schedule": 600.0},
     "clear-expired-sessions": {
         "task": "core.tasks.sessions_clear_expired",

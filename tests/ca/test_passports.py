@@ -29,7 +29,8 @@ from django.utils import timezone
 from ca.choices import RevocationReason
 from ca.models import Certificate, PassportSeen
 from ca.passports import x5u_cache_clear
-from ca.services import certificate_revoke, external_crls_refresh
+from ca.services.external import external_crls_refresh
+from ca.services.revocation import certificate_revoke
 from ca.tasks import passports_seen_prune
 from providers.services import api_key_create
 from resolution.protocol.jose import b64url_decode, b64url_encode
@@ -85,7 +86,7 @@ def sign(holder: Holder, **claims: Any) -> str:
 
 
 @pytest.fixture
-def holder(api_client: Any, sms_outbox: list[Any]) -> Holder:
+def holder(api_client: Any, sms_outbox: list[Any], crl: Any) -> Holder:
     return certificate_obtained(api_client, sms_outbox)
 
 

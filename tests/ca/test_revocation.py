@@ -78,7 +78,7 @@ def test_a_token_made_by_an_independent_jose_library_is_accepted(
 
 
 def test_the_crl_lists_a_revoked_serial(
-    api_client: Any, anonymous_client: Any, sms_outbox: list[Any], tmp_path: Path
+    api_client: Any, anonymous_client: Any, sms_outbox: list[Any], tmp_path: Path, crl: Any
 ) -> None:
     holder = certificate_obtained(api_client, sms_outbox)
     kept = certificate_obtained(api_client, sms_outbox, "+33612345679")
@@ -242,7 +242,7 @@ def test_an_operator_revokes_from_the_admin(
     assert crl.get_revoked_certificate_by_serial_number(int(holder.serial, 16)) is not None
 
 
-def test_the_crl_is_renewed_before_it_runs_out(anonymous_client: Any) -> None:
+def test_the_crl_is_renewed_before_it_runs_out(anonymous_client: Any, crl: Any) -> None:
     from datetime import timedelta
 
     import time_machine

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import connection
 
 from ca.models import ExternalCertificate, ExternalCrl
-from ca.services import external_crls_refresh
+from ca.services.external import external_crls_refresh
 from ca.trust import TrustedRootsError, trusted_roots_read
 from directory.models import Handler
 from resolution.protocol.canonical import canonical_json

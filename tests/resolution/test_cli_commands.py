@@ -54,7 +54,7 @@ class Rs:
 
 
 @pytest.fixture
-def server(live_server: Any, settings: Any) -> str:
+def server(live_server: Any, settings: Any, crl: Any) -> str:
     # PASSporTs name their chain by x5u (RS_PUBLIC_URL/ca/certs/...): make it this server, so
     # that an offline verifier can fetch it.
     settings.RS_PUBLIC_URL = live_server.url

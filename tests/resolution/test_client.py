@@ -39,7 +39,7 @@ live = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def client(live_server: Any, issued_key: Any) -> Iterator[Client]:
+def client(live_server: Any, issued_key: Any, crl: Any) -> Iterator[Client]:
     with Client(live_server.url, issued_key.secret, timeout=30) as running:
         yield running
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ca.choices import RevocationReason
 from ca.models import Certificate
-from ca.services import certificate_revoke
+from ca.services.revocation import certificate_revoke
 from tests.ca.flow import NUMBER, Holder, certificate_obtained
 from tests.directory.flow import published
 from transparency.models import Entry

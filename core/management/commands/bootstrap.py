@@ -16,7 +16,7 @@ from django.utils.module_loading import import_string
 STEPS: list[str] = [
     "transparency.keys.log_keys_bootstrap",
     "ca.authority.ca_bootstrap",
-    "ca.services.crl_bootstrap",
+    "ca.services.crls.crl_bootstrap",
 ]
 
 

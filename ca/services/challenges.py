@@ -1,0 +1,151 @@
+"""Challenges: start one (its SMS queued on commit), answer it with the code."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import structlog
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ca.choices import ChallengeStatus
+from ca.codes import code_digest, code_generate, code_matches, code_seal
+from ca.limits import LimitedKey, limits_enforce, limits_parse
+from ca.models import Challenge
+from ca.problems import (
+    ChallengeAlreadyVerified,
+    ChallengeCodeWrong,
+    ChallengeExpired,
+    ChallengeFailed,
+    ChallengeNotFound,
+    ChallengeOfAnotherProvider,
+    ChallengeUsed,
+    CountryNotAllowed,
+)
+from core.numbers import mobile_number_parse
+from core.problems import Problem
+from core.tasks import enqueue_on_commit
+from providers.models import Provider
+
+logger = structlog.get_logger(__name__)
+
+# The task sending a challenge's SMS (ca.tasks, registered by ca.apps); it calls
+# ca.services.delivery, so it is queued by name: services do not import tasks.
+SMS_SEND_TASK = "ca.tasks.challenge_sms_send"
+
+
+def _limited_keys(
+    *, provider: Provider, e164: str, calling_code: int, client_ip: str
+) -> list[LimitedKey]:
+    return [
+        LimitedKey(
+            "number", e164, Q(number=e164), limits_parse(settings.RS_CHALLENGE_LIMIT_NUMBER)
+        ),
+        LimitedKey(
+            "provider",
+            str(provider.pk),
+            Q(provider=provider),
+            limits_parse(settings.RS_CHALLENGE_LIMIT_PROVIDER),
+        ),
+        LimitedKey(
+            "client_ip",
+            client_ip,
+            Q(client_ip=client_ip),
+            limits_parse(settings.RS_CHALLENGE_LIMIT_CLIENT_IP),
+        ),
+        LimitedKey(
+            "country",
+            str(calling_code),
+            Q(calling_code=calling_code),
+            limits_parse(settings.RS_CHALLENGE_LIMIT_COUNTRY),
+        ),
+    ]
+
+
+def challenge_start(*, provider: Provider, number: str, client_ip: str) -> Challenge:
+    """Start a challenge for ``number`` and queue its SMS; every limit is checked first."""
+    phone = mobile_number_parse(number)
+    allowed = {code.strip().upper() for code in settings.RS_CHALLENGE_COUNTRIES}
+    if phone.region not in allowed:
+        raise CountryNotAllowed(
+            f"This service does not send SMS to numbers of {phone.region or 'this country'}."
+        )
+    now = timezone.now()
+    challenge_id = uuid.uuid4()
+    code = code_generate(settings.RS_CHALLENGE_CODE_DIGITS)
+    keys = _limited_keys(
+        provider=provider, e164=phone.e164, calling_code=phone.calling_code, client_ip=client_ip
+    )
+    with transaction.atomic(durable=True):
+        limits_enforce(keys, now=now)
+        challenge = Challenge.objects.create(
+            id=challenge_id,
+            provider=provider,
+            number=phone.e164,
+            region=phone.region,
+            calling_code=phone.calling_code,
+            client_ip=client_ip,
+            code_hmac=code_digest(challenge_id, code),
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.RS_CHALLENGE_LIFETIME_SECONDS),
+        )
+        enqueue_on_commit(
+            current_app.tasks[SMS_SEND_TASK], str(challenge_id), code_seal(challenge_id, code)
+        )
+    logger.info(
+        "challenge started",
+        challenge=str(challenge_id),
+        provider=provider.slug,
+        region=phone.region,
+    )
+    return challenge
+
+
+def challenge_lock(*, provider: Provider, challenge_id: uuid.UUID) -> Challenge:
+    """The challenge, row-locked until the caller's transaction ends, if it is the provider's."""
+    challenge = Challenge.objects.select_for_update().filter(pk=challenge_id).first()
+    if challenge is None:
+        raise ChallengeNotFound("No challenge has this id.")
+    if challenge.provider_id != provider.pk:
+        raise ChallengeOfAnotherProvider("This challenge was started by another provider.")
+    return challenge
+
+
+def challenge_verify(*, provider: Provider, challenge_id: uuid.UUID, code: str) -> Challenge:
+    """Answer a challenge. A wrong code counts, even though the answer is an error."""
+    wrong: Problem | None = None
+    with transaction.atomic(durable=True):
+        challenge = challenge_lock(provider=provider, challenge_id=challenge_id)
+        if challenge.status == ChallengeStatus.USED:
+            raise ChallengeUsed("This challenge has been used for a certificate.")
+        if challenge.status == ChallengeStatus.VERIFIED:
+            raise ChallengeAlreadyVerified("This challenge is verified: request the certificate.")
+        if challenge.status == ChallengeStatus.FAILED:
+            raise ChallengeFailed("Too many wrong codes; start a new challenge.")
+        if challenge.is_expired:
+            raise ChallengeExpired("The code has expired; start a new challenge.")
+        if code_matches(challenge.id, code, bytes(challenge.code_hmac)):
+            challenge.status = ChallengeStatus.VERIFIED
+            challenge.verified_at = timezone.now()
+            challenge.save(update_fields=["status", "verified_at"])
+        else:
+            challenge.attempts += 1
+            left = max(settings.RS_CHALLENGE_MAX_ATTEMPTS - challenge.attempts, 0)
+            if left == 0:
+                challenge.status = ChallengeStatus.FAILED
+            challenge.save(update_fields=["attempts", "status"])
+            wrong = ChallengeCodeWrong(
+                "Wrong code." + (" The challenge has ended." if left == 0 else ""),
+                attempts_left=left,
+            )
+    if wrong is not None:  # raised after the commit, so that the attempt is counted
+        logger.info(
+            "challenge code wrong", challenge=str(challenge.id), attempts=challenge.attempts
+        )
+        raise wrong
+    logger.info("challenge verified", challenge=str(challenge.id), provider=provider.slug)
+    return challenge

@@ -1,0 +1,194 @@
+"""Certificates issued under other trusted roots (ca.trust): keeping those that authorised a
+change, and fetching their CAs' CRLs, whose revocations remove the handlers they authorised."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+import structlog
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ca.models import ExternalCertificate, ExternalCrl
+from ca.selectors import name_sha256
+from ca.signals import certificate_revoked
+from ca.trust import TrustedRoot, trusted_roots
+
+logger = structlog.get_logger(__name__)
+
+MAX_CRL_BYTES = 8 * 1024 * 1024
+CRL_FETCH_TIMEOUT = 10.0
+
+
+def external_certificate_hold(certificate: ExternalCertificate) -> ExternalCertificate:
+    """Keep a certificate ``external_certificate_verify`` accepted, locked until the caller's
+    transaction ends; the kept row, whose ``revoked_at`` a CRL may have set meanwhile.
+
+    Two first uses at once both succeed: the row is inserted once, and both lock it.
+    """
+    fields = [
+        field
+        for field in ExternalCertificate._meta.concrete_fields
+        if field.name not in {"id", "created_at", "revoked_at"}
+    ]
+    table = ExternalCertificate._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(f.column for f in fields)}) "  # noqa: S608
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            "ON CONFLICT (certificate_sha256) DO NOTHING",
+            [
+                field.get_db_prep_value(getattr(certificate, field.attname), connection)
+                for field in fields
+            ],
+        )
+    kept = (
+        ExternalCertificate.objects.select_for_update(no_key=True)
+        .filter(certificate_sha256=certificate.certificate_sha256)
+        .get()
+    )
+    return kept
+
+
+class CrlFetchError(Exception):
+    """A CRL could not be fetched or read."""
+
+
+def _crl_fetch(url: str) -> x509.CertificateRevocationList:
+    """GET a CRL (DER, or PEM) from an operator-configured URL: bounded in time and size."""
+    try:
+        with (
+            httpx.Client(
+                timeout=CRL_FETCH_TIMEOUT, follow_redirects=False, trust_env=False
+            ) as client,
+            client.stream("GET", url) as response,
+        ):
+            if response.status_code != 200:
+                raise CrlFetchError(f"HTTP {response.status_code}")
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_CRL_BYTES:
+                    raise CrlFetchError(f"larger than {MAX_CRL_BYTES} bytes")
+    except httpx.HTTPError as error:
+        raise CrlFetchError(f"{type(error).__name__}: {error}") from None
+    try:
+        if bytes(body[:10]) == b"-----BEGIN":
+            return x509.load_pem_x509_crl(bytes(body))
+        return x509.load_der_x509_crl(bytes(body))
+    except ValueError as error:
+        raise CrlFetchError(f"not a CRL: {error}") from None
+
+
+def _crl_signer(
+    crl: x509.CertificateRevocationList, root: TrustedRoot, issuer_sha256: bytes
+) -> x509.Certificate | None:
+    """The CA certificate whose key signed ``crl``: the root, or an issuing CA seen in a chain."""
+    candidates = [root.certificate] if crl.issuer == root.certificate.subject else []
+    seen = (
+        ExternalCertificate.objects.filter(root=root.name, issuer_sha256=issuer_sha256)
+        .values_list("issuer_der", flat=True)
+        .distinct()
+    )
+    candidates += [x509.load_der_x509_certificate(bytes(der)) for der in seen]
+    signing_keys = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+    for candidate in candidates:
+        key = candidate.public_key()
+        if (
+            isinstance(key, signing_keys)
+            and candidate.subject == crl.issuer
+            and crl.is_signature_valid(key)
+        ):
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class CrlsRefreshed:
+    fetched: int
+    failed: int
+    revoked: int
+
+
+def external_crls_refresh() -> CrlsRefreshed:
+    """Fetch the CRLs of the trusted roots' CAs; remove the handlers of certificates they list.
+
+    A CRL replaces the one kept for its issuer when it is newer, unless the kept one was
+    verified (with the root, or an issuing CA from a chain once accepted) and the new one
+    cannot be. Until a certificate of an issuing CA has been used, its CRLs are kept as
+    fetched: every use checks the CRL again with the issuing CA of the chain presented, so a
+    forged one refuses changes but never admits one. A fetch that fails keeps the CRL we
+    have: once its nextUpdate passes, certificates under it are refused.
+    """
+    fetched = failed = revoked = 0
+    now = timezone.now()
+    for root in trusted_roots():
+        for url in root.crl_urls:
+            try:
+                crl = _crl_fetch(url)
+            except CrlFetchError as error:
+                failed += 1
+                logger.warning(
+                    "external crl not fetched", root=root.name, url=url, error=str(error)
+                )
+                continue
+            issuer_sha256 = name_sha256(crl.issuer)
+            signer = _crl_signer(crl, root, issuer_sha256)
+            next_update = crl.next_update_utc
+            with transaction.atomic(durable=True):
+                kept = (
+                    ExternalCrl.objects.select_for_update()
+                    .filter(issuer_sha256=issuer_sha256)
+                    .first()
+                )
+                # A CRL whose signature we could check is never replaced by one we cannot.
+                if next_update is None or (kept is not None and kept.verified and signer is None):
+                    failed += 1
+                    logger.warning("external crl not kept", root=root.name, url=url)
+                    continue
+                if kept is None or crl.last_update_utc > kept.this_update:
+                    ExternalCrl.objects.update_or_create(
+                        issuer_sha256=issuer_sha256,
+                        defaults={
+                            "issuer": crl.issuer.rfc4514_string()[:1000],
+                            "root": root.name,
+                            "url": url,
+                            "der": crl.public_bytes(serialization.Encoding.DER),
+                            "this_update": crl.last_update_utc,
+                            "next_update": next_update,
+                            "fetched_at": now,
+                            "verified": signer is not None,
+                        },
+                    )
+                fetched += 1
+                if signer is not None:
+                    revoked += _external_certificates_revoke(crl, issuer_sha256, now)
+    return CrlsRefreshed(fetched=fetched, failed=failed, revoked=revoked)
+
+
+def _external_certificates_revoke(
+    crl: x509.CertificateRevocationList, issuer_sha256: bytes, now: datetime
+) -> int:
+    """Mark revoked the kept certificates ``crl`` lists; their handlers go (and are logged)."""
+    listed = {entry.serial_number for entry in crl}
+    if not listed:
+        return 0
+    revoked = 0
+    certificates = ExternalCertificate.objects.select_for_update().filter(
+        issuer_sha256=issuer_sha256, revoked_at__isnull=True
+    )
+    for certificate in certificates:
+        if int(certificate.serial, 16) in listed:
+            certificate.revoked_at = now
+            certificate.save(update_fields=["revoked_at"])
+            certificate_revoked.send(sender=ExternalCertificate, certificate=certificate)
+            logger.info(
+                "external certificate revoked", root=certificate.root, serial=certificate.serial
+            )
+            revoked += 1
+    return revoked
