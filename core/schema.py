@@ -1,12 +1,23 @@
-"""OpenAPI (drf-spectacular) extensions: how our authentication and errors are documented."""
+"""OpenAPI (drf-spectacular): how our authentication and errors are documented.
+
+Each view documents its own outcomes with ``extend_schema``. :class:`AutoSchema` adds the
+errors that come from the machinery every view shares, so that no view has to repeat them and
+none can forget them: 401 where an API key is required, 429 where a throttle applies, 400, 413
+and 415 where a request body is parsed, and 500. Every problem is documented as
+``application/problem+json`` (RFC 9457 §3), the content type it is served with.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+
+from core.problems import CONTENT_TYPE as PROBLEM_CONTENT_TYPE
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
@@ -25,17 +36,49 @@ class FieldErrorSerializer(serializers.Serializer[Any]):
     code = serializers.CharField()
 
 
-class ProblemSerializer(serializers.Serializer[Any]):
-    """RFC 9457 problem details, as every error response carries them."""
+class HealthCheckSerializer(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(["ok", "down"])
+    embedded = serializers.BooleanField(
+        required=False, help_text="Database: the embedded PostgreSQL of a development server"
+    )
+    error = serializers.CharField(required=False, help_text="When down: the kind of error")
 
-    type = serializers.URLField(help_text="Stable URI naming the kind of problem")
+
+class ProblemSerializer(serializers.Serializer[Any]):
+    """RFC 9457 problem details, as every error response carries them.
+
+    Extension members (§3.2) appear only with the problems that name them.
+    """
+
+    type = serializers.URLField(
+        help_text="Stable URI naming the kind of problem; it documents the problem"
+    )
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField()
     errors = FieldErrorSerializer(  # type: ignore[assignment]  # a field, not Serializer.errors
-        many=True, required=False, help_text="Invalid fields (400)"
+        many=True, required=False, help_text="Invalid fields (validation-error, 400)"
     )
-    retry_after = serializers.IntegerField(required=False, help_text="Seconds (429)")
+    retry_after = serializers.IntegerField(
+        required=False, help_text="Seconds to wait, as Retry-After says (429)"
+    )
+    scope = serializers.CharField(
+        required=False,
+        help_text="The limit that was reached: number, provider, client_ip or country "
+        "(challenge-rate-limited, 429)",
+    )
+    attempts_left = serializers.IntegerField(
+        required=False, help_text="Codes the challenge still accepts (challenge-code-wrong, 400)"
+    )
+    checks = serializers.DictField(
+        child=HealthCheckSerializer(),
+        required=False,
+        help_text="Each dependency's state (service-unavailable, 503 from /healthz)",
+    )
+
+
+# Methods whose operations take a request body (a DELETE here takes a signed one).
+BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 def problem(description: str) -> OpenApiResponse:
@@ -43,8 +86,48 @@ def problem(description: str) -> OpenApiResponse:
     return OpenApiResponse(response=ProblemSerializer, description=description)
 
 
-# Errors any authenticated endpoint can return.
-COMMON_PROBLEMS = {
-    401: problem("Missing, unknown or revoked API key"),
-    429: problem("Rate limited; see Retry-After"),
-}
+def _is_problem(response: Any) -> bool:
+    if isinstance(response, OpenApiResponse):
+        response = response.response
+    return response is ProblemSerializer or isinstance(response, ProblemSerializer)
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's AutoSchema, with the errors every view shares, as problem+json."""
+
+    def _get_response_bodies(self, direction: Any = "response") -> Any:
+        # Not get_response_serializers: extend_schema overrides that in a subclass.
+        responses = super()._get_response_bodies(direction)
+        for status, response in self._shared_problems().items():
+            if str(status) not in responses:
+                responses[str(status)] = self._get_response_for_code(
+                    response, str(status), direction=direction
+                )
+        return responses
+
+    def _shared_problems(self) -> dict[int, OpenApiResponse]:
+        """The errors that come from authentication, throttles, parsers and the server."""
+        shared: dict[int, OpenApiResponse] = {}
+        if self.method in BODY_METHODS and self.get_request_serializer() is not None:
+            shared[400] = problem("Malformed request body")
+            shared[413] = problem("The request body is too large")
+            shared[415] = problem("Unsupported content type for the request body")
+        if any(isinstance(p, IsAuthenticated) for p in self.view.get_permissions()):
+            shared[401] = problem("Missing, unknown or revoked API key")
+        if self.view.get_throttles():
+            shared[429] = problem("Rate limited; see Retry-After")
+        shared[500] = problem("Internal error; it has been logged")
+        return shared
+
+    def _get_response_for_code(
+        self,
+        serializer: Any,
+        status_code: str,
+        media_types: Any = None,
+        direction: Any = "response",
+    ) -> Any:
+        if media_types is None and _is_problem(serializer):
+            media_types = [PROBLEM_CONTENT_TYPE]
+        return super()._get_response_for_code(  # type: ignore[no-untyped-call]
+            serializer, status_code, media_types, direction
+        )

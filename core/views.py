@@ -15,9 +15,7 @@ from rest_framework.views import APIView
 
 from core.health import broker_health, database_health
 from core.problems import ServiceUnavailable, problem_catalogue, problem_type
-from core.schema import problem
-
-_check = inline_serializer("HealthCheck", {"status": serializers.ChoiceField(["ok", "down"])})
+from core.schema import HealthCheckSerializer, problem
 
 
 class HealthApi(APIView):
@@ -34,8 +32,10 @@ class HealthApi(APIView):
                 "Health",
                 {
                     "status": serializers.CharField(),
-                    "database": _check,
-                    "broker": _check,
+                    "database": HealthCheckSerializer(),
+                    "broker": HealthCheckSerializer(
+                        required=False, help_text="Only when tasks go through a broker"
+                    ),
                 },
             ),
             503: problem("A dependency is down; `checks` says which"),

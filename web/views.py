@@ -8,7 +8,6 @@ selectors, render.
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from core.encoding import b64
 from resolution.protocol.checkpoint import MAX_TREE_SIZE, CheckpointError, parse_checkpoint
 from resolution.protocol.note import NoteError, parse_note
 from transparency import selectors
@@ -28,10 +28,6 @@ from web.figures import EXPLORER_PERIODS, log_figures
 PAGE_SIZE = 50
 RECENT = 10
 SUMMARY_FIELDS = ("provider", "service", "serial", "reason")
-
-
-def _b64(value: bytes) -> str:
-    return base64.b64encode(value).decode()
 
 
 @dataclass(frozen=True)
@@ -68,13 +64,13 @@ def _checkpoint_shown(checkpoint: Checkpoint | None) -> CheckpointShown | None:
     return CheckpointShown(
         origin=origin,
         size=checkpoint.size,
-        root_base64=_b64(root),
+        root_base64=b64(root),
         root_hex=root.hex(),
         created_at=checkpoint.created_at,
         note=checkpoint.note,
-        note_base64=_b64(note),
+        note_base64=b64(note),
         signatures=[
-            SignatureLine(s.name, s.key_id.hex(), _b64(s.signature))
+            SignatureLine(s.name, s.key_id.hex(), b64(s.signature))
             for s in (parsed.unverified if parsed else ())
         ],
     )
@@ -85,7 +81,7 @@ def _keys() -> dict[str, str]:
     return {
         "origin": keys.signer.name,
         "note_verifier_key": keys.note_verifier_key,
-        "vrf_public_key": _b64(keys.vrf_public_key),
+        "vrf_public_key": b64(keys.vrf_public_key),
     }
 
 
@@ -128,7 +124,7 @@ def _entry_shown(entry: selectors.EntryStored, size: int) -> EntryShown:
         index=entry.index,
         kind=entry.kind,
         created_at=entry.created_at,
-        leaf_hash=_b64(entry.leaf_hash),
+        leaf_hash=b64(entry.leaf_hash),
         data=entry.data,
         fields=fields if isinstance(fields, dict) else None,
         integrated=entry.index < size,
@@ -207,10 +203,10 @@ def entry(request: HttpRequest, index: int) -> HttpResponse:
     proof: list[str] = []
     if shown.integrated:
         _, hashes = selectors.inclusion_proof(index=index, size=size)
-        proof = [_b64(h) for h in hashes]
+        proof = [b64(h) for h in hashes]
     context = {
         "entry": shown,
-        "entry_base64": _b64(stored.data),
+        "entry_base64": b64(stored.data),
         "proof": proof,
         "checkpoint": checkpoint,
         "keys": _keys(),

@@ -12,7 +12,9 @@ from rest_framework import serializers
 
 from ca.csr import MAX_CSR_LENGTH
 from ca.models import Certificate, Challenge
+from core.encoding import b64
 from core.numbers import MAX_INPUT_LENGTH
+from transparency.api.serializers import LogPosition
 
 
 class ChallengeStartInput(serializers.Serializer[Any]):
@@ -57,11 +59,6 @@ class CertificateIssueInput(serializers.Serializer[Any]):
     )
 
 
-class LogPositionOutput(serializers.Serializer[Any]):
-    index = serializers.IntegerField()
-    leaf_hash = serializers.CharField(help_text="Base64 SHA-256(0x00 ‖ entry)")
-
-
 class CertificateIssuedOutput(serializers.Serializer[Any]):
     serial = serializers.CharField(help_text="32 hex digits")
     certificate = serializers.CharField(help_text="PEM")
@@ -73,7 +70,7 @@ class CertificateIssuedOutput(serializers.Serializer[Any]):
     x5u = serializers.URLField(
         help_text="Where the certificate and chain are served (PASSporT x5u)"
     )
-    log = LogPositionOutput()
+    log = LogPosition()
 
 
 class CertificateOutput(serializers.Serializer[Certificate]):
@@ -129,7 +126,7 @@ class Base64BytesField(serializers.Field[bytes, str, str, Any]):
             self.fail("invalid")
 
     def to_representation(self, value: bytes) -> str:
-        return base64.b64encode(value).decode()
+        return b64(value)
 
 
 class PassportVerifyInput(serializers.Serializer[Any]):

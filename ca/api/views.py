@@ -6,7 +6,6 @@ relying parties fetch without an account; ``/v1/twilio/status`` is Twilio's, sig
 
 from __future__ import annotations
 
-import base64
 import uuid
 from typing import Any
 
@@ -44,7 +43,7 @@ from ca.services.issuance import certificate_issue
 from ca.services.passports import passport_check
 from ca.services.revocation import certificate_revoke_signed
 from ca.sms.twilio import twilio_signature_valid
-from core.schema import COMMON_PROBLEMS, problem
+from core.schema import problem
 from core.signed_requests import JoseParser
 from core.throttling import CaReadRateThrottle, ClientIpRateThrottle
 from providers.authentication import caller_provider
@@ -71,7 +70,6 @@ class ChallengesApi(APIView):
             400: problem("Malformed, invalid or not mobile number"),
             403: problem("SMS to the number's country is not allowed"),
             429: problem("A limit per number, provider, client IP or country was reached"),
-            401: COMMON_PROBLEMS[401],
         },
     )
     def post(self, request: Request) -> Response:
@@ -90,7 +88,7 @@ class ChallengeApi(APIView):
 
     @extend_schema(
         operation_id="challenges_get",
-        responses={200: s.ChallengeOutput, 404: problem("No such challenge"), **COMMON_PROBLEMS},
+        responses={200: s.ChallengeOutput, 404: problem("No such challenge")},
     )
     def get(self, request: Request, challenge_id: uuid.UUID) -> Response:
         challenge = challenge_get(provider=caller_provider(request), challenge_id=challenge_id)
@@ -112,7 +110,6 @@ class ChallengeVerifyApi(APIView):
             404: problem("No such challenge"),
             409: problem("Already verified, used, or ended by wrong codes"),
             410: problem("Expired"),
-            **COMMON_PROBLEMS,
         },
     )
     def post(self, request: Request, challenge_id: uuid.UUID) -> Response:
@@ -139,7 +136,6 @@ class CertificatesApi(APIView):
             404: problem("No such challenge"),
             409: problem("The challenge is not verified, or already used"),
             410: problem("The challenge expired"),
-            **COMMON_PROBLEMS,
         },
     )
     def post(self, request: Request) -> Response:
@@ -158,10 +154,7 @@ class CertificatesApi(APIView):
             "not_before": certificate.not_before,
             "not_after": certificate.not_after,
             "x5u": certificate.x5u,
-            "log": {
-                "index": issued.log.index,
-                "leaf_hash": base64.b64encode(issued.log.leaf_hash).decode(),
-            },
+            "log": issued.log,
         }
         return Response(s.CertificateIssuedOutput(output).data, status=201)
 
@@ -174,7 +167,6 @@ class CertificateApi(APIView):
         responses={
             200: s.CertificateOutput,
             404: problem("No such certificate"),
-            **COMMON_PROBLEMS,
         },
     )
     def get(self, request: Request, serial: str) -> Response:
@@ -203,7 +195,6 @@ class CertificateRevokeApi(APIView):
             404: problem("No such certificate"),
             409: problem("Already revoked, or expired"),
             415: problem("The body is not application/jose"),
-            **COMMON_PROBLEMS,
         },
     )
     def post(self, request: Request, serial: str) -> Response:
@@ -257,7 +248,6 @@ class PassportVerifyApi(APIView):
                 "that is not base64"
             ),
             413: problem("The request body is too large"),
-            **COMMON_PROBLEMS,
         },
     )
     def post(self, request: Request) -> Response:

@@ -291,7 +291,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     # Client IPs come from REMOTE_ADDR; behind N trusted proxies set RS_TRUSTED_PROXIES=N.
     "NUM_PROXIES": env.int("RS_TRUSTED_PROXIES", default=0),
     "EXCEPTION_HANDLER": "core.problems.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -308,6 +308,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # 3.1: a null nested object is oneOf [object, null]; 3.0's "nullable" beside a $ref is void.
+    "OAS_VERSION": "3.1.0",
 }
 
 # --- Tasks ----------------------------------------------------------------------------------

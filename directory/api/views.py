@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import binascii
-from typing import Any
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.dates import rfc3339
 from core.numbers import number_parse
-from core.schema import COMMON_PROBLEMS, problem
+from core.schema import problem
 from core.signed_requests import JoseParser
 from core.throttling import LookupRateThrottle
 from directory.api.serializers import HandlerOutput, HandlerRemovedOutput, LookupOutput, LookupQuery
@@ -23,17 +19,6 @@ from directory.selectors import number_lookup
 from directory.services import handler_delete, handler_put
 from providers.authentication import caller_provider
 from resolution.protocol.directory import ServiceError, service_parse
-from transparency.services import AppendedEntry
-
-
-def _position(log: AppendedEntry) -> dict[str, Any]:
-    return {"index": log.index, "leaf_hash": _b64(log.leaf_hash)}
-
-
-def _b64(data: bytes) -> str:
-    # binascii directly: a lookup encodes some seventy hashes and blobs.
-    return binascii.b2a_base64(data, newline=False).decode()
-
 
 SIGNED_CHANGE_PROBLEMS = {
     400: problem(
@@ -47,7 +32,6 @@ SIGNED_CHANGE_PROBLEMS = {
     409: problem("The jti was already used"),
     413: problem("The body is too large"),
     415: problem("The body is not application/jose"),
-    **COMMON_PROBLEMS,
 }
 
 
@@ -71,20 +55,8 @@ class HandlerApi(APIView):
     def put(self, request: Request, number: str, service: str) -> Response:
         provider = caller_provider(request)
         change = handler_put(provider=provider, number=number, service=service, token=request.data)
-        handler = change.handler
-        assert handler is not None
-        output = {
-            "number": handler.number,
-            "provider": provider.slug,
-            "service": handler.service,
-            "uri": handler.uri,
-            "priority": handler.priority,
-            "visibility": handler.visible_to or "all",
-            "expires_at": rfc3339(handler.expires_at),
-            "certificate": handler.certificate_serial,
-            "log": _position(change.log),
-        }
-        return Response(output, status=201 if change.created else 200)
+        output = {"handler": change.handler, "provider": provider.slug, "log": change.log}
+        return Response(HandlerOutput(output).data, status=201 if change.created else 200)
 
     @extend_schema(
         operation_id="handlers_delete",
@@ -104,9 +76,9 @@ class HandlerApi(APIView):
             "number": number_parse(number).e164,
             "provider": provider.slug,
             "service": service,
-            "log": _position(change.log),
+            "log": change.log,
         }
-        return Response(output)
+        return Response(HandlerRemovedOutput(output).data)
 
 
 class NumberApi(APIView):
@@ -124,7 +96,6 @@ class NumberApi(APIView):
         responses={
             200: LookupOutput,
             400: problem("Malformed or invalid number, or unknown service"),
-            **COMMON_PROBLEMS,
         },
     )
     def get(self, request: Request, number: str) -> Response:
@@ -138,32 +109,4 @@ class NumberApi(APIView):
         caller = caller_provider(request)
         answer = number_lookup(caller=caller, number=number_parse(number).e164, service=service)
         lookup_counted(provider=caller)
-        output = {
-            "number": answer.number,
-            "label": answer.label.label.hex(),
-            "vrf_proof": _b64(answer.label.proof),
-            "checkpoint": answer.checkpoint,
-            "handlers": [
-                {
-                    "provider": found.provider,
-                    "service": found.service,
-                    "uri": found.uri,
-                    "priority": found.priority,
-                    "expires_at": rfc3339(found.expires_at),
-                    "certificate": found.certificate,
-                    "log": {
-                        "index": found.log_index,
-                        "entry": _b64(found.entry),
-                        "opening": _b64(found.opening),
-                        "inclusion_proof": (
-                            None
-                            if found.inclusion_proof is None
-                            else [_b64(node) for node in found.inclusion_proof]
-                        ),
-                        "pending": found.inclusion_proof is None,
-                    },
-                }
-                for found in answer.handlers
-            ],
-        }
-        return Response(output)
+        return Response(LookupOutput(answer).data)

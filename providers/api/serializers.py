@@ -6,6 +6,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from providers.services import IssuedKey
+
 
 class CallerOutput(serializers.Serializer[Any]):
     provider = serializers.SlugField(help_text="The calling provider's slug")
@@ -28,4 +30,10 @@ class ApiKeyCreateInput(serializers.Serializer[Any]):
 
 
 class ApiKeyCreatedOutput(ApiKeyOutput):
+    # Serialises a providers.services.IssuedKey: the ApiKey, and the key shown only here.
+
     key = serializers.CharField(help_text="The new key. Shown only in this response.")
+
+    def to_representation(self, instance: IssuedKey) -> dict[str, Any]:
+        # The other fields are the ApiKey's, as ApiKeyOutput shows them.
+        return {**ApiKeyOutput(instance.api_key).data, "key": instance.secret}

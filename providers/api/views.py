@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.schema import COMMON_PROBLEMS, problem
+from core.schema import problem
 from providers.api.serializers import (
     ApiKeyCreatedOutput,
     ApiKeyCreateInput,
@@ -23,7 +23,7 @@ from providers.services import api_key_create, api_key_revoke
 class CallerApi(APIView):
     """Who am I: the provider and key a request authenticates as (to test an integration)."""
 
-    @extend_schema(operation_id="caller", responses={200: CallerOutput, **COMMON_PROBLEMS})
+    @extend_schema(operation_id="caller", responses={200: CallerOutput})
     def get(self, request: Request) -> Response:
         provider = caller_provider(request)
         output = {
@@ -37,9 +37,7 @@ class CallerApi(APIView):
 class ApiKeysApi(APIView):
     """The calling provider's API keys: list them, or create one (to rotate keys)."""
 
-    @extend_schema(
-        operation_id="api_keys_list", responses={200: ApiKeyOutput(many=True), **COMMON_PROBLEMS}
-    )
+    @extend_schema(operation_id="api_keys_list", responses={200: ApiKeyOutput(many=True)})
     def get(self, request: Request) -> Response:
         return Response(
             ApiKeyOutput(api_key_list(provider=caller_provider(request)), many=True).data
@@ -52,7 +50,6 @@ class ApiKeysApi(APIView):
             201: ApiKeyCreatedOutput,
             400: problem("Invalid fields"),
             415: problem("The body is not JSON"),
-            **COMMON_PROBLEMS,
         },
     )
     def post(self, request: Request) -> Response:
@@ -61,8 +58,7 @@ class ApiKeysApi(APIView):
         issued = api_key_create(
             provider=caller_provider(request), label=data.validated_data["label"]
         )
-        output = ApiKeyOutput(issued.api_key).data | {"key": issued.secret}
-        return Response(output, status=201)
+        return Response(ApiKeyCreatedOutput(issued).data, status=201)
 
 
 class ApiKeyRevokeApi(APIView):
@@ -71,7 +67,7 @@ class ApiKeyRevokeApi(APIView):
     @extend_schema(
         operation_id="api_keys_revoke",
         request=None,
-        responses={200: ApiKeyOutput, 404: problem("No such key"), **COMMON_PROBLEMS},
+        responses={200: ApiKeyOutput, 404: problem("No such key")},
     )
     def post(self, request: Request, prefix: str) -> Response:
         api_key = api_key_get(provider=caller_provider(request), prefix=prefix)

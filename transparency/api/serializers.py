@@ -1,4 +1,8 @@
-"""Serializers of the log's JSON API. Hashes and entry bytes are standard base64."""
+"""Serializers of the log's JSON API. Hashes and entry bytes are standard base64.
+
+:class:`LogPosition` is where an entry went, ``{index, leaf_hash}``, as every API that appends
+to the log (certificates, handlers) answers it; :class:`Base64Field` writes bytes as the API does.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,24 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from resolution.protocol.checkpoint import MAX_TREE_SIZE
+from core.encoding import b64
 
+MAX_TREE_SIZE = 2**63 - 1
 PAGE_LIMIT = 1000
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field(OpenApiTypes.BYTE)
+class Base64Field(serializers.Field[bytes, str, str, Any]):
+    """Bytes, written as standard, padded base64 (RFC 4648 §4); read-only."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value: bytes) -> str:
+        return b64(value)
+
+
+@extend_schema_field(OpenApiTypes.BYTE)
 class Base64HashField(serializers.Field[bytes, str, str, Any]):
     """A 32-byte hash as base64 (standard or URL-safe alphabet, padding optional)."""
 
@@ -34,7 +50,19 @@ class Base64HashField(serializers.Field[bytes, str, str, Any]):
         return value
 
     def to_representation(self, value: bytes) -> str:
-        return base64.b64encode(value).decode()
+        return b64(value)
+
+
+def _hashes(**kwargs: Any) -> serializers.ListField:
+    return serializers.ListField(child=Base64Field(), **kwargs)
+
+
+class LogPosition(serializers.Serializer[Any]):
+    """Where an entry is in the log."""
+
+    # Serialises a transparency.services.AppendedEntry, or any object with these attributes.
+    index = serializers.IntegerField()
+    leaf_hash = Base64Field(help_text="SHA-256(0x00 ‖ entry)")
 
 
 def _size_field(*, min_value: int = 0, **kwargs: Any) -> serializers.IntegerField:
@@ -44,7 +72,7 @@ def _size_field(*, min_value: int = 0, **kwargs: Any) -> serializers.IntegerFiel
 class CheckpointOutput(serializers.Serializer[Any]):
     origin = serializers.CharField()
     size = serializers.IntegerField()
-    root_hash = serializers.CharField(help_text="base64")
+    root_hash = Base64Field()
     note = serializers.CharField(help_text="The signed checkpoint (C2SP signed note)")
     created_at = serializers.DateTimeField()
 
@@ -62,11 +90,11 @@ class EntriesQuery(serializers.Serializer[Any]):
         return attrs
 
 
-class EntryOutput(serializers.Serializer[Any]):
-    index = serializers.IntegerField()
+class EntryOutput(LogPosition):
+    # Serialises a transparency.selectors.EntryRow.
+
     kind = serializers.CharField()
-    entry = serializers.CharField(help_text="The entry's exact bytes (canonical JSON), base64")
-    leaf_hash = serializers.CharField(help_text="SHA-256(0x00 ‖ data), base64")
+    entry = Base64Field(source="data", help_text="The entry's exact bytes (canonical JSON)")
 
 
 class EntriesOutput(serializers.Serializer[Any]):
@@ -88,11 +116,9 @@ class InclusionQuery(serializers.Serializer[Any]):
         return attrs
 
 
-class InclusionOutput(serializers.Serializer[Any]):
-    index = serializers.IntegerField()
+class InclusionOutput(LogPosition):
     size = serializers.IntegerField()
-    leaf_hash = serializers.CharField()
-    proof = serializers.ListField(child=serializers.CharField(), help_text="base64 hashes")
+    proof = _hashes(help_text="RFC 9162 §2.1.3 inclusion proof")
 
 
 class ConsistencyQuery(serializers.Serializer[Any]):
@@ -105,7 +131,7 @@ class ConsistencyQuery(serializers.Serializer[Any]):
 
 class ConsistencyOutput(serializers.Serializer[Any]):
     to = serializers.IntegerField()
-    proof = serializers.ListField(child=serializers.CharField(), help_text="base64 hashes")
+    proof = _hashes(help_text="RFC 9162 §2.1.4 consistency proof")
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         return {"from": serializers.IntegerField(), **super().get_fields()}
@@ -117,12 +143,25 @@ class LogKeyOutput(serializers.Serializer[Any]):
         help_text="Checkpoint verifier key, C2SP signed-note format"
     )
     vrf_suite = serializers.CharField()
-    vrf_public_key = serializers.CharField(help_text="base64, 32 bytes")
+    vrf_public_key = Base64Field(help_text="32 bytes")
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class HexField(serializers.Field[bytes, str, str, Any]):
+    """Bytes, written as lowercase hex; read-only."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value: bytes) -> str:
+        return value.hex()
 
 
 class LabelOutput(serializers.Serializer[Any]):
+    # Serialises {"number": e164, "label": transparency.labels.NumberLabel}.
+
     number = serializers.CharField(help_text="E.164")
-    label = serializers.CharField(  # type: ignore[assignment]  # a field, not Field.label
-        help_text="The number's VRF label (hex), as log entries name it"
+    label = HexField(  # type: ignore[assignment]  # a field, not Field.label
+        source="label.label", help_text="The number's VRF label (hex), as log entries name it"
     )
-    vrf_proof = serializers.CharField(help_text="RFC 9381 proof of the label (base64)")
+    vrf_proof = Base64Field(source="label.proof", help_text="RFC 9381 proof of the label")

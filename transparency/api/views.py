@@ -7,7 +7,6 @@ tiles and entry bundles never change, so they are cacheable forever.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from django.http import HttpResponse
@@ -21,8 +20,9 @@ from rest_framework.views import APIView
 
 from core.numbers import number_parse
 from core.problems import Problem
-from core.schema import COMMON_PROBLEMS, problem
+from core.schema import problem
 from core.throttling import ClientIpRateThrottle, LogReadRateThrottle, LookupRateThrottle
+from resolution.protocol import vrf
 from resolution.protocol.tiles import TILE_WIDTH, TilePathError, parse_tile_path, tile_width
 from transparency import selectors
 from transparency.api import serializers as s
@@ -45,10 +45,6 @@ class LogRange(Problem):
     slug = "log-range"
     title = "Outside the log"
     status_code = 400
-
-
-def _b64(value: bytes) -> str:
-    return base64.b64encode(value).decode()
 
 
 def _latest() -> Checkpoint:
@@ -139,8 +135,8 @@ class LogKeyApi(_PublicLogView):
                 {
                     "origin": keys.signer.name,
                     "note_verifier_key": keys.note_verifier_key,
-                    "vrf_suite": "ECVRF-EDWARDS25519-SHA512-TAI",
-                    "vrf_public_key": _b64(keys.vrf_public_key),
+                    "vrf_suite": vrf.SUITE_NAME,
+                    "vrf_public_key": keys.vrf_public_key,
                 }
             ).data
         )
@@ -161,7 +157,7 @@ class CheckpointApi(_PublicLogView):
         output = {
             "origin": log_keys().signer.name,
             "size": checkpoint.size,
-            "root_hash": _b64(bytes(checkpoint.root_hash)),
+            "root_hash": bytes(checkpoint.root_hash),
             "note": checkpoint.note,
             "created_at": checkpoint.created_at,
         }
@@ -182,21 +178,12 @@ class EntriesApi(_PublicLogView):
         if query["start"] >= size:
             raise LogRange(f"start={query['start']} is beyond the tree (size {size}).")
         end = min(query["end"], size)
-        rows = selectors.entries_range(start=query["start"], end=end)
         output = {
             "start": query["start"],
             "end": end,
             "size": size,
             "next": end if end < size else None,
-            "entries": [
-                {
-                    "index": r.index,
-                    "kind": r.kind,
-                    "entry": _b64(r.data),
-                    "leaf_hash": _b64(r.leaf_hash),
-                }
-                for r in rows
-            ],
+            "entries": selectors.entries_range(start=query["start"], end=end),
         }
         return Response(s.EntriesOutput(output).data)
 
@@ -230,8 +217,8 @@ class InclusionProofApi(_PublicLogView):
         output = {
             "index": index,
             "size": size,
-            "leaf_hash": _b64(leaf),
-            "proof": [_b64(h) for h in proof],
+            "leaf_hash": leaf,
+            "proof": proof,
         }
         return Response(s.InclusionOutput(output).data)
 
@@ -250,7 +237,7 @@ class ConsistencyProofApi(_PublicLogView):
             new, proof = selectors.consistency_proof(old=query["from"], new=query.get("to"))
         except selectors.LogRangeError as error:
             raise LogRange(str(error)) from error
-        output = {"from": query["from"], "to": new, "proof": [_b64(h) for h in proof]}
+        output = {"from": query["from"], "to": new, "proof": proof}
         return Response(s.ConsistencyOutput(output).data)
 
 
@@ -268,12 +255,8 @@ class LabelApi(APIView):
         responses={
             200: s.LabelOutput,
             400: problem("Malformed or invalid number"),
-            **COMMON_PROBLEMS,
         },
     )
     def get(self, request: Request, number: str) -> Response:
         e164 = number_parse(number).e164
-        label = number_label(e164)
-        return Response(
-            {"number": e164, "label": label.label.hex(), "vrf_proof": _b64(label.proof)}
-        )
+        return Response(s.LabelOutput({"number": e164, "label": number_label(e164)}).data)
