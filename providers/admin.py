@@ -1,13 +1,24 @@
-"""Operators' views of providers and API keys. Key secrets are never shown."""
+"""Operators' views of providers and API keys. Key secrets are never shown.
+
+Saves and actions go through ``providers.services``, as the commands and the API do: the slug
+is checked, the change logged, and this process forgets the keys it remembered.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from providers.models import ApiKey, Provider
-from providers.services import api_key_revoke
+from providers.services import (
+    api_key_revoke,
+    api_key_update,
+    provider_create,
+    provider_update,
+)
 
 
 class ApiKeyInline(admin.TabularInline[ApiKey, Provider]):
@@ -39,6 +50,16 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
     def has_delete_permission(self, request: HttpRequest, obj: Provider | None = None) -> bool:
         return False  # deactivate instead: records and log entries refer to providers
 
+    def save_model(self, request: HttpRequest, obj: Provider, form: Any, change: bool) -> None:
+        if change:
+            provider_update(provider=obj, name=obj.name, is_active=obj.is_active)
+            return
+        created = provider_create(slug=obj.slug, name=obj.name, is_active=obj.is_active)
+        # The admin goes on with ``obj`` (its history entry, its redirect): make it the new row.
+        obj.pk = created.pk
+        obj.refresh_from_db()
+        obj._state.adding = False
+
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
@@ -54,6 +75,9 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
         return False
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        api_key_update(api_key=obj, label=obj.label)  # the only field an operator edits
 
     @admin.action(description="Revoke selected API keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 
 from providers.models import ApiKey, Provider
 from providers.selectors import api_key_authenticate
+from providers.services import api_key_used
 
 # Longer than any key we issue; anything longer is refused without hashing it.
 MAX_KEY_LENGTH = 128
@@ -17,7 +18,8 @@ class ApiKeyAuthentication(BaseAuthentication):
     """Sets ``request.user`` to the :class:`Provider` and ``request.auth`` to the :class:`ApiKey`.
 
     No header means anonymous (the view's permissions then answer 401); a header that is not
-    a live key is refused with 401 at once.
+    a live key is refused with 401 at once. A key that authenticates is noted as used
+    (``last_used_at``, to the minute).
     """
 
     keyword = "Bearer"
@@ -35,6 +37,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         api_key = api_key_authenticate(secret=secret)
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid, revoked or inactive API key.")
+        api_key_used(api_key=api_key)
         # The request log names the provider (core.middleware) — never the key.
         request._request.rs_provider = api_key.provider  # type: ignore[attr-defined]
         return api_key.provider, api_key

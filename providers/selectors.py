@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from providers.models import ApiKey, Provider, api_key_hash
-
-# last_used_at is written at most this often per key: one UPDATE per key per minute, not per call.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
-
 
 # Live keys this process has seen lately, by hash: (monotonic expiry, key with its provider).
 # Every API call authenticates, and the lookup would be its most expensive query. A key revoked
@@ -29,8 +23,8 @@ def api_key_authenticate(*, secret: str) -> ApiKey | None:
 
     None for an unknown key, a revoked key, and a key of an inactive provider alike: the
     caller learns nothing about which keys exist. Live keys are remembered in this process
-    for ``RS_API_KEY_CACHE_SECONDS``; otherwise one query, plus one UPDATE of ``last_used_at``
-    at most once a minute per key. Unknown keys are never remembered: each costs its query.
+    for ``RS_API_KEY_CACHE_SECONDS``; otherwise one query. Unknown keys are never remembered:
+    each costs its query. Only reads: ``providers.services.api_key_used`` notes the use.
     """
     key_hash = api_key_hash(secret)
     now_monotonic = time.monotonic()
@@ -50,10 +44,6 @@ def api_key_authenticate(*, secret: str) -> ApiKey | None:
             if len(_recent) >= RECENT_KEYS_MAX:
                 _recent.clear()
             _recent[key_hash] = (now_monotonic + lifetime, api_key)
-    now = timezone.now()
-    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
     return api_key
 
 
