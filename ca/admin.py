@@ -28,21 +28,11 @@ from ca.models import (
 from ca.problems import CertificateExpired, CertificateRevoked
 from ca.selectors import challenge_volume_by_country
 from ca.services.revocation import certificate_revoke
-
-
-class _ReadOnlyAdmin(admin.ModelAdmin[Any]):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from core.admin import ReadOnlyAdminMixin
 
 
 @admin.register(Challenge)
-class ChallengeAdmin(_ReadOnlyAdmin):
+class ChallengeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Challenge]):
     list_display = (
         "id",
         "provider",
@@ -76,12 +66,11 @@ class ChallengeAdmin(_ReadOnlyAdmin):
         "message_id",
         "delivery_updated_at",
     )
-    readonly_fields = fields
     list_select_related = ("provider",)
 
 
 @admin.register(Certificate)
-class CertificateAdmin(_ReadOnlyAdmin):
+class CertificateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Certificate]):
     list_display = (
         "serial",
         "provider",
@@ -106,7 +95,6 @@ class CertificateAdmin(_ReadOnlyAdmin):
         "revocation_reason",
         "revocation_log_index",
     )
-    readonly_fields = fields
     list_select_related = ("provider",)
     actions = ["revoke"]
 
@@ -137,7 +125,7 @@ class CertificateAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(Crl)
-class CrlAdmin(_ReadOnlyAdmin):
+class CrlAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Crl]):
     list_display = ("number", "this_update", "next_update", "revoked_count")
     fields = ("number", "this_update", "next_update", "revoked_count")
 
@@ -146,7 +134,7 @@ PERIODS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(d
 
 
 @admin.register(ExternalCertificate)
-class ExternalCertificateAdmin(_ReadOnlyAdmin):
+class ExternalCertificateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ExternalCertificate]):
     """Certificates under other trusted roots (ca.trust) that authorised a change; a CRL of
     their CA revokes them (``external_crls_refresh``), not the admin."""
 
@@ -154,19 +142,17 @@ class ExternalCertificateAdmin(_ReadOnlyAdmin):
     list_filter = ("root",)
     search_fields = ("=serial",)
     fields = ("serial", "root", "issuer", "not_before", "not_after", "created_at", "revoked_at")
-    readonly_fields = fields
 
 
 @admin.register(ExternalCrl)
-class ExternalCrlAdmin(_ReadOnlyAdmin):
+class ExternalCrlAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ExternalCrl]):
     list_display = ("issuer", "root", "this_update", "next_update", "fetched_at", "url")
     list_filter = ("root",)
     fields = ("issuer", "root", "url", "this_update", "next_update", "fetched_at")
-    readonly_fields = fields
 
 
 @admin.register(ChallengeVolume)
-class ChallengeVolumeAdmin(_ReadOnlyAdmin):
+class ChallengeVolumeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ChallengeVolume]):
     """Challenges per destination country: a spike with few verifications is SMS pumping."""
 
     def changelist_view(

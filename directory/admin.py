@@ -8,12 +8,13 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from core.admin import ReadOnlyAdminMixin
 from directory.models import Handler
 from transparency.models import Entry
 
 
 @admin.register(Handler)
-class HandlerAdmin(admin.ModelAdmin[Handler]):
+class HandlerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Handler]):
     """Read only: handlers change only with their number holder's signature (or when the
     certificate is revoked, from the certificate's page)."""
 
@@ -26,7 +27,6 @@ class HandlerAdmin(admin.ModelAdmin[Handler]):
         "external_certificate",
         *("expires_at", "created_at", "updated_at", "log_entry"),
     )
-    readonly_fields = fields
     ordering = ("number", "service")
 
     def get_search_results(
@@ -47,12 +47,3 @@ class HandlerAdmin(admin.ModelAdmin[Handler]):
         return format_html(
             '<a href="{}">#{}</a> <code>{}</code>', url, entry.index, bytes(entry.data).decode()
         )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Handler | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Handler | None = None) -> bool:
-        return False

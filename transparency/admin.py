@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import base64
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from core.admin import ReadOnlyAdminMixin
+from core.encoding import b64
 from transparency.models import Checkpoint, Entry
 
 
-class _ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
 @admin.register(Entry)
-class EntryAdmin(_ReadOnly):
+class EntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Entry]):
     list_display = ("index", "kind", "created_at")
     list_filter = ("kind",)
     search_fields = ("=index",)
     fields = ("index", "kind", "created_at", "entry", "leaf_hash_b64")
-    readonly_fields = fields
     show_full_result_count = False  # counting a large log is slow; the index says it
 
     @admin.display(description="entry")
@@ -36,16 +23,15 @@ class EntryAdmin(_ReadOnly):
 
     @admin.display(description="leaf hash")
     def leaf_hash_b64(self, obj: Entry) -> str:
-        return base64.b64encode(bytes(obj.leaf_hash)).decode()
+        return b64(bytes(obj.leaf_hash))
 
 
 @admin.register(Checkpoint)
-class CheckpointAdmin(_ReadOnly):
+class CheckpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Checkpoint]):
     list_display = ("size", "root_hash_b64", "created_at")
     fields = ("size", "root_hash_b64", "created_at", "note")
-    readonly_fields = fields
     show_full_result_count = False
 
     @admin.display(description="root hash")
     def root_hash_b64(self, obj: Checkpoint) -> str:
-        return base64.b64encode(bytes(obj.root_hash)).decode()
+        return b64(bytes(obj.root_hash))
