@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from rest_framework.test import APIClient
 
 from providers.services import IssuedKey, api_key_create
+from tests.api_client import ApiClient
 from tests.factories import ProviderFactory
+
+pytest_plugins = ["tests.openapi"]  # every response the tests get is checked against the schema
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -86,16 +88,30 @@ def issued_key(provider: Any) -> IssuedKey:
 
 
 @pytest.fixture
-def anonymous_client() -> APIClient:
-    return APIClient()
+def client() -> ApiClient:
+    """pytest-django's ``client``, as the tests' one client (tests.api_client)."""
+    return ApiClient()
+
+
+@pytest.fixture
+def admin_client(admin_user: Any) -> ApiClient:
+    """pytest-django's ``admin_client``, as the tests' one client (tests.api_client)."""
+    client = ApiClient()
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def anonymous_client() -> ApiClient:
+    return ApiClient()
 
 
 @pytest.fixture
 def client_for(db: Any) -> Any:
     """``client_for(secret)``: an API client sending that key as a bearer token."""
 
-    def make(secret: str) -> APIClient:
-        client = APIClient()
+    def make(secret: str) -> ApiClient:
+        client = ApiClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
         return client
 
@@ -103,6 +119,6 @@ def client_for(db: Any) -> Any:
 
 
 @pytest.fixture
-def api_client(client_for: Any, issued_key: IssuedKey) -> APIClient:
-    client: APIClient = client_for(issued_key.secret)
+def api_client(client_for: Any, issued_key: IssuedKey) -> ApiClient:
+    client: ApiClient = client_for(issued_key.secret)
     return client
