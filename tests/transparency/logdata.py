@@ -1,4 +1,5 @@
-"""Build logs for tests: committed appends, and an independent recomputation of the tree."""
+"""Build logs for tests: committed appends and integrations, and an independent recomputation
+of the tree."""
 
 from __future__ import annotations
 
@@ -7,17 +8,24 @@ import hashlib
 from django.db import transaction
 
 from resolution.protocol.merkle import root_from_leaf_hashes
-from transparency.models import Entry
-from transparency.services import AppendedEntry, log_append
+from tests.api_client import committed
+from transparency.models import Checkpoint, Entry
+from transparency.services import AppendedEntry, log_append, log_integrate
 
 
 def append_entries(count: int, *, kind: str = "test", start: int = 0) -> list[AppendedEntry]:
     """``count`` entries, each appended and committed in its own transaction."""
     appended = []
     for n in range(start, start + count):
-        with transaction.atomic():
+        with committed(), transaction.atomic():
             appended.append(log_append(kind=kind, payload={"n": n}))
     return appended
+
+
+def log_integrated(*, batch: int | None = None) -> Checkpoint | None:
+    """``log_integrate``, committed: after its commit this process sees the new checkpoint."""
+    with committed():
+        return log_integrate(batch=batch)
 
 
 def recomputed_root(size: int) -> bytes:

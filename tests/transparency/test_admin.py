@@ -7,7 +7,7 @@ import pytest
 from tests.transparency.logdata import append_entries
 from transparency.models import Checkpoint, Entry
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def test_entries_and_checkpoints_are_listed_read_only(admin_client):

@@ -11,10 +11,10 @@ from resolution.protocol.merkle import root_from_leaf_hashes, verify_consistency
 from resolution.protocol.note import parse_verifier_key
 from resolution.protocol.tiles import decode_entry_bundle, tile_hashes
 from tests.problems import assert_problem
-from tests.transparency.logdata import append_entries
+from tests.transparency.logdata import append_entries, log_integrated
 from transparency.models import Entry
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 SIZE = 300  # one full level-0 tile and a partial one
 
@@ -22,10 +22,8 @@ SIZE = 300  # one full level-0 tile and a partial one
 @pytest.fixture
 def log(settings):
     settings.CELERY_BROKER_URL = "redis://integration-deferred.invalid:6379/0"
-    from transparency.services import log_integrate
-
     append_entries(SIZE)
-    return log_integrate()
+    return log_integrated()
 
 
 def b64(text: str) -> bytes:
@@ -139,10 +137,8 @@ def test_bad_inclusion_queries_are_problems(client, log, query, status, slug):
 
 def test_consistency_proofs_verify(client, log, settings):
     first_root = bytes(log.root_hash)
-    from transparency.services import log_integrate
-
     append_entries(100, start=SIZE)
-    second = log_integrate()
+    second = log_integrated()
     assert second is not None
     body = client.get("/v1/log/proofs/consistency", {"from": SIZE}).json()
     assert (body["from"], body["to"]) == (SIZE, SIZE + 100)

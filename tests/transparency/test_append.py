@@ -8,11 +8,12 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from resolution.protocol.merkle import leaf_hash
+from tests.api_client import committed
 from tests.transparency.logdata import append_entries
 from transparency.models import Checkpoint, Entry
 from transparency.services import EntryError, log_append
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def test_entry_is_canonical_json_with_version_and_kind():
@@ -38,6 +39,8 @@ def test_indices_are_consecutive_and_a_rollback_leaves_no_gap():
     assert Entry.objects.count() == 3
 
 
+# Real commits: outside any transaction is what is tested, and a test's own would hide it.
+@pytest.mark.django_db(transaction=True)
 def test_append_outside_a_transaction_is_refused():
     with pytest.raises(RuntimeError, match="inside the transaction"):
         log_append(kind="test", payload={})
@@ -80,7 +83,8 @@ def test_embedded_default_integrates_right_after_commit():
     ],
 )
 def test_raw_sql_cannot_change_or_erase_the_log(statement):
-    with transaction.atomic():  # 300 entries fill a level-0 tile: a level-1 tile row exists
+    # 300 entries fill a level-0 tile: a level-1 tile row exists once they are integrated.
+    with committed(), transaction.atomic():
         for n in range(300):
             log_append(kind="test", payload={"n": n})
     assert Checkpoint.objects.get().size == 300

@@ -12,6 +12,7 @@ from tests.transparency.logdata import append_entries
 from transparency.keys import log_keys
 from transparency.services import log_integrate
 
+# Real commits: the live server answers from its own thread, on its own database connection.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

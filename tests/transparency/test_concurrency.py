@@ -19,6 +19,7 @@ WRITERS = 4
 APPENDS_EACH = 800
 
 
+# Real commits: the writers are other processes, each with its own database connection.
 @pytest.mark.django_db(transaction=True)
 def test_parallel_writers_get_gapless_indices_and_a_matching_root():
     processes = [

@@ -8,13 +8,13 @@ from django.db import transaction
 from resolution.protocol.checkpoint import open_checkpoint
 from resolution.protocol.merkle import consistency_proof, verify_consistency
 from resolution.protocol.note import parse_verifier_key
-from tests.transparency.logdata import append_entries, recomputed_root
+from tests.transparency.logdata import append_entries, log_integrated, recomputed_root
 from transparency.keys import log_keys
 from transparency.models import Checkpoint, Tile
 from transparency.selectors import node_reader
 from transparency.services import IntegrationError, log_append, log_integrate
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def deferred_integration(settings):
 
 def test_checkpoint_is_signed_and_roots_match_a_recomputation(deferred_integration):
     append_entries(700)
-    checkpoint = log_integrate()
+    checkpoint = log_integrated()
     assert checkpoint is not None and checkpoint.size == 700
     verifier = parse_verifier_key(log_keys().note_verifier_key)
     head = open_checkpoint(checkpoint.note.encode(), verifier, "testserver/log")
@@ -42,7 +42,7 @@ def test_checkpoint_is_signed_and_roots_match_a_recomputation(deferred_integrati
 
 def test_large_backlog_is_integrated_in_batches_each_consistent(deferred_integration):
     append_entries(600)
-    log_integrate(batch=256)
+    log_integrated(batch=256)
     sizes = list(Checkpoint.objects.order_by("size").values_list("size", flat=True))
     assert sizes == [256, 512, 600]
     reader = node_reader(600)
@@ -55,19 +55,19 @@ def test_large_backlog_is_integrated_in_batches_each_consistent(deferred_integra
 
 def test_nothing_new_makes_no_checkpoint(deferred_integration):
     append_entries(5)
-    assert log_integrate() is not None
-    assert log_integrate() is None
+    assert log_integrated() is not None
+    assert log_integrated() is None
     assert Checkpoint.objects.count() == 1
 
 
 def test_a_forged_tile_stops_the_integrator_from_signing(deferred_integration):
     append_entries(512)
-    log_integrate()
+    log_integrated()
     # Someone with database access adds a wider level-1 tile that rewrites history.
     Tile.objects.create(level=1, index=0, width=3, data=bytes(96))
     append_entries(300, start=512)
     with pytest.raises(IntegrationError, match="inconsistent with checkpoint 512"):
-        log_integrate()
+        log_integrated()
     assert Checkpoint.objects.latest().size == 512
 
 
@@ -79,7 +79,7 @@ def test_rolled_back_integration_leaves_no_checkpoint(deferred_integration):
     assert not Checkpoint.objects.exists()
     with transaction.atomic():
         log_append(kind="test", payload={"n": 3})
-    assert log_integrate() is not None
+    assert log_integrated() is not None
     assert Checkpoint.objects.latest().size == 4
 
 
@@ -89,7 +89,7 @@ def test_batched_proofs_verify_with_given_tiles_and_remembered_nodes(deferred_in
     from transparency.selectors import cache_clear, inclusion_proofs, signed_head
 
     append_entries(700)  # full level-0 tiles and a partial one
-    log_integrate()
+    log_integrated()
     head = signed_head()
     assert head is not None and head.size == 700
     root = bytes(Checkpoint.objects.get(size=700).root_hash)
