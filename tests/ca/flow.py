@@ -1,7 +1,12 @@
-"""The verification flow as an app drives it over HTTP: challenge, code, certificate."""
+"""The verification flow: challenge, code, certificate.
+
+Over HTTP as an app drives it, for the tests of that API (:func:`certificate_obtained`); through
+the CA's services for the tests that only need a holder (:func:`certificate_issued`).
+"""
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +17,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from rest_framework.test import APIClient
 
+from ca.models import Challenge
+from ca.selectors import certificate_pem, chain_pems
+from ca.services.challenges import challenge_start, challenge_verify
+from ca.services.issuance import certificate_issue
+from ca.sms import locmem
+from core.dates import rfc3339
+from providers.models import Provider
+from tests.api_client import committed
+
 NUMBER = "+33612345678"  # a French mobile number
+CLIENT_IP = "192.0.2.1"  # where a holder built through the services asked from (TEST-NET-1)
 _OTP_LINE = re.compile(r"#(\d{6,10})$")
 
 
@@ -55,7 +70,8 @@ def challenge_verified(client: APIClient, outbox: list[Any], number: str = NUMBE
 
 @dataclass
 class Holder:
-    """An app holding a number certificate: its key and what the service returned."""
+    """An app holding a number certificate: its key and what ``POST /v1/certificates``
+    answered (for a holder made through the services, the same fields in the same forms)."""
 
     key: ec.EllipticCurvePrivateKey
     issued: dict[str, Any]
@@ -77,3 +93,42 @@ def certificate_obtained(client: APIClient, outbox: list[Any], number: str = NUM
     )
     assert response.status_code == 201, response.content
     return Holder(key=key, issued=response.json())
+
+
+def pending_challenge(provider: Provider, number: str = NUMBER) -> Challenge:
+    """A challenge started through ``challenge_start``, its SMS sent after the commit."""
+    with committed():
+        return challenge_start(provider=provider, number=number, client_ip=CLIENT_IP)
+
+
+def verified_challenge(provider: Provider, number: str = NUMBER) -> Challenge:
+    """A challenge answered with the code its SMS carried, through the services."""
+    challenge = pending_challenge(provider, number)
+    return challenge_verify(
+        provider=provider, challenge_id=challenge.id, code=code_sent(locmem.outbox, number)
+    )
+
+
+def certificate_issued(provider: Provider, number: str = NUMBER) -> Holder:
+    """A holder of a certificate for ``number`` issued to ``provider``, through the services;
+    ``issued`` is what ``POST /v1/certificates`` answers."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    challenge = verified_challenge(provider, number)
+    with committed():  # the log integrates the certificate's entry after the commit
+        issued = certificate_issue(provider=provider, challenge_id=challenge.id, csr=csr_pem(key))
+    certificate = issued.certificate
+    return Holder(
+        key=key,
+        issued={
+            "serial": certificate.serial,
+            "certificate": certificate_pem(certificate),
+            "chain": chain_pems(),
+            "not_before": rfc3339(certificate.not_before),
+            "not_after": rfc3339(certificate.not_after),
+            "x5u": certificate.x5u,
+            "log": {
+                "index": issued.log.index,
+                "leaf_hash": base64.b64encode(issued.log.leaf_hash).decode(),
+            },
+        },
+    )

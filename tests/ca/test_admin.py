@@ -7,12 +7,10 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 
-from ca.models import Challenge
-from providers.services import api_key_create
-from tests.ca.flow import certificate_obtained, challenge_started, code_sent
+from tests.ca.flow import certificate_issued, code_sent, pending_challenge, verified_challenge
 from tests.factories import ProviderFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -22,11 +20,10 @@ def operator(client: Any) -> Any:
 
 
 def test_challenges_are_listed_without_their_codes(
-    operator: Any, api_client: Any, sms_outbox: list[Any]
+    operator: Any, provider: Any, sms_outbox: list[Any]
 ) -> None:
-    body = challenge_started(api_client)
+    challenge = pending_challenge(provider)
     code = code_sent(sms_outbox)
-    challenge = Challenge.objects.get(pk=body["id"])
 
     listing = operator.get("/admin/ca/challenge/")
     page = operator.get(f"/admin/ca/challenge/{challenge.pk}/change/")
@@ -41,8 +38,8 @@ def test_challenges_are_listed_without_their_codes(
     assert "accepted" in page.content.decode()  # the delivery status
 
 
-def test_certificates_are_listed(operator: Any, api_client: Any, sms_outbox: list[Any]) -> None:
-    holder = certificate_obtained(api_client, sms_outbox)
+def test_certificates_are_listed(operator: Any, provider: Any) -> None:
+    holder = certificate_issued(provider)
     response = operator.get("/admin/ca/certificate/?q=" + holder.serial)
     assert response.status_code == 200
     assert holder.serial in response.content.decode()
@@ -50,18 +47,13 @@ def test_certificates_are_listed(operator: Any, api_client: Any, sms_outbox: lis
 
 
 def test_the_country_report_shows_volume_and_verification_rate(
-    operator: Any, api_client: Any, client_for: Any, sms_outbox: list[Any], settings: Any
+    operator: Any, provider: Any, settings: Any
 ) -> None:
     settings.RS_CHALLENGE_LIMIT_CLIENT_IP = ""
-    for index in range(4):
-        challenge = challenge_started(api_client, f"+3361234560{index}")
-        if index == 0:
-            code = code_sent(sms_outbox, f"+3361234560{index}")
-            api_client.post(
-                f"/v1/challenges/{challenge['id']}/verify", {"code": code}, format="json"
-            )
-    other = client_for(api_key_create(provider=ProviderFactory()).secret)
-    challenge_started(other, "+4915112345678")
+    verified_challenge(provider, "+33612345600")
+    for index in range(1, 4):
+        pending_challenge(provider, f"+3361234560{index}")
+    pending_challenge(ProviderFactory(), "+4915112345678")
 
     response = operator.get("/admin/ca/challengevolume/?period=1h")
 

@@ -17,8 +17,7 @@ from tests.ca.flow import NUMBER, challenge_started, code_sent
 from tests.factories import ProviderFactory
 from tests.problems import assert_problem
 
-# Committed for real: SMS are sent and log entries integrated after the commit.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def test_a_challenge_sends_a_code_by_sms(
@@ -363,6 +362,8 @@ def test_a_provider_outage_ends_in_a_recorded_failure(
     assert sms_outbox == []
 
 
+# Real commits: each request runs on its own database connection, in its own thread.
+@pytest.mark.django_db(transaction=True)
 def test_limits_hold_when_requests_race(issued_key: Any, sms_outbox: list[Any]) -> None:
     """Eight requests at once, each on its own database connection, for one number: the
     per-number limit (3 per 10 minutes) lets exactly three through."""
@@ -370,12 +371,13 @@ def test_limits_hold_when_requests_race(issued_key: Any, sms_outbox: list[Any]) 
     from threading import Barrier
 
     from django.db import connections
-    from rest_framework.test import APIClient
+
+    from tests.api_client import ApiClient
 
     barrier = Barrier(8)
 
     def start(_: int) -> int:
-        client = APIClient()
+        client = ApiClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued_key.secret}")
         try:
             barrier.wait()

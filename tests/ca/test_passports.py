@@ -35,14 +35,15 @@ from ca.tasks import passports_seen_prune
 from providers.services import api_key_create
 from resolution.protocol.jose import b64url_decode, b64url_encode
 from resolution.protocol.passport import passport_sign
-from tests.ca.flow import NUMBER, Holder, certificate_obtained
+from tests.api_client import committed
+from tests.ca.flow import NUMBER, Holder, certificate_issued
 from tests.factories import ProviderFactory
 from tests.pki import NUMBER as PKI_NUMBER
 from tests.pki import Pki, p256
 from tests.problems import assert_problem
 from tests.tls import TlsPki, tls_pki_make
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 DEST = "33698765432"
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
@@ -86,8 +87,8 @@ def sign(holder: Holder, **claims: Any) -> str:
 
 
 @pytest.fixture
-def holder(api_client: Any, sms_outbox: list[Any], crl: Any) -> Holder:
-    return certificate_obtained(api_client, sms_outbox)
+def holder(provider: Any, crl: Any) -> Holder:
+    return certificate_issued(provider)
 
 
 # --- Certificates of this CA --------------------------------------------------------------------
@@ -179,11 +180,12 @@ def test_a_number_the_certificate_does_not_name_is_refused(api_client: Any, hold
 
 def test_a_revoked_certificate_is_refused(api_client: Any, holder: Holder) -> None:
     token = sign(holder)
-    certificate_revoke(
-        certificate=Certificate.objects.get(serial=holder.serial),
-        reason=RevocationReason.KEY_COMPROMISE,
-        actor="admin:test",
-    )
+    with committed():
+        certificate_revoke(
+            certificate=Certificate.objects.get(serial=holder.serial),
+            reason=RevocationReason.KEY_COMPROMISE,
+            actor="admin:test",
+        )
 
     answer = verdict(api_client, token)
 
@@ -343,7 +345,8 @@ def _serve(tls: TlsPki | None = None) -> tuple[_Server, threading.Thread]:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(tls.chain_file, tls.key_file)
         server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for the loop to notice, at the end of every test.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     return server, thread
 

@@ -17,13 +17,12 @@ from django.contrib.auth.models import User
 from ca.models import Certificate, Crl
 from resolution.protocol.canonical import canonical_json
 from resolution.protocol.jose import jws_sign
-from tests.ca.flow import NUMBER, Holder, certificate_obtained
+from tests.ca.flow import NUMBER, Holder, certificate_issued
 from tests.ca.test_certificates import assert_no_number
 from tests.problems import assert_problem
 from transparency.models import Entry
 
-# Committed for real: SMS are sent and log entries integrated after the commit.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def _revocation(holder: Holder, *, key: Any = None, **claims: Any) -> str:
@@ -39,10 +38,8 @@ def _revoke(client: Any, serial: str, token: str, content_type: str = "applicati
     return client.post(f"/v1/certificates/{serial}/revoke", token, content_type=content_type)
 
 
-def test_the_holder_revokes_with_the_certificates_key(
-    api_client: Any, sms_outbox: list[Any], provider: Any
-) -> None:
-    holder = certificate_obtained(api_client, sms_outbox)
+def test_the_holder_revokes_with_the_certificates_key(api_client: Any, provider: Any) -> None:
+    holder = certificate_issued(provider)
 
     response = _revoke(api_client, holder.serial, _revocation(holder))
 
@@ -66,9 +63,9 @@ def test_the_holder_revokes_with_the_certificates_key(
 
 
 def test_a_token_made_by_an_independent_jose_library_is_accepted(
-    api_client: Any, sms_outbox: list[Any]
+    api_client: Any, provider: Any
 ) -> None:
-    holder = certificate_obtained(api_client, sms_outbox)
+    holder = certificate_issued(provider)
     token = jwt.encode(
         {"serial": holder.serial, "iat": int(time.time())}, holder.key, algorithm="ES256"
     )
@@ -78,10 +75,10 @@ def test_a_token_made_by_an_independent_jose_library_is_accepted(
 
 
 def test_the_crl_lists_a_revoked_serial(
-    api_client: Any, anonymous_client: Any, sms_outbox: list[Any], tmp_path: Path, crl: Any
+    api_client: Any, anonymous_client: Any, provider: Any, tmp_path: Path, crl: Any
 ) -> None:
-    holder = certificate_obtained(api_client, sms_outbox)
-    kept = certificate_obtained(api_client, sms_outbox, "+33612345679")
+    holder = certificate_issued(provider)
+    kept = certificate_issued(provider, "+33612345679")
     before = anonymous_client.get("/ca/crl")
     assert _revoke(api_client, holder.serial, _revocation(holder)).status_code == 200
 
@@ -143,16 +140,16 @@ def _unchanged(holder: Holder) -> None:
     assert not Entry.objects.filter(kind="revocation").exists()
 
 
-def test_a_token_signed_by_another_key_is_refused(api_client: Any, sms_outbox: list[Any]) -> None:
-    holder = certificate_obtained(api_client, sms_outbox)
+def test_a_token_signed_by_another_key_is_refused(api_client: Any, provider: Any) -> None:
+    holder = certificate_issued(provider)
     token = _revocation(holder, key=ec.generate_private_key(ec.SECP256R1()))
     assert_problem(_revoke(api_client, holder.serial, token), 403, "jws-signature-invalid")
     _unchanged(holder)
 
 
-def test_another_certificates_key_cannot_revoke(api_client: Any, sms_outbox: list[Any]) -> None:
-    holder = certificate_obtained(api_client, sms_outbox)
-    other = certificate_obtained(api_client, sms_outbox, "+33612345679")
+def test_another_certificates_key_cannot_revoke(api_client: Any, provider: Any) -> None:
+    holder = certificate_issued(provider)
+    other = certificate_issued(provider, "+33612345679")
     # Signed by the other holder, naming the victim's serial.
     token = _revocation(holder, key=other.key)
     assert_problem(_revoke(api_client, holder.serial, token), 403, "jws-signature-invalid")
@@ -164,8 +161,8 @@ def test_another_certificates_key_cannot_revoke(api_client: Any, sms_outbox: lis
 
 # Past the five minutes by a margin a slow machine cannot eat between signing and checking.
 @pytest.mark.parametrize("skew", [-330, 330, 86400])
-def test_a_stale_token_is_refused(api_client: Any, sms_outbox: list[Any], skew: int) -> None:
-    holder = certificate_obtained(api_client, sms_outbox)
+def test_a_stale_token_is_refused(api_client: Any, provider: Any, skew: int) -> None:
+    holder = certificate_issued(provider)
     token = _revocation(holder, iat=int(time.time()) + skew)
     assert_problem(_revoke(api_client, holder.serial, token), 400, "jws-stale")
     _unchanged(holder)
@@ -177,9 +174,9 @@ def test_a_stale_token_is_refused(api_client: Any, sms_outbox: list[Any], skew: 
     ids=["serial", "iat-text", "no-iat", "reason"],
 )
 def test_a_token_with_a_bad_payload_is_refused(
-    api_client: Any, sms_outbox: list[Any], claims: dict[str, Any]
+    api_client: Any, provider: Any, claims: dict[str, Any]
 ) -> None:
-    holder = certificate_obtained(api_client, sms_outbox)
+    holder = certificate_issued(provider)
     response = _revoke(api_client, holder.serial, _revocation(holder, **claims))
     assert response.status_code == 400
     _unchanged(holder)
@@ -189,14 +186,14 @@ def test_a_token_with_a_bad_payload_is_refused(
     "token",
     ["", "abc", "a.b.c", "eyJhbGciOiJub25lIn0.eyJ9.", "é"],
 )
-def test_a_malformed_token_is_refused(api_client: Any, sms_outbox: list[Any], token: str) -> None:
-    holder = certificate_obtained(api_client, sms_outbox)
+def test_a_malformed_token_is_refused(api_client: Any, provider: Any, token: str) -> None:
+    holder = certificate_issued(provider)
     assert_problem(_revoke(api_client, holder.serial, token), 400, "jws-malformed")
     _unchanged(holder)
 
 
-def test_a_json_body_is_the_wrong_media_type(api_client: Any, sms_outbox: list[Any]) -> None:
-    holder = certificate_obtained(api_client, sms_outbox)
+def test_a_json_body_is_the_wrong_media_type(api_client: Any, provider: Any) -> None:
+    holder = certificate_issued(provider)
     response = _revoke(
         api_client, holder.serial, json.dumps({"token": _revocation(holder)}), "application/json"
     )
@@ -204,8 +201,8 @@ def test_a_json_body_is_the_wrong_media_type(api_client: Any, sms_outbox: list[A
     _unchanged(holder)
 
 
-def test_a_certificate_is_revoked_once(api_client: Any, sms_outbox: list[Any]) -> None:
-    holder = certificate_obtained(api_client, sms_outbox)
+def test_a_certificate_is_revoked_once(api_client: Any, provider: Any) -> None:
+    holder = certificate_issued(provider)
     assert _revoke(api_client, holder.serial, _revocation(holder)).status_code == 200
     assert_problem(
         _revoke(api_client, holder.serial, _revocation(holder)), 409, "certificate-revoked"
@@ -213,16 +210,14 @@ def test_a_certificate_is_revoked_once(api_client: Any, sms_outbox: list[Any]) -
     assert Entry.objects.filter(kind="revocation").count() == 1
 
 
-def test_an_unknown_certificate_cannot_be_revoked(api_client: Any, sms_outbox: list[Any]) -> None:
-    holder = certificate_obtained(api_client, sms_outbox)
+def test_an_unknown_certificate_cannot_be_revoked(api_client: Any, provider: Any) -> None:
+    holder = certificate_issued(provider)
     token = _revocation(holder, serial="f" * 32)
     assert_problem(_revoke(api_client, "f" * 32, token), 404, "certificate-not-found")
 
 
-def test_an_operator_revokes_from_the_admin(
-    api_client: Any, sms_outbox: list[Any], client: Any
-) -> None:
-    holder = certificate_obtained(api_client, sms_outbox)
+def test_an_operator_revokes_from_the_admin(api_client: Any, provider: Any, client: Any) -> None:
+    holder = certificate_issued(provider)
     admin = User.objects.create_superuser("operator", "op@example.net", "pw")
     client.force_login(admin)
     certificate = Certificate.objects.get(serial=holder.serial)

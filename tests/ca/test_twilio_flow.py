@@ -12,12 +12,11 @@ from twilio.request_validator import RequestValidator
 
 from ca.choices import DeliveryStatus
 from ca.models import Challenge
-from tests.ca.flow import NUMBER, challenge_started
+from tests.ca.flow import NUMBER, challenge_started, pending_challenge
 from tests.ca.twilio_api import TwilioApi, twilio_api, twilio_error
 from tests.problems import assert_problem
 
-# Committed for real: SMS are sent and log entries integrated after the commit.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 ACCOUNT = "AC" + "0" * 32
 TOKEN = "test-auth-token-0123456789abcdef"
@@ -124,15 +123,16 @@ def _post_form(client: Any, params: dict[str, str], **headers: str) -> Any:
     )
 
 
-def _sent(api_client: Any) -> Challenge:
-    body = challenge_started(api_client)
-    return Challenge.objects.get(pk=body["id"])
+def _sent(provider: Any) -> Challenge:
+    challenge = pending_challenge(provider)
+    challenge.refresh_from_db()  # as its SMS left it
+    return challenge
 
 
 def test_signed_delivery_reports_are_recorded(
-    api_client: Any, anonymous_client: Any, twilio: TwilioApi
+    provider: Any, anonymous_client: Any, twilio: TwilioApi
 ) -> None:
-    challenge = _sent(api_client)
+    challenge = _sent(provider)
     params = {"MessageSid": challenge.message_id, "AccountSid": ACCOUNT, "To": NUMBER}
 
     assert _report(anonymous_client, params | {"MessageStatus": "sent"}).status_code == 204
@@ -148,9 +148,9 @@ def test_signed_delivery_reports_are_recorded(
 
 
 def test_undelivered_reports_keep_the_error_code(
-    api_client: Any, anonymous_client: Any, twilio: TwilioApi
+    provider: Any, anonymous_client: Any, twilio: TwilioApi
 ) -> None:
-    challenge = _sent(api_client)
+    challenge = _sent(provider)
     params = {
         "MessageSid": challenge.message_id,
         "MessageStatus": "undelivered",
@@ -171,9 +171,9 @@ def test_undelivered_reports_keep_the_error_code(
     ids=["wrong-token", "wrong-url"],
 )
 def test_reports_with_a_bad_signature_are_refused(
-    api_client: Any, anonymous_client: Any, twilio: TwilioApi, forge: dict[str, str]
+    provider: Any, anonymous_client: Any, twilio: TwilioApi, forge: dict[str, str]
 ) -> None:
-    challenge = _sent(api_client)
+    challenge = _sent(provider)
     params = {"MessageSid": challenge.message_id, "MessageStatus": "delivered"}
 
     assert_problem(_report(anonymous_client, params, **forge), 403, "twilio-signature-invalid")
@@ -182,9 +182,9 @@ def test_reports_with_a_bad_signature_are_refused(
 
 
 def test_reports_without_a_signature_or_with_changed_fields_are_refused(
-    api_client: Any, anonymous_client: Any, twilio: TwilioApi
+    provider: Any, anonymous_client: Any, twilio: TwilioApi
 ) -> None:
-    challenge = _sent(api_client)
+    challenge = _sent(provider)
     params = {"MessageSid": challenge.message_id, "MessageStatus": "sent"}
     signature = RequestValidator(TOKEN).compute_signature(CALLBACK, params)
 
@@ -200,9 +200,9 @@ def test_reports_without_a_signature_or_with_changed_fields_are_refused(
 
 
 def test_reports_are_refused_when_no_auth_token_is_configured(
-    api_client: Any, anonymous_client: Any, twilio: TwilioApi, settings: Any
+    provider: Any, anonymous_client: Any, twilio: TwilioApi, settings: Any
 ) -> None:
-    challenge = _sent(api_client)
+    challenge = _sent(provider)
     settings.TWILIO_AUTH_TOKEN = ""
     params = {"MessageSid": challenge.message_id, "MessageStatus": "delivered"}
     assert_problem(_report(anonymous_client, params, token=""), 403, "twilio-signature-invalid")
