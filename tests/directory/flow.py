@@ -1,4 +1,5 @@
-"""Publishing and looking up handlers as an app does it over HTTP."""
+"""Publishing and looking up handlers: over HTTP as an app does it, for the tests of that API;
+through the directory's services (:func:`handler_published`) where a test only needs them."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from typing import Any
 
 from rest_framework.test import APIClient
 
+from directory.services import HandlerChange, handler_put
+from providers.models import Provider
 from resolution.protocol.canonical import canonical_json
 from resolution.protocol.jose import jws_sign
+from tests.api_client import committed
 from tests.ca.flow import NUMBER, Holder
 
 JOSE = "application/jose"
@@ -56,6 +60,16 @@ def published(client: APIClient, holder: Holder, **fields: Any) -> dict[str, Any
     assert response.status_code in (200, 201), response.content
     body: dict[str, Any] = response.json()
     return body
+
+
+def handler_published(provider: Provider, holder: Holder, **fields: Any) -> HandlerChange:
+    """Publish a handler through ``directory.services.handler_put``, as the API would."""
+    number = fields.get("number", NUMBER)
+    service = fields.get("service", "messaging")
+    with committed():  # the log integrates the handler's entry after the commit
+        return handler_put(
+            provider=provider, number=number, service=service, token=publish_token(holder, **fields)
+        )
 
 
 def lookup(client: APIClient, number: str = NUMBER, **query: str) -> dict[str, Any]:

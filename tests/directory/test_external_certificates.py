@@ -25,23 +25,24 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import connection
 
 from ca.models import ExternalCertificate, ExternalCrl
-from ca.services.external import external_crls_refresh
+from ca.services.external import CrlsRefreshed, external_crls_refresh
 from ca.trust import TrustedRootsError, trusted_roots_read
 from directory.models import Handler
 from resolution.protocol.canonical import canonical_json
 from resolution.protocol.jose import jws_sign
 from resolution.protocol.lookup import verify_lookup
+from tests.api_client import committed
 from tests.ca.flow import NUMBER
 from tests.directory.flow import delete, lookup, put
 from tests.directory.test_handlers import Unchanged
 from tests.factories import ProviderFactory
 from tests.pki import NOW, Pki, p256
 from tests.problems import assert_problem
+from tests.transparency.logdata import log_integrated
 from transparency.keys import log_keys
 from transparency.models import Entry
-from transparency.services import log_integrate
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 OTHER_NUMBER = "+33698765432"
 
@@ -68,7 +69,8 @@ class _CrlHandler(BaseHTTPRequestHandler):
 def crl_server() -> Iterator[_CrlServer]:
     server = _CrlServer(("127.0.0.1", 0), _CrlHandler)
     server.documents = {}
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for the loop to notice, at the end of every test.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield server
     server.shutdown()
@@ -126,6 +128,12 @@ class ForeignHolder:
         return put(client, self.token(**claims), number=number, service=claims["service"])
 
 
+def crls_refreshed() -> CrlsRefreshed:
+    """Beat's refresh of the CRLs, committed: handler removals it logs integrate after it."""
+    with committed():
+        return external_crls_refresh()
+
+
 def _trust(tmp_path: Path, settings: Any, pki: Pki, providers: list[str], crl_url: str) -> None:
     (tmp_path / "root.pem").write_bytes(pki.root.public_bytes(serialization.Encoding.PEM))
     (tmp_path / "roots.toml").write_text(
@@ -141,7 +149,7 @@ def foreign(tmp_path: Path, settings: Any, provider: Any, crl_server: _CrlServer
     foreign = Foreign(pki=Pki(label="Carrier"), server=crl_server)
     _trust(tmp_path, settings, foreign.pki, [provider.slug], foreign.url)
     foreign.serve_crl(foreign.pki.crl())
-    assert external_crls_refresh().fetched == 1
+    assert crls_refreshed().fetched == 1
     return foreign
 
 
@@ -155,7 +163,7 @@ def test_a_certificate_under_a_trusted_root_publishes_and_the_answer_verifies(
     kept = ExternalCertificate.objects.get()
     assert (kept.root, kept.serial) == ("carrier", holder.serial)
 
-    log_integrate()
+    log_integrated()
     answer = lookup(api_client)
     keys = log_keys()
     verified = verify_lookup(answer, keys.note_verifier_key, keys.vrf_public_key)
@@ -271,7 +279,7 @@ def test_a_certificate_the_crl_lists_is_refused(api_client: Any, foreign: Foreig
         [holder.chain[0].serial_number], last_update=NOW - timedelta(minutes=1)
     )
     foreign.serve_crl(listed)
-    assert external_crls_refresh().fetched == 1
+    assert crls_refreshed().fetched == 1
     before = Unchanged()
     _refused(holder.publish(api_client), "signing-certificate-not-valid", before)
     assert not ExternalCertificate.objects.exists()
@@ -288,7 +296,7 @@ def test_a_crl_that_later_lists_a_certificate_removes_its_handlers(
     foreign.serve_crl(
         foreign.pki.crl([holder.chain[0].serial_number], last_update=NOW - timedelta(minutes=1))
     )
-    refreshed = external_crls_refresh()
+    refreshed = crls_refreshed()
     assert (refreshed.fetched, refreshed.revoked) == (1, 1)
 
     assert list(Handler.objects.values_list("number", flat=True)) == [OTHER_NUMBER]
@@ -300,7 +308,7 @@ def test_a_crl_that_later_lists_a_certificate_removes_its_handlers(
         ("messaging", "revoked"),
         ("voice", "revoked"),
     ]
-    log_integrate()
+    log_integrated()
     assert lookup(api_client)["handlers"] == []
     before = Unchanged()
     _refused(holder.publish(api_client), "signing-certificate-not-valid", before)
@@ -312,12 +320,12 @@ def test_a_crl_with_a_bad_signature_does_not_replace_a_verified_one(
     holder = foreign.holder()
     assert holder.publish(api_client).status_code == 201  # its issuing CA is known from now on
     foreign.serve_crl(foreign.pki.crl(last_update=NOW - timedelta(minutes=1)))
-    external_crls_refresh()
+    crls_refreshed()
     kept = ExternalCrl.objects.get()
     assert kept.verified
     forged = foreign.pki.crl([holder.chain[0].serial_number], key=p256(), last_update=NOW)
     foreign.serve_crl(forged)
-    assert external_crls_refresh().failed == 1
+    assert crls_refreshed().failed == 1
     assert bytes(ExternalCrl.objects.get().der) == bytes(kept.der)
     assert Handler.objects.filter(external_certificate__isnull=False).count() == 1
 
@@ -327,7 +335,7 @@ def test_until_an_issuing_ca_is_known_its_crl_is_checked_at_each_use(
 ) -> None:
     assert not ExternalCrl.objects.get().verified
     foreign.serve_crl(foreign.pki.crl(key=p256(), last_update=NOW))  # forged, newer
-    assert external_crls_refresh().fetched == 1
+    assert crls_refreshed().fetched == 1
     before = Unchanged()
     _refused(foreign.holder().publish(api_client), "signing-certificate-not-valid", before)
 
@@ -335,7 +343,7 @@ def test_until_an_issuing_ca_is_known_its_crl_is_checked_at_each_use(
 def test_an_unreachable_crl_keeps_the_one_we_have(foreign: Foreign) -> None:
     kept = bytes(ExternalCrl.objects.get().der)
     foreign.server.documents.clear()
-    refreshed = external_crls_refresh()
+    refreshed = crls_refreshed()
     assert (refreshed.fetched, refreshed.failed) == (0, 1)
     assert bytes(ExternalCrl.objects.get().der) == kept
 

@@ -7,17 +7,17 @@ from typing import Any
 import pytest
 
 from directory.models import Handler
-from tests.ca.flow import certificate_obtained
-from tests.directory.flow import published
+from tests.ca.flow import certificate_issued
+from tests.directory.flow import handler_published
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def test_operators_search_handlers_by_number_and_see_the_log_entry(
-    admin_client: Any, api_client: Any, sms_outbox: list[Any]
+    admin_client: Any, provider: Any
 ) -> None:
-    holder = certificate_obtained(api_client, sms_outbox)
-    body = published(api_client, holder, uri="sip:alice@chat.example")
+    holder = certificate_issued(provider)
+    published = handler_published(provider, holder, uri="sip:alice@chat.example")
     listing = admin_client.get("/admin/directory/handler/", {"q": "+33 6 12 34 56 78"})
     assert listing.status_code == 200
     assert b"sip:alice@chat.example" in listing.content
@@ -28,7 +28,7 @@ def test_operators_search_handlers_by_number_and_see_the_log_entry(
     handler = Handler.objects.get()
     page = admin_client.get(f"/admin/directory/handler/{handler.pk}/change/")
     assert page.status_code == 200
-    assert f"#{body['log']['index']}".encode() in page.content
+    assert f"#{published.log.index}".encode() in page.content
     assert b"&quot;kind&quot;:&quot;handler&quot;" in page.content
     assert bytes(handler.opening).hex().encode() not in page.content
     assert admin_client.post(f"/admin/directory/handler/{handler.pk}/delete/").status_code == 403

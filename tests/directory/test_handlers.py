@@ -13,20 +13,20 @@ from django.utils import timezone
 
 from directory.models import Handler
 from directory.services import handlers_expire
-from tests.ca.flow import NUMBER, certificate_obtained
+from tests.api_client import committed
+from tests.ca.flow import NUMBER, certificate_issued
 from tests.directory.flow import delete, lookup, publish_token, published, put, signed
 from tests.problems import assert_problem
 from transparency.models import Entry
 
-# Committed for real: SMS are sent and log entries integrated after the commit.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 OTHER_NUMBER = "+33698765432"
 
 
 @pytest.fixture
-def holder(api_client: Any, sms_outbox: list[Any]) -> Any:
-    return certificate_obtained(api_client, sms_outbox)
+def holder(provider: Any) -> Any:
+    return certificate_issued(provider)
 
 
 def _entries() -> list[dict[str, Any]]:
@@ -121,9 +121,9 @@ def test_a_signature_by_another_key_is_refused(api_client: Any, holder: Any) -> 
 
 
 def test_another_numbers_certificate_is_refused(
-    api_client: Any, holder: Any, sms_outbox: list[Any]
+    api_client: Any, holder: Any, provider: Any
 ) -> None:
-    other = certificate_obtained(api_client, sms_outbox, OTHER_NUMBER)
+    other = certificate_issued(provider, OTHER_NUMBER)
     before = Unchanged()
     response = put(api_client, publish_token(other, number=NUMBER))
     _refused(response, 403, "signing-certificate-number-mismatch", before)
@@ -307,7 +307,8 @@ def test_expired_handlers_disappear_then_are_removed(api_client: Any, holder: An
     with time_machine.travel(later, tick=False):
         assert lookup(api_client)["handlers"] == []  # hidden at once
         assert Handler.objects.count() == 1
-        assert handlers_expire() == 1
+        with committed():  # the removal's entry integrates after the commit
+            assert handlers_expire() == 1
     assert not Handler.objects.exists()
     assert _entries()[-1]["kind"] == "handler_removed"
     assert _entries()[-1]["reason"] == "expired"

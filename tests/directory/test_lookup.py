@@ -19,15 +19,16 @@ from providers.services import api_key_create
 from resolution.protocol.lookup import LookupVerificationError, verify_lookup
 from resolution.protocol.merkle import HASH_SIZE
 from resolution.protocol.tiles import TILE_WIDTH
-from tests.ca.flow import NUMBER, certificate_obtained
-from tests.directory.flow import lookup, published
+from tests.api_client import committed
+from tests.ca.flow import NUMBER, certificate_issued
+from tests.directory.flow import handler_published, lookup
 from tests.factories import ProviderFactory
+from tests.transparency.logdata import log_integrated
 from transparency.keys import log_keys
 from transparency.selectors import cache_clear
-from transparency.services import log_append, log_integrate
+from transparency.services import log_append
 
-# Committed for real: SMS are sent and log entries integrated after the commit.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 OTHER_NUMBER = "+33698765432"
 UNUSED_NUMBER = "+33611223344"
@@ -39,15 +40,15 @@ def _verify(answer: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
-def holder(api_client: Any, sms_outbox: list[Any]) -> Any:
-    return certificate_obtained(api_client, sms_outbox)
+def holder(provider: Any) -> Any:
+    return certificate_issued(provider)
 
 
 @pytest.fixture
-def answer(api_client: Any, holder: Any) -> dict[str, Any]:
-    published(api_client, holder, service="voice", uri="tel:+33612345678", priority=1)
-    published(api_client, holder, service="messaging", uri="sip:alice@chat.example")
-    log_integrate()
+def answer(api_client: Any, provider: Any, holder: Any) -> dict[str, Any]:
+    handler_published(provider, holder, service="voice", uri="tel:+33612345678", priority=1)
+    handler_published(provider, holder, service="messaging", uri="sip:alice@chat.example")
+    log_integrated()
     return lookup(api_client)
 
 
@@ -62,18 +63,18 @@ def test_an_answer_verifies_offline(answer: dict[str, Any], provider: Any) -> No
 
 
 def test_an_answer_with_no_handlers_verifies(api_client: Any, holder: Any) -> None:
-    log_integrate()
+    log_integrated()
     verified = _verify(lookup(api_client, UNUSED_NUMBER))
     assert verified.handlers == () and verified.number == UNUSED_NUMBER
 
 
 def test_a_handler_not_yet_in_a_checkpoint_is_pending(
-    api_client: Any, holder: Any, settings: Any
+    api_client: Any, provider: Any, holder: Any, settings: Any
 ) -> None:
-    published(api_client, holder, service="voice", uri="tel:+33612345678")
+    handler_published(provider, holder, service="voice", uri="tel:+33612345678")
     # With a broker, entries wait for beat's integration: none runs here.
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
-    published(api_client, holder, service="messaging")
+    handler_published(provider, holder, service="messaging")
     answer = lookup(api_client)
     pending = [h for h in answer["handlers"] if h["log"]["pending"]]
     assert [h["service"] for h in pending] == ["messaging"]
@@ -81,7 +82,7 @@ def test_a_handler_not_yet_in_a_checkpoint_is_pending(
     verified = _verify(answer)
     assert [h.service for h in verified.handlers] == ["voice"]
     assert [h.service for h in verified.pending] == ["messaging"]
-    log_integrate()
+    log_integrated()
     assert not _verify(lookup(api_client)).pending
 
 
@@ -125,15 +126,15 @@ def test_any_altered_field_fails_verification(answer: dict[str, Any], what: str)
 
 
 def test_a_hidden_handler_looks_like_no_handler(
-    api_client: Any, holder: Any, client_for: Any, sms_outbox: list[Any]
+    api_client: Any, holder: Any, client_for: Any, provider: Any
 ) -> None:
     friend, stranger = ProviderFactory(), ProviderFactory()
     friend_client = client_for(api_key_create(provider=friend).secret)
     stranger_client = client_for(api_key_create(provider=stranger).secret)
-    published(api_client, holder, visibility=[friend.slug])
+    handler_published(provider, holder, visibility=[friend.slug])
     # A number with no handler at all, and a certificate: as far as anyone can tell, the same.
-    certificate_obtained(api_client, sms_outbox, OTHER_NUMBER)
-    log_integrate()
+    certificate_issued(provider, OTHER_NUMBER)
+    log_integrated()
 
     assert [h["uri"] for h in lookup(friend_client)["handlers"]] == ["sip:alice@chat.example"]
     assert len(lookup(api_client)["handlers"]) == 1  # the publisher sees its own
@@ -151,10 +152,10 @@ def test_a_hidden_handler_looks_like_no_handler(
 
 
 def test_a_lookup_costs_the_same_queries_for_one_handler_or_many(
-    api_client: Any, holder: Any
+    api_client: Any, provider: Any, holder: Any
 ) -> None:
-    published(api_client, holder, service="messaging")
-    log_integrate()
+    handler_published(provider, holder, service="messaging")
+    log_integrated()
     lookup(api_client)  # warm: the checkpoint is then cached for a moment
     with CaptureQueriesContext(connection) as one:
         lookup(api_client)
@@ -164,8 +165,8 @@ def test_a_lookup_costs_the_same_queries_for_one_handler_or_many(
         ("sip", "sip:alice@chat.example"),
         ("web", "https://chat.example/alice"),
     ]:
-        published(api_client, holder, service=service, uri=uri)
-    log_integrate()
+        handler_published(provider, holder, service=service, uri=uri)
+    log_integrated()
     lookup(api_client)
     with CaptureQueriesContext(connection) as five:
         assert len(lookup(api_client)["handlers"]) == 5
@@ -188,13 +189,13 @@ def _number_forms(number: str) -> list[str]:
 
 
 def test_the_log_names_no_number_in_any_form(
-    api_client: Any, holder: Any, anonymous_client: Any, sms_outbox: list[Any]
+    api_client: Any, holder: Any, anonymous_client: Any, provider: Any
 ) -> None:
-    other = certificate_obtained(api_client, sms_outbox, OTHER_NUMBER)
-    published(api_client, holder, service="voice", uri="tel:+33612345678")
-    published(api_client, holder, service="messaging", uri="sip:alice@chat.example")
-    published(api_client, other, number=OTHER_NUMBER, uri="sip:bob@chat.example")
-    log_integrate()
+    other = certificate_issued(provider, OTHER_NUMBER)
+    handler_published(provider, holder, service="voice", uri="tel:+33612345678")
+    handler_published(provider, holder, service="messaging", uri="sip:alice@chat.example")
+    handler_published(provider, other, number=OTHER_NUMBER, uri="sip:bob@chat.example")
+    log_integrated()
     size = int(anonymous_client.get("/log/checkpoint").content.decode().splitlines()[1])
     bundle = anonymous_client.get(f"/log/tile/entries/000.p/{size}")
     assert bundle.status_code == 200
@@ -246,15 +247,17 @@ def test_an_unknown_service_in_a_lookup_is_400(api_client: Any, service: str) ->
 
 def _fill_tile() -> None:
     """Append unrelated entries until the level-0 tile of every entry so far is full."""
-    with transaction.atomic():
+    with committed(), transaction.atomic():
         for n in range(TILE_WIDTH):
             log_append(kind="test", payload={"n": n})
-    log_integrate()
+    log_integrated()
 
 
-def test_kept_in_tile_hashes_give_the_same_verified_answer(api_client: Any, holder: Any) -> None:
-    published(api_client, holder, service="voice", uri="tel:+33612345678")
-    published(api_client, holder, service="messaging")  # re-published below, after the tile
+def test_kept_in_tile_hashes_give_the_same_verified_answer(
+    api_client: Any, provider: Any, holder: Any
+) -> None:
+    handler_published(provider, holder, service="voice", uri="tel:+33612345678")
+    handler_published(provider, holder, service="messaging")  # re-published below, after the tile
     _fill_tile()
     before = lookup(api_client)
 
@@ -272,8 +275,8 @@ def test_kept_in_tile_hashes_give_the_same_verified_answer(api_client: Any, hold
         _verify(lookup(api_client))
 
     # A re-published handler has a new entry, in a tile not yet full: nothing kept for it.
-    published(api_client, holder, service="messaging", uri="sip:bob@chat.example")
-    log_integrate()
+    handler_published(provider, holder, service="messaging", uri="sip:bob@chat.example")
+    log_integrated()
     assert Handler.objects.get(service="messaging").tile_proof is None
     assert handler_tile_proofs_keep() == 0
     cache_clear()
@@ -282,8 +285,10 @@ def test_kept_in_tile_hashes_give_the_same_verified_answer(api_client: Any, hold
     assert messaging["uri"] == "sip:bob@chat.example" and not messaging["log"]["pending"]
 
 
-def test_a_lookup_with_kept_hashes_costs_no_more_queries(api_client: Any, holder: Any) -> None:
-    published(api_client, holder, service="messaging")
+def test_a_lookup_with_kept_hashes_costs_no_more_queries(
+    api_client: Any, provider: Any, holder: Any
+) -> None:
+    handler_published(provider, holder, service="messaging")
     _fill_tile()
     lookup(api_client)
     with CaptureQueriesContext(connection) as read_tile:
