@@ -1,4 +1,5 @@
-"""A real log for the page tests: built through the API, as apps build it."""
+"""A real log for the page tests: a certificate and a handler for NUMBER, and a certificate for
+another number, revoked."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from typing import Any
 from ca.choices import RevocationReason
 from ca.models import Certificate
 from ca.services.revocation import certificate_revoke
-from tests.ca.flow import NUMBER, Holder, certificate_obtained
-from tests.directory.flow import published
+from providers.models import Provider
+from tests.api_client import committed
+from tests.ca.flow import NUMBER, Holder, certificate_issued, certificate_obtained
+from tests.directory.flow import handler_published, published
 from transparency.models import Entry
 from transparency.services import log_integrate
 
 OTHER_NUMBER = "+33612345679"
+URI = "sip:alice@chat.example"
 
 
 @dataclass
@@ -25,26 +29,36 @@ class BuiltLog:
     revocation_index: int
 
 
-def log_built(client: Any, outbox: list[Any]) -> BuiltLog:
-    """A certificate and a handler for NUMBER, a certificate for another number, revoked.
+def log_built_through_services(provider: Provider) -> BuiltLog:
+    """The log, built by ``provider`` through the services; each change integrates after its
+    commit, as on the embedded default."""
+    holder = certificate_issued(provider, NUMBER)
+    handler = handler_published(provider, holder, uri=URI)
+    other = certificate_issued(provider, OTHER_NUMBER)
+    return _other_revoked(holder, handler.log.index, other)
 
-    Runs in transactional tests: each change integrates after its commit, as on the embedded
-    default; the final ``log_integrate`` only makes sure.
-    """
+
+def log_built(client: Any, outbox: list[Any]) -> BuiltLog:
+    """The log, built through the API as apps build it (the browser tests serve it live)."""
     holder = certificate_obtained(client, outbox, NUMBER)
-    handler = published(client, holder, uri="sip:alice@chat.example")
+    handler = published(client, holder, uri=URI)
     other = certificate_obtained(client, outbox, OTHER_NUMBER)
-    certificate_revoke(
-        certificate=Certificate.objects.get(serial=other.serial),
-        reason=RevocationReason.KEY_COMPROMISE,
-        actor="test",
-    )
-    log_integrate()
+    return _other_revoked(holder, int(handler["log"]["index"]), other)
+
+
+def _other_revoked(holder: Holder, handler_index: int, other: Holder) -> BuiltLog:
+    with committed():
+        certificate_revoke(
+            certificate=Certificate.objects.get(serial=other.serial),
+            reason=RevocationReason.KEY_COMPROMISE,
+            actor="test",
+        )
+    log_integrate()  # the changes integrated after their commits: this only makes sure
     revocation = Entry.objects.filter(kind="revocation").get()
     return BuiltLog(
         holder=holder,
         size=Entry.objects.count(),
         certificate_index=int(holder.issued["log"]["index"]),
-        handler_index=int(handler["log"]["index"]),
+        handler_index=handler_index,
         revocation_index=revocation.index,
     )

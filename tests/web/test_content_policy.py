@@ -9,9 +9,9 @@ import pytest
 from django.contrib.auth.models import User
 
 from core.middleware import API_DOCS_CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY
-from tests.web.logbuild import BuiltLog, log_built
+from tests.web.logbuild import BuiltLog, log_built_through_services
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 # A URL naming a host, anywhere in the page.
 ABSOLUTE_URL = re.compile(r"""https?://([A-Za-z0-9.\-]+(?::\d+)?)""", re.I)
@@ -27,8 +27,8 @@ NAMESPACES = {"www.w3.org"}
 
 
 @pytest.fixture
-def log(api_client: Any, sms_outbox: list[Any]) -> BuiltLog:
-    return log_built(api_client, sms_outbox)
+def log(provider: Any) -> BuiltLog:
+    return log_built_through_services(provider)
 
 
 @pytest.fixture

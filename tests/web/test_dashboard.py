@@ -12,12 +12,12 @@ from ca.sms import SmsPermanentError, locmem
 from core.middleware import CONTENT_SECURITY_POLICY
 from directory.metrics import lookup_counts_flush
 from providers.services import api_key_create
-from tests.ca.flow import challenge_started
+from tests.ca.flow import pending_challenge
 from tests.directory.flow import lookup
 from tests.factories import ProviderFactory
-from tests.web.logbuild import log_built
+from tests.web.logbuild import log_built_through_services
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 URL = "/admin/dashboard/"
 
@@ -47,16 +47,16 @@ def test_the_admin_index_links_to_the_dashboard(operator: Any) -> None:
 def test_the_dashboard_shows_challenges_certificates_lookups_and_the_log(
     operator: Any,
     api_client: Any,
+    provider: Any,
     client_for: Any,
-    sms_outbox: list[Any],
     settings: Any,
     django_assert_num_queries: Any,
 ) -> None:
     settings.RS_CHALLENGE_LIMIT_CLIENT_IP = ""
-    log_built(api_client, sms_outbox)  # 2 challenges verified, 2 certificates, 1 revoked
+    log_built_through_services(provider)  # 2 challenges verified, 2 certificates, 1 revoked
     locmem.failures.append(SmsPermanentError("21211", "invalid 'To' number"))
-    challenge_started(api_client, "+4915112345678")  # its SMS fails for good
-    challenge_started(api_client, "+33612345670")  # sent, not answered
+    pending_challenge(provider, "+4915112345678")  # its SMS fails for good
+    pending_challenge(provider, "+33612345670")  # sent, not answered
     other = ProviderFactory(slug="zeta-talk")
     other_client = client_for(api_key_create(provider=other).secret)
     for _ in range(3):

@@ -19,7 +19,7 @@ from transparency.selectors import entries_by_period, log_backlog, merge_delay_b
 from transparency.services import log_integrate
 from web.figures import EXPLORER_PERIODS, _log_figures
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def hour_start(hours_ago: int = 0) -> datetime:
@@ -79,6 +79,8 @@ def test_the_growth_chart_starts_from_the_size_before_the_window(db: Any) -> Non
 
 
 def test_merge_delay_runs_from_the_append_to_the_covering_checkpoint(db: Any) -> None:
+    # The checkpoint's created_at is PostgreSQL's now(): in the test's one transaction, the
+    # time of its first statement, which comes after this.
     now = timezone.now()
     entries_inserted([("test", now - timedelta(seconds=4)), ("test", now - timedelta(seconds=1))])
     log_integrate()

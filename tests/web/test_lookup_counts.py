@@ -11,11 +11,11 @@ import pytest
 from directory import metrics
 from directory.models import LookupCount
 from providers.services import api_key_create
-from tests.ca.flow import certificate_obtained
-from tests.directory.flow import lookup, published
+from tests.ca.flow import certificate_issued
+from tests.directory.flow import handler_published, lookup
 from tests.factories import ProviderFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
@@ -36,11 +36,10 @@ def test_lookups_are_counted_per_provider_and_written_in_one_statement(
     api_client: Any,
     client_for: Any,
     provider: Any,
-    sms_outbox: list[Any],
     django_assert_num_queries: Any,
 ) -> None:
-    holder = certificate_obtained(api_client, sms_outbox)
-    published(api_client, holder)
+    holder = certificate_issued(provider)
+    handler_published(provider, holder)
     other = ProviderFactory(slug="other")
     other_client = client_for(api_key_create(provider=other).secret)
     for _ in range(3):

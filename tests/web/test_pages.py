@@ -1,4 +1,4 @@
-"""The landing page and the log explorer: what they show, from a log built through the API."""
+"""The landing page and the log explorer: what they show, from a log built as apps build it."""
 
 from __future__ import annotations
 
@@ -15,18 +15,17 @@ from resolution.protocol.checkpoint import open_checkpoint
 from resolution.protocol.merkle import leaf_hash, verify_inclusion
 from resolution.protocol.note import parse_verifier_key
 from tests.ca.flow import NUMBER
-from tests.transparency.logdata import append_entries
-from tests.web.logbuild import BuiltLog, log_built
+from tests.transparency.logdata import append_entries, log_integrated
+from tests.web.logbuild import BuiltLog, log_built_through_services
 from transparency.keys import log_keys
 from transparency.models import Checkpoint, Entry
-from transparency.services import log_integrate
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def log(api_client: Any, sms_outbox: list[Any]) -> BuiltLog:
-    return log_built(api_client, sms_outbox)
+def log(provider: Any) -> BuiltLog:
+    return log_built_through_services(provider)
 
 
 def page(client: Any, url: str, status: int = 200) -> str:
@@ -116,7 +115,7 @@ def test_explorer_without_a_log(client: Any, db: Any) -> None:
 
 def test_entries_are_paged_newest_first(client: Any, db: Any, settings: Any) -> None:
     append_entries(120)
-    log_integrate()
+    log_integrated()
     first = page(client, "/explorer/entries/")
     indices = [int(i) for i in re.findall(r'href="/explorer/entries/(\d+)"', first)]
     assert indices == list(range(119, 69, -1))
