@@ -25,24 +25,34 @@ def _expired_session() -> str:
     return store.session_key
 
 
-@pytest.mark.django_db(transaction=True)
-def test_task_runs_only_after_commit():
+@pytest.mark.django_db
+def test_task_runs_only_after_commit(django_capture_on_commit_callbacks):
     key = _expired_session()
-    with transaction.atomic():
-        enqueue_on_commit(sessions_clear_expired)
-        assert Session.objects.filter(session_key=key).exists()  # not yet: not committed
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        with transaction.atomic():
+            enqueue_on_commit(sessions_clear_expired)
+            assert Session.objects.filter(session_key=key).exists()  # not yet: not committed
+        assert Session.objects.filter(session_key=key).exists()  # nor at the savepoint's end
+    assert len(queued) == 1
     assert not Session.objects.filter(session_key=key).exists()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_rolled_back_transaction_queues_nothing():
+@pytest.mark.django_db
+def test_rolled_back_transaction_queues_nothing(django_capture_on_commit_callbacks):
     key = _expired_session()
-    with pytest.raises(RuntimeError), transaction.atomic():
+    with (
+        django_capture_on_commit_callbacks(execute=True) as queued,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
         enqueue_on_commit(sessions_clear_expired)
         raise RuntimeError("abort")
+    assert queued == []
     assert Session.objects.filter(session_key=key).exists()
 
 
+# Real commits: after each task beat calls close_old_connections(), which closes a connection
+# left inside a transaction: the test's own.
 @pytest.mark.django_db(transaction=True)
 def test_in_process_beat_runs_due_entries_of_the_schedule():
     assert "clear-expired-sessions" in app.conf.beat_schedule
