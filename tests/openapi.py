@@ -14,8 +14,8 @@ A path the schema does not describe is skipped only if it is one of :data:`UNDOC
 (pages for people, not the API). Elsewhere, a path or a method the schema does not document
 may only be refused with the 404 or 405 problem.
 
-Registered from ``tests/conftest.py`` as a pytest plugin, which says at the end of a run how
-many responses were checked.
+Its :func:`pytest_terminal_summary`, imported into ``tests/conftest.py``, says at the end of a
+run how many responses were checked.
 """
 
 from __future__ import annotations
