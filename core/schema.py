@@ -44,6 +44,12 @@ class HealthCheckSerializer(serializers.Serializer[Any]):
     error = serializers.CharField(required=False, help_text="When down: the kind of error")
 
 
+class HealthSerializer(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(["ok"])
+    database = HealthCheckSerializer()
+    broker = HealthCheckSerializer(required=False, help_text="Only when tasks go through a broker")
+
+
 class ProblemSerializer(serializers.Serializer[Any]):
     """RFC 9457 problem details, as every error response carries them.
 
