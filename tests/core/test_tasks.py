@@ -51,8 +51,7 @@ def test_rolled_back_transaction_queues_nothing(django_capture_on_commit_callbac
     assert Session.objects.filter(session_key=key).exists()
 
 
-# Real commits: after each task beat calls close_old_connections(), which closes a connection
-# left inside a transaction: the test's own.
+# Real commits: after each task beat's close_old_connections() closes a connection in a transaction.
 @pytest.mark.django_db(transaction=True)
 def test_in_process_beat_runs_due_entries_of_the_schedule():
     assert "clear-expired-sessions" in app.conf.beat_schedule
