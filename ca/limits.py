@@ -16,12 +16,11 @@ from django.db import connection
 from django.db.models import Q
 
 from ca.models import Challenge
+from core import locks
 from core.problems import Problem
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _LIMIT = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*")
-# pg_advisory_xact_lock(namespace, key) namespace for challenge limits ("RS" + 3).
-LIMIT_LOCK_NAMESPACE = 0x5253_0003
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ def limits_enforce(keys: list[LimitedKey], *, now: datetime) -> None:
         for key in sorted(keys, key=lambda key: (key.scope, key.value)):  # one lock order
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                [LIMIT_LOCK_NAMESPACE, f"{key.scope}:{key.value}"],
+                [locks.CHALLENGE_LIMITS, f"{key.scope}:{key.value}"],
             )
     for key in keys:
         for limit in key.limits:

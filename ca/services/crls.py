@@ -17,12 +17,11 @@ from django.utils import timezone
 from ca import authority
 from ca.models import Certificate, Crl
 from ca.selectors import crl_latest
+from core import locks
 from core.dates import rfc3339
 
 logger = structlog.get_logger(__name__)
 
-# pg_advisory_xact_lock key serialising CRL numbers ("RS" + 4).
-CRL_LOCK = 0x5253_0004
 # How long superseded CRLs are kept (the admin lists them).
 CRL_KEEP = timedelta(days=7)
 
@@ -30,7 +29,7 @@ CRL_KEEP = timedelta(days=7)
 def _crl_lock() -> None:
     """Hold the CRL lock until the transaction ends (re-entrant within it)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CRL_LOCK])
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [locks.CRL_NUMBER])
 
 
 def crl_publish() -> Crl:

@@ -140,7 +140,8 @@ def origin(pki: TlsPki) -> Iterator[Origin]:
     server.socket = context.wrap_socket(server.socket, server_side=True)
     state = Origin(port=server.server_address[1], pki=pki)
     _Handler.origin = state
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for the loop to notice, at the end of every test.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield state
     server.shutdown()
