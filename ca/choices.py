@@ -38,7 +38,8 @@ DELIVERY_PROGRESS = {
 
 class RevocationReason(models.TextChoices):
     """CRL reason codes a number certificate can carry (RFC 5280 §5.3.1): the values are
-    ``resolution.protocol.certificates.REVOCATION_REASONS`` (tests/ca/test_choices.py), with labels."""
+    ``resolution.protocol.certificates.REVOCATION_REASONS`` (tests/ca/test_choices.py), with
+    labels for the admin."""
 
     UNSPECIFIED = "unspecified", "unspecified"
     KEY_COMPROMISE = "keyCompromise", "key compromise"
