@@ -46,6 +46,7 @@ from resolution.protocol.canonical import CanonicalJSONError, parse_canonical
 from resolution.protocol.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from resolution.protocol.merkle import (
     HASH_SIZE,
+    CompactRange,
     NodeId,
     perfect_subtrees,
     root_from_leaf_hashes,
@@ -212,13 +213,16 @@ def _load_state(path: Path, verifier: Verifier) -> _Previous | None:
         hashes = [base64.b64decode(h, validate=True) for h in compact_b64]
     except (binascii.Error, ValueError):
         raise corrupt("a hash is not base64") from None
-    nodes = perfect_subtrees(0, size)
-    if len(hashes) != len(nodes) or any(len(h) != HASH_SIZE for h in [root, *hashes]):
-        raise corrupt(f"compact range does not fit size {size}")
-    compact = dict(zip(nodes, hashes, strict=True))
+    try:
+        compact_range = CompactRange(size, hashes)
+    except ValueError:
+        raise corrupt(f"compact range does not fit size {size}") from None
+    if len(root) != HASH_SIZE:
+        raise corrupt("root_hash is not a hash")
     # The compact range is what later audits build on: it must fold to the recorded root.
-    if tree_root(size, lambda ids: [compact[i] for i in ids]) != root:
+    if compact_range.root() != root:
         raise corrupt("compact range does not hash to the recorded root")
+    compact = dict(zip(perfect_subtrees(0, size), hashes, strict=True))
     note = state.get("checkpoint")
     if not isinstance(note, str):
         raise corrupt("checkpoint is not a string")

@@ -23,7 +23,8 @@ This module makes no network call: ``monitor_log`` is given a function that fetc
 bundles (``resolution.client.Client.log_entry_bundle``).
 
 Public API: ``MonitorError``, ``LogChange``, ``ForeignCertificate``, ``MonitorState``,
-``MonitorReport``, ``CompactRange``, ``entry_change``, ``monitor_log``.
+``MonitorReport``, ``entry_change``, ``monitor_log``; ``CompactRange`` is
+``resolution.protocol.merkle``'s.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -40,7 +41,7 @@ from typing import Any, Final
 from resolution.client.parallel import DEFAULT_WORKERS, ordered_map
 from resolution.protocol.canonical import CanonicalJSONError, parse_canonical
 from resolution.protocol.checkpoint import Checkpoint
-from resolution.protocol.merkle import EMPTY_ROOT, HASH_SIZE, leaf_hash, node_hash
+from resolution.protocol.merkle import HASH_SIZE, CompactRange, leaf_hash
 from resolution.protocol.tiles import TILE_WIDTH, tile_width
 
 STATE_FORMAT: Final = "rs-monitor-state/1"
@@ -100,48 +101,6 @@ class ForeignCertificate:
     provider: str
     not_after: str
     public_key_sha256: str  # hex
-
-
-class CompactRange:
-    """The perfect subtrees covering leaves ``[0, size)``, largest first (RFC 6962 §2.1).
-
-    Appending a leaf merges equal-sized subtrees, as a binary counter carries; the root is
-    their fold from the right.  It holds at most one hash per bit of the size.
-    """
-
-    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
-        if size < 0 or len(hashes) != size.bit_count():
-            raise ValueError(f"a compact range of size {size} has {size.bit_count()} hashes")
-        if any(len(h) != HASH_SIZE for h in hashes):
-            raise ValueError(f"compact range hashes are {HASH_SIZE} bytes")
-        self.size = size
-        # Each subtree with its level (log2 of its leaves): the set bits of size, high first.
-        levels = [bit for bit in reversed(range(size.bit_length())) if size >> bit & 1]
-        self._nodes = list(zip(levels, hashes, strict=True))
-
-    @property
-    def hashes(self) -> list[bytes]:
-        return [h for _, h in self._nodes]
-
-    def append(self, leaf: bytes) -> None:
-        """Add a leaf hash at index ``size``."""
-        level, node = 0, leaf
-        nodes = self._nodes
-        while nodes and nodes[-1][0] == level:
-            _, left = nodes.pop()
-            node = node_hash(left, node)
-            level += 1
-        nodes.append((level, node))
-        self.size += 1
-
-    def root(self) -> bytes:
-        """MTH of the ``size`` leaves appended so far (RFC 6962 §2.1)."""
-        if not self._nodes:
-            return EMPTY_ROOT
-        acc = self._nodes[-1][1]
-        for _, left in reversed(self._nodes[:-1]):
-            acc = node_hash(left, acc)
-        return acc
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ Proofs are *verified* exactly as RFC 9162 §2.1.3.2 (inclusion) and §2.1.4.2 (c
 describe.  Every failure, including malformed input, raises ``ProofError``.
 
 Public API: ``HASH_SIZE``, ``EMPTY_ROOT``, ``NodeId``, ``NodeReader``, ``ProofError``,
-``leaf_hash``, ``node_hash``, ``root_from_leaf_hashes``, ``perfect_subtrees``, ``tree_root``,
+``leaf_hash``, ``node_hash``, ``root_from_leaf_hashes``, ``perfect_subtrees``, ``CompactRange``,
+``tree_root``,
 ``inclusion_proof``, ``ProofPlan``, ``inclusion_proof_plan``, ``consistency_proof``,
 ``root_from_inclusion_proof``, ``verify_inclusion``, ``verify_consistency``.
 """
@@ -130,6 +131,44 @@ def _fold_right(hashes: Sequence[bytes]) -> bytes:
     for left in reversed(hashes[:-1]):
         acc = _sha256(_NODE_PREFIX + left + acc).digest()
     return acc
+
+
+class CompactRange:
+    """The perfect subtrees covering leaves ``[0, size)``, largest first (RFC 6962 §2.1).
+
+    Appending a leaf merges equal-sized subtrees, as a binary counter carries; the root is
+    their fold from the right.  It holds at most one hash per bit of the size: what a monitor
+    or an auditor keeps of a tree to extend it later (the hashes of ``perfect_subtrees(0, size)``).
+    """
+
+    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
+        if size < 0 or len(hashes) != size.bit_count():
+            raise ValueError(f"a compact range of size {size} has {size.bit_count()} hashes")
+        if any(len(h) != HASH_SIZE for h in hashes):
+            raise ValueError(f"compact range hashes are {HASH_SIZE} bytes")
+        self.size = size
+        # Each subtree with its level (log2 of its leaves): the set bits of size, high first.
+        levels = [bit for bit in reversed(range(size.bit_length())) if size >> bit & 1]
+        self._nodes = list(zip(levels, hashes, strict=True))
+
+    @property
+    def hashes(self) -> list[bytes]:
+        return [h for _, h in self._nodes]
+
+    def append(self, leaf: bytes) -> None:
+        """Add a leaf hash at index ``size``."""
+        level, node = 0, leaf
+        nodes = self._nodes
+        while nodes and nodes[-1][0] == level:
+            _, left = nodes.pop()
+            node = node_hash(left, node)
+            level += 1
+        nodes.append((level, node))
+        self.size += 1
+
+    def root(self) -> bytes:
+        """MTH of the ``size`` leaves appended so far (RFC 6962 §2.1)."""
+        return _fold_right(self.hashes) if self._nodes else EMPTY_ROOT
 
 
 def _fetch(node: NodeReader, ids: Sequence[NodeId]) -> list[bytes]:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from resolution.protocol.merkle import (
     EMPTY_ROOT,
+    CompactRange,
     NodeId,
     NodeReader,
     ProofError,
@@ -218,6 +219,30 @@ def test_perfect_subtrees() -> None:
     assert perfect_subtrees(5, 16) == [(0, 5), (1, 3), (3, 1)]
     with pytest.raises(ProofError):
         perfect_subtrees(3, 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0, max_value=700), st.integers(min_value=0, max_value=50))
+def test_compact_range_gives_the_rfc6962_root(size, extra):
+    leaves = [hashlib.sha256(str(i).encode()).digest() for i in range(size + extra)]
+    grown = CompactRange()
+    for leaf in leaves[:size]:
+        grown.append(leaf)
+    assert grown.root() == (root_from_leaf_hashes(leaves[:size]) if size else EMPTY_ROOT)
+    # Its hashes are those of the perfect subtrees covering the tree, largest first.
+    assert grown.hashes == reader_for(leaves[:size])(perfect_subtrees(0, size))
+    resumed = CompactRange(size, grown.hashes)
+    for leaf in leaves[size:]:
+        resumed.append(leaf)
+    total = size + extra
+    assert resumed.root() == (root_from_leaf_hashes(leaves) if total else EMPTY_ROOT)
+
+
+def test_compact_range_refuses_hashes_that_do_not_fit_its_size() -> None:
+    with pytest.raises(ValueError, match="has 2 hashes"):
+        CompactRange(3, [b"\x00" * 32])
+    with pytest.raises(ValueError, match="32 bytes"):
+        CompactRange(1, [b"\x00" * 31])
 
 
 # --- generation vs the reference model ---------------------------------------------------------

@@ -11,14 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from resolution.client import (
     Client,
 )
 from resolution.client.monitor import (
-    CompactRange,
     MonitorError,
     MonitorState,
     entry_change,
@@ -26,7 +23,6 @@ from resolution.client.monitor import (
 )
 from resolution.protocol.canonical import canonical_json
 from resolution.protocol.checkpoint import open_checkpoint
-from resolution.protocol.merkle import EMPTY_ROOT, root_from_leaf_hashes
 from resolution.protocol.note import parse_verifier_key
 from tests.resolution.logserver import LogServer, TiledLog, sample_records
 
@@ -193,18 +189,3 @@ def test_monitor_state_that_does_not_add_up_is_refused(tiled, served):
         MonitorState.from_json(json.dumps(document).encode())
     with pytest.raises(MonitorError, match="damaged"):
         MonitorState.from_json(b"not json")
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.integers(min_value=0, max_value=700), st.integers(min_value=0, max_value=50))
-def test_compact_range_gives_the_rfc6962_root(size, extra):
-    leaves = [hashlib.sha256(str(i).encode()).digest() for i in range(size + extra)]
-    grown = CompactRange()
-    for leaf in leaves[:size]:
-        grown.append(leaf)
-    assert grown.root() == (root_from_leaf_hashes(leaves[:size]) if size else EMPTY_ROOT)
-    resumed = CompactRange(size, grown.hashes)
-    for leaf in leaves[size:]:
-        resumed.append(leaf)
-    total = size + extra
-    assert resumed.root() == (root_from_leaf_hashes(leaves) if total else EMPTY_ROOT)
