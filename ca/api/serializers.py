@@ -12,6 +12,8 @@ from rest_framework import serializers
 
 from ca.csr import MAX_CSR_LENGTH
 from ca.models import Certificate, Challenge
+from ca.selectors import certificate_pem, chain_pems
+from ca.services.issuance import IssuedCertificate
 from core.encoding import b64
 from core.numbers import MAX_INPUT_LENGTH
 from transparency.api.serializers import LogPosition
@@ -59,18 +61,26 @@ class CertificateIssueInput(serializers.Serializer[Any]):
     )
 
 
-class CertificateIssuedOutput(serializers.Serializer[Any]):
-    serial = serializers.CharField(help_text="32 hex digits")
-    certificate = serializers.CharField(help_text="PEM")
-    chain = serializers.ListField(
-        child=serializers.CharField(), help_text="PEM issuers up to, not including, the root"
+# What POST /v1/certificates answers, made from ca.services.issuance's IssuedCertificate.
+class CertificateIssuedOutput(serializers.Serializer[IssuedCertificate]):
+    serial = serializers.CharField(source="certificate.serial", help_text="32 hex digits")
+    certificate = serializers.SerializerMethodField(help_text="PEM")
+    chain = serializers.SerializerMethodField(
+        help_text="PEM issuers up to, not including, the root"
     )
-    not_before = serializers.DateTimeField()
-    not_after = serializers.DateTimeField()
+    not_before = serializers.DateTimeField(source="certificate.not_before")
+    not_after = serializers.DateTimeField(source="certificate.not_after")
     x5u = serializers.URLField(
-        help_text="Where the certificate and chain are served (PASSporT x5u)"
+        source="certificate.x5u",
+        help_text="Where the certificate and chain are served (PASSporT x5u)",
     )
     log = LogPosition()
+
+    def get_certificate(self, issued: IssuedCertificate) -> str:
+        return certificate_pem(issued.certificate)
+
+    def get_chain(self, issued: IssuedCertificate) -> list[str]:
+        return chain_pems()
 
 
 class CertificateOutput(serializers.Serializer[Certificate]):

@@ -32,8 +32,6 @@ from ca.problems import (
 from ca.selectors import (
     certificate_chain_pem,
     certificate_get,
-    certificate_pem,
-    chain_pems,
     challenge_get,
     crl_latest,
 )
@@ -146,17 +144,7 @@ class CertificatesApi(APIView):
             challenge_id=data.validated_data["challenge"],
             csr=data.validated_data["csr"],
         )
-        certificate = issued.certificate
-        output = {
-            "serial": certificate.serial,
-            "certificate": certificate_pem(certificate),
-            "chain": chain_pems(),
-            "not_before": certificate.not_before,
-            "not_after": certificate.not_after,
-            "x5u": certificate.x5u,
-            "log": issued.log,
-        }
-        return Response(s.CertificateIssuedOutput(output).data, status=201)
+        return Response(s.CertificateIssuedOutput(issued).data, status=201)
 
 
 class CertificateApi(APIView):

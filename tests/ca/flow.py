@@ -6,7 +6,7 @@ the CA's services for the tests that only need a holder (:func:`certificate_issu
 
 from __future__ import annotations
 
-import base64
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +17,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from rest_framework.test import APIClient
 
+from ca.api.serializers import CertificateIssuedOutput
 from ca.models import Challenge
-from ca.selectors import certificate_pem, chain_pems
 from ca.services.challenges import challenge_start, challenge_verify
 from ca.services.issuance import certificate_issue
 from ca.sms import locmem
-from core.dates import rfc3339
 from providers.models import Provider
 from tests.api_client import committed
 
@@ -116,19 +115,5 @@ def certificate_issued(provider: Provider, number: str = NUMBER) -> Holder:
     challenge = verified_challenge(provider, number)
     with committed():  # the log integrates the certificate's entry after the commit
         issued = certificate_issue(provider=provider, challenge_id=challenge.id, csr=csr_pem(key))
-    certificate = issued.certificate
-    return Holder(
-        key=key,
-        issued={
-            "serial": certificate.serial,
-            "certificate": certificate_pem(certificate),
-            "chain": chain_pems(),
-            "not_before": rfc3339(certificate.not_before),
-            "not_after": rfc3339(certificate.not_after),
-            "x5u": certificate.x5u,
-            "log": {
-                "index": issued.log.index,
-                "leaf_hash": base64.b64encode(issued.log.leaf_hash).decode(),
-            },
-        },
-    )
+    # Through the endpoint's own serializer: the same JSON, and one place that builds it.
+    return Holder(key=key, issued=json.loads(json.dumps(CertificateIssuedOutput(issued).data)))
