@@ -11,7 +11,6 @@ beat task every second (production) or in-process after each commit (embedded de
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,11 +22,10 @@ from django.db import connection, transaction
 
 from core import locks
 from resolution.protocol import merkle
-from resolution.protocol.canonical import canonical_json
 from resolution.protocol.checkpoint import Checkpoint as SignedTreeHead
 from resolution.protocol.checkpoint import sign_checkpoint
+from resolution.protocol.entries import entry_encode
 from resolution.protocol.tiles import (
-    MAX_ENTRY_SIZE,
     TILE_WIDTH,
     TileKey,
     append_to_tiles,
@@ -41,13 +39,6 @@ from transparency.selectors import hash_tiles
 
 logger = structlog.get_logger(__name__)
 
-ENTRY_VERSION = 1
-KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
-
-
-class EntryError(ValueError):
-    """An entry the log refuses: bad kind, reserved field, too large."""
-
 
 @dataclass(frozen=True)
 class AppendedEntry:
@@ -57,22 +48,12 @@ class AppendedEntry:
     leaf_hash: bytes
 
 
-def entry_encode(*, kind: str, payload: Mapping[str, Any]) -> bytes:
-    """The canonical JSON entry for ``payload`` with ``v`` and ``kind`` (DESIGN §4.2)."""
-    if not KIND.fullmatch(kind):
-        raise EntryError(f"entry kind {kind!r} is not a lowercase identifier")
-    if "v" in payload or "kind" in payload:
-        raise EntryError("'v' and 'kind' are set by the log, not by the payload")
-    data = canonical_json({**payload, "v": ENTRY_VERSION, "kind": kind})
-    if len(data) > MAX_ENTRY_SIZE:
-        raise EntryError(f"entry is {len(data)} bytes; the log takes at most {MAX_ENTRY_SIZE}")
-    return data
-
-
 def log_append(*, kind: str, payload: Mapping[str, Any]) -> AppendedEntry:
     """Append an entry in the caller's transaction; it commits or rolls back with the caller.
 
-    Call it last in the transaction: from here to the commit, other appenders wait.
+    The entry is ``resolution.protocol.entries.entry_encode(kind=kind, payload=payload)``,
+    which raises its ``EntryError`` for an entry the log refuses. Call it last in the
+    transaction: from here to the commit, other appenders wait.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("log_append must run inside the transaction of the change it records")

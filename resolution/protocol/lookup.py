@@ -14,27 +14,27 @@ log (DESIGN §4.2)::
 * the label is the ECVRF output (RFC 9381 §5.3) of the number's E.164 string under the log's
   VRF key, so the log entries it names are about this number;
 * the checkpoint is signed by the log's note key and names the log (c2sp.org/tlog-checkpoint);
-* each handler's log entry is the canonical JSON object
-  ``{"commitment", "kind": "handler", "label", "provider", "service", "v": 1}`` for this label,
-  provider and service, whose commitment ``HMAC-SHA256(opening, canonical_json(fields))`` covers
-  exactly the handler's fields and the number (``handler_fields``);
+* each handler's log entry is a ``handler`` entry (``resolution.protocol.entries``) for this
+  label, provider and service, whose commitment ``HMAC-SHA256(opening, canonical_json(fields))``
+  covers exactly the handler's fields and the number (``handler_fields``);
 * each handler not marked pending is in the checkpoint's tree (RFC 9162 §2.1.3.2).
 
 A pending handler (appended after the checkpoint was signed) is checked as far as it can be --
 label, commitment -- and returned apart, in ``VerifiedLookup.pending``: nothing yet proves the
-log holds it.  The server computes commitments with ``handler_commitment`` and
-``handler_fields`` too, so both sides hash the very same bytes.
+log holds it.  The entry's format and the commitment (``handler_commitment``,
+``handler_fields``) are ``resolution.protocol.entries``'s, which the server writes with, so
+both sides hash the very same bytes.
 
 Public API: ``LookupVerificationError``, ``VerifiedHandler``, ``VerifiedLookup``,
-``verify_lookup``, ``handler_fields``, ``handler_commitment``, ``COMMITTED_FIELDS``,
-``ENTRY_KIND``, ``ENTRY_VERSION``, ``OPENING_SIZE``.
+``verify_lookup``; re-exported from ``entries``: ``handler_fields``, ``handler_commitment``,
+``COMMITTED_FIELDS``, ``ENTRY_VERSION``, ``OPENING_SIZE``, and ``ENTRY_KIND`` (its
+``EntryKind.HANDLER``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import re
 from collections.abc import Mapping
@@ -42,36 +42,42 @@ from dataclasses import dataclass
 from typing import Any, Final, NoReturn
 
 from resolution.protocol import vrf
-from resolution.protocol.canonical import CanonicalJSONError, canonical_json, parse_canonical
+from resolution.protocol.canonical import CanonicalJSONError, parse_canonical
 from resolution.protocol.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from resolution.protocol.entries import (
+    COMMITTED_FIELDS,
+    ENTRY_VERSION,
+    LABEL_HEX,
+    OPENING_SIZE,
+    RFC3339,
+    SERIAL_HEX,
+    EntryError,
+    EntryField,
+    EntryKind,
+    HandlerEntry,
+    entry_from_record,
+    handler_commitment,
+    handler_fields,
+)
 from resolution.protocol.merkle import HASH_SIZE, ProofError, leaf_hash, verify_inclusion
 from resolution.protocol.note import NoteError, Verifier, parse_verifier_key
 from resolution.protocol.numbers import E164
 
-OPENING_SIZE: Final = 32
-"""Size in bytes of a commitment's opening (its HMAC key)."""
+__all__ = [
+    "COMMITTED_FIELDS",
+    "ENTRY_KIND",
+    "ENTRY_VERSION",
+    "OPENING_SIZE",
+    "LookupVerificationError",
+    "VerifiedHandler",
+    "VerifiedLookup",
+    "handler_commitment",
+    "handler_fields",
+    "verify_lookup",
+]
 
-ENTRY_KIND: Final = "handler"
+ENTRY_KIND: Final = EntryKind.HANDLER
 """The ``kind`` of the log entry that publishes a handler."""
-
-ENTRY_VERSION: Final = 1
-"""The only entry format version (``"v"``) understood."""
-
-COMMITTED_FIELDS: Final = frozenset(
-    {"certificate", "expires_at", "number", "priority", "provider", "service", "uri"}
-)
-"""The keys of the object a handler's commitment covers (``handler_fields``)."""
-
-_ENTRY_KEYS: Final = frozenset({"commitment", "kind", "label", "provider", "service", "v"})
-_LABEL: Final = re.compile(r"[0-9a-f]{128}")
-_COMMITMENT: Final = re.compile(r"[0-9a-f]{64}")
-# Lowercase hex: 32 digits from this CA, up to 40 (RFC 5280 §4.1.2.2: 20 octets) from others.
-_SERIAL: Final = re.compile(r"[0-9a-f]{1,40}")
-# RFC 3339 §5.6 date-time; the value is returned as given, so only its form is checked.
-_RFC3339: Final = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
-    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
-)
 
 
 class LookupVerificationError(ValueError):
@@ -106,34 +112,6 @@ class VerifiedLookup:
     checkpoint: Checkpoint | None
     handlers: tuple[VerifiedHandler, ...]
     pending: tuple[VerifiedHandler, ...]
-
-
-def handler_fields(number: str, handler: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the object a handler's commitment covers: six handler fields and the number.
-
-    ``handler`` is a lookup's handler object (or anything with its ``provider``, ``service``,
-    ``uri``, ``priority``, ``expires_at`` and ``certificate``; other keys are ignored).  Values
-    are taken as they are, so they are committed exactly as the lookup shows them.  Raises
-    ``KeyError`` for a missing field.
-    """
-    fields = {key: handler[key] for key in COMMITTED_FIELDS if key != "number"}
-    fields["number"] = number
-    return fields
-
-
-def handler_commitment(opening: bytes, fields: Mapping[str, Any]) -> bytes:
-    """Return ``HMAC-SHA256(key=opening, msg=canonical_json(fields))`` (DESIGN §4.2).
-
-    ``fields`` must hold exactly ``COMMITTED_FIELDS`` (see ``handler_fields``) and ``opening``
-    be 32 bytes; anything else raises ``ValueError``, so that server and client cannot drift
-    apart on what a commitment covers.
-    """
-    if not isinstance(opening, bytes) or len(opening) != OPENING_SIZE:
-        raise ValueError(f"a commitment's opening must be {OPENING_SIZE} bytes")
-    if set(fields) != COMMITTED_FIELDS:
-        raise ValueError(f"a commitment covers exactly the fields {sorted(COMMITTED_FIELDS)}")
-    message = canonical_json(dict(fields))
-    return hmac.new(opening, message, hashlib.sha256).digest()
 
 
 # --- Shape ------------------------------------------------------------------------------------
@@ -255,23 +233,22 @@ def _checkpoint(text: object, verifier: Verifier) -> Checkpoint | None:
 def _entry(raw: bytes, label: str, provider: str, service: str, where: str) -> str:
     """Check a handler's log entry; return the commitment it holds (lowercase hex)."""
     try:
-        entry = parse_canonical(raw)
+        record = parse_canonical(raw)
     except CanonicalJSONError as exc:
         _fail(where, f"log entry is not a canonical JSON object: {exc}")
-    if set(entry) != _ENTRY_KEYS:
-        _fail(where, f"log entry has the keys {sorted(entry)}, want {sorted(_ENTRY_KEYS)}")
-    version, kind = entry["v"], entry["kind"]
-    if not isinstance(version, int) or isinstance(version, bool) or version != ENTRY_VERSION:
-        _fail(where, f"log entry has v={canonical_json(version).decode()}, want {ENTRY_VERSION}")
-    if kind != ENTRY_KIND:
-        _fail(where, f"log entry is of kind {canonical_json(kind).decode()}, not {ENTRY_KIND!r}")
-    for key, want in (("label", label), ("provider", provider), ("service", service)):
-        if entry[key] != want:
+    try:
+        entry = entry_from_record(record, kind=ENTRY_KIND)
+    except EntryError as exc:
+        _fail(where, f"log {exc}")
+    assert isinstance(entry, HandlerEntry)  # entry_from_record gives the kind asked for
+    for key, got, want in (
+        (EntryField.LABEL, entry.label, label),
+        (EntryField.PROVIDER, entry.provider, provider),
+        (EntryField.SERVICE, entry.service, service),
+    ):
+        if got != want:
             _fail(where, f"log entry's {key} is not the answer's {key}")
-    commitment = entry["commitment"]
-    if not isinstance(commitment, str) or not _COMMITMENT.fullmatch(commitment):
-        _fail(where, "log entry's commitment is not 64 lowercase hex digits")
-    return commitment
+    return entry.commitment
 
 
 def _handler(
@@ -290,8 +267,8 @@ def _handler(
     where = f"handler {position} ({service[:64]} by {provider[:64]})"
     uri = _string(item, "uri", where)
     priority = _integer(item, "priority", where)
-    expires_at = _string(item, "expires_at", where, _RFC3339)
-    certificate = _string(item, "certificate", where, _SERIAL)
+    expires_at = _string(item, "expires_at", where, RFC3339)
+    certificate = _string(item, "certificate", where, SERIAL_HEX)
     log = _object(item, "log", where)
     index = _integer(log, "index", where, minimum=0)
     entry = _base64(_member(log, "entry", where), "log entry", where)
@@ -366,7 +343,7 @@ def verify_lookup(response: object, note_key: str | Verifier, vrf_key: bytes) ->
     if not isinstance(response, Mapping):
         _fail("", f"the answer must be a JSON object, not {_shown(response)}")
     number = _string(response, "number", "", E164)
-    label_hex = _string(response, "label", "", _LABEL)
+    label_hex = _string(response, "label", "", LABEL_HEX)
     proof = _base64(_member(response, "vrf_proof", ""), "VRF proof", "", vrf.PROOF_LENGTH)
     label = _label(number, label_hex, proof, vrf_key)
     checkpoint = _checkpoint(_member(response, "checkpoint", ""), verifier)

@@ -7,11 +7,12 @@ import json
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from resolution.protocol.entries import EntryError
 from resolution.protocol.merkle import leaf_hash
 from tests.api_client import committed
 from tests.transparency.logdata import append_entries
 from transparency.models import Checkpoint, Entry
-from transparency.services import EntryError, log_append
+from transparency.services import log_append
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,335 @@
+"""Tests for resolution.protocol.entries: the one definition of the log's entry format."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from resolution.protocol.canonical import CanonicalJSONError, canonical_json
+from resolution.protocol.entries import (
+    COMMITTED_FIELDS,
+    ENTRY_VERSION,
+    FIELDS,
+    KIND_NAME,
+    CertificateEntry,
+    EntryError,
+    EntryKind,
+    EntryVersionError,
+    HandlerEntry,
+    HandlerRemovedEntry,
+    KnownEntry,
+    OpaqueEntry,
+    RevocationEntry,
+    entry_encode,
+    entry_from_record,
+    entry_parse,
+    handler_committed,
+    handler_fields,
+)
+from resolution.protocol.tiles import MAX_ENTRY_SIZE
+
+LABEL = "ab" * 64
+SHA = "cd" * 32
+
+
+def certificate(**changes: str) -> CertificateEntry:
+    fields = {
+        "label": LABEL,
+        "serial": "0a1b",
+        "certificate_sha256": SHA,
+        "public_key_sha256": SHA,
+        "not_before": "2026-01-01T00:00:00Z",
+        "not_after": "2026-04-01T00:00:00Z",
+        "provider": "acme-chat",
+    }
+    return CertificateEntry(**(fields | changes))
+
+
+def encoded(entry: KnownEntry) -> bytes:
+    return entry_encode(kind=entry.kind, payload=entry.payload())
+
+
+# --- The shapes ----------------------------------------------------------------------------------
+
+
+def test_each_kind_has_the_fields_the_log_has_always_written() -> None:
+    assert ENTRY_VERSION == 1
+    assert {kind: list(fields) for kind, fields in FIELDS.items()} == {
+        "certificate": [
+            "label",
+            "serial",
+            "certificate_sha256",
+            "public_key_sha256",
+            "not_before",
+            "not_after",
+            "provider",
+        ],
+        "revocation": ["label", "serial", "revoked_at", "reason", "provider"],
+        "handler": ["label", "provider", "service", "commitment"],
+        "handler_removed": ["label", "provider", "service", "reason"],
+    }
+    assert set(EntryKind) == set(FIELDS)
+
+
+def test_the_bytes_of_each_kind() -> None:
+    assert (
+        encoded(certificate())
+        == (
+            f'{{"certificate_sha256":"{SHA}","kind":"certificate","label":"{LABEL}",'
+            f'"not_after":"2026-04-01T00:00:00Z","not_before":"2026-01-01T00:00:00Z",'
+            f'"provider":"acme-chat","public_key_sha256":"{SHA}","serial":"0a1b","v":1}}'
+        ).encode()
+    )
+    revocation = RevocationEntry(
+        label=LABEL,
+        serial="0a1b",
+        revoked_at="2026-02-01T00:00:00Z",
+        reason="keyCompromise",
+        provider="acme-chat",
+    )
+    assert (
+        encoded(revocation)
+        == (
+            f'{{"kind":"revocation","label":"{LABEL}","provider":"acme-chat",'
+            f'"reason":"keyCompromise","revoked_at":"2026-02-01T00:00:00Z","serial":"0a1b","v":1}}'
+        ).encode()
+    )
+    handler = HandlerEntry(label=LABEL, provider="acme-chat", service="voice", commitment=SHA)
+    assert (
+        encoded(handler)
+        == (
+            f'{{"commitment":"{SHA}","kind":"handler","label":"{LABEL}","provider":"acme-chat",'
+            f'"service":"voice","v":1}}'
+        ).encode()
+    )
+    removed = HandlerRemovedEntry(
+        label=LABEL, provider="acme-chat", service="voice", reason="removed"
+    )
+    assert (
+        encoded(removed)
+        == (
+            f'{{"kind":"handler_removed","label":"{LABEL}","provider":"acme-chat",'
+            f'"reason":"removed","service":"voice","v":1}}'
+        ).encode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"label": "AB" * 64}, "label is not 128 lowercase hex"),
+        ({"label": "ab" * 32}, "label is not 128 lowercase hex"),
+        ({"serial": "0x1"}, "serial is not 1 to 40 lowercase hex"),
+        ({"serial": "1" * 41}, "serial is not 1 to 40 lowercase hex"),
+        ({"public_key_sha256": SHA[:-2]}, "public_key_sha256 is not 64 lowercase hex"),
+        ({"not_after": "2026-04-01"}, "not_after is not an RFC 3339 date-time"),
+        ({"provider": ""}, "provider must be a non-empty string, not str"),
+        ({"provider": 7}, "provider must be a non-empty string, not int"),
+        ({"serial": None}, "serial must be a non-empty string, not null"),
+    ],
+)
+def test_a_typed_entry_refuses_values_the_log_never_writes(
+    changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(EntryError, match=message):
+        certificate(**changes)
+
+
+def test_handler_commitment_fields() -> None:
+    shown = {
+        "provider": "acme-chat",
+        "service": "voice",
+        "uri": "sip:alice@acme.example",
+        "priority": 10,
+        "expires_at": "2026-04-01T00:00:00Z",
+        "certificate": "0a1b",
+        "log": {"index": 3},
+    }
+    fields = handler_fields("+33612345678", shown)
+    assert set(fields) == COMMITTED_FIELDS
+    assert fields == handler_committed(
+        number="+33612345678",
+        provider="acme-chat",
+        service="voice",
+        uri="sip:alice@acme.example",
+        priority=10,
+        expires_at="2026-04-01T00:00:00Z",
+        certificate="0a1b",
+    )
+
+
+# --- Round trips ---------------------------------------------------------------------------------
+
+hex_digits = "0123456789abcdef"
+labels = st.text(hex_digits, min_size=128, max_size=128)
+digests = st.text(hex_digits, min_size=64, max_size=64)
+serials = st.text(hex_digits, min_size=1, max_size=40)
+moments = st.datetimes(
+    min_value=datetime(1970, 1, 1), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)
+).map(lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+names = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40)
+
+certificates = st.builds(
+    CertificateEntry,
+    label=labels,
+    serial=serials,
+    certificate_sha256=digests,
+    public_key_sha256=digests,
+    not_before=moments,
+    not_after=moments,
+    provider=names,
+)
+revocations = st.builds(
+    RevocationEntry, label=labels, serial=serials, revoked_at=moments, reason=names, provider=names
+)
+handlers = st.builds(HandlerEntry, label=labels, provider=names, service=names, commitment=digests)
+removals = st.builds(HandlerRemovedEntry, label=labels, provider=names, service=names, reason=names)
+known_entries = st.one_of(certificates, revocations, handlers, removals)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | names,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(names, children, max_size=4),
+    max_leaves=12,
+)
+kind_names = st.from_regex(KIND_NAME, fullmatch=True)
+new_kinds = kind_names.filter(lambda kind: kind not in set(EntryKind))
+payloads = st.dictionaries(names.filter(lambda key: key not in {"v", "kind"}), json_values)
+
+
+@given(known_entries)
+def test_known_entries_round_trip(entry: KnownEntry) -> None:
+    assert entry_parse(encoded(entry)) == entry
+
+
+@given(new_kinds, payloads)
+def test_unknown_kinds_are_kept_as_opaque_entries(kind: str, payload: dict[str, Any]) -> None:
+    try:
+        data = entry_encode(kind=kind, payload=payload)
+    except EntryError:
+        return  # too large: nothing to read back
+    assert entry_parse(data) == OpaqueEntry(kind=kind, fields=payload)
+
+
+# --- Encoding refuses what the log has always refused --------------------------------------------
+
+
+def server_encode_before(kind: str, payload: Mapping[str, Any]) -> bytes | None:
+    """What the server's entry encoder did before the format had its own module: the entry,
+    or None where it refused."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", kind):
+        return None
+    if "v" in payload or "kind" in payload:
+        return None
+    try:
+        data = canonical_json({**payload, "v": 1, "kind": kind})
+    except CanonicalJSONError:
+        return None
+    return None if len(data) > 0xFFFF else data
+
+
+any_kinds = st.one_of(kind_names, st.text(max_size=40))
+any_payloads = st.dictionaries(
+    st.one_of(st.sampled_from(["v", "kind", "label", "n"]), names),
+    st.one_of(json_values, st.just(float("nan")), st.just("x" * 70_000)),
+    max_size=3,
+)
+
+
+@given(any_kinds, any_payloads)
+def test_encode_refuses_exactly_what_the_server_refused(kind: str, payload: dict[str, Any]) -> None:
+    want = server_encode_before(kind, payload)
+    if want is None:
+        with pytest.raises(EntryError):
+            entry_encode(kind=kind, payload=payload)
+    else:
+        assert entry_encode(kind=kind, payload=payload) == want
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "reason"),
+    [
+        ("Bad Kind", {}, "lowercase"),
+        ("", {}, "lowercase"),
+        ("a" * 33, {}, "lowercase"),
+        ("test", {"v": 2}, "set by the log"),
+        ("test", {"kind": "other"}, "set by the log"),
+        ("test", {"blob": "x" * 70_000}, f"at most {MAX_ENTRY_SIZE}"),
+        ("test", {"x": float("nan")}, "no canonical JSON encoding"),
+    ],
+)
+def test_encode_refusals(kind: str, payload: dict[str, Any], reason: str) -> None:
+    with pytest.raises(EntryError, match=reason):
+        entry_encode(kind=kind, payload=payload)
+
+
+# --- Parsing -------------------------------------------------------------------------------------
+
+
+def record_of(entry: KnownEntry, **changes: Any) -> dict[str, Any]:
+    return {"v": 1, "kind": entry.kind.value, **entry.payload(), **changes}
+
+
+@pytest.mark.parametrize(
+    ("changes", "shown"),
+    [({"v": 2}, "v=2"), ({"v": True}, "v=true"), ({"v": "1"}, 'v="1"'), ({"v": 1.0}, "v=1.0")],
+)
+def test_parse_refuses_an_unknown_version(changes: dict[str, Any], shown: str) -> None:
+    data = canonical_json(record_of(certificate(), **changes))
+    with pytest.raises(EntryVersionError, match=f"entry has {shown}, want 1") as caught:
+        entry_parse(data)
+    assert caught.value.version == changes["v"]
+
+
+def test_parse_refuses_an_entry_without_a_version_even_of_an_unknown_kind() -> None:
+    with pytest.raises(EntryVersionError, match="v=missing"):
+        entry_parse(canonical_json({"kind": "from_the_future"}))
+    with pytest.raises(EntryVersionError, match="v=2"):
+        entry_parse(canonical_json({"v": 2, "kind": "from_the_future"}))
+
+
+@given(known_entries, st.data())
+def test_parse_refuses_a_known_kind_out_of_its_shape(
+    entry: KnownEntry, data: st.DataObject
+) -> None:
+    record = record_of(entry)
+    field = data.draw(st.sampled_from(sorted(FIELDS[entry.kind])))
+    change = data.draw(st.sampled_from(["drop", "add", "number", "empty"]))
+    if change == "drop":
+        del record[field]
+    elif change == "add":
+        record[data.draw(names.filter(lambda key: key not in record))] = "x"
+    elif change == "number":
+        record[field] = 7
+    else:
+        record[field] = ""
+    with pytest.raises(EntryError):
+        entry_parse(canonical_json(record))
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"kind":"handler", "v":1}', "not a canonical JSON object"),
+        (b'["kind","v"]', "not a canonical JSON object"),
+        (canonical_json({"v": 1}), "kind null is not a lowercase identifier"),
+        (canonical_json({"v": 1, "kind": "Handler"}), 'kind "Handler" is not a lowercase'),
+        (canonical_json({"v": 1, "kind": 7}), "kind 7 is not a lowercase identifier"),
+        (b"{" + b" " * MAX_ENTRY_SIZE + b"}", f"the log takes at most {MAX_ENTRY_SIZE}"),
+    ],
+)
+def test_parse_refusals(data: bytes, message: str) -> None:
+    with pytest.raises(EntryError, match=message):
+        entry_parse(data)
+
+
+def test_a_reader_may_ask_for_one_kind() -> None:
+    record = record_of(certificate())
+    assert entry_from_record(record, kind=EntryKind.CERTIFICATE) == certificate()
+    with pytest.raises(EntryError, match="entry is of kind \"certificate\", not 'handler'"):
+        entry_from_record(record, kind=EntryKind.HANDLER)
