@@ -56,7 +56,13 @@ from resolution.protocol.directory import (
     service_parse,
     uri_validate,
 )
-from resolution.protocol.lookup import handler_commitment, handler_fields
+from resolution.protocol.entries import (
+    OPENING_SIZE,
+    HandlerEntry,
+    HandlerRemovedEntry,
+    handler_commitment,
+    handler_committed,
+)
 from resolution.protocol.tiles import TILE_WIDTH
 from transparency.labels import number_label_keep
 from transparency.selectors import tile_inner_proofs_at, tree_size
@@ -76,7 +82,6 @@ PUT_FIELDS = frozenset({"number", "service", "uri", "priority", "visibility", "i
 DELETE_FIELDS = frozenset({"number", "service", "iat", "jti"})
 MAX_VISIBLE_TO = 50
 JTI = re.compile(r"[\x21-\x7e]{8,128}")
-OPENING_BYTES = 32
 
 
 class RemovalReason(models.TextChoices):
@@ -261,17 +266,15 @@ def _visible_to(payload: dict[str, Any]) -> list[str] | None:
 
 
 def handler_fields_of(handler: Handler, provider_slug: str) -> dict[str, Any]:
-    """The fields a handler's commitment covers (resolution.protocol.lookup.handler_fields)."""
-    return handler_fields(
-        handler.number,
-        {
-            "provider": provider_slug,
-            "service": handler.service,
-            "uri": handler.uri,
-            "priority": handler.priority,
-            "expires_at": rfc3339(handler.expires_at),
-            "certificate": handler.certificate_serial,
-        },
+    """The fields a handler's commitment covers (resolution.protocol.entries.handler_committed)."""
+    return handler_committed(
+        number=handler.number,
+        provider=provider_slug,
+        service=handler.service,
+        uri=handler.uri,
+        priority=handler.priority,
+        expires_at=rfc3339(handler.expires_at),
+        certificate=handler.certificate_serial,
     )
 
 
@@ -312,20 +315,18 @@ def handler_put(*, provider: Provider, number: str, service: str, token: object)
             handler.certificate, handler.external_certificate = certificate, None
             handler.label = bytes(certificate.label)
         handler.expires_at = certificate.not_after
-        handler.opening = secrets.token_bytes(OPENING_BYTES)
+        handler.opening = secrets.token_bytes(OPENING_SIZE)
         handler.updated_at = timezone.now()
         commitment = handler_commitment(
             bytes(handler.opening), handler_fields_of(handler, provider.slug)
         )
-        entry = log_append(
-            kind="handler",
-            payload={
-                "label": bytes(handler.label).hex(),
-                "provider": provider.slug,
-                "service": kind.value,
-                "commitment": commitment.hex(),
-            },
+        logged = HandlerEntry(
+            label=bytes(handler.label).hex(),
+            provider=provider.slug,
+            service=kind.value,
+            commitment=commitment.hex(),
         )
+        entry = log_append(kind=logged.kind, payload=logged.payload())
         handler.log_index = entry.index
         handler.tile_proof = None  # a new entry: its tile is not full yet
         handler.save()
@@ -367,15 +368,13 @@ def handler_delete(
 def _handler_remove(handler: Handler, provider_slug: str, reason: RemovalReason) -> AppendedEntry:
     """Delete the row (its opening with it) and log the removal, in the caller's transaction."""
     handler.delete()
-    return log_append(
-        kind="handler_removed",
-        payload={
-            "label": bytes(handler.label).hex(),
-            "provider": provider_slug,
-            "service": handler.service,
-            "reason": reason.value,
-        },
+    logged = HandlerRemovedEntry(
+        label=bytes(handler.label).hex(),
+        provider=provider_slug,
+        service=handler.service,
+        reason=reason.value,
     )
+    return log_append(kind=logged.kind, payload=logged.payload())
 
 
 def _service(text: str) -> Service:

@@ -20,6 +20,7 @@ from ca.problems import ChallengeExpired, ChallengeFailed, ChallengeNotVerified,
 from ca.services.challenges import challenge_lock
 from core.dates import rfc3339
 from providers.models import Provider
+from resolution.protocol.entries import CertificateEntry
 from transparency.labels import number_label_keep
 from transparency.services import AppendedEntry, log_append
 
@@ -87,18 +88,16 @@ def certificate_issue(
             holder=provider.name,
         )
         label = number_label_keep(number)
-        entry = log_append(
-            kind="certificate",
-            payload={
-                "label": label.label.hex(),
-                "serial": authority.serial_hex(serial),
-                "certificate_sha256": signed.certificate_sha256.hex(),
-                "public_key_sha256": signed.public_key_sha256.hex(),
-                "not_before": rfc3339(not_before),
-                "not_after": rfc3339(not_after),
-                "provider": provider.slug,
-            },
+        logged = CertificateEntry(
+            label=label.label.hex(),
+            serial=authority.serial_hex(serial),
+            certificate_sha256=signed.certificate_sha256.hex(),
+            public_key_sha256=signed.public_key_sha256.hex(),
+            not_before=rfc3339(not_before),
+            not_after=rfc3339(not_after),
+            provider=provider.slug,
         )
+        entry = log_append(kind=logged.kind, payload=logged.payload())
         certificate = Certificate.objects.create(
             serial=authority.serial_hex(serial),
             provider=provider,

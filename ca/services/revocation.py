@@ -21,6 +21,7 @@ from core.signed_requests import (
     signed_request_parse,
     signed_request_verify,
 )
+from resolution.protocol.entries import RevocationEntry
 from transparency.services import log_append
 
 logger = structlog.get_logger(__name__)
@@ -44,16 +45,14 @@ def certificate_revoke(
             raise CertificateRevoked(f"Revoked at {rfc3339(locked.revoked_at)}.")
         if locked.not_after <= now:
             raise CertificateExpired("An expired certificate needs no revocation.")
-        entry = log_append(
-            kind="revocation",
-            payload={
-                "label": bytes(locked.label).hex(),
-                "serial": locked.serial,
-                "revoked_at": rfc3339(now),
-                "reason": reason.value,
-                "provider": locked.provider.slug,
-            },
+        logged = RevocationEntry(
+            label=bytes(locked.label).hex(),
+            serial=locked.serial,
+            revoked_at=rfc3339(now),
+            reason=reason.value,
+            provider=locked.provider.slug,
         )
+        entry = log_append(kind=logged.kind, payload=logged.payload())
         locked.revoked_at = now
         locked.revocation_reason = reason.value
         locked.revocation_log_index = entry.index
