@@ -15,8 +15,9 @@ provably extends the old one (RFC 6962 §2.1.2: consistency) -- proven by recomp
 server-provided proof.  The hash tiles that overlap the old tree are checked against the
 compact range too, so a log that serves a different history is named as such.
 
-Entries must be canonical JSON objects (``canonical.parse_canonical``) with ``"v": 1`` and a
-non-empty string ``"kind"``.  An unknown ``v`` is rejected; an unknown kind is only counted.
+Entries must be canonical JSON objects (``canonical.parse_canonical``) of the entry version
+``entries.ENTRY_VERSION`` with a non-empty string ``"kind"``.  An unknown version is rejected;
+an unknown kind is only counted (``resolution.protocol.entries``).
 
 Public API: ``AuditError``, ``AuditReport``, ``audit_log``, ``DEFAULT_TIMEOUT``,
 ``DEFAULT_WORKERS``, ``DEFAULT_RETRIES``.
@@ -44,6 +45,7 @@ from resolution.client.parallel import DEFAULT_WORKERS, ordered_map
 from resolution.client.transport import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Transport
 from resolution.protocol.canonical import CanonicalJSONError, parse_canonical
 from resolution.protocol.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from resolution.protocol.entries import ENTRY_VERSION, EntryField, entry_version_supported
 from resolution.protocol.merkle import (
     HASH_SIZE,
     CompactRange,
@@ -71,9 +73,6 @@ __all__ = [
     "ProgressCallback",
     "audit_log",
 ]
-
-ENTRY_VERSION: Final = 1
-"""The only entry format version (``"v"``) this auditor understands."""
 
 _STATE_FORMAT: Final = "rs-log-audit-state/1"
 _LEAF_PREFIX: Final = b"\x00"  # RFC 6962 §2.1 leaf hash prefix
@@ -251,20 +250,23 @@ def _save_state(path: Path, cp: Checkpoint, note: bytes, compact: list[bytes]) -
 def _check_entries(first: int, entries: Sequence[bytes]) -> dict[str, int]:
     """Check log entries ``first``, ``first + 1``, ...; return how many there are of each kind.
 
-    An entry is a canonical JSON object with ``"v": 1`` and a non-empty string ``"kind"``.
+    An entry is a canonical JSON object of version ``ENTRY_VERSION`` with a non-empty string
+    ``"kind"``.
     This loop runs a million times for a million entries: the rare failure is explained by
     ``_reject``, so the common path only tests.
     """
     kinds: dict[str, int] = {}
     count, parse = kinds.get, parse_canonical
+    v, k, current = EntryField.V.value, EntryField.KIND.value, ENTRY_VERSION
     for offset, entry in enumerate(entries):
         try:
             record = parse(entry)
         except CanonicalJSONError as exc:
             raise AuditError(f"entry {first + offset} is not canonical JSON: {exc}") from None
-        version, kind = record.get("v"), record.get("kind")
-        # type() rather than isinstance: JSON true is not the version 1.
-        if type(version) is not int or version != ENTRY_VERSION or type(kind) is not str:
+        version, kind = record.get(v), record.get(k)
+        # entries.entry_version_supported, inlined: type() rather than isinstance, as JSON
+        # true is not the version 1.
+        if type(version) is not int or version != current or type(kind) is not str:
             _reject(first + offset, record)
         if not kind or len(entry) > MAX_ENTRY_SIZE:
             _reject(first + offset, record, len(entry))
@@ -274,9 +276,9 @@ def _check_entries(first: int, entries: Sequence[bytes]) -> dict[str, int]:
 
 def _reject(index: int, record: dict[str, object], length: int = 0) -> NoReturn:
     """Raise the ``AuditError`` that says why entry ``index`` failed ``_check_entries``."""
-    version, kind = record.get("v"), record.get("kind")
-    if type(version) is not int or version != ENTRY_VERSION:
-        shown = "missing" if "v" not in record else json.dumps(version, ensure_ascii=False)
+    version, kind = record.get(EntryField.V.value), record.get(EntryField.KIND.value)
+    if not entry_version_supported(version):
+        shown = "missing" if EntryField.V not in record else json.dumps(version, ensure_ascii=False)
         raise AuditError(f"entry {index} has v={shown}, want {ENTRY_VERSION}")
     if type(kind) is not str or not kind:
         raise AuditError(f"entry {index} has no kind (a non-empty string)")

@@ -15,9 +15,10 @@ checkpoint: that proves both that they are the log's entries and that the log on
 since (RFC 6962 §2.1), without any proof from the server.  The first run reads the log from
 its first entry, since a hijack may predate it.
 
-Entries that may name the label are parsed strictly (canonical JSON, ``"v": 1``); the others
-are only hashed.  An entry can only hide a label from the quick byte search with ``\\u``
-escapes, which canonical JSON forbids, so such entries are parsed too.
+Entries that may name the label are parsed strictly (``resolution.protocol.entries``:
+canonical JSON of a known version, each known kind of its own shape); the others are only
+hashed.  An entry can only hide a label from the quick byte search with ``\\u`` escapes, which
+canonical JSON forbids, so such entries are parsed too.
 
 This module makes no network call: ``monitor_log`` is given a function that fetches entry
 bundles (``resolution.client.Client.log_entry_bundle``).
@@ -32,7 +33,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -41,11 +42,22 @@ from typing import Any, Final
 from resolution.client.parallel import DEFAULT_WORKERS, ordered_map
 from resolution.protocol.canonical import CanonicalJSONError, parse_canonical
 from resolution.protocol.checkpoint import Checkpoint
-from resolution.protocol.merkle import HASH_SIZE, CompactRange, leaf_hash
+from resolution.protocol.entries import (
+    CertificateEntry,
+    EntryError,
+    EntryField,
+    EntryKind,
+    EntryVersionError,
+    HandlerEntry,
+    HandlerRemovedEntry,
+    OpaqueEntry,
+    RevocationEntry,
+    entry_from_record,
+)
+from resolution.protocol.merkle import CompactRange, leaf_hash
 from resolution.protocol.tiles import TILE_WIDTH, tile_width
 
 STATE_FORMAT: Final = "rs-monitor-state/1"
-ENTRY_VERSION: Final = 1
 
 BundleFetcher = Callable[[int, int], list[bytes]]
 """``fetch(index, width)``: the first ``width`` entries of entry bundle ``index``."""
@@ -80,14 +92,14 @@ class LogChange:
     def describe(self) -> str:
         """One line for people."""
         by = f" by {self.provider}" if self.provider else ""
-        if self.kind == "certificate":
+        if self.kind == EntryKind.CERTIFICATE:
             key = "FOREIGN KEY" if self.foreign else "own key"
             return f"certificate {self.serial} issued{by}, until {self.not_after} ({key})"
-        if self.kind == "revocation":
+        if self.kind == EntryKind.REVOCATION:
             return f"certificate {self.serial} revoked{by} ({self.reason or 'no reason'})"
-        if self.kind == "handler":
+        if self.kind == EntryKind.HANDLER:
             return f"handler {self.service}{by} published or replaced"
-        if self.kind == "handler_removed":
+        if self.kind == EntryKind.HANDLER_REMOVED:
             return f"handler {self.service}{by} removed ({self.reason or 'no reason'})"
         return f"entry of kind {self.kind!r}{by}"
 
@@ -201,7 +213,7 @@ def _b64(value: bytes) -> str:
     return base64.b64encode(value).decode("ascii")
 
 
-def _optional_str(record: dict[str, Any], key: str) -> str | None:
+def _optional_str(record: Mapping[str, Any], key: str) -> str | None:
     value = record.get(key)
     return value if isinstance(value, str) else None
 
@@ -212,7 +224,8 @@ def entry_change(
     """The change entry ``index`` records for the number of ``label``, or ``None`` if it is
     about another number.  ``own_keys`` are the SHA-256 of the holder's public keys
     (``store.public_key_sha256``).  Raises ``MonitorError`` for an entry that may name the
-    label but is not canonical JSON of version 1."""
+    label but is not canonical JSON of a known version, or not of its kind's shape
+    (``resolution.protocol.entries``)."""
     label_hex = label.hex().encode("ascii")
     if label_hex not in entry and b"\\u" not in entry:
         return None  # the fast path: canonical JSON would spell the label out
@@ -220,33 +233,62 @@ def entry_change(
         record = parse_canonical(entry)
     except CanonicalJSONError as exc:
         raise MonitorError(f"entry {index} is not canonical JSON: {exc}") from None
-    if record.get("label") != label_hex.decode("ascii"):
+    if record.get(EntryField.LABEL.value) != label_hex.decode("ascii"):
         return None
-    version = record.get("v")
-    if type(version) is not int or version != ENTRY_VERSION:
-        raise MonitorError(f"entry {index} names the number but has version {version!r}")
-    kind = record.get("kind")
-    if not isinstance(kind, str) or not kind:
-        raise MonitorError(f"entry {index} names the number but has no kind")
-    change = LogChange(
-        index=index,
-        kind=kind,
-        provider=_optional_str(record, "provider"),
-        serial=_optional_str(record, "serial"),
-        service=_optional_str(record, "service"),
-        reason=_optional_str(record, "reason"),
-        not_after=_optional_str(record, "not_after"),
-    )
-    if kind == "certificate":
-        fingerprint = _optional_str(record, "public_key_sha256")
-        try:
-            key_hash = bytes.fromhex(fingerprint or "")
-        except ValueError:
-            key_hash = b""
-        if change.serial is None or len(key_hash) != HASH_SIZE:
-            raise MonitorError(f"certificate entry {index} has no serial or public key hash")
-        change = replace(change, public_key_sha256=key_hash, foreign=key_hash not in own_keys)
-    return change
+    try:
+        parsed = entry_from_record(record)
+    except EntryVersionError as exc:
+        raise MonitorError(
+            f"entry {index} names the number but has version {exc.version!r}"
+        ) from None
+    except EntryError as exc:
+        raise MonitorError(f"entry {index} names the number but is malformed: {exc}") from None
+    match parsed:
+        case CertificateEntry():
+            key_hash = bytes.fromhex(parsed.public_key_sha256)
+            return LogChange(
+                index=index,
+                kind=parsed.kind.value,
+                provider=parsed.provider,
+                serial=parsed.serial,
+                not_after=parsed.not_after,
+                public_key_sha256=key_hash,
+                foreign=key_hash not in own_keys,
+            )
+        case RevocationEntry():
+            return LogChange(
+                index=index,
+                kind=parsed.kind.value,
+                provider=parsed.provider,
+                serial=parsed.serial,
+                reason=parsed.reason,
+            )
+        case HandlerEntry():
+            return LogChange(
+                index=index,
+                kind=parsed.kind.value,
+                provider=parsed.provider,
+                service=parsed.service,
+            )
+        case HandlerRemovedEntry():
+            return LogChange(
+                index=index,
+                kind=parsed.kind.value,
+                provider=parsed.provider,
+                service=parsed.service,
+                reason=parsed.reason,
+            )
+        case OpaqueEntry():
+            # A kind added after this monitor: reported with what it seems to carry.
+            return LogChange(
+                index=index,
+                kind=parsed.kind,
+                provider=_optional_str(parsed.fields, EntryField.PROVIDER),
+                serial=_optional_str(parsed.fields, EntryField.SERIAL),
+                service=_optional_str(parsed.fields, EntryField.SERVICE),
+                reason=_optional_str(parsed.fields, EntryField.REASON),
+                not_after=_optional_str(parsed.fields, EntryField.NOT_AFTER),
+            )
 
 
 def _still_valid(foreign: ForeignCertificate, now: datetime) -> bool:
@@ -330,7 +372,11 @@ def monitor_log(
         )
 
     for change in changes:
-        if change.kind == "certificate" and change.foreign and change.serial not in accepted:
+        if (
+            change.kind == EntryKind.CERTIFICATE
+            and change.foreign
+            and change.serial not in accepted
+        ):
             assert change.serial is not None and change.public_key_sha256 is not None
             outstanding[change.serial] = ForeignCertificate(
                 serial=change.serial,
@@ -339,7 +385,7 @@ def monitor_log(
                 not_after=change.not_after or "",
                 public_key_sha256=change.public_key_sha256.hex(),
             )
-        elif change.kind == "revocation" and change.serial is not None:
+        elif change.kind == EntryKind.REVOCATION and change.serial is not None:
             outstanding.pop(change.serial, None)
     for serial in accepted:
         outstanding.pop(serial, None)

@@ -50,6 +50,7 @@ from resolution.protocol.certificates import (
     tn_auth_list_covers,
 )
 from resolution.protocol.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from resolution.protocol.entries import ENTRY_VERSION, EntryField, EntryKind
 from resolution.protocol.lookup import LookupVerificationError, VerifiedLookup
 from resolution.protocol.merkle import ProofError, leaf_hash, verify_inclusion
 from resolution.protocol.note import NoteError, parse_verifier_key
@@ -173,12 +174,12 @@ def certificate_log_check(
     except ValueError as exc:
         raise VerificationError(f"the certificate issued is not PEM: {exc}") from None
     expected = {
-        "v": 1,
-        "kind": "certificate",
-        "label": label.hex(),
-        "serial": issued.serial,
-        "certificate_sha256": hashlib.sha256(der).hexdigest(),
-        "public_key_sha256": public_key_sha256(key).hex(),
+        EntryField.V: ENTRY_VERSION,
+        EntryField.KIND: EntryKind.CERTIFICATE,
+        EntryField.LABEL: label.hex(),
+        EntryField.SERIAL: issued.serial,
+        EntryField.CERTIFICATE_SHA256: hashlib.sha256(der).hexdigest(),
+        EntryField.PUBLIC_KEY_SHA256: public_key_sha256(key).hex(),
     }
     wrong = [name for name, value in expected.items() if record.get(name) != value]
     if wrong:

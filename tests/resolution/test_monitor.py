@@ -62,7 +62,8 @@ def revocation_record(serial: str) -> dict[str, Any]:
 
 def handler_record(service: str, kind: str = "handler") -> dict[str, Any]:
     record = {"v": 1, "kind": kind, "label": LABEL.hex(), "provider": "acme-chat"}
-    return record | {"service": service, "commitment": "00" * 32}
+    content = {"commitment": "00" * 32} if kind == "handler" else {"reason": "removed"}
+    return record | {"service": service} | content
 
 
 @pytest.fixture
@@ -179,6 +180,13 @@ def test_monitor_rejects_a_malformed_entry_under_the_label():
     newer = canonical_json(certificate_record("a", OWN) | {"v": 2})
     with pytest.raises(MonitorError, match="version 2"):
         entry_change(9, newer, LABEL, {OWN})
+    # A known kind out of its shape (resolution.protocol.entries) is not read as one.
+    keyless = canonical_json(certificate_record("a", OWN, public_key_sha256="not hex"))
+    with pytest.raises(MonitorError, match="malformed: entry's public_key_sha256 is not"):
+        entry_change(10, keyless, LABEL, {OWN})
+    extra = canonical_json(handler_record("messaging") | {"uri": "sip:x@y.example"})
+    with pytest.raises(MonitorError, match="malformed: entry has the keys"):
+        entry_change(11, extra, LABEL, {OWN})
 
 
 def test_monitor_state_that_does_not_add_up_is_refused(tiled, served):
