@@ -23,6 +23,7 @@ from ca.selectors import (
     delivery_errors,
 )
 from directory.metrics import lookups_by_provider_hour
+from resolution.protocol.entries import EntryKind
 from transparency.selectors import (
     Backlog,
     entries_by_period,
@@ -201,8 +202,8 @@ def dashboard_figures(period: Period) -> Dashboard:
     )
 
     entries = entries_by_period(since=since, period="hour")
-    issued = {r.period: float(r.entries) for r in entries if r.kind == "certificate"}
-    revoked = {r.period: float(r.entries) for r in entries if r.kind == "revocation"}
+    issued = {r.period: float(r.entries) for r in entries if r.kind == EntryKind.CERTIFICATE}
+    revoked = {r.period: float(r.entries) for r in entries if r.kind == EntryKind.REVOCATION}
     certificates = line_chart(
         slug="certificates",
         title="Certificates issued and revoked per hour",

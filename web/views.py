@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 
 from core.encoding import b64
 from resolution.protocol.checkpoint import MAX_TREE_SIZE, CheckpointError, parse_checkpoint
+from resolution.protocol.entries import EntryField
 from resolution.protocol.note import NoteError, parse_note
 from transparency import selectors
 from transparency.keys import log_keys
@@ -27,7 +28,7 @@ from web.figures import EXPLORER_PERIODS, log_figures
 
 PAGE_SIZE = 50
 RECENT = 10
-SUMMARY_FIELDS = ("provider", "service", "serial", "reason")
+SUMMARY_FIELDS = (EntryField.PROVIDER, EntryField.SERVICE, EntryField.SERIAL, EntryField.REASON)
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,9 @@ class EntryShown:
         if not self.fields:
             return ""
         parts = [f"{name} {self.fields[name]}" for name in SUMMARY_FIELDS if name in self.fields]
-        if isinstance(self.fields.get("label"), str):
-            parts.append(f"label {self.fields['label'][:12]}…")
+        label = self.fields.get(EntryField.LABEL)
+        if isinstance(label, str):
+            parts.append(f"{EntryField.LABEL} {label[:12]}…")
         return ", ".join(str(part) for part in parts)
 
     @property
