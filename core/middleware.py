@@ -13,6 +13,7 @@ import structlog
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from core.logging import ROUTE_ENVIRON_KEY
 from core.problems import problem_response
 
 logger = structlog.get_logger("rs.request")
@@ -29,7 +30,11 @@ def _request_id(request: HttpRequest) -> str:
 
 
 class RequestLogMiddleware:
-    """Log method, route (never the raw path: it may hold a phone number), status and time."""
+    """Log method, route (never the raw path: it may hold a phone number), status and time.
+
+    The route is also left in the WSGI environ (``core.logging.ROUTE_ENVIRON_KEY``) for the
+    access log of gunicorn (config.gunicorn), which would otherwise print the raw path.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -43,11 +48,14 @@ class RequestLogMiddleware:
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
         match = request.resolver_match
+        route = match.route if match else "<unresolved>"
+        if match:
+            request.META[ROUTE_ENVIRON_KEY] = route  # the WSGI environ itself under gunicorn
         logger.info(
             "request",
             request_id=request_id,
             method=request.method,
-            route=match.route if match else "<unresolved>",
+            route=route,
             status=response.status_code,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
             provider=getattr(getattr(request, "rs_provider", None), "slug", None),

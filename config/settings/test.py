@@ -30,4 +30,7 @@ RS_KEY_PASSPHRASE = "test-only-passphrase"  # noqa: S105
 # One key folder per test session, shared with the processes the tests start (workers, writers).
 RS_KEY_DIR = Path(os.environ.setdefault("RS_KEY_DIR", tempfile.mkdtemp(prefix="rs-test-keys-")))
 
-configure_logging(fmt="console", level=env.str("RS_LOG_LEVEL", default="WARNING"))
+configure_logging(
+    fmt=env.str("RS_LOG_FORMAT", default="console"),
+    level=env.str("RS_LOG_LEVEL", default="WARNING"),
+)
