@@ -326,6 +326,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Workers and beat keep core.logging's redacting handler (config.celery_app) on the root logger.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Hash new log entries into tiles and sign a checkpoint: the merge delay is about 1 s.
     "log-integrate": {

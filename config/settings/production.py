@@ -57,4 +57,5 @@ SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 
-configure_logging(fmt=env.str("RS_LOG_FORMAT", default="json"), level=RS_LOG_LEVEL)
+RS_LOG_FORMAT = env.str("RS_LOG_FORMAT", default="json")
+configure_logging(fmt=RS_LOG_FORMAT, level=RS_LOG_LEVEL)
