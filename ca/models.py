@@ -7,7 +7,10 @@ another trusted root (ca.trust) are kept apart, with the CRLs of their CAs.
 
 from __future__ import annotations
 
+import re
+import secrets
 import uuid
+from typing import Final
 
 from django.conf import settings
 from django.db import models
@@ -74,11 +77,31 @@ class Challenge(models.Model):
         return timezone.now() >= self.expires_at
 
 
+# A certificate's name in the public repository (its x5u): 24 random bytes as unpadded base64url
+# (RFC 4648 §5), 32 characters, 192 bits. Unlike the serial, which the CRL lists, it appears
+# only in the certificate response and in the PASSporTs its holder signs (DESIGN §7.1).
+REPOSITORY_ID_BYTES: Final = 24
+REPOSITORY_ID_LENGTH: Final = 32
+REPOSITORY_ID: Final = re.compile(r"[A-Za-z0-9_-]{32}")
+
+
+def repository_id_new() -> str:
+    """A fresh repository id for a certificate: :data:`REPOSITORY_ID_BYTES` from the CSPRNG."""
+    return secrets.token_urlsafe(REPOSITORY_ID_BYTES)
+
+
 class Certificate(models.Model):
     """A number certificate this CA issued (DESIGN §4.3)."""
 
     serial = models.CharField(
         max_length=40, unique=True, help_text="Serial number, lowercase hex (128 random bits)"
+    )
+    repository_id = models.CharField(
+        max_length=REPOSITORY_ID_LENGTH,
+        unique=True,
+        default=repository_id_new,
+        editable=False,
+        help_text="The certificate's unguessable name in the repository: its x5u, not its serial",
     )
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="certificates")
     # One challenge, one certificate: the database itself refuses a second use.
@@ -127,8 +150,9 @@ class Certificate(models.Model):
 
     @property
     def x5u(self) -> str:
-        """The URL of the certificate and its chain (RFC 8224 §7.3), as PASSporTs name it."""
-        return f"{settings.RS_PUBLIC_URL}/ca/certs/{self.serial}.pem"
+        """The URL of the certificate and its chain (RFC 8224 §7.3), as PASSporTs name it: by
+        repository id, so that a serial read from the CRL or the log opens nothing."""
+        return f"{settings.RS_PUBLIC_URL}/ca/certs/{self.repository_id}.pem"
 
     @property
     def status(self) -> str:

@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from ca.authority import ca_keys, serial_hex
 from ca.models import ExternalCrl
-from ca.selectors import SERIAL, certificate_get, certificate_x509, crl_latest, name_sha256
+from ca.selectors import certificate_in_repository, certificate_x509, crl_latest, name_sha256
 from ca.trust import trusted_roots
 from core.fetch import FetchError, url_fetch_configured
 from resolution.protocol.certificates import MAX_INTERMEDIATES
@@ -55,7 +55,7 @@ X5U_REASONS: Final = frozenset(
         # or a host resolving to a private, loopback or otherwise non-public address.
         "x5u-not-allowed",
         # Fetched, but no chain came back: no answer, TLS failure, timeout, not 200, another
-        # media type, too large; or our own repository has no certificate with that serial.
+        # media type, too large; or our own repository has no certificate with that id.
         "x5u-fetch-failed",
         # What came back is not a certificate chain (PEM or DER), or holds too many certificates.
         "x5u-invalid",
@@ -134,13 +134,12 @@ def _cache_keep(url: str, chain: tuple[x509.Certificate, ...], max_age: int | No
             _chains.popitem(last=False)
 
 
-def _repository_serial(url: str) -> str | None:
-    """The serial when ``url`` is a certificate in our own repository (Certificate.x5u)."""
+def _repository_id(url: str) -> str | None:
+    """The id when ``url`` names a certificate in our own repository (Certificate.x5u)."""
     prefix = f"{settings.RS_PUBLIC_URL}/ca/certs/"
     if not url.startswith(prefix) or not url.endswith(".pem"):
         return None
-    serial = url[len(prefix) : -len(".pem")].lower()
-    return serial if SERIAL.fullmatch(serial) else None
+    return url[len(prefix) : -len(".pem")]
 
 
 def _chain_parse(body: bytes) -> tuple[x509.Certificate, ...]:
@@ -162,11 +161,13 @@ def _chain_parse(body: bytes) -> tuple[x509.Certificate, ...]:
 
 def x5u_chain(url: str) -> tuple[x509.Certificate, ...]:
     """The certificate chain an ``x5u`` names, leaf first; raises :class:`X5uError`."""
-    serial = _repository_serial(url)
-    if serial is not None:
-        certificate = certificate_get(serial=serial)
+    repository_id = _repository_id(url)
+    if repository_id is not None:
+        # Any URL under our repository is answered here, as GET would answer it: an unknown id,
+        # or a serial (which names nothing there), is a chain that cannot be had.
+        certificate = certificate_in_repository(repository_id=repository_id)
         if certificate is None:
-            raise X5uError("x5u-fetch-failed", "our repository has no certificate with this serial")
+            raise X5uError("x5u-fetch-failed", "our repository has no certificate with this id")
         return (certificate_x509(certificate), ca_keys().issuing)
     chain = _cached(url)
     if chain is not None:

@@ -17,7 +17,14 @@ from django.db.models.functions import TruncHour
 
 from ca.authority import ca_keys
 from ca.choices import ChallengeStatus, DeliveryStatus
-from ca.models import Certificate, Challenge, Crl, ExternalCertificate, ExternalCrl
+from ca.models import (
+    REPOSITORY_ID,
+    Certificate,
+    Challenge,
+    Crl,
+    ExternalCertificate,
+    ExternalCrl,
+)
 from ca.trust import trusted_root_of, trusted_roots
 from providers.models import Provider
 from resolution.protocol.certificates import (
@@ -31,12 +38,30 @@ from resolution.protocol.tnauthlist import TN_AUTH_LIST_OID, covers, decode_tn_a
 SERIAL = re.compile(r"[0-9a-f]{32}")
 
 
-def certificate_get(*, serial: str) -> Certificate | None:
-    """The certificate with this serial (32 lowercase hex digits), if any."""
+def certificate_get(*, provider: Provider, serial: str) -> Certificate | None:
+    """The provider's own certificate with this serial (32 hex digits), if any.
+
+    Another provider's certificate is None, as an unknown serial is: a serial (the CRL lists
+    them) must not tell anyone but its provider that it exists, nor open anything.
+    """
     serial = serial.lower()
     if not SERIAL.fullmatch(serial):
         return None
-    return Certificate.objects.select_related("provider").filter(serial=serial).first()
+    return (
+        Certificate.objects.select_related("provider")
+        .filter(serial=serial, provider=provider)
+        .first()
+    )
+
+
+def certificate_in_repository(*, repository_id: str) -> Certificate | None:
+    """The certificate the public repository serves under this id (``Certificate.x5u``), if any.
+
+    A serial is not an id: ``/ca/certs/<serial>.pem`` finds nothing, like any unknown id.
+    """
+    if not REPOSITORY_ID.fullmatch(repository_id):
+        return None
+    return Certificate.objects.filter(repository_id=repository_id).first()
 
 
 def certificate_x509(certificate: Certificate) -> x509.Certificate:

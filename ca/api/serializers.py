@@ -61,6 +61,12 @@ class CertificateIssueInput(serializers.Serializer[Any]):
     )
 
 
+X5U_HELP = (
+    "Where the certificate and chain are served (PASSporT x5u), by an unguessable id, not the "
+    "serial: only the certificate's provider and the PASSporTs its key signs carry it"
+)
+
+
 # What POST /v1/certificates answers, made from ca.services.issuance's IssuedCertificate.
 class CertificateIssuedOutput(serializers.Serializer[IssuedCertificate]):
     serial = serializers.CharField(source="certificate.serial", help_text="32 hex digits")
@@ -72,7 +78,7 @@ class CertificateIssuedOutput(serializers.Serializer[IssuedCertificate]):
     not_after = serializers.DateTimeField(source="certificate.not_after")
     x5u = serializers.URLField(
         source="certificate.x5u",
-        help_text="Where the certificate and chain are served (PASSporT x5u)",
+        help_text=X5U_HELP,
     )
     log = LogPosition()
 
@@ -91,7 +97,7 @@ class CertificateOutput(serializers.Serializer[Certificate]):
     not_after = serializers.DateTimeField()
     revoked_at = serializers.DateTimeField(allow_null=True)
     revocation_reason = serializers.CharField(allow_blank=True)
-    x5u = serializers.URLField()
+    x5u = serializers.URLField(help_text=X5U_HELP)
     log_index = serializers.IntegerField()
     revocation_log_index = serializers.IntegerField(allow_null=True)
 

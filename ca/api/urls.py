@@ -23,6 +23,10 @@ api_urlpatterns = [
 
 repository_urlpatterns = [
     path("root.pem", views.RootCertificateApi.as_view(), name="ca-root"),
-    path("certs/<str:serial>.pem", views.CertificateChainApi.as_view(), name="ca-certificate"),
+    path(
+        "certs/<str:certificate_id>.pem",
+        views.CertificateChainApi.as_view(),
+        name="ca-certificate",
+    ),
     path("crl", views.CrlApi.as_view(), name="ca-crl"),
 ]

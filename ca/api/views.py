@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from ca.api import serializers as s
 from ca.authority import ca_keys
+from ca.models import Certificate
 from ca.passports import PassportVerdict, certificate_serial
 from ca.problems import (
     CertificateNotFound,
@@ -32,6 +33,7 @@ from ca.problems import (
 from ca.selectors import (
     certificate_chain_pem,
     certificate_get,
+    certificate_in_repository,
     challenge_get,
     crl_latest,
 )
@@ -147,21 +149,30 @@ class CertificatesApi(APIView):
         return Response(s.CertificateIssuedOutput(issued).data, status=201)
 
 
+def _own_certificate(request: Request, serial: str) -> Certificate:
+    """The caller's certificate with this serial; another provider's is not found, as an
+    unknown serial is not, so that a serial tells no one else whether it exists."""
+    certificate = certificate_get(provider=caller_provider(request), serial=serial)
+    if certificate is None:
+        raise CertificateNotFound("The calling provider has no certificate with this serial.")
+    return certificate
+
+
 class CertificateApi(APIView):
-    """A certificate's state: valid, revoked or expired, with its log entries."""
+    """A certificate's state: valid, revoked or expired, with its log entries and x5u.
+
+    Only the provider it was issued through sees it.
+    """
 
     @extend_schema(
         operation_id="certificates_get",
         responses={
             200: s.CertificateOutput,
-            404: problem("No such certificate"),
+            404: problem("The calling provider has no certificate with this serial"),
         },
     )
     def get(self, request: Request, serial: str) -> Response:
-        certificate = certificate_get(serial=serial)
-        if certificate is None:
-            raise CertificateNotFound("No certificate has this serial.")
-        return Response(s.CertificateOutput(certificate).data)
+        return Response(s.CertificateOutput(_own_certificate(request, serial)).data)
 
 
 class CertificateRevokeApi(APIView):
@@ -169,6 +180,8 @@ class CertificateRevokeApi(APIView):
 
     The payload is ``{"serial": "<serial>", "iat": <seconds>, "reason": "keyCompromise"}``
     (``reason`` optional: one of the RFC 5280 names), signed ES256 (compact, ``application/jose``).
+    It is sent with the API key of the provider the certificate was issued through: to any
+    other, the certificate is not found.
     """
 
     parser_classes = [JoseParser]
@@ -180,15 +193,13 @@ class CertificateRevokeApi(APIView):
             200: s.CertificateOutput,
             400: problem("Malformed JWS, stale iat, or a payload for another certificate"),
             403: problem("The signature is not by the certificate's key"),
-            404: problem("No such certificate"),
+            404: problem("The calling provider has no certificate with this serial"),
             409: problem("Already revoked, or expired"),
             415: problem("The body is not application/jose"),
         },
     )
     def post(self, request: Request, serial: str) -> Response:
-        certificate = certificate_get(serial=serial)
-        if certificate is None:
-            raise CertificateNotFound("No certificate has this serial.")
+        certificate = _own_certificate(request, serial)
         revoked = certificate_revoke_signed(certificate=certificate, token=request.data)
         return Response(s.CertificateOutput(revoked).data)
 
@@ -298,16 +309,23 @@ class RootCertificateApi(_RepositoryView):
 
 
 class CertificateChainApi(_RepositoryView):
-    """A number certificate and its issuing CA: what a PASSporT's x5u points to."""
+    """A number certificate and its issuing CA: what a PASSporT's x5u points to.
+
+    Named by its repository id, which only the certificate response and its holder's PASSporTs
+    carry; a serial (the CRL lists them) is no id here, and opens nothing.
+    """
 
     @extend_schema(
         operation_id="ca_certificate",
-        responses={(200, PEM_CHAIN): OpenApiTypes.STR, 404: problem("No such certificate")},
+        responses={
+            (200, PEM_CHAIN): OpenApiTypes.STR,
+            404: problem("No certificate has this id (a serial is not one)"),
+        },
     )
-    def get(self, request: Request, serial: str) -> HttpResponse:
-        certificate = certificate_get(serial=serial)
+    def get(self, request: Request, certificate_id: str) -> HttpResponse:
+        certificate = certificate_in_repository(repository_id=certificate_id)
         if certificate is None:
-            raise CertificateNotFound("No certificate has this serial.")
+            raise CertificateNotFound("The repository has no certificate with this id.")
         response = HttpResponse(certificate_chain_pem(certificate), content_type=PEM_CHAIN)
         # A certificate never changes; whether it is revoked is the CRL's business.
         response["Cache-Control"] = CERTIFICATE_CACHE

@@ -456,7 +456,8 @@ class Client:
         )
 
     def certificate_get(self, serial: str) -> CertificateState:
-        """``GET /v1/certificates/{serial}``: valid, revoked or expired, with log indices."""
+        """``GET /v1/certificates/{serial}``: valid, revoked or expired, with log indices and
+        x5u; only for a certificate issued through the calling provider (404 otherwise)."""
         return _certificate_state(self._json("GET", f"/v1/certificates/{_segment(serial)}"))
 
     def certificate_revoke(self, serial: str, token: str) -> CertificateState:
@@ -474,10 +475,10 @@ class Client:
             raise ResponseError(f"GET /ca/root.pem: {len(certificates)} certificates, want 1")
         return certificates[0]
 
-    def ca_chain(self, serial: str) -> tuple[x509.Certificate, ...]:
-        """``GET /ca/certs/{serial}.pem``: a certificate then its issuing CA (a PASSporT's
-        x5u)."""
-        path = f"/ca/certs/{_segment(serial)}.pem"
+    def ca_chain(self, certificate_id: str) -> tuple[x509.Certificate, ...]:
+        """``GET /ca/certs/{id}.pem``: a certificate then its issuing CA, by the unguessable id
+        of its ``x5u`` (a serial names nothing there).  With the whole URL: ``x5u_chain``."""
+        path = f"/ca/certs/{_segment(certificate_id)}.pem"
         answer = self._request("GET", path, auth=False, accept="*/*", limit=_MAX_PEM_BYTES)
         return _pem_certificates(f"GET {path}", answer.content)
 

@@ -80,6 +80,11 @@ class Holder:
         return str(self.issued["serial"])
 
     @property
+    def x5u(self) -> str:
+        """Where the repository serves the certificate: by its id, as the response named it."""
+        return str(self.issued["x5u"])
+
+    @property
     def certificate(self) -> x509.Certificate:
         return x509.load_pem_x509_certificate(self.issued["certificate"].encode())
 

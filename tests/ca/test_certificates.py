@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import uuid
@@ -54,11 +55,11 @@ def test_the_full_flow_issues_a_certificate_for_the_verified_number(
 
     assert issued["serial"] == f"{certificate.serial_number:032x}"
     assert certificate.public_key() == holder.key.public_key()
-    assert issued["x5u"] == f"http://testserver/ca/certs/{issued['serial']}.pem"
+    stored = Certificate.objects.get(serial=issued["serial"])
+    assert issued["x5u"] == f"http://testserver/ca/certs/{stored.repository_id}.pem"
     assert timezone.now() + timedelta(days=29) < certificate.not_valid_after_utc
     assert certificate.not_valid_after_utc <= timezone.now() + timedelta(days=30)
     assert issued["log"]["index"] == Entry.objects.get(kind="certificate").index
-    stored = Certificate.objects.get(serial=issued["serial"])
     assert (stored.number, stored.provider) == (NUMBER, provider)
     assert stored.challenge.status == ChallengeStatus.USED
 
@@ -101,7 +102,7 @@ def test_openssl_verifies_the_chain(
 ) -> None:
     holder = certificate_obtained(api_client, sms_outbox)
     root = anonymous_client.get("/ca/root.pem")
-    chain = anonymous_client.get(f"/ca/certs/{holder.serial}.pem")
+    chain = anonymous_client.get(holder.x5u)
     assert root.status_code == chain.status_code == 200
     assert chain["Content-Type"] == "application/pem-certificate-chain"
     leaf_pem, issuing_pem = chain.content.decode().split("-----END CERTIFICATE-----\n")[:2]
@@ -338,9 +339,57 @@ def test_certificate_state_is_readable(
     assert body["provider"] == provider.slug
     assert body["log_index"] == holder.issued["log"]["index"]
     assert body["revoked_at"] is None
+    assert body["x5u"] == holder.x5u  # its own provider may see it
     assert NUMBER not in response.content.decode()
     assert_problem(api_client.get("/v1/certificates/" + "0" * 32), 404, "certificate-not-found")
     assert_problem(api_client.get("/v1/certificates/zz"), 404, "certificate-not-found")
+
+
+def test_another_provider_cannot_tell_a_certificate_exists(
+    api_client: Any, client_for: Any, sms_outbox: list[Any]
+) -> None:
+    holder = certificate_obtained(api_client, sms_outbox)
+    other = client_for(api_key_create(provider=ProviderFactory(), label="other").secret)
+    unknown = "0" * 32
+
+    for serial in (holder.serial, unknown):
+        answer = other.get(f"/v1/certificates/{serial}")
+        assert_problem(answer, 404, "certificate-not-found")
+        assert holder.x5u not in answer.content.decode()
+        # Revoking, even with a malformed token, answers the same for both: not found.
+        revoke = other.post(
+            f"/v1/certificates/{serial}/revoke", "not-a-jws", content_type="application/jose"
+        )
+        assert_problem(revoke, 404, "certificate-not-found")
+    known = other.get(f"/v1/certificates/{holder.serial}").json()
+    absent = other.get(f"/v1/certificates/{unknown}").json()
+    assert known == absent
+    assert Certificate.objects.get(serial=holder.serial).revoked_at is None
+
+
+def test_the_repository_names_certificates_by_an_unguessable_id(
+    api_client: Any, anonymous_client: Any, sms_outbox: list[Any]
+) -> None:
+    first = certificate_obtained(api_client, sms_outbox)
+    second = certificate_obtained(api_client, sms_outbox, "+33698765432")
+    ids = [
+        Certificate.objects.get(serial=holder.serial).repository_id for holder in (first, second)
+    ]
+
+    assert ids[0] != ids[1]
+    for holder, repository_id in zip((first, second), ids, strict=True):
+        assert holder.x5u == f"http://testserver/ca/certs/{repository_id}.pem"
+        # At least 128 random bits: 32 base64url characters carry 192.
+        random_bytes = base64.urlsafe_b64decode(repository_id + "=" * (-len(repository_id) % 4))
+        assert len(random_bytes) * 8 >= 128
+        assert holder.serial not in repository_id.lower()
+        assert anonymous_client.get(holder.x5u).status_code == 200
+    # The serial, which the CRL lists, opens nothing: the same 404 as an id that does not exist.
+    by_serial = anonymous_client.get(f"/ca/certs/{first.serial}.pem")
+    assert_problem(by_serial, 404, "certificate-not-found")
+    unknown = anonymous_client.get("/ca/certs/" + "A" * 32 + ".pem")
+    assert_problem(unknown, 404, "certificate-not-found")
+    assert by_serial.json()["detail"] == unknown.json()["detail"]
 
 
 def test_the_repository_serves_only_known_certificates(anonymous_client: Any) -> None:
@@ -349,3 +398,6 @@ def test_the_repository_serves_only_known_certificates(anonymous_client: Any) ->
     )
     assert_problem(anonymous_client.get("/ca/certs/..%2Froot.pem"), 404, "not-found")
     assert_problem(anonymous_client.get("/ca/certs/ZZ.pem"), 404, "certificate-not-found")
+    assert_problem(
+        anonymous_client.get("/ca/certs/" + "é" * 32 + ".pem"), 404, "certificate-not-found"
+    )

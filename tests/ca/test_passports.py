@@ -110,8 +110,10 @@ def test_a_passport_of_our_certificate_is_valid_once(
         "dest_uri": [],
         "iat": answer["passport"]["iat"],
         "ppt": None,
-        "x5u": f"http://testserver/ca/certs/{holder.serial}.pem",
+        "x5u": holder.x5u,
     }
+    repository_id = Certificate.objects.get(serial=holder.serial).repository_id
+    assert holder.x5u == f"http://testserver/ca/certs/{repository_id}.pem"
     certificate = answer["certificate"]
     assert certificate["serial"] == holder.serial
     assert certificate["issuer"] == holder.certificate.issuer.rfc4514_string()
@@ -193,13 +195,28 @@ def test_a_revoked_certificate_is_refused(api_client: Any, holder: Holder) -> No
     assert answer["certificate"]["serial"] == holder.serial
 
 
-def test_a_serial_our_repository_does_not_have(api_client: Any, holder: Holder) -> None:
-    token = sign(holder, x5u=f"http://testserver/ca/certs/{'0' * 32}.pem")
+def test_an_id_our_repository_does_not_have(api_client: Any, holder: Holder) -> None:
+    for unknown in ("0" * 32, "A" * 32, "ZZ", "a/b", ""):
+        token = sign(holder, x5u=f"http://testserver/ca/certs/{unknown}.pem")
+
+        answer = verdict(api_client, token)
+
+        assert answer["reasons"] == ["x5u-fetch-failed"]
+        assert answer["certificate"] is None
+
+
+def test_a_passport_naming_its_certificate_by_serial_is_refused(
+    api_client: Any, holder: Holder, settings: Any
+) -> None:
+    # The repository once named certificates by serial; such a URL now opens nothing.
+    settings.RS_X5U_ALLOWED_HOSTS = []
+    token = sign(holder, x5u=f"http://testserver/ca/certs/{holder.serial}.pem")
 
     answer = verdict(api_client, token)
 
     assert answer["reasons"] == ["x5u-fetch-failed"]
     assert answer["certificate"] is None
+    assert reasons(api_client, sign(holder)) == []  # by its id, the same certificate verifies
 
 
 def test_a_string_that_is_no_passport_is_malformed(api_client: Any) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from ca.models import Certificate
 from providers.services import api_key_create
 from resolution.cli import main
 from resolution.protocol.note import generate_signer, verifier_key
@@ -55,7 +56,7 @@ class Rs:
 
 @pytest.fixture
 def server(live_server: Any, settings: Any, crl: Any) -> str:
-    # PASSporTs name their chain by x5u (RS_PUBLIC_URL/ca/certs/...): make it this server, so
+    # PASSporTs name their chain by x5u (RS_PUBLIC_URL/ca/certs/<id>.pem): make it this server, so
     # that an offline verifier can fetch it.
     settings.RS_PUBLIC_URL = live_server.url
     return str(live_server.url)
@@ -115,6 +116,12 @@ def test_register_publish_lookup_passport_hijack_monitor_revoke(
     signed = holder("passport", "sign", "--from", NUMBER, "--to", CALLEE)
     assert signed.code == 0, signed.err
     token = signed.out.strip()
+    # Its x5u is the one the certificate response gave: the certificate's id, not its serial.
+    meta = json.loads((folder / "number.json").read_text())
+    encoded_header = token.split(".")[0]
+    header = json.loads(base64.urlsafe_b64decode(encoded_header + "=" * (-len(encoded_header) % 4)))
+    repository_id = Certificate.objects.get(serial=meta["serial"]).repository_id
+    assert header["x5u"] == meta["x5u"] == f"{holder.url}/ca/certs/{repository_id}.pem"
     verified = holder("passport", "verify", token)
     assert verified.code == 0, verified.out + verified.err
     assert verified.out.startswith(f"valid: {NUMBER} -> {CALLEE}")

@@ -56,9 +56,15 @@ def test_client_drives_the_whole_api_with_typed_answers(client, provider, sms_ou
     issued = client.certificate_issue(challenge.id, csr_pem(key))
     assert issued.x509().public_key() == key.public_key()
     assert issued.not_after - issued.not_before > timedelta(days=29)
-    assert client.ca_chain(issued.serial)[0].serial_number == int(issued.serial, 16)
-    assert client.ca_root().subject == client.ca_chain(issued.serial)[-1].issuer
-    assert client.certificate_get(issued.serial).status == "valid"
+    # The repository names the certificate by the id in its x5u, never by its serial.
+    certificate_id = issued.x5u.rsplit("/", 1)[-1].removesuffix(".pem")
+    assert client.ca_chain(certificate_id)[0].serial_number == int(issued.serial, 16)
+    assert client.ca_root().subject == client.ca_chain(certificate_id)[-1].issuer
+    with pytest.raises(ApiError) as by_serial:
+        client.ca_chain(issued.serial)
+    assert (by_serial.value.status, by_serial.value.slug) == (404, "certificate-not-found")
+    state = client.certificate_get(issued.serial)
+    assert (state.status, state.x5u) == ("valid", issued.x5u)
 
     # The certificate's log entry: served, included in the signed checkpoint, labelled.
     keys = client.log_key()
