@@ -98,8 +98,8 @@ def copy_entries(start: int, count: int) -> None:
     """Write entries ``start .. start+count-1`` fast (COPY), as log_append would have."""
     from django.db import connection
 
+    from resolution.protocol.entries import entry_encode
     from resolution.protocol.merkle import leaf_hash
-    from transparency.services import entry_encode
 
     with (
         connection.cursor() as cursor,

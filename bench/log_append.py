@@ -30,8 +30,9 @@ def worker(mode: str, count: int, offset: int, url: str) -> None:
     join_django(url)
     from django.db import connection, transaction
 
+    from resolution.protocol.entries import entry_encode
     from resolution.protocol.merkle import leaf_hash
-    from transparency.services import entry_encode, log_append
+    from transparency.services import log_append
 
     sys.stdout.write("ready\n")
     sys.stdout.flush()

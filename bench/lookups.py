@@ -318,9 +318,9 @@ def chunk_load(start: int, count: int) -> LoadCost:
     from ca.codes import code_digest, code_generate
     from core.dates import rfc3339
     from resolution.protocol.directory import uri_validate
+    from resolution.protocol.entries import entry_encode
     from resolution.protocol.merkle import leaf_hash
     from transparency.labels import number_label_compute
-    from transparency.services import entry_encode
 
     plan, keys = _Loader.plan, _Loader.keys
     cost = LoadCost(numbers=count)

@@ -294,7 +294,7 @@ def handler_put(*, provider: Provider, number: str, service: str, token: object)
         raise UriInvalid(str(error)) from None
     priority = _priority(change.payload)
     visible_to = _visible_to(change.payload)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         certificate = _certificate_hold(change)
         _jti_spend(change)
         handler = (
@@ -349,7 +349,7 @@ def handler_delete(
     change = _signed_change(
         provider=provider, phone=phone, service=kind, token=token, fields=DELETE_FIELDS
     )
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         handler = (
             Handler.objects.select_for_update()
             .filter(number=phone.e164, provider=provider, service=kind.value)
@@ -410,7 +410,7 @@ def handlers_expire(*, batch: int = 500) -> int:
     """Remove (and log the removal of) handlers whose certificate has expired; how many."""
     removed = 0
     while True:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             handlers = list(
                 Handler.objects.select_for_update(skip_locked=True)
                 .filter(expires_at__lte=timezone.now())

@@ -100,7 +100,7 @@ def _integrate_batch(batch: int) -> tuple[Checkpoint, int] | None:
 
     None when there is nothing new, or when another integrator holds the lock.
     """
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [locks.LOG_INTEGRATE])
             if not cursor.fetchone()[0]:
