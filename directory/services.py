@@ -326,7 +326,7 @@ def handler_put(*, provider: Provider, number: str, service: str, token: object)
             service=kind.value,
             commitment=commitment.hex(),
         )
-        entry = log_append(kind=logged.kind, payload=logged.payload())
+        entry = log_append(kind=logged.kind, payload=logged.payload(), version=logged.version)
         handler.log_index = entry.index
         handler.tile_proof = None  # a new entry: its tile is not full yet
         handler.save()
@@ -374,7 +374,7 @@ def _handler_remove(handler: Handler, provider_slug: str, reason: RemovalReason)
         service=handler.service,
         reason=reason.value,
     )
-    return log_append(kind=logged.kind, payload=logged.payload())
+    return log_append(kind=logged.kind, payload=logged.payload(), version=logged.version)
 
 
 def _service(text: str) -> Service:

@@ -1,4 +1,4 @@
-"""The log's tables. All three are append-only in the database itself (migration 0002).
+"""The log's tables. The first three are append-only in the database itself (migration 0002).
 
 - ``Entry``: the leaves. ``data`` is the canonical JSON entry; ``leaf_hash`` its RFC 6962 hash.
   The level-0 hash tiles are these leaf hashes, so they are not stored twice.
@@ -128,3 +128,34 @@ class Label(models.Model):
 
     def __str__(self) -> str:
         return f"label of {self.number}"
+
+
+class EntryOpening(models.Model):
+    """What a version-2 entry commits to, kept by the server only (DESIGN §7.1).
+
+    ``opening`` keys the entry's commitment, ``content`` is the canonical JSON it covers,
+    ``label`` the entry's public label (bytes), so that a number's entries are found at once.
+    Not append-only: deleting a row erases that content for good, and the log stays
+    verifiable. Never shown in a public view nor in the admin.
+    """
+
+    entry = models.OneToOneField(
+        Entry, primary_key=True, on_delete=models.PROTECT, db_column="index"
+    )
+    label = models.BinaryField(max_length=64, editable=False, db_index=True)
+    opening = models.BinaryField(max_length=32, editable=False)
+    content = models.BinaryField(editable=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Exact(Length("label"), 64), name="transparency_entryopening_label_64"
+            ),
+            models.CheckConstraint(
+                condition=Exact(Length("opening"), 32),
+                name="transparency_entryopening_opening_32",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"opening of #{self.entry_id}"

@@ -1,5 +1,6 @@
-"""Reads of the log: checkpoints, tiles, entry bundles, entries and proofs; and, for the pages
-(web), entries over time, the merge delay and the backlog.
+"""Reads of the log: checkpoints, tiles, entry bundles, entries and proofs; a number's entries
+with their openings (``entry_openings``); and, for the pages (web), entries over time, the merge
+delay and the backlog.
 
 Proofs and tiles are answered for a tree size no larger than the latest checkpoint's: what has
 not been integrated yet has no verifiable place in the tree (only ``entry_at`` and the figures
@@ -11,6 +12,7 @@ checkpoint's compact range: a proof costs two or three small queries.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -262,6 +264,52 @@ def entries_range(*, start: int, end: int) -> list[EntryRow]:
         .values_list("index", "kind", "data", "leaf_hash")
     )
     return [EntryRow(i, kind, bytes(data), bytes(leaf)) for i, kind, data, leaf in rows]
+
+
+@dataclass(frozen=True)
+class EntryHistoryRow:
+    """An entry under a number's label, with the opening and content it commits to, if kept.
+
+    ``opening`` and ``content`` (the canonical JSON committed to) are None for a version-1
+    entry, and for a version-2 entry whose opening was deleted.
+    """
+
+    index: int
+    data: bytes
+    opening: bytes | None
+    content: bytes | None
+
+
+# transparency_entry_label(data) (migration 0004) reads the label out of an entry's bytes, for
+# an expression index: the hex after the first '"label":"', which in canonical JSON is the
+# entry's own label (a string value cannot hold an unescaped quote). The rows found are still
+# parsed, so an entry that merely nests a "label" is not counted.
+_ENTRIES_UNDER_LABEL = """
+    SELECT e."index", e.data, o.opening, o.content
+    FROM transparency_entry e
+    LEFT JOIN transparency_entryopening o ON o."index" = e."index"
+    WHERE transparency_entry_label(e.data) = %s
+    ORDER BY e."index"
+"""
+
+
+def entry_openings(*, label: bytes) -> list[EntryHistoryRow]:
+    """Every entry whose public ``label`` is ``label`` (64 bytes), of version 1 and 2, oldest
+    first, integrated or not, each with its kept opening and content (``EntryHistoryRow``)."""
+    label_hex = label.hex()
+    with connection.cursor() as cursor:
+        cursor.execute(_ENTRIES_UNDER_LABEL, [label_hex.encode("ascii")])
+        rows = cursor.fetchall()
+    return [
+        EntryHistoryRow(
+            index=index,
+            data=bytes(data),
+            opening=None if opening is None else bytes(opening),
+            content=None if content is None else bytes(content),
+        )
+        for index, data, opening, content in rows
+        if json.loads(bytes(data)).get("label") == label_hex
+    ]
 
 
 def entry_bundle(*, index: int, width: int) -> bytes:

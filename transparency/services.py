@@ -5,12 +5,16 @@ records it commit or roll back together. Appenders are serialised by a transacti
 advisory lock, which makes indices gapless and strictly ordered across processes: the next
 index is read only after the previous appender has committed or rolled back.
 
+:func:`log_append_committed` appends a version-2 entry (a label and a commitment) and keeps its
+opening and content (``EntryOpening``) in the same transaction.
+
 :func:`log_integrate` hashes new entries into tiles and signs a checkpoint. It runs as a Celery
 beat task every second (production) or in-process after each commit (embedded default).
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,9 +26,18 @@ from django.db import connection, transaction
 
 from core import locks
 from resolution.protocol import merkle
+from resolution.protocol.canonical import canonical_json
 from resolution.protocol.checkpoint import Checkpoint as SignedTreeHead
 from resolution.protocol.checkpoint import sign_checkpoint
-from resolution.protocol.entries import entry_encode
+from resolution.protocol.entries import (
+    ENTRY_VERSION,
+    OPENING_SIZE,
+    EntryKind,
+    PrivateEntry,
+    commitment,
+    content_check,
+    entry_encode,
+)
 from resolution.protocol.tiles import (
     TILE_WIDTH,
     TileKey,
@@ -34,7 +47,7 @@ from resolution.protocol.tiles import (
 )
 from transparency import selectors
 from transparency.keys import log_keys
-from transparency.models import Checkpoint, Entry, Tile
+from transparency.models import Checkpoint, Entry, EntryOpening, Tile
 from transparency.selectors import hash_tiles
 
 logger = structlog.get_logger(__name__)
@@ -48,16 +61,27 @@ class AppendedEntry:
     leaf_hash: bytes
 
 
-def log_append(*, kind: str, payload: Mapping[str, Any]) -> AppendedEntry:
+@dataclass(frozen=True)
+class CommittedEntry(AppendedEntry):
+    """A version-2 entry appended, with its ``opening`` and the ``content`` (canonical JSON)
+    its commitment covers."""
+
+    opening: bytes
+    content: bytes
+
+
+def log_append(
+    *, kind: str, payload: Mapping[str, Any], version: int = ENTRY_VERSION
+) -> AppendedEntry:
     """Append an entry in the caller's transaction; it commits or rolls back with the caller.
 
-    The entry is ``resolution.protocol.entries.entry_encode(kind=kind, payload=payload)``,
-    which raises its ``EntryError`` for an entry the log refuses. Call it last in the
-    transaction: from here to the commit, other appenders wait.
+    The entry is ``resolution.protocol.entries.entry_encode(kind=kind, payload=payload,
+    version=version)``, which raises its ``EntryError`` for an entry the log refuses. Call it
+    last in the transaction: from here to the commit, other appenders wait.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("log_append must run inside the transaction of the change it records")
-    data = entry_encode(kind=kind, payload=payload)
+    data = entry_encode(kind=kind, payload=payload, version=version)
     leaf = merkle.leaf_hash(data)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [locks.LOG_APPEND])
@@ -75,6 +99,37 @@ def log_append(*, kind: str, payload: Mapping[str, Any]) -> AppendedEntry:
         # Embedded default: integrate in this process once this transaction has committed.
         transaction.on_commit(_integrate_after_commit, robust=True)
     return AppendedEntry(index=index, leaf_hash=leaf)
+
+
+def log_append_committed(
+    *, kind: EntryKind, label: bytes, content: Mapping[str, Any], reason: str | None = None
+) -> CommittedEntry:
+    """Append the version-2 entry of ``kind`` for a number's ``label`` (64 bytes), committing
+    to ``content`` under a fresh opening, and keep the opening and content (``EntryOpening``),
+    all in the caller's transaction (as ``log_append``, which it calls: call it last).
+
+    ``content`` must be ``CONTENT_FIELDS[kind]`` of the right shapes (``content_check``), and
+    ``reason`` given for the kinds that show one (``REASON_KINDS``); ``EntryError`` otherwise.
+    """
+    content_check(kind, content)
+    opening = secrets.token_bytes(OPENING_SIZE)
+    committed_to = canonical_json(dict(content))
+    entry = PrivateEntry(
+        kind=kind,
+        label=label.hex(),
+        commitment=commitment(opening, content).hex(),
+        reason=reason,
+    )
+    appended = log_append(kind=kind.value, payload=entry.payload(), version=entry.version)
+    EntryOpening.objects.create(
+        entry_id=appended.index, label=label, opening=opening, content=committed_to
+    )
+    return CommittedEntry(
+        index=appended.index,
+        leaf_hash=appended.leaf_hash,
+        opening=opening,
+        content=committed_to,
+    )
 
 
 def _integrate_after_commit() -> None:

@@ -97,7 +97,7 @@ def certificate_issue(
             not_after=rfc3339(not_after),
             provider=provider.slug,
         )
-        entry = log_append(kind=logged.kind, payload=logged.payload())
+        entry = log_append(kind=logged.kind, payload=logged.payload(), version=logged.version)
         certificate = Certificate.objects.create(
             serial=authority.serial_hex(serial),
             provider=provider,

@@ -52,7 +52,7 @@ def certificate_revoke(
             reason=reason.value,
             provider=locked.provider.slug,
         )
-        entry = log_append(kind=logged.kind, payload=logged.payload())
+        entry = log_append(kind=logged.kind, payload=logged.payload(), version=logged.version)
         locked.revoked_at = now
         locked.revocation_reason = reason.value
         locked.revocation_log_index = entry.index

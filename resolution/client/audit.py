@@ -15,9 +15,11 @@ provably extends the old one (RFC 6962 §2.1.2: consistency) -- proven by recomp
 server-provided proof.  The hash tiles that overlap the old tree are checked against the
 compact range too, so a log that serves a different history is named as such.
 
-Entries must be canonical JSON objects (``canonical.parse_canonical``) of the entry version
-``entries.ENTRY_VERSION`` with a non-empty string ``"kind"``.  An unknown version is rejected;
-an unknown kind is only counted (``resolution.protocol.entries``).
+Entries must be canonical JSON objects (``canonical.parse_canonical``) of an entry version
+of ``entries.VERSIONS`` with a non-empty string ``"kind"``, and an entry of a kind its version
+defines must have that kind's shape (version 2: label, commitment, and the reason of a
+revocation or handler removal).  An unknown version is rejected; an unknown kind is only
+counted (``resolution.protocol.entries``).
 
 Public API: ``AuditError``, ``AuditReport``, ``audit_log``, ``DEFAULT_TIMEOUT``,
 ``DEFAULT_WORKERS``, ``DEFAULT_RETRIES``.
@@ -45,7 +47,15 @@ from resolution.client.parallel import DEFAULT_WORKERS, ordered_map
 from resolution.client.transport import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Transport
 from resolution.protocol.canonical import CanonicalJSONError, parse_canonical
 from resolution.protocol.checkpoint import Checkpoint, CheckpointError, open_checkpoint
-from resolution.protocol.entries import ENTRY_VERSION, EntryField, entry_version_supported
+from resolution.protocol.entries import (
+    ENTRY_VERSION,
+    SHAPES,
+    VERSIONS,
+    EntryError,
+    EntryField,
+    entry_from_record,
+    entry_version_supported,
+)
 from resolution.protocol.merkle import (
     HASH_SIZE,
     CompactRange,
@@ -250,14 +260,15 @@ def _save_state(path: Path, cp: Checkpoint, note: bytes, compact: list[bytes]) -
 def _check_entries(first: int, entries: Sequence[bytes]) -> dict[str, int]:
     """Check log entries ``first``, ``first + 1``, ...; return how many there are of each kind.
 
-    An entry is a canonical JSON object of version ``ENTRY_VERSION`` with a non-empty string
-    ``"kind"``.
+    An entry is a canonical JSON object of a version of ``VERSIONS`` with a non-empty string
+    ``"kind"``; an entry of a kind its version defines must have that kind's shape
+    (``entries.SHAPES``: its keys, and each value's form).
     This loop runs a million times for a million entries: the rare failure is explained by
     ``_reject``, so the common path only tests.
     """
     kinds: dict[str, int] = {}
-    count, parse = kinds.get, parse_canonical
-    v, k, current = EntryField.V.value, EntryField.KIND.value, ENTRY_VERSION
+    count, parse, shapes = kinds.get, parse_canonical, SHAPES
+    v, k, versions = EntryField.V.value, EntryField.KIND.value, VERSIONS
     for offset, entry in enumerate(entries):
         try:
             record = parse(entry)
@@ -266,12 +277,33 @@ def _check_entries(first: int, entries: Sequence[bytes]) -> dict[str, int]:
         version, kind = record.get(v), record.get(k)
         # entries.entry_version_supported, inlined: type() rather than isinstance, as JSON
         # true is not the version 1.
-        if type(version) is not int or version != current or type(kind) is not str:
+        if type(version) is not int or version not in versions or type(kind) is not str:
             _reject(first + offset, record)
         if not kind or len(entry) > MAX_ENTRY_SIZE:
             _reject(first + offset, record, len(entry))
+        shape = shapes.get((version, kind))
+        if shape is not None:  # a known kind: entries.entry_from_record's check, inlined
+            keys, fields = shape
+            if record.keys() != keys:
+                _malformed(first + offset, record)
+            for name, match in fields:
+                value = record[name]
+                if type(value) is not str or not match(value):
+                    _malformed(first + offset, record)
         kinds[kind] = count(kind, 0) + 1
     return kinds
+
+
+_WANTED = " or ".join(str(version) for version in VERSIONS)
+
+
+def _malformed(index: int, record: dict[str, object]) -> NoReturn:
+    """Raise the ``AuditError`` that says why entry ``index`` is not of its kind's shape."""
+    try:
+        entry_from_record(record)
+    except EntryError as exc:
+        raise AuditError(f"entry {index} is malformed: {exc}") from None
+    raise AuditError(f"entry {index} is malformed")  # SHAPES and entry_from_record disagree
 
 
 def _reject(index: int, record: dict[str, object], length: int = 0) -> NoReturn:
@@ -279,7 +311,7 @@ def _reject(index: int, record: dict[str, object], length: int = 0) -> NoReturn:
     version, kind = record.get(EntryField.V.value), record.get(EntryField.KIND.value)
     if not entry_version_supported(version):
         shown = "missing" if EntryField.V not in record else json.dumps(version, ensure_ascii=False)
-        raise AuditError(f"entry {index} has v={shown}, want {ENTRY_VERSION}")
+        raise AuditError(f"entry {index} has v={shown}, want {_WANTED}")
     if type(kind) is not str or not kind:
         raise AuditError(f"entry {index} has no kind (a non-empty string)")
     raise AuditError(f"entry {index} is {length} bytes, over {MAX_ENTRY_SIZE}")

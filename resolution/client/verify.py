@@ -50,7 +50,7 @@ from resolution.protocol.certificates import (
     tn_auth_list_covers,
 )
 from resolution.protocol.checkpoint import Checkpoint, CheckpointError, open_checkpoint
-from resolution.protocol.entries import ENTRY_VERSION, EntryField, EntryKind
+from resolution.protocol.entries import CertificateEntry, EntryField, EntryKind
 from resolution.protocol.lookup import LookupVerificationError, VerifiedLookup
 from resolution.protocol.merkle import ProofError, leaf_hash, verify_inclusion
 from resolution.protocol.note import NoteError, parse_verifier_key
@@ -174,7 +174,7 @@ def certificate_log_check(
     except ValueError as exc:
         raise VerificationError(f"the certificate issued is not PEM: {exc}") from None
     expected = {
-        EntryField.V: ENTRY_VERSION,
+        EntryField.V: CertificateEntry.version,
         EntryField.KIND: EntryKind.CERTIFICATE,
         EntryField.LABEL: label.hex(),
         EntryField.SERIAL: issued.serial,

@@ -13,6 +13,7 @@ other bytes or an error status, or made to fail a number of times before they su
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import threading
 import time
@@ -39,7 +40,9 @@ KINDS = ("certificate", "revocation", "handler", "handler_removed")
 
 
 def sample_records(count: int, start: int = 0, *, tag: str = "") -> list[dict[str, Any]]:
-    """``count`` plausible entries, numbered from ``start``; ``tag`` makes a different history."""
+    """``count`` plausible entries, numbered from ``start``; ``tag`` makes a different history.
+
+    Their fields are not their kinds' (an auditor refuses them: see ``log_records``)."""
     return [
         {
             "v": 1,
@@ -51,6 +54,41 @@ def sample_records(count: int, start: int = 0, *, tag: str = "") -> list[dict[st
         }
         for i in range(start, start + count)
     ]
+
+
+def log_records(
+    count: int, start: int = 0, *, tag: str = "", version: int = 1
+) -> list[dict[str, Any]]:
+    """``count`` well-formed entries of ``version`` (1 or 2, resolution.protocol.entries),
+    numbered from ``start`` and cycling through the four kinds; ``tag`` makes a different
+    history."""
+    return [_log_record(i, tag, version) for i in range(start, start + count)]
+
+
+def _log_record(i: int, tag: str, version: int) -> dict[str, Any]:
+    kind = KINDS[i % len(KINDS)]
+    digest = hashlib.sha256(f"{tag}{i}".encode()).hexdigest()
+    record: dict[str, Any] = {"v": version, "kind": kind, "label": f"{i:0128x}"}
+    if version == 2:
+        record["commitment"] = digest
+        if kind in ("revocation", "handler_removed"):
+            record["reason"] = "removed"
+        return record
+    provider = f"{tag}acme-chat"
+    serial, moment = f"{i + 1:032x}", "2026-01-01T00:00:00Z"
+    fields: dict[str, dict[str, Any]] = {
+        "certificate": {
+            "serial": serial,
+            "certificate_sha256": digest,
+            "public_key_sha256": digest,
+            "not_before": moment,
+            "not_after": moment,
+        },
+        "revocation": {"serial": serial, "revoked_at": moment, "reason": "keyCompromise"},
+        "handler": {"service": "voice", "commitment": digest},
+        "handler_removed": {"service": "voice", "reason": "removed"},
+    }
+    return record | {"provider": provider} | fields[kind]
 
 
 class TiledLog:

@@ -24,13 +24,13 @@ from resolution.protocol.checkpoint import Checkpoint, format_checkpoint
 from resolution.protocol.merkle import leaf_hash, perfect_subtrees, root_from_leaf_hashes
 from resolution.protocol.note import generate_signer, sign_note
 from resolution.protocol.tiles import TILE_WIDTH, encode_entry_bundle
-from tests.resolution.logserver import ORIGIN, LogServer, TiledLog, sample_records
+from tests.resolution.logserver import ORIGIN, LogServer, TiledLog, log_records
 
 
 @pytest.fixture
 def log() -> TiledLog:
     # 600 entries: two full bundles, then a partial one of 88 (crosses the 256 boundary twice).
-    return TiledLog().append(sample_records(600))
+    return TiledLog().append(log_records(600))
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_honest_log_passes_with_exact_figures(log: TiledLog, server: LogServer) 
 
 @pytest.mark.parametrize("size", [0, 1, 2, 255, 256, 257, 511, 512, 513])
 def test_every_tree_shape_passes(size: int) -> None:
-    log = TiledLog().append(sample_records(size))
+    log = TiledLog().append(log_records(size))
     with LogServer(log) as server:
         report = audit(server)
     assert (report.size, report.entries_checked) == (size, size)
@@ -105,8 +105,24 @@ def test_every_tree_shape_passes(size: int) -> None:
 
 def test_unknown_kinds_are_counted_not_rejected() -> None:
     log = TiledLog().append([{"v": 1, "kind": "from_the_future", "x": [1, {"y": None}]}] * 3)
+    log.append([{"v": 2, "kind": "from_the_future", "label": 7}])
     with LogServer(log) as server:
-        assert audit(server).kinds == {"from_the_future": 3}
+        assert audit(server).kinds == {"from_the_future": 4}
+
+
+def test_a_log_of_version_1_then_version_2_entries_passes(state: Path) -> None:
+    log = TiledLog().append(log_records(300))
+    with LogServer(log) as server:
+        audit(server, state_path=state)
+        log.append(log_records(301, 300, version=2))
+        report = audit(server, state_path=state)
+    assert (report.size, report.entries_checked) == (601, 301)
+    assert report.kinds == {
+        "certificate": 76,
+        "handler": 75,
+        "handler_removed": 75,
+        "revocation": 75,
+    }
 
 
 def test_progress_reports_every_bundle(server: LogServer) -> None:
@@ -125,7 +141,7 @@ def test_partial_tiles_fall_back_to_full_ones(log: TiledLog) -> None:
     # The checkpoint is at 600, but the server has grown to 768 and dropped its partial tiles
     # (tlog-tiles allows it): the auditor must use the prefix of the full ones.
     grown = TiledLog(log.origin, log.signer).append_raw(log.entries)
-    grown.append(sample_records(168, 600))
+    grown.append(log_records(168, 600))
     with LogServer(grown) as server:
         server.overrides["checkpoint"] = log.note
         server.overrides["tile/0/002.p/88"] = 404
@@ -160,7 +176,7 @@ def test_cli_reports_the_previous_checkpoint(
     log: TiledLog, server: LogServer, state: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["log", "audit", server.url, "--key", log.vkey, "--state", str(state)]) == 0
-    log.append(sample_records(10, 600))
+    log.append(log_records(10, 600))
     capsys.readouterr()
 
     assert main(["log", "audit", server.url, "--key", log.vkey, "--state", str(state)]) == 0
@@ -221,7 +237,7 @@ def test_incremental_audit_checks_only_new_entries(
     assert len(saved["compact"]) == len(perfect_subtrees(0, 600))
     assert saved["checkpoint"] == log.note.decode()
 
-    log.append(sample_records(250, 600))
+    log.append(log_records(250, 600))
     server.requests.clear()
     second = audit(server, state_path=state)
 
@@ -247,10 +263,10 @@ def test_incremental_audit_checks_only_new_entries(
     [(0, 1), (1, 2), (3, 4), (255, 256), (256, 257), (100, 600), (256, 512), (511, 513), (7, 7)],
 )
 def test_incremental_audit_from_every_boundary(state: Path, old: int, new: int) -> None:
-    log = TiledLog().append(sample_records(old))
+    log = TiledLog().append(log_records(old))
     with LogServer(log) as server:
         assert audit(server, state_path=state).size == old
-        log.append(sample_records(new - old, old))
+        log.append(log_records(new - old, old))
         report = audit(server, state_path=state)
     assert (report.previous_size, report.size, report.entries_checked) == (old, new, new - old)
     assert report.root_hash == log.root
@@ -263,7 +279,7 @@ def test_any_sequence_of_incremental_audits_passes(tmp_path_factory, steps: list
     log = TiledLog()
     with LogServer(log) as server:
         for step in steps:
-            log.append(sample_records(step, log.size))
+            log.append(log_records(step, log.size))
             report = audit(server, state_path=state)
             assert (report.size, report.entries_checked, report.root_hash) == (
                 log.size,
@@ -274,7 +290,7 @@ def test_any_sequence_of_incremental_audits_passes(tmp_path_factory, steps: list
 
 def test_state_for_another_log_is_refused(log: TiledLog, server: LogServer, state: Path) -> None:
     audit(server, state_path=state)
-    other = TiledLog("other.example.test/log").append(sample_records(5))
+    other = TiledLog("other.example.test/log").append(log_records(5))
     server.log = other
     with pytest.raises(AuditError, match=r"is for log 'log\.example\.test/resolution', not 'other"):
         audit(server, state_path=state)
@@ -302,7 +318,7 @@ def test_state_is_replaced_atomically_and_only_on_success(
 ) -> None:
     audit(server, state_path=state)
     before = state.read_bytes()
-    log.append(sample_records(5, 600))
+    log.append(log_records(5, 600))
     server.overrides["tile/0/002.p/93"] = os.urandom(93 * 32)
     with pytest.raises(AuditError):
         audit(server, state_path=state)
@@ -319,7 +335,7 @@ def test_unwritable_state_file_is_an_audit_error(server: LogServer, tmp_path: Pa
 
 
 def test_rewritten_entry_is_caught_by_its_hash_tile(log: TiledLog, server: LogServer) -> None:
-    log.entries[300] = canonical_json({"v": 1, "kind": "certificate", "seq": "forged"})
+    log.entries[300] = canonical_json(log_records(1, 300, tag="forged-")[0])
     with pytest.raises(AuditError, match=r"^hash tile 0/001 does not match .*\(leaf 300 differs"):
         audit(server)
 
@@ -327,7 +343,7 @@ def test_rewritten_entry_is_caught_by_its_hash_tile(log: TiledLog, server: LogSe
 def test_rewritten_entry_with_rebuilt_tiles_is_caught_by_the_root(
     log: TiledLog, server: LogServer
 ) -> None:
-    log.entries[300] = canonical_json({"v": 1, "kind": "certificate", "seq": "forged"})
+    log.entries[300] = canonical_json(log_records(1, 300, tag="forged-")[0])
     log.rebuild_tiles()  # the log rewrote its tiles too, but cannot re-sign an old checkpoint
     with pytest.raises(AuditError, match=r"^root recomputed from entries differs from the check"):
         audit(server)
@@ -347,9 +363,9 @@ def test_rewritten_history_is_not_consistent_with_the_state(
     audit(server, state_path=state)
     before = state.read_bytes()
     # A log rewriting history as well as it can: new entry, new tiles, freshly signed.
-    log.entries[changed] = canonical_json({"v": 1, "kind": "handler", "seq": "forged"})
+    log.entries[changed] = canonical_json(log_records(1, changed, tag="forged-")[0])
     log.rebuild_tiles()
-    log.append(sample_records(100, 600))
+    log.append(log_records(100, 600))
 
     with pytest.raises(AuditError) as exc:
         audit(server, state_path=state)
@@ -372,8 +388,8 @@ def b64_root(state_bytes: bytes) -> str:
 )
 def test_forked_log_is_not_consistent(state: Path, a_size: int, keep: int, b_size: int) -> None:
     b_size = max(b_size, a_size + 1)
-    a = TiledLog().append(sample_records(a_size))
-    b = a.fork(keep, sample_records(b_size - keep, keep, tag="fork-"))
+    a = TiledLog().append(log_records(a_size))
+    b = a.fork(keep, log_records(b_size - keep, keep, tag="fork-"))
     assert b.signer == a.signer and b.size > a.size
     with LogServer(a) as server:
         audit(server, state_path=state)
@@ -386,7 +402,7 @@ def test_fork_at_the_same_size_is_not_consistent(
     log: TiledLog, server: LogServer, state: Path
 ) -> None:
     audit(server, state_path=state)
-    server.log = log.fork(599, sample_records(1, 599, tag="fork-"))
+    server.log = log.fork(599, log_records(1, 599, tag="fork-"))
     with pytest.raises(AuditError, match=r"not consistent .* size 600 .* now signs root"):
         audit(server, state_path=state)
 
@@ -472,7 +488,26 @@ def test_hash_tile_of_the_wrong_length_is_named(server: LogServer) -> None:
         (b'["kind","v"]', "is not canonical JSON: JSON value is a list"),
         (b"\xff", "is not canonical JSON"),
         (b"", "is not canonical JSON"),
-        (canonical_json({"v": 2, "kind": "handler"}), "has v=2, want 1"),
+        (canonical_json({"v": 3, "kind": "handler"}), "has v=3, want 1 or 2"),
+        (canonical_json({"v": 0, "kind": "handler"}), "has v=0, want 1 or 2"),
+        (canonical_json({"v": 2, "kind": "handler"}), "is malformed: entry has the keys"),
+        (canonical_json({"v": 1, "kind": "handler"}), "is malformed: entry has the keys"),
+        (
+            canonical_json({**log_records(1, version=2)[0], "provider": "acme-chat"}),
+            "is malformed: entry has the keys",
+        ),
+        (
+            canonical_json({**log_records(1, version=2)[0], "commitment": "AB" * 32}),
+            "is malformed: entry's commitment is not 64 lowercase hex",
+        ),
+        (
+            canonical_json({**log_records(1, 3, version=2)[0], "reason": ""}),
+            "is malformed: a handler_removed entry's reason",
+        ),
+        (
+            canonical_json({**log_records(1, 1, version=1)[0], "revoked_at": "now"}),
+            "is malformed: entry's revoked_at is not an RFC 3339",
+        ),
         (canonical_json({"v": True, "kind": "handler"}), "has v=true"),
         (canonical_json({"v": "1", "kind": "handler"}), 'has v="1"'),
         (canonical_json({"kind": "handler"}), "has v=missing"),
@@ -482,9 +517,9 @@ def test_hash_tile_of_the_wrong_length_is_named(server: LogServer) -> None:
     ],
 )
 def test_bad_entry_is_named_by_index(entry: bytes, message: str) -> None:
-    log = TiledLog().append(sample_records(257))
+    log = TiledLog().append(log_records(257))
     log.append_raw([entry])  # honest tiles and checkpoint over a bad entry
-    log.append(sample_records(10, 258))
+    log.append(log_records(10, 258))
     with LogServer(log) as server, pytest.raises(AuditError, match=f"^entry 257 {message}"):
         audit(server)
 
@@ -546,13 +581,13 @@ def test_timeout_is_an_audit_error(server: LogServer) -> None:
 
 def test_timing_of_a_larger_audit(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Not a benchmark (the server shares this process and its GIL): a figure to watch."""
-    log = TiledLog().append(sample_records(50_000))
+    log = TiledLog().append(log_records(50_000))
     with LogServer(log) as server:
         started = time.perf_counter()
         full = audit(server, state_path=state)
         elapsed = time.perf_counter() - started
         # Growing past 65,536 creates the first level-2 tile: check the incremental path there.
-        log.append(sample_records(16_000, 50_000))
+        log.append(log_records(16_000, 50_000))
         more = audit(server, state_path=state)
     assert (full.entries_checked, full.tiles_checked) == (50_000, tiles_in_tree(50_000))
     assert (more.entries_checked, more.size, more.root_hash) == (16_000, 66_000, log.root)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -14,9 +17,12 @@ from hypothesis import strategies as st
 from resolution.protocol.canonical import CanonicalJSONError, canonical_json
 from resolution.protocol.entries import (
     COMMITTED_FIELDS,
+    CONTENT_FIELDS,
     ENTRY_VERSION,
     FIELDS,
     KIND_NAME,
+    REASON_KINDS,
+    VERSIONS,
     CertificateEntry,
     EntryError,
     EntryKind,
@@ -25,10 +31,14 @@ from resolution.protocol.entries import (
     HandlerRemovedEntry,
     KnownEntry,
     OpaqueEntry,
+    PrivateEntry,
     RevocationEntry,
+    commitment,
+    content_check,
     entry_encode,
     entry_from_record,
     entry_parse,
+    handler_commitment,
     handler_committed,
     handler_fields,
 )
@@ -51,15 +61,16 @@ def certificate(**changes: str) -> CertificateEntry:
     return CertificateEntry(**(fields | changes))
 
 
-def encoded(entry: KnownEntry) -> bytes:
-    return entry_encode(kind=entry.kind, payload=entry.payload())
+def encoded(entry: KnownEntry | PrivateEntry) -> bytes:
+    return entry_encode(kind=entry.kind, payload=entry.payload(), version=entry.version)
 
 
 # --- The shapes ----------------------------------------------------------------------------------
 
 
 def test_each_kind_has_the_fields_the_log_has_always_written() -> None:
-    assert ENTRY_VERSION == 1
+    assert ENTRY_VERSION == 2
+    assert VERSIONS == (1, 2)
     assert {kind: list(fields) for kind, fields in FIELDS.items()} == {
         "certificate": [
             "label",
@@ -246,9 +257,9 @@ def test_encode_refuses_exactly_what_the_server_refused(kind: str, payload: dict
     want = server_encode_before(kind, payload)
     if want is None:
         with pytest.raises(EntryError):
-            entry_encode(kind=kind, payload=payload)
+            entry_encode(kind=kind, payload=payload, version=1)
     else:
-        assert entry_encode(kind=kind, payload=payload) == want
+        assert entry_encode(kind=kind, payload=payload, version=1) == want
 
 
 @pytest.mark.parametrize(
@@ -277,11 +288,17 @@ def record_of(entry: KnownEntry, **changes: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("changes", "shown"),
-    [({"v": 2}, "v=2"), ({"v": True}, "v=true"), ({"v": "1"}, 'v="1"'), ({"v": 1.0}, "v=1.0")],
+    [
+        ({"v": 3}, "v=3"),
+        ({"v": 0}, "v=0"),
+        ({"v": True}, "v=true"),
+        ({"v": "1"}, 'v="1"'),
+        ({"v": 1.0}, "v=1.0"),
+    ],
 )
 def test_parse_refuses_an_unknown_version(changes: dict[str, Any], shown: str) -> None:
     data = canonical_json(record_of(certificate(), **changes))
-    with pytest.raises(EntryVersionError, match=f"entry has {shown}, want 1") as caught:
+    with pytest.raises(EntryVersionError, match=f"entry has {shown}, want 1 or 2") as caught:
         entry_parse(data)
     assert caught.value.version == changes["v"]
 
@@ -289,8 +306,13 @@ def test_parse_refuses_an_unknown_version(changes: dict[str, Any], shown: str) -
 def test_parse_refuses_an_entry_without_a_version_even_of_an_unknown_kind() -> None:
     with pytest.raises(EntryVersionError, match="v=missing"):
         entry_parse(canonical_json({"kind": "from_the_future"}))
-    with pytest.raises(EntryVersionError, match="v=2"):
-        entry_parse(canonical_json({"v": 2, "kind": "from_the_future"}))
+    with pytest.raises(EntryVersionError, match="v=3"):
+        entry_parse(canonical_json({"v": 3, "kind": "from_the_future"}))
+
+
+def test_encode_refuses_an_unknown_version() -> None:
+    with pytest.raises(EntryVersionError, match="v=3"):
+        entry_encode(kind="test", payload={}, version=3)
 
 
 @given(known_entries, st.data())
@@ -333,3 +355,164 @@ def test_a_reader_may_ask_for_one_kind() -> None:
     assert entry_from_record(record, kind=EntryKind.CERTIFICATE) == certificate()
     with pytest.raises(EntryError, match="entry is of kind \"certificate\", not 'handler'"):
         entry_from_record(record, kind=EntryKind.HANDLER)
+
+
+# --- Version 2 -----------------------------------------------------------------------------------
+
+CONTENT = {
+    EntryKind.CERTIFICATE: {
+        "number": "+33612345678",
+        "provider": "acme-chat",
+        "serial": "0a1b",
+        "certificate_sha256": SHA,
+        "public_key_sha256": SHA,
+        "not_before": "2026-01-01T00:00:00Z",
+        "not_after": "2026-04-01T00:00:00Z",
+    },
+    EntryKind.REVOCATION: {
+        "number": "+33612345678",
+        "provider": "acme-chat",
+        "serial": "0a1b",
+        "revoked_at": "2026-02-01T00:00:00Z",
+    },
+    EntryKind.HANDLER: {
+        "number": "+33612345678",
+        "provider": "acme-chat",
+        "service": "voice",
+        "uri": "sip:alice@acme.example",
+        "priority": 10,
+        "expires_at": "2026-04-01T00:00:00Z",
+        "certificate": "0a1b",
+    },
+    EntryKind.HANDLER_REMOVED: {
+        "number": "+33612345678",
+        "provider": "acme-chat",
+        "service": "voice",
+        "certificate": "0a1b",
+    },
+}
+
+
+def test_each_kind_of_version_2_commits_to_its_content_fields() -> None:
+    assert {kind: sorted(fields) for kind, fields in CONTENT_FIELDS.items()} == {
+        kind: sorted(content) for kind, content in CONTENT.items()
+    }
+    assert CONTENT_FIELDS[EntryKind.HANDLER] == COMMITTED_FIELDS
+    assert {EntryKind.REVOCATION, EntryKind.HANDLER_REMOVED} == REASON_KINDS
+    for kind, content in CONTENT.items():
+        content_check(kind, content)
+
+
+def test_the_bytes_of_version_2() -> None:
+    handler = PrivateEntry(kind=EntryKind.HANDLER, label=LABEL, commitment=SHA)
+    assert (
+        encoded(handler)
+        == (f'{{"commitment":"{SHA}","kind":"handler","label":"{LABEL}","v":2}}').encode()
+    )
+    revoked = PrivateEntry(
+        kind=EntryKind.REVOCATION, label=LABEL, commitment=SHA, reason="keyCompromise"
+    )
+    assert (
+        encoded(revoked)
+        == (
+            f'{{"commitment":"{SHA}","kind":"revocation","label":"{LABEL}",'
+            f'"reason":"keyCompromise","v":2}}'
+        ).encode()
+    )
+
+
+def test_a_commitment_is_hmac_sha256_of_the_canonical_content() -> None:
+    opening = bytes(range(32))
+    for content in CONTENT.values():
+        want = hmac.new(opening, canonical_json(content), hashlib.sha256).digest()
+        assert commitment(opening, content) == want
+    assert handler_commitment(opening, CONTENT[EntryKind.HANDLER]) == commitment(
+        opening, CONTENT[EntryKind.HANDLER]
+    )
+    with pytest.raises(ValueError, match="32 bytes"):
+        commitment(opening[:31], CONTENT[EntryKind.REVOCATION])
+
+
+@pytest.mark.parametrize(
+    ("kind", "changes", "message"),
+    [
+        (EntryKind.CERTIFICATE, {"extra": "x"}, "keys"),
+        (EntryKind.CERTIFICATE, {"number": "33612345678"}, "number is not an E.164"),
+        (EntryKind.CERTIFICATE, {"serial": "0X1"}, "serial is not 1 to 40"),
+        (EntryKind.CERTIFICATE, {"public_key_sha256": "ab"}, "public_key_sha256 is not 64"),
+        (EntryKind.REVOCATION, {"revoked_at": "yesterday"}, "revoked_at is not an RFC 3339"),
+        (EntryKind.HANDLER, {"priority": "10"}, "priority must be an integer"),
+        (EntryKind.HANDLER, {"priority": True}, "priority must be an integer"),
+        (EntryKind.HANDLER, {"uri": ""}, "uri must be a non-empty string"),
+        (EntryKind.HANDLER_REMOVED, {"provider": 7}, "provider must be a non-empty string"),
+    ],
+)
+def test_content_check_refuses_other_content(
+    kind: EntryKind, changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(EntryError, match=message):
+        content_check(kind, CONTENT[kind] | changes)
+
+
+private_entries = st.builds(
+    lambda kind, label, digest, reason: PrivateEntry(
+        kind=kind,
+        label=label,
+        commitment=digest,
+        reason=reason if kind in REASON_KINDS else None,
+    ),
+    st.sampled_from(list(EntryKind)),
+    labels,
+    digests,
+    names,
+)
+
+
+@given(private_entries)
+def test_version_2_entries_round_trip(entry: PrivateEntry) -> None:
+    data = encoded(entry)
+    assert entry_parse(data) == entry
+    assert set(json.loads(data)) == {"v", "kind", "label", "commitment"} | (
+        {"reason"} if entry.kind in REASON_KINDS else set()
+    )
+
+
+@given(private_entries, st.data())
+def test_parse_refuses_a_version_2_entry_out_of_its_shape(
+    entry: PrivateEntry, data: st.DataObject
+) -> None:
+    record = {"v": 2, "kind": entry.kind.value, **entry.payload()}
+    field = data.draw(st.sampled_from(sorted(set(record) - {"v", "kind"})))
+    change = data.draw(st.sampled_from(["drop", "add", "number", "empty", "v1 field"]))
+    if change == "drop":
+        del record[field]
+    elif change == "add":
+        record[data.draw(names.filter(lambda key: key not in record))] = "x"
+    elif change == "number":
+        record[field] = 7
+    elif change == "empty":
+        record[field] = ""
+    else:
+        record["provider"] = "acme-chat"  # a version-1 field, public no more
+    with pytest.raises(EntryError):
+        entry_parse(canonical_json(record))
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason", "message"),
+    [
+        (EntryKind.REVOCATION, None, "reason must be a non-empty string"),
+        (EntryKind.HANDLER_REMOVED, "", "reason must be a non-empty string"),
+        (EntryKind.CERTIFICATE, "removed", "has no reason"),
+    ],
+)
+def test_a_version_2_entry_has_a_reason_exactly_when_its_kind_shows_one(
+    kind: EntryKind, reason: str | None, message: str
+) -> None:
+    with pytest.raises(EntryError, match=message):
+        PrivateEntry(kind=kind, label=LABEL, commitment=SHA, reason=reason)
+
+
+def test_a_version_2_entry_of_an_unknown_kind_is_opaque() -> None:
+    data = canonical_json({"v": 2, "kind": "from_the_future", "label": LABEL, "x": 1})
+    assert entry_parse(data) == OpaqueEntry(kind="from_the_future", fields={"label": LABEL, "x": 1})

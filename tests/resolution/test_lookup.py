@@ -464,10 +464,17 @@ TAMPERINGS: dict[str, tuple[Callable[[dict[str, Any]], object], str]] = {
         lambda a: change_entry(a, kind="handler_removed"),
         HANDLER_0 + "log entry is of kind \"handler_removed\", not 'handler'",
     ),
-    "entry version": (lambda a: change_entry(a, v=2), HANDLER_0 + "log entry has v=2, want 1"),
+    "entry version": (
+        lambda a: change_entry(a, v=3),
+        HANDLER_0 + "log entry has v=3, want 1 or 2",
+    ),
+    "entry version 2 of version 1's shape": (
+        lambda a: change_entry(a, v=2),
+        HANDLER_0 + "log entry has the keys",
+    ),
     "entry version true": (
         lambda a: change_entry(a, v=True),
-        HANDLER_0 + "log entry has v=true, want 1",
+        HANDLER_0 + "log entry has v=true, want 1 or 2",
     ),
     "entry extra key": (
         lambda a: change_entry(a, uri="sip:x@y"),

@@ -22,9 +22,15 @@ def test_entry_is_canonical_json_with_version_and_kind():
         appended = log_append(kind="certificate", payload={"serial": "0a", "b": [1, "é"]})
     entry = Entry.objects.get(index=appended.index)
     data = bytes(entry.data)
-    assert data == '{"b":[1,"é"],"kind":"certificate","serial":"0a","v":1}'.encode()
+    assert data == '{"b":[1,"é"],"kind":"certificate","serial":"0a","v":2}'.encode()
     assert bytes(entry.leaf_hash) == appended.leaf_hash == leaf_hash(data)
-    assert json.loads(data)["v"] == 1
+    assert json.loads(data)["v"] == 2
+
+
+def test_an_entry_of_version_1_can_still_be_written():
+    with transaction.atomic():
+        appended = log_append(kind="test", payload={"n": 1}, version=1)
+    assert bytes(Entry.objects.get(index=appended.index).data) == b'{"kind":"test","n":1,"v":1}'
 
 
 def test_indices_are_consecutive_and_a_rollback_leaves_no_gap():
@@ -53,6 +59,7 @@ def test_append_outside_a_transaction_is_refused():
     [
         ("Bad Kind", {}, "lowercase"),
         ("test", {"v": 2}, "set by the log"),
+        ("test", {"v": 3}, "set by the log"),
         ("test", {"kind": "other"}, "set by the log"),
         ("test", {"blob": "x" * 70_000}, "at most 65535"),
     ],
@@ -74,7 +81,7 @@ def test_embedded_default_integrates_right_after_commit():
     [
         "UPDATE transparency_entry SET kind = 'forged'",
         "DELETE FROM transparency_entry",
-        "TRUNCATE transparency_entry",
+        "TRUNCATE transparency_entry CASCADE",  # with its openings, which refer to it
         "UPDATE transparency_tile SET data = data",
         "DELETE FROM transparency_tile",
         "TRUNCATE transparency_tile",

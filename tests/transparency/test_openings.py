@@ -1,0 +1,172 @@
+"""log_append_committed and entry_openings: version-2 entries show a label and a commitment; the
+server keeps the opening and content, in the transaction of the change, and finds a number's
+entries (of either version) by label."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+
+import pytest
+from django.db import connection, transaction
+
+from resolution.protocol.canonical import canonical_json
+from resolution.protocol.entries import (
+    CONTENT_FIELDS,
+    EntryError,
+    EntryKind,
+    PrivateEntry,
+    entry_parse,
+)
+from transparency.models import Entry, EntryOpening
+from transparency.selectors import EntryHistoryRow, entry_openings
+from transparency.services import log_append, log_append_committed
+
+pytestmark = pytest.mark.django_db
+
+SERIAL = "0123456789abcdef0123456789abcdef"
+SHA = "ab" * 32
+AT = "2026-11-23T10:00:00Z"
+NUMBER = "+33612345678"
+
+CONTENTS = {
+    EntryKind.CERTIFICATE: {
+        "number": NUMBER,
+        "provider": "acme-chat",
+        "serial": SERIAL,
+        "certificate_sha256": SHA,
+        "public_key_sha256": SHA,
+        "not_before": AT,
+        "not_after": AT,
+    },
+    EntryKind.REVOCATION: {
+        "number": NUMBER,
+        "provider": "acme-chat",
+        "serial": SERIAL,
+        "revoked_at": AT,
+    },
+    EntryKind.HANDLER: {
+        "number": NUMBER,
+        "provider": "acme-chat",
+        "service": "voice",
+        "uri": "sip:alice@example.com",
+        "priority": 10,
+        "expires_at": AT,
+        "certificate": SERIAL,
+    },
+    EntryKind.HANDLER_REMOVED: {
+        "number": NUMBER,
+        "provider": "acme-chat",
+        "service": "voice",
+        "certificate": SERIAL,
+    },
+}
+REASONS = {EntryKind.REVOCATION: "keyCompromise", EntryKind.HANDLER_REMOVED: "removed"}
+
+
+def test_contents_here_are_every_kinds_fields():
+    assert {kind: set(content) for kind, content in CONTENTS.items()} == {
+        kind: set(fields) for kind, fields in CONTENT_FIELDS.items()
+    }
+
+
+@pytest.mark.parametrize("kind", list(EntryKind))
+def test_a_committed_entry_shows_label_commitment_and_reason_only(kind):
+    label = secrets.token_bytes(64)
+    with transaction.atomic():
+        appended = log_append_committed(
+            kind=kind, label=label, content=CONTENTS[kind], reason=REASONS.get(kind)
+        )
+    data = bytes(Entry.objects.get(index=appended.index).data)
+    record = json.loads(data)
+    public = {"v", "kind", "label", "commitment"} | ({"reason"} if kind in REASONS else set())
+    assert set(record) == public
+    assert record["v"] == 2 and record["kind"] == kind.value and record["label"] == label.hex()
+    assert record.get("reason") == REASONS.get(kind)
+    assert entry_parse(data) == PrivateEntry(
+        kind=kind, label=label.hex(), commitment=record["commitment"], reason=REASONS.get(kind)
+    )
+    assert NUMBER.encode() not in data and b"acme-chat" not in data
+
+    kept = EntryOpening.objects.get(entry_id=appended.index)
+    assert bytes(kept.label) == label
+    assert bytes(kept.opening) == appended.opening and len(appended.opening) == 32
+    assert bytes(kept.content) == appended.content == canonical_json(CONTENTS[kind])
+    want = hmac.new(appended.opening, appended.content, hashlib.sha256).hexdigest()
+    assert record["commitment"] == want
+
+
+@pytest.mark.parametrize(
+    ("kind", "content", "reason", "message"),
+    [
+        (EntryKind.CERTIFICATE, {**CONTENTS[EntryKind.CERTIFICATE], "x": "y"}, None, "keys"),
+        (EntryKind.REVOCATION, CONTENTS[EntryKind.REVOCATION], None, "reason"),
+        (EntryKind.HANDLER, CONTENTS[EntryKind.HANDLER], "removed", "no reason"),
+        (EntryKind.HANDLER, {**CONTENTS[EntryKind.HANDLER], "priority": "10"}, None, "integer"),
+        (
+            EntryKind.HANDLER_REMOVED,
+            {**CONTENTS[EntryKind.HANDLER_REMOVED], "number": "33"},
+            "removed",
+            "E.164",
+        ),
+    ],
+)
+def test_a_malformed_committed_entry_is_refused(kind, content, reason, message):
+    with pytest.raises(EntryError, match=message), transaction.atomic():
+        log_append_committed(kind=kind, label=bytes(64), content=content, reason=reason)
+    assert not Entry.objects.exists() and not EntryOpening.objects.exists()
+
+
+def test_a_crash_after_the_append_leaves_neither_entry_nor_opening():
+    with pytest.raises(RuntimeError, match="crash"), transaction.atomic():
+        log_append_committed(
+            kind=EntryKind.HANDLER, label=bytes(64), content=CONTENTS[EntryKind.HANDLER]
+        )
+        raise RuntimeError("crash after the entry, in the caller's transaction")
+    assert not Entry.objects.exists() and not EntryOpening.objects.exists()
+
+
+def test_entry_openings_lists_a_labels_entries_of_both_versions_oldest_first():
+    label, other = secrets.token_bytes(64), secrets.token_bytes(64)
+    with transaction.atomic():
+        v1 = log_append(
+            kind="handler_removed",
+            payload={"label": label.hex(), "provider": "p", "service": "voice", "reason": "r"},
+            version=1,
+        )
+        log_append(kind="test", payload={"a": {"label": label.hex()}})  # nests it: not its label
+        log_append_committed(
+            kind=EntryKind.CERTIFICATE, label=other, content=CONTENTS[EntryKind.CERTIFICATE]
+        )
+        cert = log_append_committed(
+            kind=EntryKind.CERTIFICATE, label=label, content=CONTENTS[EntryKind.CERTIFICATE]
+        )
+        erased = log_append_committed(
+            kind=EntryKind.HANDLER, label=label, content=CONTENTS[EntryKind.HANDLER]
+        )
+    EntryOpening.objects.filter(entry_id=erased.index).delete()  # erased for good
+
+    rows = entry_openings(label=label)
+
+    data = {i: bytes(d) for i, d in Entry.objects.values_list("index", "data")}
+    assert rows == [
+        EntryHistoryRow(index=v1.index, data=data[v1.index], opening=None, content=None),
+        EntryHistoryRow(
+            index=cert.index, data=data[cert.index], opening=cert.opening, content=cert.content
+        ),
+        EntryHistoryRow(index=erased.index, data=data[erased.index], opening=None, content=None),
+    ]
+    assert entry_openings(label=bytes(64)) == []
+
+
+def test_entry_openings_reads_the_label_index():
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            "EXPLAIN SELECT 1 FROM transparency_entry WHERE transparency_entry_label(data) = %s",
+            [b"0" * 128],
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "transparency_entry_label" in plan and "Index" in plan
