@@ -64,8 +64,13 @@ from resolution.protocol.entries import (
     handler_committed,
 )
 from resolution.protocol.tiles import TILE_WIDTH
-from transparency.labels import number_label_keep
-from transparency.selectors import tile_inner_proofs_at, tree_size
+from transparency.labels import number_label, number_label_keep
+from transparency.selectors import (
+    EntryHistoryRow,
+    entry_openings,
+    tile_inner_proofs_at,
+    tree_size,
+)
 from transparency.services import AppendedEntry, log_append
 
 logger = structlog.get_logger(__name__)
@@ -168,11 +173,14 @@ def _signed_change(
     *,
     provider: Provider,
     phone: PhoneNumber,
-    service: Service,
+    service: Service | None,
     token: object,
     fields: frozenset[str],
 ) -> _SignedChange:
     """Check everything about a signed change that does not need a lock.
+
+    ``service`` is the one the payload must name, or None for a request about the number
+    alone (``number_history``).
 
     The certificate is ours (named by ``kid`` or ``x5c``) or one issued under another trusted
     root (``x5c``: ca.trust). The signature is checked with its key before anything about
@@ -191,7 +199,7 @@ def _signed_change(
         raise SignedRequestMismatch(f"Unknown payload fields: {', '.join(unknown)}.")
     if payload.get("number") != phone.e164:
         raise SignedRequestMismatch(f"The payload's 'number' must be {phone.e164}.")
-    if payload.get("service") != service.value:
+    if service is not None and payload.get("service") != service.value:
         raise SignedRequestMismatch(f"The payload's 'service' must be {service.value!r}.")
     jti = payload.get("jti")
     if not isinstance(jti, str) or not JTI.fullmatch(jti):
@@ -468,3 +476,37 @@ def handler_tile_proofs_keep(*, batch: int = 5000) -> int:
         if len(due) < batch:
             break
     return kept
+
+
+# --- The holder's history ---------------------------------------------------------------------
+#
+# Version-2 entries show only a label and a commitment; their openings are kept by the server
+# (transparency.models.EntryOpening). The number's holder asks for them with a signed request,
+# checked as a handler change is, so that it can check every entry under its number's label
+# (rs monitor).
+
+HISTORY_FIELDS = frozenset({"number", "iat", "jti"})
+
+
+@dataclass(frozen=True)
+class NumberHistory:
+    """Every entry under a number's label, oldest first, each with its opening if kept."""
+
+    number: str
+    label: bytes
+    entries: list[EntryHistoryRow]
+
+
+def number_history(*, provider: Provider, number: str, token: object) -> NumberHistory:
+    """The log's entries about ``number``, with their openings, for the holder of a certificate
+    that covers it: a JWS over ``{number, iat, jti}``, whose jti is spent (a replay is refused).
+    """
+    phone = number_parse(number)
+    change = _signed_change(
+        provider=provider, phone=phone, service=None, token=token, fields=HISTORY_FIELDS
+    )
+    with transaction.atomic(durable=True):
+        _jti_spend(change)
+    label = number_label(phone.e164).label
+    logger.info("number history read", provider=provider.slug)
+    return NumberHistory(number=phone.e164, label=label, entries=entry_openings(label=label))

@@ -11,7 +11,10 @@ from rest_framework import serializers
 from core.dates import rfc3339
 from core.encoding import b64
 from directory.selectors import HandlerAnswer, LookupAnswer
-from transparency.api.serializers import Base64Field, LabelOutput, LogPosition
+from directory.services import NumberHistory
+from resolution.protocol.canonical import parse_canonical
+from transparency.api.serializers import Base64Field, HexField, LabelOutput, LogPosition
+from transparency.selectors import EntryHistoryRow
 
 VISIBILITY_SCHEMA = {
     "oneOf": [
@@ -141,3 +144,42 @@ class LookupOutput(LabelOutput):
 
 class LookupQuery(serializers.Serializer[Any]):
     service = serializers.CharField(required=False, max_length=16)
+
+
+# --- The holder's history ---------------------------------------------------------------------
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+        "description": "The object the entry's commitment covers; null without an opening",
+    }
+)
+class CommittedContentField(serializers.Field[Any, Any, Any, Any]):
+    """The canonical JSON bytes an entry committed to, as the object they encode; read-only."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value: bytes) -> Any:
+        return parse_canonical(bytes(value))
+
+
+class HistoryEntry(serializers.Serializer[EntryHistoryRow]):
+    index = serializers.IntegerField()
+    entry = Base64Field(source="data", help_text="The entry's exact bytes (canonical JSON)")
+    opening = Base64Field(
+        allow_null=True,
+        help_text="The commitment's 32-byte HMAC key; null for a version-1 entry, or one "
+        "whose opening was erased",
+    )
+    content = CommittedContentField(allow_null=True)
+
+
+class HistoryOutput(serializers.Serializer[NumberHistory]):
+    number = serializers.CharField(help_text="E.164")
+    label = HexField(  # type: ignore[assignment]  # a field, not Field.label
+        help_text="The number's VRF label (hex), as log entries name it"
+    )
+    entries = HistoryEntry(many=True, help_text="Every entry under the label, oldest first")

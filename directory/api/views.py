@@ -12,11 +12,17 @@ from core.numbers import number_parse
 from core.schema import problem
 from core.signed_requests import JoseParser
 from core.throttling import LookupRateThrottle
-from directory.api.serializers import HandlerOutput, HandlerRemovedOutput, LookupOutput, LookupQuery
+from directory.api.serializers import (
+    HandlerOutput,
+    HandlerRemovedOutput,
+    HistoryOutput,
+    LookupOutput,
+    LookupQuery,
+)
 from directory.metrics import lookup_counted
 from directory.problems import ServiceUnknown
 from directory.selectors import number_lookup
-from directory.services import handler_delete, handler_put
+from directory.services import handler_delete, handler_put, number_history
 from providers.authentication import caller_provider
 from resolution.protocol.directory import ServiceError, service_parse
 
@@ -110,3 +116,36 @@ class NumberApi(APIView):
         answer = number_lookup(caller=caller, number=number_parse(number).e164, service=service)
         lookup_counted(provider=caller)
         return Response(LookupOutput(answer).data)
+
+
+class NumberHistoryApi(APIView):
+    """The holder's history of a number: every log entry under its label, with the openings.
+
+    Version-2 entries show only the number's label and a commitment; this answers, to the
+    holder of a certificate for the number, the content each committed to and its opening, so
+    that it can check every entry about its number (``rs monitor``). The body is a compact
+    JWS (ES256, ``application/jose``) over ``{"number", "iat", "jti"}``, made with the key of
+    a number certificate that covers the number, was issued to the caller and is valid now;
+    its header names the certificate by serial (``kid``) or carries it (``x5c``). Each jti is
+    accepted once.
+    """
+
+    parser_classes = [JoseParser]
+    throttle_classes = [*APIView.throttle_classes, LookupRateThrottle]
+
+    @extend_schema(
+        operation_id="numbers_history",
+        request={"application/jose": OpenApiTypes.STR},
+        responses={
+            200: HistoryOutput,
+            400: problem("Malformed number, JWS or payload; stale iat"),
+            403: SIGNED_CHANGE_PROBLEMS[403],
+            409: SIGNED_CHANGE_PROBLEMS[409],
+            413: SIGNED_CHANGE_PROBLEMS[413],
+            415: SIGNED_CHANGE_PROBLEMS[415],
+        },
+    )
+    def post(self, request: Request, number: str) -> Response:
+        provider = caller_provider(request)
+        history = number_history(provider=provider, number=number, token=request.data)
+        return Response(HistoryOutput(history).data)

@@ -25,7 +25,7 @@ What an answer says is only checked for shape here; ``resolution.client.verify``
 against the keys pinned for the service (an issued certificate, its log entry, a lookup).
 
 Public API: ``Client``, the answer dataclasses, ``csr_pem``, ``handler_put_token``,
-``handler_delete_token``, ``revoke_token``.
+``handler_delete_token``, ``history_token``, ``revoke_token``.
 """
 
 from __future__ import annotations
@@ -182,6 +182,29 @@ class NumberLabel:
     number: str
     label: bytes
     vrf_proof: bytes
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One log entry under a number's label: its bytes as logged and, for a version-2 entry
+    whose opening the service keeps, the opening and the content it commits to.
+
+    Not verified here: ``resolution.client.monitor`` checks it against the log's entry.
+    """
+
+    index: int
+    entry: bytes
+    opening: bytes | None
+    content: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class NumberHistory:
+    """Every entry under a number's label, oldest first (``POST /v1/numbers/{number}/history``)."""
+
+    number: str
+    label: bytes
+    entries: tuple[HistoryEntry, ...]
 
 
 @dataclass(frozen=True)
@@ -577,6 +600,31 @@ class Client:
         r = self._json("GET", f"/v1/numbers/{_segment(number)}", params=params)
         return LookupAnswer(number=r.text("number"), label=r.text("label"), raw=r.data)
 
+    def number_history(self, number: str, token: str) -> NumberHistory:
+        """``POST /v1/numbers/{number}/history`` with a ``history_token``: every log entry
+        about the number, with the openings of those that commit to their content."""
+        path = f"/v1/numbers/{_segment(number)}/history"
+        r = self._json("POST", path, jose=token)
+        try:
+            label = bytes.fromhex(r.text("label"))
+        except ValueError:
+            r.fail("has a 'label' that is not hex")
+        if len(label) != 64:
+            r.fail("has a 'label' that is not 64 bytes")
+        entries = []
+        for item in r.get("entries", list):
+            row = _Reader(f"POST {path} entry", item)
+            opening = row.get("opening", str, null=True)
+            entries.append(
+                HistoryEntry(
+                    index=row.integer("index"),
+                    entry=row.b64("entry"),
+                    opening=None if opening is None else row.b64("opening", opening),
+                    content=row.get("content", Mapping, null=True),
+                )
+            )
+        return NumberHistory(number=r.text("number"), label=label, entries=tuple(entries))
+
     # --- Transparency log (docs/transparency-log.md) -----------------------------------
 
     def log_key(self) -> LogKeys:
@@ -716,6 +764,19 @@ def handler_delete_token(
 ) -> str:
     """The JWS that removes a handler: ``{number, service, iat, jti}``."""
     return _signed(key, serial, {"number": number, "service": service} | _fresh(iat, jti))
+
+
+def history_token(
+    key: ec.EllipticCurvePrivateKey,
+    serial: str,
+    *,
+    number: str,
+    iat: int | None = None,
+    jti: str | None = None,
+) -> str:
+    """The JWS that asks for a number's history (``Client.number_history``):
+    ``{number, iat, jti}``."""
+    return _signed(key, serial, {"number": number} | _fresh(iat, jti))
 
 
 def revoke_token(

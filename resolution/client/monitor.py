@@ -9,6 +9,17 @@ someone else holds a certificate for the number.  It stays *outstanding*, run af
 the log shows it revoked, it expires, or the holder accepts it (a key of theirs made
 elsewhere).
 
+Version-2 entries show only the label, a commitment and (for removals) a reason: what they
+record is read from the holder's history (``Client.number_history``), which gives, for each
+entry under the label, the content it commits to and the opening.  Each is checked against the
+log's own entry: ``commitment(opening, content)`` must be the entry's commitment, the content
+of the entry's kind (``content_check``) and about the number.  An entry under the label whose
+opening is missing or wrong is itself flagged: the holder cannot tell what it records.  A
+handler is flagged too when the certificate that authorised it is not one of the holder's
+(a certificate of the log whose key is the holder's, or one the holder accepted): it stays
+outstanding until the log shows it removed or replaced by the holder's own.  Version-1 entries
+are read from their public fields, as they were written.
+
 Nothing read is taken on trust.  The entries are hashed onto the compact range of the tree
 the last run ended with (``CompactRange``) and must give the root of the new signed
 checkpoint: that proves both that they are the log's entries and that the log only grew
@@ -21,10 +32,11 @@ hashed.  An entry can only hide a label from the quick byte search with ``\\u`` 
 canonical JSON forbids, so such entries are parsed too.
 
 This module makes no network call: ``monitor_log`` is given a function that fetches entry
-bundles (``resolution.client.Client.log_entry_bundle``).
+bundles (``resolution.client.Client.log_entry_bundle``), and the history (or a function that
+fetches it).
 
-Public API: ``MonitorError``, ``LogChange``, ``ForeignCertificate``, ``MonitorState``,
-``MonitorReport``, ``entry_change``, ``monitor_log``; ``CompactRange`` is
+Public API: ``MonitorError``, ``LogChange``, ``ForeignCertificate``, ``IntruderHandler``,
+``MonitorState``, ``MonitorReport``, ``entry_change``, ``monitor_log``; ``CompactRange`` is
 ``resolution.protocol.merkle``'s.
 """
 
@@ -35,10 +47,11 @@ import binascii
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from resolution.client.api import HistoryEntry, NumberHistory
 from resolution.client.parallel import DEFAULT_WORKERS, ordered_map
 from resolution.protocol.canonical import CanonicalJSONError, parse_canonical
 from resolution.protocol.checkpoint import Checkpoint
@@ -51,7 +64,10 @@ from resolution.protocol.entries import (
     HandlerEntry,
     HandlerRemovedEntry,
     OpaqueEntry,
+    PrivateEntry,
     RevocationEntry,
+    commitment,
+    content_check,
     entry_from_record,
 )
 from resolution.protocol.merkle import CompactRange, leaf_hash
@@ -65,6 +81,9 @@ BundleFetcher = Callable[[int, int], list[bytes]]
 ProgressCallback = Callable[[int, int], object]
 """Called as ``progress(entries_done, entries_total)``."""
 
+HistorySource = NumberHistory | Callable[[], NumberHistory]
+"""The holder's history of the number, or a function that fetches it."""
+
 
 class MonitorError(Exception):
     """The log could not be monitored: it is inconsistent, or the state file is damaged."""
@@ -76,7 +95,10 @@ class LogChange:
 
     ``kind`` is the entry's kind (``certificate``, ``revocation``, ``handler``,
     ``handler_removed``, or one this monitor does not know); the other fields are those the
-    kind carries.  ``foreign`` is set on a certificate whose key is not one of the holder's.
+    kind carries (``certificate``: the serial of the certificate that authorised a handler,
+    known from version 2 on).  ``foreign`` is set on a certificate whose key is not one of the
+    holder's, ``intruder`` on a handler authorised by a certificate not the holder's, and
+    ``unopened`` says why a version-2 entry's content could not be read.
     """
 
     index: int
@@ -87,11 +109,27 @@ class LogChange:
     reason: str | None = None
     not_after: str | None = None
     public_key_sha256: bytes | None = None
+    certificate: str | None = None
     foreign: bool = False
+    intruder: bool = False
+    unopened: str | None = None
+
+    @property
+    def flagged(self) -> bool:
+        """The change is one the holder did not make, or cannot read."""
+        return self.foreign or self.intruder or self.unopened is not None
 
     def describe(self) -> str:
         """One line for people."""
         by = f" by {self.provider}" if self.provider else ""
+        if self.unopened is not None:
+            return f"{self.kind} entry UNREADABLE: {self.unopened}"
+        if self.kind == EntryKind.HANDLER and self.certificate is not None:
+            whose = "NOT YOUR CERTIFICATE" if self.intruder else "your certificate"
+            return (
+                f"handler {self.service}{by} published or replaced, "
+                f"authorised by certificate {self.certificate} ({whose})"
+            )
         if self.kind == EntryKind.CERTIFICATE:
             key = "FOREIGN KEY" if self.foreign else "own key"
             return f"certificate {self.serial} issued{by}, until {self.not_after} ({key})"
@@ -116,9 +154,22 @@ class ForeignCertificate:
 
 
 @dataclass(frozen=True)
+class IntruderHandler:
+    """A handler of the number that a certificate not the holder's authorised, not yet removed
+    (nor replaced by the holder's own) in the log."""
+
+    index: int
+    provider: str
+    service: str
+    certificate: str  # the serial that authorised it
+
+
+@dataclass(frozen=True)
 class MonitorState:
     """Where the last run stopped: the checkpoint it verified and the compact range of its
-    tree, and the foreign certificates still outstanding or accepted."""
+    tree, the foreign certificates and intruders' handlers still outstanding, the accepted
+    certificates, and the serials of the holder's own certificates seen in the log (handlers
+    they authorise are the holder's)."""
 
     origin: str
     label: bytes
@@ -128,6 +179,8 @@ class MonitorState:
     checkpoint: str
     outstanding: tuple[ForeignCertificate, ...] = ()
     accepted: frozenset[str] = field(default_factory=frozenset)
+    own_serials: frozenset[str] = field(default_factory=frozenset)
+    intruders: tuple[IntruderHandler, ...] = ()
 
     def to_json(self) -> bytes:
         state = {
@@ -149,6 +202,8 @@ class MonitorState:
                 for f in self.outstanding
             ],
             "accepted": sorted(self.accepted),
+            "own_serials": sorted(self.own_serials),
+            "intruders": [asdict(h) for h in self.intruders],
         }
         return (json.dumps(state, indent=2) + "\n").encode()
 
@@ -185,6 +240,17 @@ class MonitorState:
                 checkpoint=str(state["checkpoint"]),
                 outstanding=outstanding,
                 accepted=frozenset(str(s) for s in state["accepted"]),
+                # Absent from the states of runs before version-2 entries.
+                own_serials=frozenset(str(s) for s in state.get("own_serials", ())),
+                intruders=tuple(
+                    IntruderHandler(
+                        index=int(h["index"]),
+                        provider=str(h["provider"]),
+                        service=str(h["service"]),
+                        certificate=str(h["certificate"]),
+                    )
+                    for h in state.get("intruders", ())
+                ),
             )
         except MonitorError as exc:
             raise MonitorError(f"the monitor state is damaged: {exc}") from None
@@ -195,18 +261,23 @@ class MonitorState:
 @dataclass(frozen=True)
 class MonitorReport:
     """What a run found: the changes in ``[previous_size, size)``, and the foreign
-    certificates outstanding after it.  ``state`` is what the next run starts from."""
+    certificates and intruders' handlers outstanding after it.  ``state`` is what the next
+    run starts from."""
 
     previous_size: int
     size: int
     changes: tuple[LogChange, ...]
     outstanding: tuple[ForeignCertificate, ...]
     state: MonitorState
+    intruders: tuple[IntruderHandler, ...] = ()
 
     @property
     def flagged(self) -> bool:
-        """Someone else holds, or held during this run, a certificate for the number."""
-        return bool(self.outstanding) or any(c.foreign for c in self.changes)
+        """Someone else holds, or held during this run, a certificate for the number, or a
+        handler of it the holder did not authorise, or an entry of this run cannot be read."""
+        return (
+            bool(self.outstanding) or bool(self.intruders) or any(c.flagged for c in self.changes)
+        )
 
 
 def _b64(value: bytes) -> str:
@@ -219,13 +290,19 @@ def _optional_str(record: Mapping[str, Any], key: str) -> str | None:
 
 
 def entry_change(
-    index: int, entry: bytes, label: bytes, own_keys: Collection[bytes]
+    index: int,
+    entry: bytes,
+    label: bytes,
+    own_keys: Collection[bytes],
+    openings: Mapping[int, HistoryEntry] | None = None,
+    number: str | None = None,
 ) -> LogChange | None:
     """The change entry ``index`` records for the number of ``label``, or ``None`` if it is
     about another number.  ``own_keys`` are the SHA-256 of the holder's public keys
-    (``store.public_key_sha256``).  Raises ``MonitorError`` for an entry that may name the
-    label but is not canonical JSON of a known version, or not of its kind's shape
-    (``resolution.protocol.entries``)."""
+    (``store.public_key_sha256``); a version-2 entry is read from its opening in
+    ``openings`` (the history's entries by index), which must open it for ``number``.
+    Raises ``MonitorError`` for an entry that may name the label but is not canonical JSON of
+    a known version, or not of its kind's shape (``resolution.protocol.entries``)."""
     label_hex = label.hex().encode("ascii")
     if label_hex not in entry and b"\\u" not in entry:
         return None  # the fast path: canonical JSON would spell the label out
@@ -244,6 +321,8 @@ def entry_change(
     except EntryError as exc:
         raise MonitorError(f"entry {index} names the number but is malformed: {exc}") from None
     match parsed:
+        case PrivateEntry():
+            return _opened_change(index, entry, parsed, own_keys, openings, number)
         case CertificateEntry():
             key_hash = bytes.fromhex(parsed.public_key_sha256)
             return LogChange(
@@ -291,6 +370,77 @@ def entry_change(
             )
 
 
+def _opened_change(
+    index: int,
+    entry: bytes,
+    parsed: PrivateEntry,
+    own_keys: Collection[bytes],
+    openings: Mapping[int, HistoryEntry] | None,
+    number: str | None,
+) -> LogChange:
+    """The change a version-2 entry records, read from its opening once checked."""
+    kind = parsed.kind
+    opened = (openings or {}).get(index)
+    content = None if opened is None else opened.content
+    if opened is None or opened.opening is None or content is None:
+        return LogChange(
+            index=index,
+            kind=kind.value,
+            reason=parsed.reason,
+            unopened="the history has no opening",
+        )
+    try:
+        content_check(kind, content)
+        matches = commitment(opened.opening, content).hex() == parsed.commitment
+    except (EntryError, ValueError) as exc:  # CanonicalJSONError is a ValueError
+        return LogChange(
+            index=index, kind=kind.value, reason=parsed.reason, unopened=f"its content: {exc}"
+        )
+    problem = (
+        "the history gives other bytes than the log's"
+        if opened.entry != entry
+        else "the opening does not open its commitment"
+        if not matches
+        else "the content is about another number"
+        if content["number"] != number
+        else None
+    )
+    if problem is not None:
+        return LogChange(index=index, kind=kind.value, reason=parsed.reason, unopened=problem)
+    if kind == EntryKind.CERTIFICATE:
+        key_hash = bytes.fromhex(content["public_key_sha256"])
+        return LogChange(
+            index=index,
+            kind=kind.value,
+            provider=content["provider"],
+            serial=content["serial"],
+            not_after=content["not_after"],
+            public_key_sha256=key_hash,
+            foreign=key_hash not in own_keys,
+        )
+    return LogChange(
+        index=index,
+        kind=kind.value,
+        provider=content["provider"],
+        serial=content.get("serial"),
+        service=content.get("service"),
+        reason=parsed.reason,
+        certificate=content.get("certificate"),
+    )
+
+
+def _history_openings(
+    history: HistorySource | None, label: bytes, number: str | None
+) -> dict[int, HistoryEntry]:
+    if history is None:
+        return {}
+    if callable(history):
+        history = history()
+    if history.label != label or (number is not None and history.number != number):
+        raise MonitorError("the history the service gave is about another number")
+    return {row.index: row for row in history.entries}
+
+
 def _still_valid(foreign: ForeignCertificate, now: datetime) -> bool:
     try:
         not_after = datetime.fromisoformat(foreign.not_after)
@@ -313,11 +463,16 @@ def monitor_log(
     workers: int = DEFAULT_WORKERS,
     progress: ProgressCallback | None = None,
     now: datetime | None = None,
+    number: str | None = None,
+    history: HistorySource | None = None,
 ) -> MonitorReport:
     """Scan the entries appended since ``previous`` (all of them without it) up to the
     verified ``checkpoint`` (whose signed ``note`` is kept), for changes under ``label``.
 
-    ``accept`` adds serials of foreign certificates the holder vouches for.  Raises
+    ``history`` (``Client.number_history`` of ``number``, or a function that fetches it)
+    opens the version-2 entries; without it, each one under the label is flagged as
+    unreadable.  ``accept`` adds serials of foreign certificates the holder vouches for,
+    which count as the holder's own for the handlers they authorise.  Raises
     ``MonitorError`` when the entries do not hash to the checkpoint's root (the log changed
     its history or serves other entries), the tree shrank, or an entry under the label is
     malformed.  ``fetch`` is called from ``workers`` threads.
@@ -344,6 +499,7 @@ def monitor_log(
     start, size = tree.size, checkpoint.size
     accepted = set(previous.accepted if previous else ()) | set(accept)
     outstanding = {f.serial: f for f in (previous.outstanding if previous else ())}
+    openings = _history_openings(history, label, number)
     changes: list[LogChange] = []
 
     def one(index: int) -> tuple[int, list[bytes]]:
@@ -359,7 +515,7 @@ def monitor_log(
                     if position < start:
                         continue  # hashed into the compact range by an earlier run
                     tree.append(leaf_hash(entry))
-                    change = entry_change(position, entry, label, own_keys)
+                    change = entry_change(position, entry, label, own_keys, openings, number)
                     if change is not None:
                         changes.append(change)
                 if progress is not None:
@@ -390,6 +546,19 @@ def monitor_log(
     for serial in accepted:
         outstanding.pop(serial, None)
     remaining = tuple(f for f in outstanding.values() if _still_valid(f, now))
+    own_serials = set(previous.own_serials if previous else ()) | {
+        c.serial
+        for c in changes
+        if c.kind == EntryKind.CERTIFICATE and c.serial is not None and not c.foreign
+    }
+    owned = own_serials | accepted
+    changes = [
+        replace(c, intruder=True)
+        if c.kind == EntryKind.HANDLER and c.certificate is not None and c.certificate not in owned
+        else c
+        for c in changes
+    ]
+    intruders = _intruders_after(previous.intruders if previous else (), changes, owned)
     state = MonitorState(
         origin=checkpoint.origin,
         label=label,
@@ -399,11 +568,41 @@ def monitor_log(
         checkpoint=note.decode("utf-8"),
         outstanding=remaining,
         accepted=frozenset(accepted),
+        own_serials=frozenset(own_serials),
+        intruders=intruders,
     )
     # Changes to accepted certificates are reported, but not flagged.
     shown = tuple(
         replace(c, foreign=False) if c.foreign and c.serial in accepted else c for c in changes
     )
     return MonitorReport(
-        previous_size=start, size=size, changes=shown, outstanding=remaining, state=state
+        previous_size=start,
+        size=size,
+        changes=shown,
+        outstanding=remaining,
+        state=state,
+        intruders=intruders,
     )
+
+
+def _intruders_after(
+    before: Iterable[IntruderHandler], changes: Iterable[LogChange], owned: Collection[str]
+) -> tuple[IntruderHandler, ...]:
+    """The intruders' handlers still in place after ``changes``: a handler is one per provider
+    and service, so a removal, or a handler the holder authorised, replaces it."""
+    current = {(h.provider, h.service): h for h in before}
+    for change in changes:
+        if change.provider is None or change.service is None:
+            continue
+        key = (change.provider, change.service)
+        if change.kind == EntryKind.HANDLER and change.intruder:
+            assert change.certificate is not None
+            current[key] = IntruderHandler(
+                index=change.index,
+                provider=change.provider,
+                service=change.service,
+                certificate=change.certificate,
+            )
+        elif change.kind in (EntryKind.HANDLER, EntryKind.HANDLER_REMOVED):
+            current.pop(key, None)
+    return tuple(h for h in current.values() if h.certificate not in owned)

@@ -21,6 +21,7 @@ from resolution.client import (
     csr_pem,
     handler_delete_token,
     handler_put_token,
+    history_token,
     revoke_token,
 )
 from resolution.protocol import vrf
@@ -93,6 +94,11 @@ def test_client_drives_the_whole_api_with_typed_answers(client, provider, sms_ou
     )
     verified = client.number_lookup(NUMBER).verify(keys)
     assert [h.uri for h in verified.handlers] == ["sip:a@chat.example"]
+    # The holder's history: every entry under the label, the log's own bytes.
+    history = client.number_history(NUMBER, history_token(key, issued.serial, number=NUMBER))
+    assert (history.number, history.label) == (NUMBER, label.label)
+    assert [row.index for row in history.entries] == [issued.log.index, handler.log.index]
+    assert history.entries[0].entry == entry.entry
     assert client.log_consistency_proof(checkpoint.size).old == checkpoint.size
 
     passport = passport_sign(
@@ -237,5 +243,11 @@ def test_signed_request_tokens_carry_the_documented_payloads():
     )
     assert set(removal) == {"number", "service", "iat", "jti"}
     assert set(jws_payload_json(jws_parse(revoke_token(key, "s")))) == {"serial", "iat"}
+    asked = jws_payload_json(jws_parse(history_token(key, "s", number=NUMBER, jti="j" * 8)))
+    assert (set(asked), asked["number"], asked["jti"]) == (
+        {"number", "iat", "jti"},
+        NUMBER,
+        "j" * 8,
+    )
     csr = x509.load_pem_x509_csr(csr_pem(key).encode())
     assert csr.is_signature_valid and csr.public_key() == key.public_key()

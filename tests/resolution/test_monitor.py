@@ -14,6 +14,8 @@ import pytest
 
 from resolution.client import (
     Client,
+    HistoryEntry,
+    NumberHistory,
 )
 from resolution.client.monitor import (
     MonitorError,
@@ -23,6 +25,7 @@ from resolution.client.monitor import (
 )
 from resolution.protocol.canonical import canonical_json
 from resolution.protocol.checkpoint import open_checkpoint
+from resolution.protocol.entries import commitment
 from resolution.protocol.note import parse_verifier_key
 from tests.resolution.logserver import LogServer, TiledLog, sample_records
 
@@ -177,9 +180,13 @@ def test_monitor_rejects_a_malformed_entry_under_the_label():
     )
     with pytest.raises(MonitorError):
         entry_change(8, escaped, LABEL, {OWN})
-    newer = canonical_json(certificate_record("a", OWN) | {"v": 2})
-    with pytest.raises(MonitorError, match="version 2"):
+    newer = canonical_json(certificate_record("a", OWN) | {"v": 3})
+    with pytest.raises(MonitorError, match="version 3"):
         entry_change(9, newer, LABEL, {OWN})
+    # A version-2 entry shows only its label and commitment (and a removal's reason).
+    clear = canonical_json(certificate_record("a", OWN) | {"v": 2})
+    with pytest.raises(MonitorError, match="malformed: entry has the keys"):
+        entry_change(12, clear, LABEL, {OWN})
     # A known kind out of its shape (resolution.protocol.entries) is not read as one.
     keyless = canonical_json(certificate_record("a", OWN, public_key_sha256="not hex"))
     with pytest.raises(MonitorError, match="malformed: entry's public_key_sha256 is not"):
@@ -197,3 +204,169 @@ def test_monitor_state_that_does_not_add_up_is_refused(tiled, served):
         MonitorState.from_json(json.dumps(document).encode())
     with pytest.raises(MonitorError, match="damaged"):
         MonitorState.from_json(b"not json")
+
+
+# --- Version-2 entries, read from the holder's history ------------------------------------------
+
+NUMBER = "+33612345678"
+OPENING = bytes(range(32))
+
+
+def certificate_content(serial: str, key: bytes, provider: str = "acme-chat") -> dict[str, Any]:
+    return {
+        "number": NUMBER,
+        "provider": provider,
+        "serial": serial,
+        "certificate_sha256": hashlib.sha256(serial.encode()).hexdigest(),
+        "public_key_sha256": key.hex(),
+        "not_before": "2026-01-01T00:00:00Z",
+        "not_after": "2099-01-01T00:00:00Z",
+    }
+
+
+def handler_content(certificate: str, provider: str = "acme-chat") -> dict[str, Any]:
+    return {
+        "number": NUMBER,
+        "provider": provider,
+        "service": "messaging",
+        "uri": "sip:alice@chat.example",
+        "priority": 0,
+        "expires_at": "2099-01-01T00:00:00Z",
+        "certificate": certificate,
+    }
+
+
+def revocation_content(serial: str) -> dict[str, Any]:
+    return {
+        "number": NUMBER,
+        "provider": "hijack-chat",
+        "serial": serial,
+        "revoked_at": "2026-01-02T00:00:00Z",
+    }
+
+
+def private_record(kind: str, content: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
+    record = {
+        "v": 2,
+        "kind": kind,
+        "label": LABEL.hex(),
+        "commitment": commitment(OPENING, content).hex(),
+    }
+    return record | ({"reason": reason} if reason is not None else {})
+
+
+class Recorded:
+    """A log of version-2 entries for the number, and the history the service would give."""
+
+    def __init__(self, tiled: TiledLog) -> None:
+        self.tiled = tiled
+        self.rows: list[HistoryEntry] = []
+
+    def append(self, kind: str, content: dict[str, Any], reason: str | None = None) -> int:
+        record = private_record(kind, content, reason)
+        index = self.tiled.size
+        self.tiled.append([record])
+        self.rows.append(HistoryEntry(index, canonical_json(record), OPENING, content))
+        return index
+
+    def history(self) -> NumberHistory:
+        return NumberHistory(number=NUMBER, label=LABEL, entries=tuple(self.rows))
+
+
+def test_version_2_entries_are_read_from_their_openings(tiled, served):
+    recorded = Recorded(tiled)
+    tiled.append(sample_records(20))
+    recorded.append("certificate", certificate_content("aa01", OWN))
+    recorded.append("handler", handler_content("aa01"))
+    recorded.append(
+        "handler_removed",
+        {"number": NUMBER, "provider": "acme-chat", "service": "messaging", "certificate": "aa01"},
+        reason="removed",
+    )
+    honest = run(served, number=NUMBER, history=recorded.history)
+    assert [(c.kind, c.serial, c.certificate, c.reason) for c in honest.changes] == [
+        ("certificate", "aa01", None, None),
+        ("handler", None, "aa01", None),
+        ("handler_removed", None, "aa01", "removed"),
+    ]
+    assert not honest.flagged
+    assert "your certificate" in honest.changes[1].describe()
+    assert honest.state.own_serials == {"aa01"}
+
+    # An intruder's certificate and a handler it authorised: both flagged, in a later run too.
+    intruder = recorded.append("certificate", certificate_content("ff03", FOREIGN, "hijack-chat"))
+    handler = recorded.append("handler", handler_content("ff03", "hijack-chat"))
+    ours = recorded.append("handler", handler_content("aa01"))  # seen in an earlier run: own
+    alarm = run(
+        served,
+        MonitorState.from_json(honest.state.to_json()),
+        number=NUMBER,
+        history=recorded.history(),
+    )
+    assert [(c.index, c.foreign, c.intruder) for c in alarm.changes] == [
+        (intruder, True, False),
+        (handler, False, True),
+        (ours, False, False),
+    ]
+    assert alarm.flagged and [f.serial for f in alarm.outstanding] == ["ff03"]
+    assert [(h.index, h.provider, h.certificate) for h in alarm.intruders] == [
+        (handler, "hijack-chat", "ff03")
+    ]
+    assert "NOT YOUR CERTIFICATE" in alarm.changes[1].describe()
+
+    # The intruder's handler stays flagged, run after run, until the log shows it removed.
+    state = MonitorState.from_json(alarm.state.to_json())
+    assert state == alarm.state
+    recorded.append("revocation", revocation_content("ff03"), reason="keyCompromise")
+    still = run(served, state, number=NUMBER, history=recorded.history)
+    assert not still.outstanding and still.flagged and len(still.intruders) == 1
+    removal = {
+        "number": NUMBER,
+        "provider": "hijack-chat",
+        "service": "messaging",
+        "certificate": "ff03",
+    }
+    recorded.append("handler_removed", removal, reason="revoked")
+    resolved = run(served, still.state, number=NUMBER, history=recorded.history)
+    assert not resolved.flagged and resolved.intruders == ()
+
+    # Accepted, the certificate is the holder's: so are the handlers it authorises.
+    accepted = run(served, number=NUMBER, history=recorded.history, accept=["ff03"])
+    assert not accepted.flagged and accepted.intruders == ()
+    assert not any(c.intruder or c.foreign for c in accepted.changes)
+
+
+@pytest.mark.parametrize("damage", ["missing", "opening", "content", "number", "bytes", "none"])
+def test_a_version_2_entry_without_a_good_opening_is_flagged(tiled, served, damage):
+    recorded = Recorded(tiled)
+    index = recorded.append("certificate", certificate_content("aa01", OWN))
+    row = recorded.rows[0]
+    if damage == "missing":
+        recorded.rows.clear()
+    elif damage == "opening":
+        recorded.rows[0] = HistoryEntry(index, row.entry, bytes(32), row.content)
+    elif damage == "content":
+        recorded.rows[0] = HistoryEntry(
+            index, row.entry, OPENING, {**row.content, "serial": "aa02"}
+        )
+    elif damage == "number":
+        changed = {**row.content, "number": "+33698765432"}
+        recorded.rows[0] = HistoryEntry(index, row.entry, OPENING, changed)
+    elif damage == "bytes":
+        recorded.rows[0] = HistoryEntry(index, row.entry + b" ", OPENING, row.content)
+    else:
+        recorded.rows[0] = HistoryEntry(index, row.entry, None, None)
+    report = run(served, number=NUMBER, history=recorded.history())
+    (change,) = report.changes
+    assert change.kind == "certificate" and change.unopened is not None
+    assert report.flagged and "UNREADABLE" in change.describe()
+    # Without any history, every version-2 entry under the label is unreadable.
+    blind = run(served)
+    assert blind.flagged and blind.changes[0].unopened == "the history has no opening"
+
+
+def test_a_history_about_another_number_is_refused(tiled, served):
+    tiled.append([certificate_record("aa01", OWN)])
+    other = NumberHistory(number=NUMBER, label=OTHER_LABEL, entries=())
+    with pytest.raises(MonitorError, match="another number"):
+        run(served, number=NUMBER, history=other)

@@ -1,16 +1,20 @@
-"""``rs monitor NUMBER``: watch the log for changes under the number's label, and for
-certificates of the number whose key was not made here (``resolution.client.monitor``)."""
+"""``rs monitor NUMBER``: watch the log for changes under the number's label, for
+certificates of the number whose key was not made here, and for handlers that a certificate
+not the holder's authorised (``resolution.client.monitor``).  Version-2 entries are read from
+the number's history, asked for with the stored certificate's key."""
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_FAILED, EXIT_OK, UsageError
 from resolution.cli.output import info, progress, show, show_json
+from resolution.client.api import NumberHistory, history_token
 from resolution.client.monitor import MonitorReport, MonitorState, monitor_log
 from resolution.client.parallel import DEFAULT_WORKERS
 
@@ -24,9 +28,11 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "watch the log for changes to a number, and certificates you did not ask for",
         "Read the log entries appended since the last run (all of them the first time), "
         "check they hash to the signed checkpoint, and report every certificate and handler "
-        "change under NUMBER's label. A certificate whose key was not made here (someone "
-        "else answered an SMS challenge for the number) makes it exit 1, run after run, "
-        "until it is revoked or expires, or you --accept it.",
+        "change under NUMBER's label, opening each entry with the number's history (signed "
+        "with the certificate stored here). A certificate whose key was not made here "
+        "(someone else answered an SMS challenge for the number) makes it exit 1, run after "
+        "run, until it is revoked or expires, or you --accept it; so does a handler "
+        "authorised by a certificate that is not yours, or an entry that cannot be opened.",
     )
     monitor.add_argument("number", type=arguments.number, metavar="NUMBER")
     monitor.add_argument(
@@ -55,13 +61,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             f"foreign; run 'rs register {number}' here, or monitor where you registered"
         )
     ctx.pinned.log_keys()
+    ctx.needs_api_key()
     saved = ctx.store.monitor_state(number)
     previous = MonitorState.from_json(saved) if saved is not None else None
-    if previous is not None:
-        label = previous.label
-    else:
-        ctx.needs_api_key()
-        label = ctx.pinned.label(number)
+    label = previous.label if previous is not None else ctx.pinned.label(number)
     found = ctx.pinned.checkpoint()
     if found is None:
         show(f"monitor {number}: the log is empty")
@@ -78,6 +81,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             accept=args.accept,
             workers=args.workers,
             progress=bar,
+            number=number,
+            history=_history(ctx, number),
         )
     ctx.store.monitor_state_save(number, report.state.to_json())
     if args.json:
@@ -92,7 +97,34 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             f"the service to revoke it; if it is yours after all, run "
             f"'rs monitor {number} --accept {foreign.serial}'"
         )
+    for intruder in report.intruders:
+        info(
+            f"rs monitor: ALERT: handler {intruder.service} for {number} (log entry "
+            f"{intruder.index}, by {intruder.provider}) was authorised by certificate "
+            f"{intruder.certificate}, which is not yours"
+        )
+    for change in report.changes:
+        if change.unopened is not None:
+            info(
+                f"rs monitor: ALERT: log entry {change.index} is about {number} but cannot be "
+                f"read: {change.unopened}"
+            )
     return EXIT_FAILED if report.flagged else EXIT_OK
+
+
+def _history(ctx: Context, number: str) -> NumberHistory | None:
+    """The number's history, asked for with the stored certificate; None when it cannot sign
+    (revoked or expired: then each version-2 entry under the label is reported unreadable)."""
+    credentials = ctx.store.credentials(number)
+    if credentials.revoked or credentials.certificate.not_valid_after_utc <= datetime.now(UTC):
+        info(
+            f"rs monitor: the certificate {credentials.serial} of {number} is revoked or "
+            f"expired, so the number's history cannot be asked for: run "
+            f"'rs register {number}' for a new one"
+        )
+        return None
+    token = history_token(credentials.key, credentials.serial, number=number)
+    return ctx.client.number_history(number, token)
 
 
 def _document(number: str, report: MonitorReport) -> dict[str, Any]:
@@ -110,11 +142,15 @@ def _document(number: str, report: MonitorReport) -> dict[str, Any]:
                 "service": c.service,
                 "reason": c.reason,
                 "not_after": c.not_after,
+                "certificate": c.certificate,
                 "foreign": c.foreign,
+                "intruder": c.intruder,
+                "unopened": c.unopened,
             }
             for c in report.changes
         ],
         "outstanding": [asdict(f) for f in report.outstanding],
+        "intruders": [asdict(h) for h in report.intruders],
     }
 
 
