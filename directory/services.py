@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -56,13 +55,7 @@ from resolution.protocol.directory import (
     service_parse,
     uri_validate,
 )
-from resolution.protocol.entries import (
-    OPENING_SIZE,
-    HandlerEntry,
-    HandlerRemovedEntry,
-    handler_commitment,
-    handler_committed,
-)
+from resolution.protocol.entries import EntryKind, handler_committed
 from resolution.protocol.tiles import TILE_WIDTH
 from transparency.labels import number_label, number_label_keep
 from transparency.selectors import (
@@ -71,7 +64,7 @@ from transparency.selectors import (
     tile_inner_proofs_at,
     tree_size,
 )
-from transparency.services import AppendedEntry, log_append
+from transparency.services import AppendedEntry, log_append_committed
 
 logger = structlog.get_logger(__name__)
 
@@ -323,18 +316,13 @@ def handler_put(*, provider: Provider, number: str, service: str, token: object)
             handler.certificate, handler.external_certificate = certificate, None
             handler.label = bytes(certificate.label)
         handler.expires_at = certificate.not_after
-        handler.opening = secrets.token_bytes(OPENING_SIZE)
         handler.updated_at = timezone.now()
-        commitment = handler_commitment(
-            bytes(handler.opening), handler_fields_of(handler, provider.slug)
+        entry = log_append_committed(
+            kind=EntryKind.HANDLER,
+            label=bytes(handler.label),
+            content=handler_fields_of(handler, provider.slug),
         )
-        logged = HandlerEntry(
-            label=bytes(handler.label).hex(),
-            provider=provider.slug,
-            service=kind.value,
-            commitment=commitment.hex(),
-        )
-        entry = log_append(kind=logged.kind, payload=logged.payload(), version=logged.version)
+        handler.opening = entry.opening
         handler.log_index = entry.index
         handler.tile_proof = None  # a new entry: its tile is not full yet
         handler.save()
@@ -374,15 +362,21 @@ def handler_delete(
 
 
 def _handler_remove(handler: Handler, provider_slug: str, reason: RemovalReason) -> AppendedEntry:
-    """Delete the row (its opening with it) and log the removal, in the caller's transaction."""
+    """Delete the row and log the removal, in the caller's transaction: the entry commits to
+    the number, provider, service and the serial of the certificate that had authorised the
+    handler; the reason is public."""
     handler.delete()
-    logged = HandlerRemovedEntry(
-        label=bytes(handler.label).hex(),
-        provider=provider_slug,
-        service=handler.service,
+    return log_append_committed(
+        kind=EntryKind.HANDLER_REMOVED,
+        label=bytes(handler.label),
+        content={
+            "number": handler.number,
+            "provider": provider_slug,
+            "service": handler.service,
+            "certificate": handler.certificate_serial,
+        },
         reason=reason.value,
     )
-    return log_append(kind=logged.kind, payload=logged.payload(), version=logged.version)
 
 
 def _service(text: str) -> Service:

@@ -88,7 +88,8 @@ def _keys() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class EntryShown:
-    """One entry as the pages list it: its fields when it is JSON, a short summary."""
+    """One entry as the pages list it: its fields when it is JSON (all of them: a version-2
+    entry's are its kind, label, commitment and reason), a short summary."""
 
     index: int
     kind: str
@@ -100,12 +101,15 @@ class EntryShown:
 
     @property
     def summary(self) -> str:
+        """What the entry shows, shortly: a version-2 entry its reason (if any), label and
+        commitment; a version-1 entry its provider, service, serial, reason and label."""
         if not self.fields:
             return ""
         parts = [f"{name} {self.fields[name]}" for name in SUMMARY_FIELDS if name in self.fields]
-        label = self.fields.get(EntryField.LABEL)
-        if isinstance(label, str):
-            parts.append(f"{EntryField.LABEL} {label[:12]}…")
+        for name in (EntryField.LABEL, EntryField.COMMITMENT):
+            value = self.fields.get(name)
+            if isinstance(value, str):
+                parts.append(f"{name} {value[:12]}…")
         return ", ".join(str(part) for part in parts)
 
     @property

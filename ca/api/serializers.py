@@ -16,7 +16,7 @@ from ca.selectors import certificate_pem, chain_pems
 from ca.services.issuance import IssuedCertificate
 from core.encoding import b64
 from core.numbers import MAX_INPUT_LENGTH
-from transparency.api.serializers import LogPosition
+from transparency.api.serializers import CommittedLogPosition
 
 
 class ChallengeStartInput(serializers.Serializer[Any]):
@@ -80,7 +80,9 @@ class CertificateIssuedOutput(serializers.Serializer[IssuedCertificate]):
         source="certificate.x5u",
         help_text=X5U_HELP,
     )
-    log = LogPosition()
+    log = CommittedLogPosition(
+        help_text="The certificate's log entry, with the opening and content of its commitment"
+    )
 
     def get_certificate(self, issued: IssuedCertificate) -> str:
         return certificate_pem(issued.certificate)

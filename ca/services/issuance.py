@@ -20,9 +20,9 @@ from ca.problems import ChallengeExpired, ChallengeFailed, ChallengeNotVerified,
 from ca.services.challenges import challenge_lock
 from core.dates import rfc3339
 from providers.models import Provider
-from resolution.protocol.entries import CertificateEntry
+from resolution.protocol.entries import EntryKind
 from transparency.labels import number_label_keep
-from transparency.services import AppendedEntry, log_append
+from transparency.services import CommittedEntry, log_append_committed
 
 logger = structlog.get_logger(__name__)
 
@@ -30,7 +30,7 @@ logger = structlog.get_logger(__name__)
 @dataclass(frozen=True)
 class IssuedCertificate:
     certificate: Certificate
-    log: AppendedEntry
+    log: CommittedEntry
 
 
 def _challenge_spend(*, provider: Provider, challenge_id: uuid.UUID) -> str:
@@ -69,8 +69,9 @@ def certificate_issue(
 ) -> IssuedCertificate:
     """Issue a number certificate for the CSR's key, spending a verified challenge.
 
-    The certificate names exactly the challenge's number; its log entry (label, serial, hashes,
-    validity, provider; never the number) commits with it or not at all.
+    The certificate names exactly the challenge's number; its log entry (the number's label and
+    a commitment to number, provider, serial, hashes and validity, whose opening the server
+    keeps) commits with it or not at all.
     """
     public_key = csr_public_key(csr)
     now = timezone.now().replace(microsecond=0)
@@ -88,16 +89,19 @@ def certificate_issue(
             holder=provider.name,
         )
         label = number_label_keep(number)
-        logged = CertificateEntry(
-            label=label.label.hex(),
-            serial=authority.serial_hex(serial),
-            certificate_sha256=signed.certificate_sha256.hex(),
-            public_key_sha256=signed.public_key_sha256.hex(),
-            not_before=rfc3339(not_before),
-            not_after=rfc3339(not_after),
-            provider=provider.slug,
+        entry = log_append_committed(
+            kind=EntryKind.CERTIFICATE,
+            label=label.label,
+            content={
+                "number": number,
+                "provider": provider.slug,
+                "serial": authority.serial_hex(serial),
+                "certificate_sha256": signed.certificate_sha256.hex(),
+                "public_key_sha256": signed.public_key_sha256.hex(),
+                "not_before": rfc3339(not_before),
+                "not_after": rfc3339(not_after),
+            },
         )
-        entry = log_append(kind=logged.kind, payload=logged.payload(), version=logged.version)
         certificate = Certificate.objects.create(
             serial=authority.serial_hex(serial),
             provider=provider,

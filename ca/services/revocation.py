@@ -21,8 +21,8 @@ from core.signed_requests import (
     signed_request_parse,
     signed_request_verify,
 )
-from resolution.protocol.entries import RevocationEntry
-from transparency.services import log_append
+from resolution.protocol.entries import EntryKind
+from transparency.services import log_append_committed
 
 logger = structlog.get_logger(__name__)
 
@@ -45,14 +45,17 @@ def certificate_revoke(
             raise CertificateRevoked(f"Revoked at {rfc3339(locked.revoked_at)}.")
         if locked.not_after <= now:
             raise CertificateExpired("An expired certificate needs no revocation.")
-        logged = RevocationEntry(
-            label=bytes(locked.label).hex(),
-            serial=locked.serial,
-            revoked_at=rfc3339(now),
+        entry = log_append_committed(
+            kind=EntryKind.REVOCATION,
+            label=bytes(locked.label),
+            content={
+                "number": locked.number,
+                "provider": locked.provider.slug,
+                "serial": locked.serial,
+                "revoked_at": rfc3339(now),
+            },
             reason=reason.value,
-            provider=locked.provider.slug,
         )
-        entry = log_append(kind=logged.kind, payload=logged.payload(), version=logged.version)
         locked.revoked_at = now
         locked.revocation_reason = reason.value
         locked.revocation_log_index = entry.index

@@ -92,6 +92,11 @@ class IssuedCertificate:
     not_after: datetime
     x5u: str
     log: LogPosition
+    opening: bytes
+    """The opening of the log entry's commitment (``log.opening``)."""
+    content: Mapping[str, Any]
+    """What the log entry commits to (``log.content``): number, provider, serial, hashes and
+    validity (``resolution.protocol.entries.CONTENT_FIELDS``)."""
 
     def x509(self) -> x509.Certificate:
         """The certificate, parsed."""
@@ -468,6 +473,7 @@ class Client:
         """``POST /v1/certificates``: a number certificate for a PEM CSR, spending a verified
         challenge."""
         r = self._json("POST", "/v1/certificates", json={"challenge": challenge_id, "csr": csr})
+        log = _Reader(f"{r.what} log", r.get("log", Mapping))
         return IssuedCertificate(
             serial=r.text("serial"),
             certificate=r.text("certificate"),
@@ -476,6 +482,8 @@ class Client:
             not_after=r.moment("not_after"),
             x5u=r.text("x5u"),
             log=r.position(),
+            opening=log.b64("opening"),
+            content=log.get("content", Mapping),
         )
 
     def certificate_get(self, serial: str) -> CertificateState:

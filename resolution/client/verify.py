@@ -30,6 +30,7 @@ Public API: ``VerificationError``, ``PinnedService``, ``certificate_check``,
 from __future__ import annotations
 
 import hashlib
+import hmac
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -43,14 +44,21 @@ from resolution.client.api import Client, IssuedCertificate, LogKeys
 from resolution.client.errors import ClientError
 from resolution.client.store import Store, public_key_sha256
 from resolution.protocol import vrf
-from resolution.protocol.canonical import CanonicalJSONError, parse_canonical
 from resolution.protocol.certificates import (
     CertificateError,
     certificate_chain_verify,
     tn_auth_list_covers,
 )
 from resolution.protocol.checkpoint import Checkpoint, CheckpointError, open_checkpoint
-from resolution.protocol.entries import CertificateEntry, EntryField, EntryKind
+from resolution.protocol.entries import (
+    EntryError,
+    EntryField,
+    EntryKind,
+    PrivateEntry,
+    commitment,
+    content_check,
+    entry_parse,
+)
 from resolution.protocol.lookup import LookupVerificationError, VerifiedLookup
 from resolution.protocol.merkle import ProofError, leaf_hash, verify_inclusion
 from resolution.protocol.note import NoteError, parse_verifier_key
@@ -136,8 +144,9 @@ def certificate_log_check(
 
     The entry must be in a checkpoint within ``wait`` seconds; it is read, its leaf hash must
     be the one ``issued`` names, an inclusion proof must lead to the checkpoint's root, and
-    the entry must name the number's label, the serial, and the SHA-256 of the certificate
-    and of ``key``'s public key.
+    the entry must be a version-2 certificate entry under the number's label whose commitment
+    is ``issued``'s opening's over ``issued``'s content, which names the number, the serial,
+    and the SHA-256 of the certificate and of ``key``'s public key.
     """
     index = issued.log.index
     label = number_label(client, number, keys)
@@ -166,22 +175,33 @@ def certificate_log_check(
             f"log entry {index} is not in the signed checkpoint: {exc}"
         ) from None
     try:
-        record = parse_canonical(entry)
-    except CanonicalJSONError as exc:
-        raise VerificationError(f"log entry {index} is not canonical JSON: {exc}") from None
+        logged = entry_parse(entry)
+    except EntryError as exc:
+        raise VerificationError(f"log entry {index} is not a log entry: {exc}") from None
+    if not isinstance(logged, PrivateEntry) or logged.kind != EntryKind.CERTIFICATE:
+        raise VerificationError(f"log entry {index} is not a version-2 certificate entry")
+    if logged.label != label.hex():
+        raise VerificationError(f"log entry {index} does not match the certificate: label")
+    try:
+        content_check(EntryKind.CERTIFICATE, issued.content)
+        committed = commitment(issued.opening, issued.content)
+    except (EntryError, ValueError) as exc:
+        raise VerificationError(f"the answer's opening and content are not valid: {exc}") from None
+    if not hmac.compare_digest(committed.hex(), logged.commitment):
+        raise VerificationError(
+            f"log entry {index}'s commitment does not match the answer's opening and content"
+        )
     try:
         der = issued.x509().public_bytes(serialization.Encoding.DER)
     except ValueError as exc:
         raise VerificationError(f"the certificate issued is not PEM: {exc}") from None
     expected = {
-        EntryField.V: CertificateEntry.version,
-        EntryField.KIND: EntryKind.CERTIFICATE,
-        EntryField.LABEL: label.hex(),
+        "number": number,
         EntryField.SERIAL: issued.serial,
         EntryField.CERTIFICATE_SHA256: hashlib.sha256(der).hexdigest(),
         EntryField.PUBLIC_KEY_SHA256: public_key_sha256(key).hex(),
     }
-    wrong = [name for name, value in expected.items() if record.get(name) != value]
+    wrong = [name for name, value in expected.items() if issued.content.get(name) != value]
     if wrong:
         raise VerificationError(
             f"log entry {index} does not match the certificate: {', '.join(wrong)}"

@@ -15,8 +15,10 @@ log (DESIGN §4.2)::
   VRF key, so the log entries it names are about this number;
 * the checkpoint is signed by the log's note key and names the log (c2sp.org/tlog-checkpoint);
 * each handler's log entry is a ``handler`` entry (``resolution.protocol.entries``) for this
-  label, provider and service, whose commitment ``HMAC-SHA256(opening, canonical_json(fields))``
-  covers exactly the handler's fields and the number (``handler_fields``);
+  label (and, in a version-1 entry, this provider and service), whose commitment
+  ``HMAC-SHA256(opening, canonical_json(fields))`` covers exactly the handler's fields and the
+  number (``handler_fields``): version-2 entries (label and commitment) and version-1 entries
+  published before are checked alike;
 * each handler not marked pending is in the checkpoint's tree (RFC 9162 §2.1.3.2).
 
 A pending handler (appended after the checkpoint was signed) is checked as far as it can be --
@@ -55,6 +57,7 @@ from resolution.protocol.entries import (
     EntryField,
     EntryKind,
     HandlerEntry,
+    PrivateEntry,
     entry_from_record,
     handler_commitment,
     handler_fields,
@@ -240,12 +243,16 @@ def _entry(raw: bytes, label: str, provider: str, service: str, where: str) -> s
         entry = entry_from_record(record, kind=ENTRY_KIND)
     except EntryError as exc:
         _fail(where, f"log {exc}")
-    assert isinstance(entry, HandlerEntry)  # entry_from_record gives the kind asked for
-    for key, got, want in (
-        (EntryField.LABEL, entry.label, label),
-        (EntryField.PROVIDER, entry.provider, provider),
-        (EntryField.SERVICE, entry.service, service),
-    ):
+    # entry_from_record gives the kind asked for: a version-2 entry shows only the label (its
+    # commitment covers provider and service), a version-1 one provider and service too.
+    assert isinstance(entry, (HandlerEntry, PrivateEntry))
+    shown = [(EntryField.LABEL, entry.label, label)]
+    if isinstance(entry, HandlerEntry):
+        shown += [
+            (EntryField.PROVIDER, entry.provider, provider),
+            (EntryField.SERVICE, entry.service, service),
+        ]
+    for key, got, want in shown:
         if got != want:
             _fail(where, f"log entry's {key} is not the answer's {key}")
     return entry.commitment

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import subprocess
 import uuid
 from datetime import timedelta
@@ -33,7 +32,8 @@ from tests.ca.flow import (
 )
 from tests.factories import ProviderFactory
 from tests.problems import assert_problem
-from transparency.models import Entry
+from tests.transparency.logdata import entry_opened
+from transparency.models import Entry, EntryOpening
 
 pytestmark = pytest.mark.django_db
 
@@ -155,23 +155,33 @@ def test_each_issuance_is_logged_without_the_number(
 ) -> None:
     holder = certificate_obtained(api_client, sms_outbox)
     entry = Entry.objects.get(index=holder.issued["log"]["index"])
-    payload = json.loads(bytes(entry.data))
+    payload, content = entry_opened(entry.index)
     der = holder.certificate.public_bytes(serialization.Encoding.DER)
     spki = holder.key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
     assert payload == {
-        "v": 1,
+        "v": 2,
         "kind": "certificate",
         "label": payload["label"],
+        "commitment": payload["commitment"],
+    }
+    want = {
+        "number": NUMBER,
+        "provider": provider.slug,
         "serial": holder.serial,
         "certificate_sha256": hashes_hex(der),
         "public_key_sha256": hashes_hex(spki),
         "not_before": holder.certificate.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "not_after": holder.certificate.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "provider": provider.slug,
     }
+    assert content == want
+    # The holder gets the opening and content with its certificate, to check its own entry.
+    assert holder.issued["log"]["content"] == want
+    assert base64.b64decode(holder.issued["log"]["opening"]) == bytes(
+        EntryOpening.objects.get(entry_id=entry.index).opening
+    )
     assert len(bytes.fromhex(payload["label"])) == 64
     assert_no_number(bytes(entry.data), NUMBER)
 

@@ -20,6 +20,7 @@ from resolution.protocol.jose import jws_sign
 from tests.ca.flow import NUMBER, Holder, certificate_issued
 from tests.ca.test_certificates import assert_no_number
 from tests.problems import assert_problem
+from tests.transparency.logdata import entry_opened
 from transparency.models import Entry
 
 pytestmark = pytest.mark.django_db
@@ -48,16 +49,20 @@ def test_the_holder_revokes_with_the_certificates_key(api_client: Any, provider:
     assert body["status"] == "revoked"
     assert body["revocation_reason"] == "keyCompromise"
     entry = Entry.objects.get(index=body["revocation_log_index"])
-    payload = json.loads(bytes(entry.data))
+    payload, content = entry_opened(entry.index)
     issued = json.loads(bytes(Entry.objects.get(kind="certificate").data))
     assert payload == {
-        "v": 1,
+        "v": 2,
         "kind": "revocation",
         "label": issued["label"],  # a monitor finds it under the number's label
-        "serial": holder.serial,
-        "revoked_at": payload["revoked_at"],
+        "commitment": payload["commitment"],
         "reason": "keyCompromise",
+    }
+    assert content == {
+        "number": NUMBER,
         "provider": provider.slug,
+        "serial": holder.serial,
+        "revoked_at": content["revoked_at"],
     }
     assert_no_number(bytes(entry.data), NUMBER)
 

@@ -17,7 +17,8 @@ from tests.api_client import committed
 from tests.ca.flow import NUMBER, certificate_issued
 from tests.directory.flow import delete, lookup, publish_token, published, put, signed
 from tests.problems import assert_problem
-from transparency.models import Entry
+from tests.transparency.logdata import entry_opened
+from transparency.models import Entry, EntryOpening
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +28,16 @@ OTHER_NUMBER = "+33698765432"
 @pytest.fixture
 def holder(provider: Any) -> Any:
     return certificate_issued(provider)
+
+
+def _removals() -> list[tuple[int, str]]:
+    """The index and public reason of each handler_removed entry."""
+    return [
+        (index, json.loads(bytes(data))["reason"])
+        for index, data in Entry.objects.filter(kind="handler_removed")
+        .order_by("index")
+        .values_list("index", "data")
+    ]
 
 
 def _entries() -> list[dict[str, Any]]:
@@ -46,10 +57,22 @@ def test_the_holder_publishes_a_handler(api_client: Any, holder: Any, provider: 
     assert body["visibility"] == "all"
     assert body["certificate"] == holder.serial
     assert body["expires_at"] == holder.issued["not_after"].replace("+00:00", "Z")
-    entry = _entries()[body["log"]["index"]]
+    entry, content = entry_opened(body["log"]["index"])
     assert entry["kind"] == "handler"
-    assert set(entry) == {"v", "kind", "label", "provider", "service", "commitment"}
-    assert entry["provider"] == provider.slug and entry["service"] == "messaging"
+    assert set(entry) == {"v", "kind", "label", "commitment"}
+    assert content == {
+        "number": NUMBER,
+        "provider": provider.slug,
+        "service": "messaging",
+        "uri": "sip:alice@chat.example",
+        "priority": 5,
+        "expires_at": body["expires_at"],
+        "certificate": holder.serial,
+    }
+    # The handler's opening is its entry's, so lookups open it in one statement.
+    assert bytes(Handler.objects.get().opening) == bytes(
+        EntryOpening.objects.get(entry_id=body["log"]["index"]).opening
+    )
     handlers = lookup(api_client)["handlers"]
     assert [(h["service"], h["uri"], h["priority"]) for h in handlers] == [
         ("messaging", "sip:alice@chat.example", 5)
@@ -71,13 +94,14 @@ def test_the_holder_removes_a_handler(api_client: Any, holder: Any, provider: An
     assert response.status_code == 200, response.content
     assert lookup(api_client)["handlers"] == []
     assert not Handler.objects.exists()
-    removed = _entries()[response.json()["log"]["index"]]
-    assert removed["kind"] == "handler_removed"
-    assert (removed["provider"], removed["service"], removed["reason"]) == (
-        provider.slug,
-        "messaging",
-        "removed",
-    )
+    removed, content = entry_opened(response.json()["log"]["index"])
+    assert (removed["kind"], removed["reason"]) == ("handler_removed", "removed")
+    assert content == {
+        "number": NUMBER,
+        "provider": provider.slug,
+        "service": "messaging",
+        "certificate": holder.serial,
+    }
 
 
 def test_removing_a_missing_handler_is_404(api_client: Any, holder: Any) -> None:
@@ -294,11 +318,12 @@ def test_revoking_the_certificate_removes_its_handlers(
     assert response.status_code == 200
     assert not Handler.objects.exists()
     assert lookup(api_client)["handlers"] == []
-    removals = [e for e in _entries() if e["kind"] == "handler_removed"]
-    assert sorted((e["service"], e["reason"]) for e in removals) == [
+    removals = [(entry_opened(index)[1], reason) for index, reason in _removals()]
+    assert sorted((content["service"], reason) for content, reason in removals) == [
         ("messaging", "revoked"),
         ("voice", "revoked"),
     ]
+    assert {content["certificate"] for content, _ in removals} == {holder.serial}
 
 
 def test_expired_handlers_disappear_then_are_removed(api_client: Any, holder: Any) -> None:
@@ -312,6 +337,7 @@ def test_expired_handlers_disappear_then_are_removed(api_client: Any, holder: An
     assert not Handler.objects.exists()
     assert _entries()[-1]["kind"] == "handler_removed"
     assert _entries()[-1]["reason"] == "expired"
+    assert entry_opened(len(_entries()) - 1)[1]["certificate"] == holder.serial
 
 
 def test_a_crash_before_the_commit_leaves_neither_handler_nor_entry(
@@ -320,15 +346,18 @@ def test_a_crash_before_the_commit_leaves_neither_handler_nor_entry(
     from directory.models import HandlerRequest
 
     before = Unchanged()
+    openings = EntryOpening.objects.count()
 
     def crash(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(Handler, "save", crash)  # after log_append, inside the transaction
+    # After log_append_committed, inside the transaction: neither entry nor opening stays.
+    monkeypatch.setattr(Handler, "save", crash)
     api_client.raise_request_exception = False
     response = put(api_client, publish_token(holder))
     assert response.status_code == 500
     before.check()
+    assert EntryOpening.objects.count() == openings
     assert not HandlerRequest.objects.exists()  # the jti is not spent either
 
 

@@ -153,27 +153,23 @@ def build(
     number: str = NUMBER,
     vrf_secret: bytes = VRF_SECRET,
     checkpoint: bool = True,
+    versions: Sequence[int] = (1,),
 ) -> dict[str, Any]:
-    """A lookup answer as the server writes it, with ``specs`` published in a real log."""
+    """A lookup answer as the server writes it, with ``specs`` published in a real log; the
+    handler entries are of ``versions`` in turn (version 1: published before version 2)."""
     label, vrf_proof = label_of(number, vrf_secret)
     log = Log()
     unrelated(log, 3 if checkpoint else 0)
     published = []
     # Handlers in the checkpoint first, with unrelated entries between them; pending ones after.
-    for spec in sorted(specs, key=lambda s: s.pending):
+    for n, spec in enumerate(sorted(specs, key=lambda s: s.pending)):
         opening = hashlib.sha256(f"{spec}".encode()).digest()
         handler = handler_object(spec)
         commitment = handler_commitment(opening, handler_fields(number, handler))
-        index = log.append(
-            {
-                "v": 1,
-                "kind": "handler",
-                "label": label,
-                "provider": spec.provider,
-                "service": spec.service,
-                "commitment": commitment.hex(),
-            }
-        )
+        entry = {"v": 2, "kind": "handler", "label": label, "commitment": commitment.hex()}
+        if versions[n % len(versions)] == 1:
+            entry |= {"v": 1, "provider": spec.provider, "service": spec.service}
+        index = log.append(entry)
         published.append((spec, handler, index, opening))
         if not spec.pending:
             unrelated(log, 2)
@@ -816,3 +812,59 @@ def test_any_value_anywhere_verifies_or_fails_cleanly(data: st.DataObject) -> No
     assert verified.checkpoint == expected.checkpoint
     assert set(verified.handlers) <= set(expected.handlers)
     assert verified.pending == ()
+
+
+# --- Version-2 handler entries: label and commitment ---------------------------------------------
+
+
+def test_an_answer_of_version_2_entries_verifies() -> None:
+    answer = build(versions=(2,))
+    for handler in answer["handlers"]:
+        assert set(json.loads(unb64(handler["log"]["entry"]))) == {
+            "v",
+            "kind",
+            "label",
+            "commitment",
+        }
+    verified = verify(answer)
+    assert [(h.provider, h.service) for h in verified.handlers] == [
+        ("acme-chat", "messaging"),
+        ("acme-chat", "voice"),
+        ("other-co", "messaging"),
+    ]
+
+
+def test_an_answer_of_version_1_and_version_2_entries_verifies() -> None:
+    answer = build(versions=(1, 2))
+    versions = [json.loads(unb64(h["log"]["entry"]))["v"] for h in answer["handlers"]]
+    assert sorted(versions) == [1, 1, 2]
+    assert len(verify(answer).handlers) == 3
+
+
+V2_COMMITMENT = r"handler 0 \((\w+) by ([\w-]+)\): commitment does not match its fields"
+
+
+@pytest.mark.parametrize(
+    ("tamper", "match"),
+    [
+        (lambda a: first(a).update(provider="mallory"), V2_COMMITMENT),
+        (lambda a: first(a).update(service="voice"), V2_COMMITMENT),
+        (lambda a: first(a).update(uri="sip:mallory@evil.example"), V2_COMMITMENT),
+        (lambda a: first(a).update(certificate="f" * 32), V2_COMMITMENT),
+        (change_commitment_digit, V2_COMMITMENT),
+        (lambda a: change_entry(a, provider="acme-chat"), HANDLER_0 + "log entry has the keys"),
+        (lambda a: change_entry(a, reason="removed"), HANDLER_0 + "log entry has the keys"),
+        (
+            lambda a: change_entry(a, label=label_of(OTHER_NUMBER)[0]),
+            HANDLER_0 + "log entry's label is not the answer's label",
+        ),
+        (
+            lambda a: change_entry(a, kind="certificate"),
+            HANDLER_0 + "log entry is of kind \"certificate\", not 'handler'",
+        ),
+    ],
+)
+def test_a_version_2_answer_altered_fails(tamper: Callable[[Any], object], match: str) -> None:
+    answer = build(versions=(2,))
+    tamper(answer)
+    rejected(answer, match)

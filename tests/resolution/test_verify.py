@@ -122,14 +122,25 @@ def test_a_log_entry_the_log_does_not_hold_is_refused(pinned, client, sms_outbox
     forged = replace(issued, log=LogPosition(issued.log.index, b"\x00" * 32))
     with pytest.raises(VerificationError, match="is not the one the certificate's answer names"):
         certificate_log_check(client, forged, number=NUMBER, key=key, keys=keys)
-    # The entry of another certificate for the number.
+    # The entry of another certificate for the number, opened with that one's opening.
     other = issue(client, sms_outbox, ec.generate_private_key(ec.SECP256R1()))
-    swapped = replace(issued, log=other.log)
+    swapped = replace(issued, log=other.log, opening=other.opening, content=other.content)
     with pytest.raises(
         VerificationError,
         match="does not match the certificate: serial, certificate_sha256, public_key_sha256",
     ):
         pinned.certificate_log_check(swapped, number=NUMBER, key=key)
+    # ... or with this one's: the commitment does not open.
+    with pytest.raises(VerificationError, match="commitment does not match the answer's opening"):
+        pinned.certificate_log_check(replace(issued, log=other.log), number=NUMBER, key=key)
+    # Content changed to match, or an opening of another size: refused too.
+    lying = replace(issued, content={**issued.content, "number": "+33698765432"})
+    with pytest.raises(VerificationError, match="commitment does not match"):
+        pinned.certificate_log_check(lying, number=NUMBER, key=key)
+    short = replace(issued, opening=issued.opening[:31])
+    with pytest.raises(VerificationError, match=r"opening and content are not valid: .*32 bytes"):
+        pinned.certificate_log_check(short, number=NUMBER, key=key)
+    assert pinned.certificate_log_check(issued, number=NUMBER, key=key).size > issued.log.index
 
 
 def test_a_changed_log_key_is_named_for_what_it_is(pinned, client, sms_outbox, tmp_path):

@@ -4,12 +4,15 @@ of the tree."""
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
+from typing import Any
 
 from django.db import transaction
 
 from resolution.protocol.merkle import root_from_leaf_hashes
 from tests.api_client import committed
-from transparency.models import Checkpoint, Entry
+from transparency.models import Checkpoint, Entry, EntryOpening
 from transparency.services import AppendedEntry, log_append, log_integrate
 
 
@@ -20,6 +23,23 @@ def append_entries(count: int, *, kind: str = "test", start: int = 0) -> list[Ap
         with committed(), transaction.atomic():
             appended.append(log_append(kind=kind, payload={"n": n}))
     return appended
+
+
+def entry_opened(index: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Entry ``index`` (version 2) and the content it commits to, read from its kept opening;
+    the commitment is checked, and the entry shows exactly its label, commitment and, for a
+    revocation or removal, its reason."""
+    record = json.loads(bytes(Entry.objects.get(index=index).data))
+    kept = EntryOpening.objects.get(entry_id=index)
+    public = {"v", "kind", "label", "commitment"}
+    if record["kind"] in ("revocation", "handler_removed"):
+        public.add("reason")
+    assert set(record) == public, record
+    assert record["v"] == 2 and record["label"] == bytes(kept.label).hex()
+    digest = hmac.new(bytes(kept.opening), bytes(kept.content), hashlib.sha256).hexdigest()
+    assert record["commitment"] == digest
+    content: dict[str, Any] = json.loads(bytes(kept.content))
+    return record, content
 
 
 def log_integrated(*, batch: int | None = None) -> Checkpoint | None:

@@ -9,16 +9,19 @@ import re
 from typing import Any
 
 import pytest
+from django.db import transaction
 
 from core.middleware import CONTENT_SECURITY_POLICY
 from resolution.protocol.checkpoint import open_checkpoint
 from resolution.protocol.merkle import leaf_hash, verify_inclusion
 from resolution.protocol.note import parse_verifier_key
+from tests.api_client import committed
 from tests.ca.flow import NUMBER
 from tests.transparency.logdata import append_entries, log_integrated
 from tests.web.logbuild import BuiltLog, log_built_through_services
 from transparency.keys import log_keys
 from transparency.models import Checkpoint, Entry
+from transparency.services import log_append
 
 pytestmark = pytest.mark.django_db
 
@@ -146,9 +149,12 @@ def test_entry_page_shows_the_entry_and_a_proof_that_verifies(client: Any, log: 
     data = bytes(entry.data)
     fields = json.loads(data)
     assert "<h1>Entry" in content and "handler" in content
-    for name in ("label", "commitment", "provider", "service"):
+    assert fields["v"] == 2
+    for name in ("label", "commitment"):
         assert f"<code>{name}</code>" in content
         assert html.escape(str(fields[name])) in content
+    for name in ("provider", "service", "uri"):  # committed to, not shown
+        assert f"<code>{name}</code>" not in content
     assert NUMBER not in content  # the log never names a number
     # The entry's bytes for the script, and the proof as the API gives it.
     assert base64.b64decode(data_attribute(content, "verification", "entry")) == data
@@ -214,3 +220,44 @@ def test_label_box_asks_the_api_it_names_and_the_answers_have_the_shape_it_reads
 
 def test_pages_answer_get_only(client: Any, db: Any) -> None:
     assert client.post("/explorer/").status_code == 405
+
+
+def test_version_2_entries_show_index_kind_label_commitment_and_reason(client: Any, log: BuiltLog):
+    shown = {
+        log.certificate_index: ("certificate", {"v", "kind", "label", "commitment"}),
+        log.handler_index: ("handler", {"v", "kind", "label", "commitment"}),
+        log.revocation_index: ("revocation", {"v", "kind", "label", "commitment", "reason"}),
+    }
+    for index, (kind, names) in shown.items():
+        content = page(client, f"/explorer/entries/{index}")
+        fields = json.loads(bytes(Entry.objects.get(index=index).data))
+        assert set(fields) == names and fields["kind"] == kind
+        assert f"<dt>Index</dt><dd>{index}</dd>" in content
+        assert f"<dt>Kind</dt><dd>{kind}</dd>" in content
+        for name in names:
+            assert f"<code>{name}</code>" in content
+            assert html.escape(str(fields[name])) in content
+        for name in ("provider", "serial", "service", "number", "not_after", "revoked_at"):
+            assert f"<code>{name}</code>" not in content
+        assert NUMBER not in content and log.holder.serial not in content
+    listed = page(client, "/explorer/entries/")
+    revocation = json.loads(bytes(Entry.objects.get(index=log.revocation_index).data))
+    assert f"reason keyCompromise, label {revocation['label'][:12]}…, commitment " in listed
+    assert "provider " not in listed and "serial " not in listed
+
+
+def test_version_1_entries_keep_showing_what_they_showed(client: Any, log: BuiltLog):
+    v1 = {
+        "label": "ab" * 64,
+        "serial": "0a1b",
+        "revoked_at": "2026-02-01T00:00:00Z",
+        "reason": "keyCompromise",
+        "provider": "acme-chat",
+    }
+    with committed(), transaction.atomic():
+        appended = log_append(kind="revocation", payload=v1, version=1)
+    content = page(client, f"/explorer/entries/{appended.index}")
+    for name, value in v1.items():
+        assert f"<code>{name}</code>" in content and value in content
+    listed = page(client, "/explorer/entries/")
+    assert "provider acme-chat, serial 0a1b, reason keyCompromise, label abababababab…" in listed

@@ -1,13 +1,16 @@
 """Serializers of the log's JSON API. Hashes and entry bytes are standard base64.
 
 :class:`LogPosition` is where an entry went, ``{index, leaf_hash}``, as every API that appends
-to the log (certificates, handlers) answers it; :class:`Base64Field` writes bytes as the API does.
+to the log (certificates, handlers) answers it; :class:`CommittedLogPosition` adds, for the
+holder alone, the opening and content of a version-2 entry's commitment; :class:`Base64Field`
+writes bytes as the API does.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -63,6 +66,22 @@ class LogPosition(serializers.Serializer[Any]):
     # Serialises a transparency.services.AppendedEntry, or any object with these attributes.
     index = serializers.IntegerField()
     leaf_hash = Base64Field(help_text="SHA-256(0x00 ‖ entry)")
+
+
+class CommittedLogPosition(LogPosition):
+    """Where a version-2 entry is in the log, with what only the caller gets: the opening of its
+    commitment and the content it commits to, so that the caller can check its own entry."""
+
+    # Serialises a transparency.services.CommittedEntry.
+    opening = Base64Field(help_text="The commitment's 32-byte HMAC-SHA256 key")
+    content = serializers.SerializerMethodField(
+        help_text="The object committed to: the entry's commitment is "
+        "HMAC-SHA256(opening, canonical JSON of content)"
+    )
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_content(self, entry: Any) -> Any:
+        return json.loads(entry.content)
 
 
 def _size_field(*, min_value: int = 0, **kwargs: Any) -> serializers.IntegerField:

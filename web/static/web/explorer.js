@@ -55,7 +55,8 @@ function entryRow(index, fields) {
   const link = document.createElement("a");
   link.href = `${box.dataset.entryUrl}${index}`;
   link.textContent = String(index);
-  const details = ["service", "serial", "reason", "not_after", "revoked_at"]
+  // Version 2 shows a commitment (and a reason); version 1 its fields in the clear.
+  const details = ["service", "serial", "reason", "not_after", "revoked_at", "commitment"]
     .filter((name) => fields[name] !== undefined)
     .map((name) => `${name} ${fields[name]}`)
     .join(", ");
