@@ -170,6 +170,35 @@ def test_register_publish_lookup_passport_hijack_monitor_revoke(
     assert [f["provider"] for f in report["outstanding"]] == ["hijack-chat"]
 
 
+def test_monitor_flags_an_intruders_certificate_and_its_handler(holder, hijacker, sms_outbox):
+    assert register(holder, sms_outbox).code == 0
+    assert holder("publish", NUMBER, "messaging", "sip:alice@chat.example").code == 0
+    # An honest history: every entry opens, every handler is authorised by the holder's key.
+    honest = holder("monitor", NUMBER, "--json")
+    assert honest.code == 0, honest.out + honest.err
+    report = json.loads(honest.out)
+    assert not report["flagged"] and report["outstanding"] == []
+    assert [c["kind"] for c in report["changes"]] == ["certificate", "handler"]
+    assert not any(c["foreign"] or c["intruder"] or c["unopened"] for c in report["changes"])
+
+    # Someone else answers an SMS challenge, then publishes a handler with its own certificate.
+    assert register(hijacker, sms_outbox).code == 0
+    assert hijacker("publish", NUMBER, "messaging", "sip:mallory@hijack.example").code == 0
+    intruded = hijacker.folder / "numbers" / NUMBER / "number.json"
+    intruder_serial = json.loads(intruded.read_text())["serial"]
+
+    alarm = holder("monitor", NUMBER)
+    assert alarm.code == 1, alarm.out + alarm.err
+    assert "issued by hijack-chat" in alarm.out and "(FOREIGN KEY)" in alarm.out
+    assert f"authorised by certificate {intruder_serial} (NOT YOUR CERTIFICATE)" in alarm.out
+    assert f"was authorised by certificate {intruder_serial}, which is not yours" in alarm.err
+    assert "not yours: someone else answered an SMS challenge" in alarm.err
+    # Both stay flagged on the next run, though it reads no new entry.
+    again = holder("monitor", NUMBER)
+    assert again.code == 1 and "no new log entries" in again.out
+    assert f"was authorised by certificate {intruder_serial}, which is not yours" in again.err
+
+
 def test_message_passport_is_bound_to_its_body(holder, sms_outbox, tmp_path):
     assert register(holder, sms_outbox).code == 0
     body = tmp_path / "message.txt"
