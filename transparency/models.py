@@ -8,6 +8,9 @@
 - ``Checkpoint``: each signed tree head, one per integration, with its compact range (the
   hashes of the perfect subtrees that make up the tree), from which every right-edge node
   of a proof at that size is read without touching a partial tile.
+- ``Label``: a number's VRF label and proof, kept once computed.
+- ``EntryOpening``: the opening and content of a version-2 entry's commitment, kept by the
+  server only; not append-only (deleting one erases that content for good).
 """
 
 from __future__ import annotations
