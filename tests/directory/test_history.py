@@ -15,17 +15,23 @@ from django.db import transaction
 from django.utils import timezone
 
 from directory.models import HandlerRequest
-from resolution.protocol.entries import EntryKind, commitment, entry_parse
+from resolution.protocol.entries import (
+    HandlerRemovedEntry,
+    PrivateEntry,
+    commitment,
+    content_check,
+    entry_parse,
+)
 from tests.api_client import committed
 from tests.ca.flow import NUMBER, certificate_issued
 from tests.directory import test_external_certificates as external
-from tests.directory.flow import JOSE, published, signed
+from tests.directory.flow import JOSE, delete, published, signed
 from tests.directory.test_external_certificates import Foreign
 from tests.pki import Pki
 from tests.problems import assert_problem
 from transparency.labels import number_label
 from transparency.models import Entry
-from transparency.services import log_append_committed
+from transparency.services import log_append
 
 pytestmark = pytest.mark.django_db
 
@@ -49,18 +55,13 @@ def history_token(holder: Any, **claims: Any) -> str:
     return signed(holder, **({"number": NUMBER} | claims))
 
 
-def _removal_logged(label: bytes) -> int:
-    """A version-2 entry under ``label``, as the directory writes a handler's removal."""
-    content = {
-        "number": NUMBER,
-        "provider": "acme-chat",
-        "service": "voice",
-        "certificate": "ab" * 16,
-    }
+def _version_1_removal_logged(label: bytes) -> int:
+    """A version-1 entry under ``label``, as the log held before version 2: fields in clear."""
+    logged = HandlerRemovedEntry(
+        label=label.hex(), provider="acme-chat", service="voice", reason="removed"
+    )
     with committed(), transaction.atomic():
-        appended = log_append_committed(
-            kind=EntryKind.HANDLER_REMOVED, label=label, content=content, reason="removed"
-        )
+        appended = log_append(kind=logged.kind, payload=logged.payload(), version=1)
     return appended.index
 
 
@@ -68,10 +69,11 @@ def test_the_holder_gets_every_entry_under_its_label_with_openings_that_verify(
     api_client: Any, holder: Any, provider: Any
 ) -> None:
     published(api_client, holder)
+    assert delete(api_client, signed(holder, number=NUMBER, service="messaging")).status_code == 200
     other = certificate_issued(provider, OTHER_NUMBER)  # under another label: not in the answer
     published(api_client, other, number=OTHER_NUMBER)
     label = number_label(NUMBER).label
-    removed = _removal_logged(label)
+    clear = _version_1_removal_logged(label)
 
     response = history(api_client, history_token(holder))
     assert response.status_code == 200, response.content
@@ -83,27 +85,24 @@ def test_the_holder_gets_every_entry_under_its_label_with_openings_that_verify(
         if json.loads(bytes(data))["label"] == label.hex()
     ]
     assert [row["index"] for row in body["entries"]] == under_label
-    assert removed in under_label and len(under_label) >= 3
-    opened = 0
+    kinds = [json.loads(base64.b64decode(row["entry"]))["kind"] for row in body["entries"]]
+    assert kinds == ["certificate", "handler", "handler_removed", "handler_removed"]
     for row in body["entries"]:
         data = base64.b64decode(row["entry"])
         assert data == bytes(Entry.objects.get(index=row["index"]).data)
         entry = entry_parse(data)
-        if row["opening"] is None:
-            assert row["content"] is None and entry.version == 1  # type: ignore[union-attr]
+        if row["index"] == clear:  # version 1: its fields are public, there is nothing to open
+            assert (row["opening"], row["content"]) == (None, None)
             continue
+        assert isinstance(entry, PrivateEntry)
+        content_check(entry.kind, row["content"])
         opening = base64.b64decode(row["opening"])
-        assert commitment(opening, row["content"]).hex() == entry.commitment  # type: ignore[union-attr]
+        assert commitment(opening, row["content"]).hex() == entry.commitment
         assert row["content"]["number"] == NUMBER
-        opened += 1
-    assert opened >= 1
-    last = body["entries"][-1]
-    assert last["content"] == {
-        "number": NUMBER,
-        "provider": "acme-chat",
-        "service": "voice",
-        "certificate": "ab" * 16,
-    }
+    certificate, handler, removal = (row["content"] for row in body["entries"][:3])
+    assert certificate["serial"] == holder.serial and certificate["provider"] == provider.slug
+    assert (handler["uri"], handler["certificate"]) == ("sip:alice@chat.example", holder.serial)
+    assert (removal["service"], removal["certificate"]) == ("messaging", holder.serial)
 
 
 # --- Refusals: a 4xx problem, and no jti spent ---------------------------------------------------
