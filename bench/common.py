@@ -81,10 +81,11 @@ def setup_django(database: str, *, fresh: bool) -> str:
 
 
 def sample_payload(n: int) -> dict[str, object]:
-    """A certificate-like entry payload of realistic size (about 330 bytes as an entry)."""
+    """A version-1 certificate entry's payload (about 480 bytes as an entry), of the shape
+    auditors check: the largest entries a log holds."""
     digest = hashlib.sha256(n.to_bytes(8, "big")).hexdigest()
     return {
-        "label": digest,
+        "label": digest + digest[::-1],
         "serial": digest[:32],
         "certificate_sha256": digest[::-1],
         "public_key_sha256": digest[1:] + digest[0],
@@ -106,7 +107,7 @@ def copy_entries(start: int, count: int) -> None:
         cursor.copy('COPY transparency_entry ("index", kind, data, leaf_hash) FROM STDIN') as copy,
     ):
         for n in range(start, start + count):
-            data = entry_encode(kind="certificate", payload=sample_payload(n))
+            data = entry_encode(kind="certificate", payload=sample_payload(n), version=1)
             copy.write_row((n, "certificate", data, leaf_hash(data)))
 
 
