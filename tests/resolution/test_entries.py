@@ -359,7 +359,7 @@ def test_a_reader_may_ask_for_one_kind() -> None:
 
 # --- Version 2 -----------------------------------------------------------------------------------
 
-CONTENT = {
+CONTENT: dict[EntryKind, dict[str, Any]] = {
     EntryKind.CERTIFICATE: {
         "number": "+33612345678",
         "provider": "acme-chat",

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from typing import Any
 
 import pytest
 from django.db import connection, transaction
@@ -31,7 +32,7 @@ SHA = "ab" * 32
 AT = "2026-11-23T10:00:00Z"
 NUMBER = "+33612345678"
 
-CONTENTS = {
+CONTENTS: dict[EntryKind, dict[str, Any]] = {
     EntryKind.CERTIFICATE: {
         "number": NUMBER,
         "provider": "acme-chat",
