@@ -465,6 +465,7 @@ def monitor_log(
     now: datetime | None = None,
     number: str | None = None,
     history: HistorySource | None = None,
+    own_serials: Iterable[str] = (),
 ) -> MonitorReport:
     """Scan the entries appended since ``previous`` (all of them without it) up to the
     verified ``checkpoint`` (whose signed ``note`` is kept), for changes under ``label``.
@@ -472,7 +473,9 @@ def monitor_log(
     ``history`` (``Client.number_history`` of ``number``, or a function that fetches it)
     opens the version-2 entries; without it, each one under the label is flagged as
     unreadable.  ``accept`` adds serials of foreign certificates the holder vouches for,
-    which count as the holder's own for the handlers they authorise.  Raises
+    which count as the holder's own for the handlers they authorise; ``own_serials`` are
+    serials known to be the holder's besides those the log shows with its keys (the one
+    stored with its key: a state from before version-2 entries remembers none).  Raises
     ``MonitorError`` when the entries do not hash to the checkpoint's root (the log changed
     its history or serves other entries), the tree shrank, or an entry under the label is
     malformed.  ``fetch`` is called from ``workers`` threads.
@@ -546,11 +549,15 @@ def monitor_log(
     for serial in accepted:
         outstanding.pop(serial, None)
     remaining = tuple(f for f in outstanding.values() if _still_valid(f, now))
-    own_serials = set(previous.own_serials if previous else ()) | {
-        c.serial
-        for c in changes
-        if c.kind == EntryKind.CERTIFICATE and c.serial is not None and not c.foreign
-    }
+    own_serials = (
+        set(own_serials)
+        | set(previous.own_serials if previous else ())
+        | {
+            c.serial
+            for c in changes
+            if c.kind == EntryKind.CERTIFICATE and c.serial is not None and not c.foreign
+        }
+    )
     owned = own_serials | accepted
     changes = [
         replace(c, intruder=True)

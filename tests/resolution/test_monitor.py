@@ -336,6 +336,20 @@ def test_version_2_entries_are_read_from_their_openings(tiled, served):
     assert not any(c.intruder or c.foreign for c in accepted.changes)
 
 
+def test_a_state_from_before_version_2_knows_the_stored_certificate_as_the_holders(tiled, served):
+    tiled.append([certificate_record("aa01", OWN)])  # version 1, seen by an earlier run
+    document = json.loads(run(served).state.to_json())
+    del document["own_serials"], document["intruders"]  # as such a run wrote it
+    earlier = MonitorState.from_json(json.dumps(document).encode())
+    assert earlier.own_serials == frozenset() and earlier.intruders == ()
+    recorded = Recorded(tiled)
+    recorded.append("handler", handler_content("aa01"))
+    unknown = run(served, earlier, number=NUMBER, history=recorded.history)
+    assert [c.intruder for c in unknown.changes] == [True]  # the log alone cannot tell
+    known = run(served, earlier, number=NUMBER, history=recorded.history, own_serials=["aa01"])
+    assert not known.flagged and known.state.own_serials == {"aa01"}
+
+
 @pytest.mark.parametrize("damage", ["missing", "opening", "content", "number", "bytes", "none"])
 def test_a_version_2_entry_without_a_good_opening_is_flagged(tiled, served, damage):
     recorded = Recorded(tiled)

@@ -17,6 +17,7 @@ from resolution.cli.output import info, progress, show, show_json
 from resolution.client.api import NumberHistory, history_token
 from resolution.client.monitor import MonitorReport, MonitorState, monitor_log
 from resolution.client.parallel import DEFAULT_WORKERS
+from resolution.client.store import Credentials, StoreError
 
 
 def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -> None:
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         show(f"monitor {number}: the log is empty")
         return EXIT_OK
     checkpoint, note = found
+    credentials = _credentials(ctx, number)
     with progress("entries scanned") as bar:
         report = monitor_log(
             checkpoint=checkpoint,
@@ -82,7 +84,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             workers=args.workers,
             progress=bar,
             number=number,
-            history=_history(ctx, number),
+            history=_history(ctx, credentials) if credentials is not None else None,
+            own_serials=(credentials.serial,) if credentials is not None else (),
         )
     ctx.store.monitor_state_save(number, report.state.to_json())
     if args.json:
@@ -112,10 +115,19 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_FAILED if report.flagged else EXIT_OK
 
 
-def _history(ctx: Context, number: str) -> NumberHistory | None:
+def _credentials(ctx: Context, number: str) -> Credentials | None:
+    """The stored certificate and key, or None (with why) when there are none to sign with."""
+    try:
+        return ctx.store.credentials(number)
+    except StoreError as error:
+        info(f"rs monitor: the number's history cannot be asked for: {error}")
+        return None
+
+
+def _history(ctx: Context, credentials: Credentials) -> NumberHistory | None:
     """The number's history, asked for with the stored certificate; None when it cannot sign
     (revoked or expired: then each version-2 entry under the label is reported unreadable)."""
-    credentials = ctx.store.credentials(number)
+    number = credentials.number
     if credentials.revoked or credentials.certificate.not_valid_after_utc <= datetime.now(UTC):
         info(
             f"rs monitor: the certificate {credentials.serial} of {number} is revoked or "
