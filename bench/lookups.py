@@ -84,7 +84,7 @@ from common import (
     tree_cpu,
 )
 
-from resolution.protocol.lookup import handler_commitment, handler_fields, verify_lookup
+from resolution.protocol.lookup import handler_fields, verify_lookup
 
 DATABASE_PREFIX = "rs_bench_directory_"
 KEPT = "kept"  # rs_bench_directory_kept_<pid>: not a run's own database, never dropped as stale
@@ -266,7 +266,7 @@ COPY_COLUMNS = {
     "ca_certificate": (
         *("id", "serial", "provider_id", "challenge_id", "number", "label", "der"),
         *("certificate_sha256", "public_key_sha256", "not_before", "not_after", "log_index"),
-        "revocation_reason",
+        *("revocation_reason", "repository_id"),
     ),
     "transparency_label": ("number", "label", "proof"),
     "directory_handler": (
@@ -274,6 +274,7 @@ COPY_COLUMNS = {
         *("certificate_id", "label", "opening", "log_index", "expires_at"),
     ),
     "transparency_entry": ('"index"', "kind", "data", "leaf_hash"),
+    "transparency_entryopening": ('"index"', "label", "opening", "content"),
 }
 
 
@@ -316,9 +317,11 @@ def chunk_load(start: int, count: int) -> LoadCost:
     from ca import authority
     from ca.choices import ChallengeStatus, DeliveryStatus
     from ca.codes import code_digest, code_generate
+    from ca.models import repository_id_new
     from core.dates import rfc3339
+    from resolution.protocol.canonical import canonical_json
     from resolution.protocol.directory import uri_validate
-    from resolution.protocol.entries import entry_encode
+    from resolution.protocol.entries import EntryKind, PrivateEntry, commitment, entry_encode
     from resolution.protocol.merkle import leaf_hash
     from transparency.labels import number_label_compute
 
@@ -332,10 +335,16 @@ def chunk_load(start: int, count: int) -> LoadCost:
     )
     not_before, not_after = rfc3339(plan.not_before), rfc3339(plan.not_after)
 
-    def entry(index: int, kind: str, payload: dict[str, Any]) -> None:
-        # Version-1 entries (published before version 2): lookups verify them alike.
-        data = entry_encode(kind=kind, payload=payload, version=1)
-        rows["transparency_entry"].append((index, kind, data, leaf_hash(data)))
+    def entry(index: int, kind: EntryKind, label: bytes, content: dict[str, Any]) -> bytes:
+        """A version-2 entry and its opening, as log_append_committed writes them: the opening."""
+        opening = secrets.token_bytes(32)
+        private = PrivateEntry(
+            kind=kind, label=label.hex(), commitment=commitment(opening, content).hex()
+        )
+        data = entry_encode(kind=kind.value, payload=private.payload(), version=private.version)
+        rows["transparency_entry"].append((index, kind.value, data, leaf_hash(data)))
+        rows["transparency_entryopening"].append((index, label, opening, canonical_json(content)))
+        return opening
 
     for position in range(start, start + count):
         number = number_at(position)
@@ -371,9 +380,10 @@ def chunk_load(start: int, count: int) -> LoadCost:
         serial_hex = authority.serial_hex(serial)
         entry(
             first_entry,
-            "certificate",
+            EntryKind.CERTIFICATE,
+            label.label,
             {
-                "label": label.label.hex(),
+                "number": number,
                 "serial": serial_hex,
                 "certificate_sha256": signed.certificate_sha256.hex(),
                 "public_key_sha256": signed.public_key_sha256.hex(),
@@ -386,12 +396,11 @@ def chunk_load(start: int, count: int) -> LoadCost:
             (
                 *(certificate_id, serial_hex, owner.id, challenge, number, label.label),
                 *(signed.der, signed.certificate_sha256, signed.public_key_sha256),
-                *(plan.not_before, plan.not_after, first_entry, ""),
+                *(plan.not_before, plan.not_after, first_entry, "", repository_id_new()),
             )
         )
         for offset, spec in enumerate(specs, start=1):
             uri = uri_validate(spec.service, spec.uri)
-            opening = secrets.token_bytes(32)
             fields = {
                 "provider": owner.slug,
                 "service": spec.service,
@@ -400,18 +409,8 @@ def chunk_load(start: int, count: int) -> LoadCost:
                 "expires_at": not_after,
                 "certificate": serial_hex,
             }
-            commitment = handler_commitment(opening, handler_fields(number, fields))
             index = first_entry + offset
-            entry(
-                index,
-                "handler",
-                {
-                    "label": label.label.hex(),
-                    "provider": owner.slug,
-                    "service": spec.service,
-                    "commitment": commitment.hex(),
-                },
-            )
+            opening = entry(index, EntryKind.HANDLER, label.label, handler_fields(number, fields))
             rows["directory_handler"].append(
                 (
                     plan.first_handler + HANDLERS_PER_NUMBER * position + offset - 1,
