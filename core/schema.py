@@ -47,6 +47,7 @@ class HealthCheckSerializer(serializers.Serializer[Any]):
 class HealthSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(["ok"])
     database = HealthCheckSerializer()
+    keys = HealthCheckSerializer(help_text="The log's and the issuing CA's private keys open")
     broker = HealthCheckSerializer(required=False, help_text="Only when tasks go through a broker")
 
 

@@ -12,13 +12,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.health import broker_health, database_health
+from core.health import broker_health, database_health, keys_health
 from core.problems import ServiceUnavailable, problem_catalogue, problem_type
 from core.schema import HealthSerializer, problem
 
 
 class HealthApi(APIView):
-    """Readiness: 200 when the database (and the broker, if configured) answer, else 503."""
+    """Readiness: 200 when the database answers, the keys open (and the broker, if configured,
+    answers), else 503."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
@@ -32,7 +33,7 @@ class HealthApi(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        checks = {"database": database_health()}
+        checks = {"database": database_health(), "keys": keys_health()}
         if (broker := broker_health()) is not None:
             checks["broker"] = broker
         down = sorted(name for name, check in checks.items() if check["status"] != "ok")

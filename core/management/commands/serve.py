@@ -12,10 +12,12 @@ import sys
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config.celery_app import app as celery_app
+from core.health import keys_open
 from core.scheduler import InProcessBeat
 
 
@@ -37,7 +39,12 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         self.stdout.write(f"Database: {_describe_database()}")
         call_command("migrate", interactive=False, verbosity=0)
-        call_command("bootstrap", verbosity=options["verbosity"])
+        try:
+            call_command("bootstrap", verbosity=options["verbosity"])
+            keys_open()
+        except ImproperlyConfigured as error:
+            # A clear line and a non-zero exit, not a server answering 500 to whatever signs.
+            raise CommandError(f"The service cannot start: {error}") from error
 
         beat = None
         if settings.CELERY_BROKER_URL:
