@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import warnings
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -185,6 +186,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -208,6 +210,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a login axes refused (web.admin_login) into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -236,6 +240,22 @@ DATABASE_CONN_MAX_AGE = env.int("DATABASE_CONN_MAX_AGE", default=60)
 # less work per query in both Python and PostgreSQL. Turn off behind a pooler that cannot
 # keep prepared statements (PgBouncer before 1.21 in transaction mode).
 DATABASE_SERVER_SIDE_BINDING = env.bool("DATABASE_SERVER_SIDE_BINDING", default=True)
+
+# The admin's login: axes first, refusing a locked-out attempt before the password is hashed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins lock out the pair (username, client address), not either alone, so that a
+# guesser cannot lock an operator out from everywhere (web.admin_login). Unlock with
+# ``manage.py axes_reset_username <name>``.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT: int = env.int("RS_ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("RS_ADMIN_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_RESET_ON_SUCCESS = True
+# The client address as the API's throttles read it (RS_TRUSTED_PROXIES), not axes' own.
+AXES_CLIENT_IP_CALLABLE = "web.admin_login.admin_login_client"
+AXES_LOCKOUT_CALLABLE = "web.admin_login.admin_login_locked_out"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
