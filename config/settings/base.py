@@ -395,6 +395,10 @@ LOGGING_CONFIG = None  # configured by core.logging.configure_logging below
 
 # True when this process uses the embedded server (no DATABASE_URL); reported by /healthz.
 RS_EMBEDDED_DATABASE = not env.str("DATABASE_URL", default="")
+# The tables' owner, which `manage.py migrate` (and `serve`) connect as; DATABASE_URL's role then
+# owns nothing and gets only what `manage.py db_grant` grants (core.database_roles). Unset: one
+# role does everything (the embedded server, development).
+DATABASE_MIGRATE_URL: str = env.str("DATABASE_MIGRATE_URL", default="")
 
 
 def database_from_environment() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from environ import ImproperlyConfigured
 from core.logging import configure_logging
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, RS_LOG_LEVEL, database_tuned, env
+from .base import BASE_DIR, DATABASE_MIGRATE_URL, RS_LOG_LEVEL, database_tuned, env
 
 DEBUG = False
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
@@ -46,6 +46,13 @@ RS_EMBEDDED_DATABASE = False
 DATABASES = {"default": database_tuned(env.db("DATABASE_URL"))}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL")
+# The tables' owner, for `manage.py migrate`; the service's own role then owns nothing
+# (core.database_roles, docs/deployment.md "Database roles and keys").
+if (
+    DATABASE_MIGRATE_URL
+    and env.db_url_config(DATABASE_MIGRATE_URL)["NAME"] != (DATABASES["default"]["NAME"])
+):
+    raise ImproperlyConfigured("DATABASE_MIGRATE_URL must name the database of DATABASE_URL")
 
 # TLS is terminated by the proxy in front of gunicorn, which sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

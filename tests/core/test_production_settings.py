@@ -69,3 +69,12 @@ def test_production_refuses_an_sms_backend_that_prints_codes():
         assert f"SMS_BACKEND={backend} cannot be used in production" in result.stderr
     missing = {k: v for k, v in PRODUCTION_ENV.items() if k != "SMS_BACKEND"}
     assert _manage("check", env=missing).returncode != 0
+
+
+def test_production_refuses_a_migrate_url_for_another_database():
+    owner = {"DATABASE_MIGRATE_URL": "postgres://rs_owner@db.example.net:5432/other"}
+    result = _manage("check", env=PRODUCTION_ENV | owner)
+    assert result.returncode != 0
+    assert "DATABASE_MIGRATE_URL must name the database of DATABASE_URL" in result.stderr
+    same = {"DATABASE_MIGRATE_URL": "postgres://rs_owner@db.example.net:5432/rs"}
+    assert _manage("check", env=PRODUCTION_ENV | same).returncode == 0
