@@ -90,6 +90,7 @@ _OTP_LINE = re.compile(r"#(\d{4,10})$")
 # Off for the benchmark: one provider and one client IP start every challenge.
 LIMIT_VARIABLES = (
     "RS_CHALLENGE_LIMIT_NUMBER",
+    "RS_CHALLENGE_LIMIT_NUMBER_TOTAL",
     "RS_CHALLENGE_LIMIT_PROVIDER",
     "RS_CHALLENGE_LIMIT_CLIENT_IP",
     "RS_CHALLENGE_LIMIT_COUNTRY",

@@ -1,9 +1,10 @@
 """Rate limits on challenges, counted in the database so that every process enforces them.
 
-Each limit is "at most N challenges in a sliding window" for one key: the number, the provider,
-the client IP and the destination country calling code (the brake on SMS pumping). The counts
-come from the challenges table itself, under a transaction-scoped advisory lock per key, so
-two requests racing for the last slot cannot both get it.
+Each limit is "at most N challenges in a sliding window" for one key: the number for one
+provider, the number for all providers, the provider, the client (an IPv6 /64 counted as one)
+and the destination country calling code (the brake on SMS pumping). The counts come from the
+challenges table itself, under a transaction-scoped advisory lock per key, so two requests
+racing for the last slot cannot both get it.
 """
 
 from __future__ import annotations
@@ -55,12 +56,18 @@ class ChallengeRateLimited(Problem):
 
 @dataclass(frozen=True)
 class LimitedKey:
-    """One thing that is limited: ``scope`` names it in problems, ``match`` selects its rows."""
+    """One thing that is limited: ``scope`` names it in problems, ``match`` selects its rows.
+
+    ``first_free`` selects the caller's own rows among them: a caller with none in a limit's
+    window is let through that limit, so that others filling a shared limit never refuse a
+    caller its first challenge (the limit then holds at most one more per caller).
+    """
 
     scope: str
     value: str
     match: Q
     limits: list[Limit]
+    first_free: Q | None = None
 
 
 def limits_enforce(keys: list[LimitedKey], *, now: datetime) -> None:
@@ -80,6 +87,8 @@ def limits_enforce(keys: list[LimitedKey], *, now: datetime) -> None:
             since = now - limit.window
             recent = Challenge.objects.filter(key.match, created_at__gt=since)
             if recent.count() < limit.count:
+                continue
+            if key.first_free is not None and not recent.filter(key.first_free).exists():
                 continue
             # Room comes back when the limit-th newest challenge leaves the window.
             newest = list(

@@ -71,7 +71,8 @@ class ProblemSerializer(serializers.Serializer[Any]):
     )
     scope = serializers.CharField(
         required=False,
-        help_text="The limit that was reached: number, provider, client_ip or country "
+        help_text="The limit that was reached: number (for the calling provider), number_total "
+        "(all providers), provider, client_ip or country "
         "(challenge-rate-limited, 429)",
     )
     attempts_left = serializers.IntegerField(

@@ -8,21 +8,96 @@ window and read and write the whole list on each request, which grows with the r
 
 Rates are read at request time, so changing ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` (in
 settings or tests) takes effect without a restart of the class.
+
+Whom a per-IP limit counts is decided here once, for the throttles and for the challenge limits
+(``ca.limits``): :func:`client_address` reads the address a trusted proxy wrote
+(``RS_TRUSTED_PROXIES``), and :func:`client_network` counts an IPv6 /64, what one subscriber
+line or one host is given, as one client; IPv4 stays one client per address.
 """
 
 from __future__ import annotations
 
 import abc
+import ipaddress
+import re
 import time
 from typing import TYPE_CHECKING
 
+import structlog
+from django.conf import settings
 from django.core.cache import cache
+from django.utils.crypto import salted_hmac
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 if TYPE_CHECKING:  # rest_framework.views imports this module through its settings
     from rest_framework.views import APIView
+
+logger = structlog.get_logger(__name__)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Where no address can be read (a Unix socket without a proxy): every such request is one client.
+UNKNOWN_ADDRESS = ipaddress.IPv4Address("0.0.0.0")  # noqa: S104 (counted, never bound)
+# An IPv6 client is its /64: hosts and subscriber lines get at least that much (RFC 6177), so
+# counting each /128 would give one client 2**64 allowances.
+IPV6_CLIENT_PREFIX = 64
+# A forwarded address as proxies write it: bare, "ipv4:port", "[ipv6]" or "[ipv6]:port".
+_BRACKETED = re.compile(r"\[([0-9A-Fa-f:.]+)\](?::\d{1,5})?")
+_IPV4_PORT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}")
+
+
+def address_parse(text: str) -> IPAddress | None:
+    """The address in one X-Forwarded-For element or REMOTE_ADDR; None for anything else.
+
+    Accepts a bare IPv4 or IPv6 address and the forms with a port that some proxies write
+    (``198.51.100.7:4711``, ``[2001:db8::1]:443``); an IPv4-mapped IPv6 address is its IPv4
+    address. Zone ids, host names, ``unknown`` and obfuscated identifiers (RFC 7239) are not
+    addresses.
+    """
+    text = text.strip()
+    if match := _BRACKETED.fullmatch(text) or _IPV4_PORT.fullmatch(text):
+        text = match.group(1)
+    if "%" in text:
+        return None
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_address(request: Request) -> IPAddress:
+    """The client's address: REMOTE_ADDR, or behind N trusted proxies the address the
+    outermost trusted proxy saw, which is N-th from the right of X-Forwarded-For.
+
+    Entries left of it were written by the client and are never read. If the trusted entry is
+    not an address (a misconfigured proxy), REMOTE_ADDR, the proxy's, is used: those requests
+    then share the proxy's allowance, which limits more rather than less.
+    """
+    remote = address_parse(request.META.get("REMOTE_ADDR") or "") or UNKNOWN_ADDRESS
+    proxies = api_settings.NUM_PROXIES or 0
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    if proxies < 1 or forwarded is None:
+        return remote
+    elements = forwarded.split(",")
+    address = address_parse(elements[-min(proxies, len(elements))])
+    if address is None:
+        # The header's value is the client's to write: never logged.
+        logger.warning("x-forwarded-for unreadable, the proxy's address counts", proxies=proxies)
+        return remote
+    return address
+
+
+def client_network(address: IPAddress) -> IPNetwork:
+    """The addresses counted as one client: the address itself (IPv4), or its /64 (IPv6)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        return ipaddress.IPv6Network((address, IPV6_CLIENT_PREFIX), strict=False)
+    return ipaddress.IPv4Network(address)
 
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -34,6 +109,23 @@ def rate_parse(rate: str) -> tuple[int, int]:
     if not count.isdigit() or int(count) < 1 or period[:1] not in _PERIODS:
         raise ValueError(f"a throttle rate is 'N/second|minute|hour|day', not {rate!r}")
     return int(count), _PERIODS[period[0]]
+
+
+def gcra_allow(key: str, *, interval: float, burst: int, now: float) -> float:
+    """Spend one cell of the GCRA bucket ``key``; 0 if allowed, else the seconds to wait.
+
+    One cell every ``interval`` seconds, ``burst`` at once; the cache holds the bucket's
+    theoretical arrival time, kept no longer than a full bucket takes to drain.
+    """
+    span = interval * burst
+    arrival = max(float(cache.get(key, now)), now)
+    if arrival > now + span:  # never so far ahead unless the clock stepped back: restart
+        arrival = now
+    # Allowed while the backlog stays within the burst.
+    if arrival - now > span - interval:
+        return arrival - now - (span - interval)
+    cache.set(key, arrival + interval, timeout=int(span) + 1)
+    return 0.0
 
 
 class _ConfiguredRateThrottle(BaseThrottle, abc.ABC):
@@ -51,20 +143,16 @@ class _ConfiguredRateThrottle(BaseThrottle, abc.ABC):
         if key is None:
             return True
         count, period = rate_parse(str(rate))
-        interval = period / count
-        now = self.timer()
-        arrival = max(float(cache.get(key, now)), now)
-        if arrival > now + period:  # never so far ahead unless the clock stepped back: restart
-            arrival = now
-        # Allowed while the backlog stays within the burst: count requests in one period.
-        if arrival - now > period - interval:
-            self.delay = arrival - now - (period - interval)
-            return False
-        cache.set(key, arrival + interval, timeout=int(period) + 1)
-        return True
+        # A rate of N per period lets N requests through at once, then one every period/N.
+        self.delay = gcra_allow(key, interval=period / count, burst=count, now=self.timer())
+        return not self.delay
 
     def wait(self) -> float | None:
         return self.delay or None
+
+    def get_ident(self, request: Request) -> str:
+        """The client's address read strictly (:func:`client_address`), never DRF's raw one."""
+        return str(client_address(request))
 
 
 class ApiKeyRateThrottle(_ConfiguredRateThrottle):
@@ -79,12 +167,12 @@ class ApiKeyRateThrottle(_ConfiguredRateThrottle):
 
 
 class ClientIpRateThrottle(_ConfiguredRateThrottle):
-    """Requests per client IP, authenticated or not (``RS_TRUSTED_PROXIES`` for proxies)."""
+    """Requests per client (:func:`client_address`, an IPv6 /64 counted as one)."""
 
     scope = "client_ip"
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        return f"throttle:{self.scope}:{self.get_ident(request)}"
+        return f"throttle:{self.scope}:{client_network(client_address(request))}"
 
 
 class LogReadRateThrottle(ClientIpRateThrottle):
@@ -99,7 +187,61 @@ class CaReadRateThrottle(ClientIpRateThrottle):
     scope = "ca_read"
 
 
-class LookupRateThrottle(ApiKeyRateThrottle):
-    """Number lookups per API key, on top of the key's overall rate: a brake on enumeration."""
+class LookupRateThrottle(_ConfiguredRateThrottle):
+    """Number lookups per provider, all its API keys together, on top of each key's overall
+    rate: a brake on enumeration that minting more keys does not loosen."""
 
     scope = "lookup"
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        if request.auth is None:
+            return None
+        return f"throttle:{self.scope}:provider:{request.user.pk}"
+
+
+class LookupDistinctRateThrottle(LookupRateThrottle):
+    """The lookup rate, then a brake on how many *different* numbers a provider looks up.
+
+    Walking a numbering plan means asking about numbers never asked before; an app asks again
+    and again about its users' contacts. So a number the provider looked up within
+    ``RS_THROTTLE_LOOKUP_SEEN_SECONDS`` is free, and each other one spends a cell of a GCRA
+    bucket of ``RS_THROTTLE_LOOKUP_DISTINCT_BURST`` cells refilled at the ``lookup_distinct``
+    rate. The cache remembers a number only as an HMAC under the server's secret key, and only
+    once it has been charged, so it holds at most the burst plus the rate over the window per
+    provider. A number that does not parse is not charged: the view refuses it with 400.
+    """
+
+    distinct_scope = "lookup_distinct"
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if not super().allow_request(request, view):
+            return False
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.distinct_scope)
+        text = view.kwargs.get("number") if request.auth is not None else None
+        if not rate or not isinstance(text, str):
+            return True
+        # Imported here: core.numbers imports core.problems, which imports rest_framework.views,
+        # which imports this module through its settings (DEFAULT_THROTTLE_CLASSES).
+        from core.numbers import number_parse
+        from core.problems import Problem
+
+        try:  # the view's own parse, so that no spelling of a number escapes the brake
+            e164 = number_parse(text).e164
+        except Problem:
+            return True
+        provider = request.user.pk
+        digest = salted_hmac(self.distinct_scope, f"{provider}:{e164}").hexdigest()[:32]
+        seen = f"throttle:{self.distinct_scope}:seen:{provider}:{digest}"
+        if cache.get(seen) is not None:
+            return True
+        count, period = rate_parse(str(rate))
+        self.delay = gcra_allow(
+            f"throttle:{self.distinct_scope}:provider:{provider}",
+            interval=period / count,
+            burst=settings.RS_THROTTLE_LOOKUP_DISTINCT_BURST,
+            now=self.timer(),
+        )
+        if self.delay:
+            return False
+        cache.set(seen, 1, timeout=settings.RS_THROTTLE_LOOKUP_SEEN_SECONDS)
+        return True

@@ -45,7 +45,7 @@ from ca.services.revocation import certificate_revoke_signed
 from ca.sms.twilio import twilio_signature_valid
 from core.schema import problem
 from core.signed_requests import JoseParser
-from core.throttling import CaReadRateThrottle, ClientIpRateThrottle
+from core.throttling import CaReadRateThrottle, client_address
 from providers.authentication import caller_provider
 
 PEM_CHAIN = "application/pem-certificate-chain"  # RFC 8555 §9.1
@@ -56,7 +56,7 @@ CRL_RETRY_AFTER_SECONDS = 60
 
 def _client_ip(request: Request) -> str:
     """The client's address, behind RS_TRUSTED_PROXIES proxies (as the throttles see it)."""
-    return ClientIpRateThrottle().get_ident(request)
+    return str(client_address(request))
 
 
 class ChallengesApi(APIView):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from datetime import timedelta
 
@@ -29,6 +30,7 @@ from ca.problems import (
 from core.numbers import mobile_number_parse
 from core.problems import Problem
 from core.tasks import enqueue_on_commit
+from core.throttling import client_network
 from providers.models import Provider
 
 logger = structlog.get_logger(__name__)
@@ -41,9 +43,36 @@ SMS_SEND_TASK = "ca.tasks.challenge_sms_send"
 def _limited_keys(
     *, provider: Provider, e164: str, calling_code: int, client_ip: str
 ) -> list[LimitedKey]:
+    """What one more challenge counts against.
+
+    A number has two limits. Per provider (``number``), so that a provider sending its
+    maximum blocks only itself. For all providers together (``number_total``), so that the
+    SMS one number receives stay bounded; but a provider with no challenge for the number in
+    a window is never refused by it, or providers that used the shared allowance would starve
+    one that has sent nothing. With P providers a number receives at most the total plus P
+    challenges in a window, and P is the operator's to decide (providers are created by it).
+    """
+    client = client_network(ipaddress.ip_address(client_ip))
+    if client.num_addresses == 1:
+        same_client = Q(client_ip=client_ip)
+    else:  # an inet range the (client_ip, created_at) index serves
+        same_client = Q(
+            client_ip__gte=str(client.network_address),
+            client_ip__lte=str(client.broadcast_address),
+        )
     return [
         LimitedKey(
-            "number", e164, Q(number=e164), limits_parse(settings.RS_CHALLENGE_LIMIT_NUMBER)
+            "number",
+            f"{e164}:{provider.pk}",
+            Q(number=e164, provider=provider),
+            limits_parse(settings.RS_CHALLENGE_LIMIT_NUMBER),
+        ),
+        LimitedKey(
+            "number_total",
+            e164,
+            Q(number=e164),
+            limits_parse(settings.RS_CHALLENGE_LIMIT_NUMBER_TOTAL),
+            first_free=Q(provider=provider),
         ),
         LimitedKey(
             "provider",
@@ -53,8 +82,8 @@ def _limited_keys(
         ),
         LimitedKey(
             "client_ip",
-            client_ip,
-            Q(client_ip=client_ip),
+            str(client),
+            same_client,
             limits_parse(settings.RS_CHALLENGE_LIMIT_CLIENT_IP),
         ),
         LimitedKey(
@@ -67,7 +96,10 @@ def _limited_keys(
 
 
 def challenge_start(*, provider: Provider, number: str, client_ip: str) -> Challenge:
-    """Start a challenge for ``number`` and queue its SMS; every limit is checked first."""
+    """Start a challenge for ``number`` and queue its SMS; every limit is checked first.
+
+    ``client_ip`` is the caller's address (``core.throttling.client_address``).
+    """
     phone = mobile_number_parse(number)
     allowed = {code.strip().upper() for code in settings.RS_CHALLENGE_COUNTRIES}
     if phone.region not in allowed:

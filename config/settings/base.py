@@ -109,7 +109,13 @@ RS_CHALLENGE_COUNTRIES: list[str] = env.list(
 )
 # Challenges sent, as comma-separated "count/window" limits (window: 30s, 10m, 1h, 1d), counted
 # across all processes in the database. Exceeding one answers 429 with Retry-After.
+# Per number and provider (each provider has its own allowance for a number).
 RS_CHALLENGE_LIMIT_NUMBER: str = env.str("RS_CHALLENGE_LIMIT_NUMBER", default="3/10m,10/1d")
+# All providers together per number; a provider's first challenge for the number within a
+# window is never refused by it, so one provider cannot starve another (ca.services.challenges).
+RS_CHALLENGE_LIMIT_NUMBER_TOTAL: str = env.str(
+    "RS_CHALLENGE_LIMIT_NUMBER_TOTAL", default="6/1h,20/1d"
+)
 RS_CHALLENGE_LIMIT_PROVIDER: str = env.str("RS_CHALLENGE_LIMIT_PROVIDER", default="2000/1h")
 RS_CHALLENGE_LIMIT_CLIENT_IP: str = env.str("RS_CHALLENGE_LIMIT_CLIENT_IP", default="30/1h")
 # Per destination country calling code: the brake on SMS pumping to expensive ranges.
@@ -288,6 +294,10 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://rs")}
 
 # A live API key is remembered by each process this long: revoking it elsewhere takes this long.
 RS_API_KEY_CACHE_SECONDS: float = env.float("RS_API_KEY_CACHE_SECONDS", default=5.0)
+# The distinct-numbers brake on lookups (core.throttling.LookupDistinctRateThrottle): so many
+# new numbers at once per provider, and a number looked up again within this window is free.
+RS_THROTTLE_LOOKUP_DISTINCT_BURST: int = env.int("RS_THROTTLE_LOOKUP_DISTINCT_BURST", default=300)
+RS_THROTTLE_LOOKUP_SEEN_SECONDS: int = env.int("RS_THROTTLE_LOOKUP_SEEN_SECONDS", default=86400)
 
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["providers.authentication.ApiKeyAuthentication"],
@@ -303,6 +313,9 @@ REST_FRAMEWORK: dict[str, Any] = {
         "client_ip": env.str("RS_THROTTLE_CLIENT_IP", default="300/minute"),
         # Each lookup answers for one number: a low rate makes walking a numbering plan slow.
         "lookup": env.str("RS_THROTTLE_LOOKUP", default="300/minute"),
+        # Numbers a provider had not looked up within RS_THROTTLE_LOOKUP_SEEN_SECONDS, after a
+        # burst of RS_THROTTLE_LOOKUP_DISTINCT_BURST: the brake on walking a numbering plan.
+        "lookup_distinct": env.str("RS_THROTTLE_LOOKUP_DISTINCT", default="600/hour"),
         # The log's static tiles are made to be fetched in bulk (audits) and cached by CDNs.
         "log_read": env.str("RS_THROTTLE_LOG_READ", default="30000/minute"),
         # Certificates name numbers: fetching them is for relying parties, not for harvesting.

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from core.numbers import number_parse
 from core.schema import problem
 from core.signed_requests import JoseParser
-from core.throttling import LookupRateThrottle
+from core.throttling import LookupDistinctRateThrottle, LookupRateThrottle
 from directory.api.serializers import (
     HandlerOutput,
     HandlerRemovedOutput,
@@ -94,7 +94,7 @@ class NumberApi(APIView):
     A handler hidden from the caller is left out exactly as if it did not exist.
     """
 
-    throttle_classes = [*APIView.throttle_classes, LookupRateThrottle]
+    throttle_classes = [*APIView.throttle_classes, LookupDistinctRateThrottle]
 
     @extend_schema(
         operation_id="numbers_lookup",

@@ -62,6 +62,7 @@ def test_the_right_code_verifies_the_challenge(api_client: Any, sms_outbox: list
 
 def test_codes_are_random(api_client: Any, sms_outbox: list[Any], settings: Any) -> None:
     settings.RS_CHALLENGE_LIMIT_NUMBER = ""
+    settings.RS_CHALLENGE_LIMIT_NUMBER_TOTAL = ""
     settings.RS_CHALLENGE_LIMIT_CLIENT_IP = ""
     for _ in range(8):
         challenge_started(api_client)
@@ -304,6 +305,75 @@ def test_challenges_per_client_ip(
     assert response.status_code == 201
 
 
+def test_an_ipv6_client_is_its_slash_64(api_client: Any, settings: Any) -> None:
+    settings.RS_CHALLENGE_LIMIT_CLIENT_IP = "2/1h"
+    for index, address in enumerate(["2001:db8:1:2::7", "2001:db8:1:2:ffff::8"]):
+        challenge_started_from(api_client, f"+3361234560{index}", REMOTE_ADDR=address)
+    # A third address of the same /64 is the same client; the next /64 is another one.
+    body = _refused(api_client, "+33612345609", REMOTE_ADDR="2001:db8:1:2:abcd::1")
+    assert body["scope"] == "client_ip"
+    challenge_started_from(api_client, "+33612345609", REMOTE_ADDR="2001:db8:1:3::1")
+    assert Challenge.objects.get(number="+33612345609").client_ip == "2001:db8:1:3::1"
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "recorded"),
+    [
+        ("198.51.100.7:4711", "198.51.100.7"),
+        ("[2001:db8::7]:443", "2001:db8::7"),
+        ("garbage", "10.0.0.2"),  # not an address: the proxy's own counts
+        ("", "10.0.0.2"),
+    ],
+)
+def test_a_forwarded_address_with_a_port_or_none_starts_a_challenge(
+    api_client: Any, settings: Any, forwarded: str, recorded: str
+) -> None:
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    challenge = challenge_started_from(
+        api_client, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded
+    )
+    assert Challenge.objects.get(pk=challenge["id"]).client_ip == recorded
+
+
+def test_one_provider_at_its_limit_for_a_number_does_not_block_another(
+    api_client: Any, client_for: Any, sms_outbox: list[Any]
+) -> None:
+    for _ in range(3):  # 3 per 10 minutes: this provider's maximum for the number
+        challenge_started(api_client)
+    assert _refused(api_client)["scope"] == "number"
+    other = client_for(api_key_create(provider=ProviderFactory()).secret)
+    challenge_started(other)
+    assert len(sms_outbox) == 4
+
+
+def test_all_providers_together_are_capped_but_never_refused_a_first_challenge(
+    api_client: Any, client_for: Any, settings: Any, sms_outbox: list[Any]
+) -> None:
+    settings.RS_CHALLENGE_LIMIT_NUMBER_TOTAL = "4/1h"
+    second, third = (
+        client_for(api_key_create(provider=ProviderFactory()).secret) for _ in range(2)
+    )
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        for _ in range(3):
+            challenge_started(api_client)
+        challenge_started(second)  # the fourth of the hour, all providers together
+        body = _refused(second)
+        assert body["scope"] == "number_total"
+        assert 3590 < body["retry_after"] <= 3601
+        # A provider that has sent nothing to the number in the hour still gets its first.
+        challenge_started(third)
+        # The first provider's own limit (3 per 10 minutes) has room again, the total has not.
+        clock.shift(timedelta(minutes=11))
+        assert _refused(api_client)["scope"] == "number_total"
+        assert _refused(third)["scope"] == "number_total"
+        # The hour over, the number can be challenged again.
+        clock.shift(timedelta(minutes=50))
+        challenge_started(second)
+    # At most the total plus one first challenge per provider: 4 + 1 in the first hour.
+    assert len(sms_outbox) == 6
+
+
 def test_challenges_per_country_calling_code(api_client: Any, settings: Any) -> None:
     settings.RS_CHALLENGE_LIMIT_COUNTRY = "2/1h"
     settings.RS_CHALLENGE_LIMIT_CLIENT_IP = ""
@@ -311,6 +381,14 @@ def test_challenges_per_country_calling_code(api_client: Any, settings: Any) -> 
     challenge_started(api_client, "+33612345602")
     assert _refused(api_client, "+33612345603")["scope"] == "country"
     challenge_started(api_client, "+4915112345678")  # Germany still gets its SMS
+
+
+def challenge_started_from(client: Any, number: str = NUMBER, **extra: Any) -> dict[str, Any]:
+    """``challenge_started`` with request META (REMOTE_ADDR, X-Forwarded-For)."""
+    response = client.post("/v1/challenges", {"number": number}, format="json", **extra)
+    assert response.status_code == 201, response.content
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def test_limits_are_configurable_and_checked(settings: Any) -> None:

@@ -21,7 +21,11 @@ from rest_framework.views import APIView
 from core.numbers import number_parse
 from core.problems import Problem
 from core.schema import problem
-from core.throttling import ClientIpRateThrottle, LogReadRateThrottle, LookupRateThrottle
+from core.throttling import (
+    ClientIpRateThrottle,
+    LogReadRateThrottle,
+    LookupDistinctRateThrottle,
+)
 from resolution.protocol import vrf
 from resolution.protocol.tiles import TILE_WIDTH, TilePathError, parse_tile_path, tile_width
 from transparency import selectors
@@ -248,7 +252,7 @@ class LabelApi(APIView):
     Authenticated and throttled like lookups: a label is what ties log entries to a number.
     """
 
-    throttle_classes = [*APIView.throttle_classes, LookupRateThrottle]
+    throttle_classes = [*APIView.throttle_classes, LookupDistinctRateThrottle]
 
     @extend_schema(
         operation_id="log_label",
