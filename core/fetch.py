@@ -60,6 +60,8 @@ FetchFailure = Literal[
 ]
 
 HTTPS_PORT = 443
+# The largest delta-seconds a cache needs to read (RFC 9111 §1.2.2).
+MAX_DELTA_SECONDS = 2**31
 USER_AGENT = b"resolution-service-fetch/1"
 
 # RFC 6598 shared address space (carrier-grade NAT); ipaddress counts it as neither private nor
@@ -71,6 +73,10 @@ _NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
 _DNS_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 # host, or [IPv6], then an optional :port; userinfo is refused before this is applied.
 _AUTHORITY = re.compile(r"(?P<host>[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(?P<port>[0-9]{1,5}))?")
+
+
+class AllowedHostsError(ValueError):
+    """An ``allowed_hosts`` entry is not one: the operator's configuration, not the URL."""
 
 
 class FetchError(Exception):
@@ -111,10 +117,10 @@ def url_fetch(
 
     ``allowed_hosts`` entries are ``host``, ``host:port``, ``*.domain`` or ``*.domain:port``
     (IP literals allowed, IPv6 in brackets, never under a wildcard); a malformed entry raises
-    ValueError. ``accept`` is the media type, or types, the body may have. Addresses in
-    ``permitted_networks`` (CIDRs) are let through although they are not public; ``ca_file`` is
-    a PEM bundle trusted in addition to the public CAs (certifi). ``resolver`` replaces the
-    system's name resolution (tests).
+    :class:`AllowedHostsError` (a ValueError). ``accept`` is the media type, or types, the
+    body may have. Addresses in ``permitted_networks`` (CIDRs) are let through although they
+    are not public; ``ca_file`` is a PEM bundle trusted in addition to the public CAs
+    (certifi). ``resolver`` replaces the system's name resolution (tests).
     """
     deadline = time.monotonic() + timeout
     target = _url_parse(url)
@@ -307,9 +313,11 @@ class _AllowedHost:
             host, literal = _host_parse(match["host"])
             port = _port_parse(match["port"])
         except FetchError:
-            raise ValueError(f"not an allowed-host entry: {entry!r}") from None
+            raise AllowedHostsError(f"not an allowed-host entry: {entry!r}") from None
         if wildcard and literal:
-            raise ValueError(f"not an allowed-host entry (a wildcard over IP addresses): {entry!r}")
+            raise AllowedHostsError(
+                f"not an allowed-host entry (a wildcard over IP addresses): {entry!r}"
+            )
         return cls(host=host, wildcard=wildcard, port=port)
 
     def covers(self, target: _Target) -> bool:
@@ -555,7 +563,12 @@ def _body_read(response: httpcore.Response, max_bytes: int) -> bytes:
 
 
 def _max_age(cache_control: str) -> int | None:
-    """Freshness lifetime from Cache-Control (RFC 9111 §5.2.2)."""
+    """Freshness lifetime from Cache-Control (RFC 9111 §5.2.2).
+
+    A value too large to be read is the largest we read (RFC 9111 §1.2.2: a delta-seconds
+    beyond what a cache can hold is taken as 2**31), never an error: the header is the
+    server's, and a caller keeps a document for the shorter of this and its own limit.
+    """
     directives = {}
     for directive in cache_control.split(","):
         name, _, value = directive.strip().partition("=")
@@ -563,4 +576,9 @@ def _max_age(cache_control: str) -> int | None:
     if "no-store" in directives or "no-cache" in directives:
         return 0
     value = directives.get("max-age", "")
-    return int(value) if value.isdigit() else None
+    if not (value.isascii() and value.isdigit()):
+        return None
+    digits = value.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_DELTA_SECONDS)):
+        return MAX_DELTA_SECONDS
+    return min(int(digits), MAX_DELTA_SECONDS)

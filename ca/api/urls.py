@@ -1,5 +1,6 @@
 from django.urls import path
 
+import core.converters  # noqa: F401  (registers <serial:>, <number:>, ...)
 from ca.api import views
 
 api_urlpatterns = [
@@ -11,9 +12,9 @@ api_urlpatterns = [
         name="challenge-verify",
     ),
     path("certificates", views.CertificatesApi.as_view(), name="certificates"),
-    path("certificates/<str:serial>", views.CertificateApi.as_view(), name="certificate"),
+    path("certificates/<serial:serial>", views.CertificateApi.as_view(), name="certificate"),
     path(
-        "certificates/<str:serial>/revoke",
+        "certificates/<serial:serial>/revoke",
         views.CertificateRevokeApi.as_view(),
         name="certificate-revoke",
     ),
@@ -24,7 +25,7 @@ api_urlpatterns = [
 repository_urlpatterns = [
     path("root.pem", views.RootCertificateApi.as_view(), name="ca-root"),
     path(
-        "certs/<str:certificate_id>.pem",
+        "certs/<repository_id:certificate_id>.pem",
         views.CertificateChainApi.as_view(),
         name="ca-certificate",
     ),

@@ -1,11 +1,14 @@
 from django.urls import path
 
+import core.converters  # noqa: F401  (registers <serial:>, <number:>, ...)
 from directory.api.views import HandlerApi, NumberApi, NumberHistoryApi
 
 urlpatterns = [
-    path("numbers/<str:number>", NumberApi.as_view(), name="number-lookup"),
+    path("numbers/<number:number>", NumberApi.as_view(), name="number-lookup"),
     path(
-        "numbers/<str:number>/handlers/<str:service>", HandlerApi.as_view(), name="number-handler"
+        "numbers/<number:number>/handlers/<service:service>",
+        HandlerApi.as_view(),
+        name="number-handler",
     ),
-    path("numbers/<str:number>/history", NumberHistoryApi.as_view(), name="number-history"),
+    path("numbers/<number:number>/history", NumberHistoryApi.as_view(), name="number-history"),
 ]

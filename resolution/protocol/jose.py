@@ -10,21 +10,26 @@ cryptography runs: at most ``MAX_JWS_SIZE`` characters; three segments; unpadded
 with no stray characters and zero pad bits; a header that is a JSON object without duplicate
 member names (RFC 7515 §4 lets a parser reject them) whose ``alg`` is ``"ES256"``
 (RFC 8725 §3.1: the caller, not the token, picks the algorithm); no ``crit`` member
-(RFC 7515 §4.1.11: no extension is understood here); and a 64-byte signature.  ECDSA
-signatures are malleable all the same: ``(r, n - s)`` verifies as well as ``(r, s)``, so the
-token text must not serve as a replay-cache key; use a claim such as ``jti``.
+(RFC 7515 §4.1.11: no extension is understood here); and a 64-byte signature. A payload read
+as JSON (``jws_payload_json``) holds only numbers I-JSON allows (RFC 7493 §2.2): integers
+within ``±MAX_JSON_INTEGER`` and finite floats, so that a claim such as ``iat`` can be compared
+with a clock without an overflow.  ECDSA signatures are malleable all the same: ``(r, n - s)``
+verifies as well as ``(r, s)``, so the token text must not serve as a replay-cache key; use a
+claim such as ``jti``.
 
 The signature is ``R || S``, each a 32-byte big-endian integer (RFC 7518 §3.4), not the DER
 ``ECDSA-Sig-Value`` that ``cryptography`` produces and expects; it is converted both ways here.
 
-Public API: ``MAX_JWS_SIZE``, ``ALG_ES256``, ``JoseError``, ``ParsedJws``, ``b64url_encode``,
-``b64url_decode``, ``jws_sign``, ``jws_parse``, ``jws_verify``, ``jws_payload_json``.
+Public API: ``MAX_JWS_SIZE``, ``MAX_JSON_INTEGER``, ``ALG_ES256``, ``JoseError``, ``ParsedJws``,
+``b64url_encode``, ``b64url_decode``, ``jws_sign``, ``jws_parse``, ``jws_verify``,
+``jws_payload_json``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +47,9 @@ from resolution.protocol.canonical import CanonicalJSONError, canonical_json, js
 
 MAX_JWS_SIZE: Final = 16 * 1024
 """Longest compact JWS ``jws_parse`` reads, in characters."""
+
+MAX_JSON_INTEGER: Final = 2**53 - 1
+"""Largest magnitude of an integer in a JWS payload's claims (RFC 7493 §2.2, I-JSON)."""
 
 ALG_ES256: Final = "ES256"
 """The one ``alg`` header value accepted: ECDSA using P-256 and SHA-256 (RFC 7518 §3.1)."""
@@ -109,6 +117,26 @@ def _parse_json_object(data: bytes, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise JoseError(f"{what} is a JSON {type(value).__name__}, not an object")
     return value
+
+
+def _check_numbers(value: dict[str, Any], what: str) -> None:
+    """Refuse integers beyond ``MAX_JSON_INTEGER`` and floats that overflowed to infinity.
+
+    Iterative: the parser accepts nesting almost as deep as Python recurses.
+    """
+    pending: list[Any] = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, bool):
+            continue
+        elif isinstance(item, int) and abs(item) > MAX_JSON_INTEGER:
+            raise JoseError(f"{what} holds an integer beyond ±(2**53 - 1) (RFC 7493 §2.2)")
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise JoseError(f"{what} holds a number beyond the range of a double")
 
 
 def _check_header(header: Mapping[str, Any]) -> None:
@@ -215,6 +243,10 @@ def jws_verify(parsed: ParsedJws, public_key: ec.EllipticCurvePublicKey) -> None
 def jws_payload_json(parsed: ParsedJws) -> dict[str, Any]:
     """Return the payload of ``parsed`` as a JSON object with unique member names.
 
-    Raises ``JoseError`` when the payload is not UTF-8 JSON, not an object, or repeats a name.
+    Raises ``JoseError`` when the payload is not UTF-8 JSON, not an object, repeats a name, or
+    holds a number beyond I-JSON's (RFC 7493 §2.2): an integer beyond ``±MAX_JSON_INTEGER``, or
+    one too large for a double.
     """
-    return _parse_json_object(parsed.payload, "JWS payload")
+    payload = _parse_json_object(parsed.payload, "JWS payload")
+    _check_numbers(payload, "JWS payload")
+    return payload

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
+from urllib.parse import unquote
 
 import pytest
 
@@ -70,6 +71,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(200, PKIX_CERT, document, {"Cache-Control": "public, max-age=3600"})
         elif self.path == "/no-store.pem":
             self._answer(200, PKIX_CERT, document, {"Cache-Control": "no-store"})
+        elif self.path.startswith("/max-age/"):
+            max_age = unquote(self.path.removeprefix("/max-age/"), encoding="latin-1")
+            self._answer(200, PKIX_CERT, document, {"Cache-Control": f"max-age={max_age}"})
         elif self.path == "/redirect":
             self._answer(302, "text/plain", b"", {"Location": self.origin.url("/cert.pem")})
         elif self.path == "/page.html":
@@ -220,6 +224,22 @@ def test_a_document_on_an_allowed_host_is_fetched(origin, monkeypatch):
 
 def test_no_store_gives_a_max_age_of_zero(origin):
     assert fetch_local(origin, "/no-store.pem").max_age == 0
+
+
+@pytest.mark.parametrize(
+    ("max_age", "read"),
+    [
+        ("60", 60),
+        ("0060", 60),
+        # RFC 9111 §1.2.2: a delta-seconds too large to hold is taken as 2**31.
+        ("9" * 5000, 2**31),
+        ("1" + "0" * 11, 2**31),
+        ("-5", None),
+        ("%B2", None),  # "²" in Latin-1: a digit to str.isdigit, not to HTTP
+    ],
+)
+def test_max_age_is_read_within_bounds(origin, max_age, read):
+    assert fetch_local(origin, f"/max-age/{max_age}").max_age == read
 
 
 def test_a_body_of_exactly_max_bytes_is_fetched(origin):

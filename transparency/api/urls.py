@@ -1,5 +1,6 @@
 from django.urls import path, re_path
 
+import core.converters  # noqa: F401  (registers <serial:>, <number:>, ...)
 from transparency.api import views
 
 static_urlpatterns = [
@@ -13,5 +14,5 @@ json_urlpatterns = [
     path("entries", views.EntriesApi.as_view(), name="log-entries"),
     path("proofs/inclusion", views.InclusionProofApi.as_view(), name="log-inclusion-proof"),
     path("proofs/consistency", views.ConsistencyProofApi.as_view(), name="log-consistency-proof"),
-    path("labels/<str:number>", views.LabelApi.as_view(), name="log-label"),
+    path("labels/<number:number>", views.LabelApi.as_view(), name="log-label"),
 ]
