@@ -203,8 +203,12 @@ class ExternalCertificate(models.Model):
     root = models.CharField(max_length=64, help_text="The trusted root it chains to, by name")
     serial = models.CharField(max_length=40, help_text="Serial number, lowercase hex")
     issuer = models.CharField(max_length=1000, help_text="The issuing CA's name (RFC 4514)")
-    issuer_sha256 = models.BinaryField(
-        max_length=32, editable=False, help_text="SHA-256 of the issuer's DER Name"
+    # Its CA is named by key, not by name: CAs under different roots may share a name, and
+    # only the CA whose key signed a CRL may revoke with it (ca.selectors.ca_key_sha256).
+    issuer_key_sha256 = models.BinaryField(
+        max_length=32,
+        editable=False,
+        help_text="SHA-256 of the issuing CA's public key (SubjectPublicKeyInfo), from the path",
     )
     der = models.BinaryField(editable=False)
     issuer_der = models.BinaryField(editable=False, help_text="The issuing CA's certificate")
@@ -217,7 +221,9 @@ class ExternalCertificate(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["issuer_sha256", "serial"], name="ca_external_issuer_serial"),
+            models.Index(
+                fields=["issuer_key_sha256", "serial"], name="ca_external_issuer_key_serial"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -225,31 +231,44 @@ class ExternalCertificate(models.Model):
 
 
 class ExternalCrl(models.Model):
-    """The newest CRL fetched for one CA under a trusted root (ca.services.external).
+    """The newest CRL fetched from one URL a trusted root names (ca.services.external).
 
-    Checked again, with the issuing CA's key from the presented chain, at every use.
+    It belongs to the CA whose key signed it, never to a name: ``issuer_key_sha256`` is that
+    key once a CA certificate known under the root (the root, or an issuing CA from a path
+    once accepted) verified it. Until then it is kept unverified, and each use checks it with
+    the issuing CA of the chain presented. Checked again at every use either way.
     """
 
-    issuer_sha256 = models.BinaryField(
-        max_length=32, unique=True, editable=False, help_text="SHA-256 of the issuer's DER Name"
-    )
-    issuer = models.CharField(max_length=1000, help_text="The CRL issuer's name (RFC 4514)")
     root = models.CharField(max_length=64, help_text="The trusted root it was configured under")
     url = models.URLField(max_length=1000)
+    issuer = models.CharField(max_length=1000, help_text="The CRL issuer's name (RFC 4514)")
+    issuer_key_sha256 = models.BinaryField(
+        max_length=32,
+        null=True,
+        editable=False,
+        help_text="SHA-256 of the public key that verified its signature; none until one did",
+    )
     der = models.BinaryField(editable=False)
     this_update = models.DateTimeField()
     next_update = models.DateTimeField()
     fetched_at = models.DateTimeField()
-    verified = models.BooleanField(
-        default=False,
-        help_text="Its signature was checked with a CA certificate known when it was fetched",
-    )
 
     class Meta:
         verbose_name = "external CRL"
+        constraints = [
+            models.UniqueConstraint(fields=["root", "url"], name="ca_external_crl_one_per_url"),
+        ]
+        indexes = [
+            models.Index(fields=["issuer_key_sha256"], name="ca_external_crl_issuer_key"),
+        ]
 
     def __str__(self) -> str:
         return self.issuer
+
+    @property
+    def verified(self) -> bool:
+        """Whether a CA certificate known under its root verified it when it was fetched."""
+        return self.issuer_key_sha256 is not None
 
 
 class PassportSeen(models.Model):

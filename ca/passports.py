@@ -8,9 +8,9 @@ what it needs and says what it concluded:
   ``core.fetch`` (HTTPS only, hosts on ``RS_X5U_ALLOWED_HOSTS``, never a private or loopback
   address unless the operator permits its network) and the parsed chain is kept per process
   for at most ``RS_X5U_CACHE_SECONDS`` (less when the server says so);
-- the roots (ours and ``ca.trust``'s) and the CRLs (our newest stored one, and the kept CRL of
-  a foreign leaf's issuer), one of which the leaf's issuer must have: without it, revocation
-  is unknown.
+- the roots (ours and ``ca.trust``'s) and the CRLs (our newest stored one, and the kept CRLs
+  signed by the key of a CA that may have issued a foreign leaf), one of which the leaf's
+  issuer must have: without it, revocation is unknown.
 
 The replay check writes, so it is a service: ``ca.services.passports.passport_check`` takes
 this module's verdict and records a valid PASSporT (:class:`ca.models.PassportSeen`); the same
@@ -24,6 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -33,8 +34,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from ca.authority import ca_keys, serial_hex
-from ca.models import ExternalCrl
-from ca.selectors import certificate_in_repository, certificate_x509, crl_latest, name_sha256
+from ca.selectors import (
+    certificate_in_repository,
+    certificate_x509,
+    crl_latest,
+    external_crl_of,
+)
 from ca.trust import trusted_roots
 from core.fetch import FetchError, url_fetch_configured
 from resolution.protocol.certificates import MAX_INTERMEDIATES
@@ -215,16 +220,20 @@ def certificate_serial(certificate: x509.Certificate) -> str:
     return f"{certificate.serial_number:x}"
 
 
-def _crls(leaf: x509.Certificate) -> list[x509.CertificateRevocationList]:
-    """Our newest CRL, and the kept CRL of the leaf's issuer when it is another CA."""
+def _crls(chain: Sequence[x509.Certificate]) -> list[x509.CertificateRevocationList]:
+    """Our newest CRL, and when the leaf's issuer is another CA, the kept CRLs signed by the
+    key of a CA certificate that may have issued it (the chain's, a trusted root): never one of
+    another CA that only shares its name. Path validation then says which is the issuer."""
+    leaf = chain[0]
     crls: list[x509.CertificateRevocationList] = []
     ours = crl_latest()
     if ours is not None:  # none before bootstrap or beat signed one: "crl-missing"
         crls.append(x509.load_der_x509_crl(bytes(ours.der)))
     if leaf.issuer != ca_keys().issuing.subject:
-        kept = ExternalCrl.objects.filter(issuer_sha256=name_sha256(leaf.issuer)).first()
-        if kept is not None:
-            crls.append(x509.load_der_x509_crl(bytes(kept.der)))
+        issuers = [*chain[1:], *(root.certificate for root in trusted_roots())]
+        for issuer in issuers:
+            if issuer.subject == leaf.issuer and (crl := external_crl_of(issuer)) is not None:
+                crls.append(crl)
     return crls
 
 
@@ -258,7 +267,7 @@ def passport_verdict(*, token: str, body: bytes | None) -> PassportVerdict:
             chain=chain,
             roots=[ca_keys().root, *(root.certificate for root in trusted_roots())],
             at=timezone.now(),
-            crls=_crls(leaf),
+            crls=_crls(chain),
             # Without a current CRL of the issuer, "not revoked" cannot be said.
             crl_required=True,
             freshness=settings.RS_PASSPORT_FRESHNESS_SECONDS,

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
 
@@ -36,6 +37,8 @@ from resolution.protocol.certificates import (
 from resolution.protocol.tnauthlist import TN_AUTH_LIST_OID, covers, decode_tn_auth_list
 
 SERIAL = re.compile(r"[0-9a-f]{32}")
+# The CA keys whose CRL signatures cryptography can check.
+CRL_SIGNING_KEYS = (ec.EllipticCurvePublicKey, rsa.RSAPublicKey, ed25519.Ed25519PublicKey)
 
 
 def certificate_get(*, provider: Provider, serial: str) -> Certificate | None:
@@ -259,9 +262,47 @@ class ExternalCertificateError(ValueError):
         self.reason = reason
 
 
-def name_sha256(name: x509.Name) -> bytes:
-    """How an issuer is keyed in ``ExternalCertificate`` and ``ExternalCrl``."""
-    return hashlib.sha256(name.public_bytes()).digest()
+def ca_key_sha256(certificate: x509.Certificate) -> bytes:
+    """How a CA is named in ``ExternalCertificate`` and ``ExternalCrl``: the SHA-256 of its
+    public key (SubjectPublicKeyInfo DER). Not its name: CAs under different roots may share
+    one, and a CRL is the word of the key that signed it, about what that key issued."""
+    spki = certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(spki).digest()
+
+
+def external_crl_of(issuer: x509.Certificate) -> x509.CertificateRevocationList | None:
+    """The newest kept CRL that ``issuer``'s key signed, if any.
+
+    Either one verified with that key when it was fetched, or one kept unverified (fetched
+    before any certificate of this CA was used) whose name is ``issuer``'s and whose signature
+    its key verifies. A CRL of another CA that merely gives the same name is never it.
+    """
+    key = ca_key_sha256(issuer)
+    kept = ExternalCrl.objects.filter(
+        Q(issuer_key_sha256=key) | Q(issuer_key_sha256__isnull=True)
+    ).order_by("-this_update")
+    for row in kept:
+        crl = x509.load_der_x509_crl(bytes(row.der))
+        if row.issuer_key_sha256 is not None or crl_signed_by(crl, issuer):
+            return crl
+    return None
+
+
+def crl_signed_by(crl: x509.CertificateRevocationList, ca: x509.Certificate) -> bool:
+    """Whether ``crl`` names ``ca`` as its issuer and ``ca``'s key signed it (RFC 5280 §6.3.3:
+    a key that may sign CRLs)."""
+    if crl.issuer != ca.subject:
+        return False
+    try:
+        key_usage = ca.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        key_usage = None
+    if key_usage is not None and not key_usage.crl_sign:
+        return False
+    key = ca.public_key()
+    return isinstance(key, CRL_SIGNING_KEYS) and crl.is_signature_valid(key)
 
 
 def external_certificate_verify(
@@ -292,13 +333,12 @@ def external_certificate_verify(
             "provider", f"Certificates under the root {root.name!r} do not speak for the caller."
         )
     issuer = path[1]
-    kept_crl = ExternalCrl.objects.filter(issuer_sha256=name_sha256(leaf.issuer)).first()
-    if kept_crl is None:
+    crl = external_crl_of(issuer)
+    if crl is None:
         raise ExternalCertificateError(
             "not-valid", "No CRL of the certificate's issuer is at hand: its status is unknown."
         )
     try:
-        crl = x509.load_der_x509_crl(bytes(kept_crl.der))
         crl_check(leaf, issuer, crl, at=at)
     except CertificateError as error:
         raise ExternalCertificateError("not-valid", f"Revocation check failed: {error}") from None
@@ -315,7 +355,7 @@ def external_certificate_verify(
         root=root.name,
         serial=f"{leaf.serial_number:x}",
         issuer=leaf.issuer.rfc4514_string()[:1000],
-        issuer_sha256=name_sha256(leaf.issuer),
+        issuer_key_sha256=ca_key_sha256(issuer),
         der=der,
         issuer_der=issuer.public_bytes(serialization.Encoding.DER),
         certificate_sha256=digest,

@@ -1,5 +1,9 @@
 """Certificates issued under other trusted roots (ca.trust): keeping those that authorised a
-change, and fetching their CAs' CRLs, whose revocations remove the handlers they authorised."""
+change, and fetching their CAs' CRLs, whose revocations remove the handlers they authorised.
+
+A CA is named by its key, never by its name (``ca.selectors.ca_key_sha256``): two roots, or
+two issuing CAs under different roots, may give the same name, and a CRL only ever revokes
+certificates that the key which signed it issued."""
 
 from __future__ import annotations
 
@@ -10,12 +14,11 @@ import httpx
 import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.db import connection, transaction
 from django.utils import timezone
 
 from ca.models import ExternalCertificate, ExternalCrl
-from ca.selectors import name_sha256
+from ca.selectors import ca_key_sha256, crl_signed_by
 from ca.signals import certificate_revoked
 from ca.trust import TrustedRoot, trusted_roots
 
@@ -85,27 +88,16 @@ def _crl_fetch(url: str) -> x509.CertificateRevocationList:
         raise CrlFetchError(f"not a CRL: {error}") from None
 
 
-def _crl_signer(
-    crl: x509.CertificateRevocationList, root: TrustedRoot, issuer_sha256: bytes
-) -> x509.Certificate | None:
-    """The CA certificate whose key signed ``crl``: the root, or an issuing CA seen in a chain."""
-    candidates = [root.certificate] if crl.issuer == root.certificate.subject else []
+def _crl_signer(crl: x509.CertificateRevocationList, root: TrustedRoot) -> x509.Certificate | None:
+    """The CA certificate known under ``root`` whose key signed ``crl``: the root itself, or an
+    issuing CA from a path to it that was once accepted. None when no such key signed it."""
     seen = (
-        ExternalCertificate.objects.filter(root=root.name, issuer_sha256=issuer_sha256)
+        ExternalCertificate.objects.filter(root=root.name)
         .values_list("issuer_der", flat=True)
         .distinct()
     )
-    candidates += [x509.load_der_x509_certificate(bytes(der)) for der in seen]
-    signing_keys = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
-    for candidate in candidates:
-        key = candidate.public_key()
-        if (
-            isinstance(key, signing_keys)
-            and candidate.subject == crl.issuer
-            and crl.is_signature_valid(key)
-        ):
-            return candidate
-    return None
+    candidates = [root.certificate, *(x509.load_der_x509_certificate(bytes(der)) for der in seen)]
+    return next((ca for ca in candidates if crl_signed_by(crl, ca)), None)
 
 
 @dataclass(frozen=True)
@@ -118,12 +110,13 @@ class CrlsRefreshed:
 def external_crls_refresh() -> CrlsRefreshed:
     """Fetch the CRLs of the trusted roots' CAs; remove the handlers of certificates they list.
 
-    A CRL replaces the one kept for its issuer when it is newer, unless the kept one was
-    verified (with the root, or an issuing CA from a chain once accepted) and the new one
-    cannot be. Until a certificate of an issuing CA has been used, its CRLs are kept as
-    fetched: every use checks the CRL again with the issuing CA of the chain presented, so a
-    forged one refuses changes but never admits one. A fetch that fails keeps the CRL we
-    have: once its nextUpdate passes, certificates under it are refused.
+    One CRL is kept per root and URL. A CRL replaces the kept one when it is newer, unless the
+    kept one was verified (with the root, or an issuing CA from a path once accepted) and the
+    new one cannot be. Until a certificate of an issuing CA has been used, its CRLs are kept
+    as fetched: every use checks the CRL again with the issuing CA of the chain presented, so
+    a forged one refuses changes but never admits one. A verified CRL revokes only the kept
+    certificates that its signer's key issued, whatever name another CA gives. A fetch that
+    fails keeps the CRL we have: once its nextUpdate passes, certificates under it are refused.
     """
     fetched = failed = revoked = 0
     now = timezone.now()
@@ -137,50 +130,50 @@ def external_crls_refresh() -> CrlsRefreshed:
                     "external crl not fetched", root=root.name, url=url, error=str(error)
                 )
                 continue
-            issuer_sha256 = name_sha256(crl.issuer)
-            signer = _crl_signer(crl, root, issuer_sha256)
+            signer = _crl_signer(crl, root)
+            signer_key = ca_key_sha256(signer) if signer is not None else None
             next_update = crl.next_update_utc
             with transaction.atomic(durable=True):
                 kept = (
-                    ExternalCrl.objects.select_for_update()
-                    .filter(issuer_sha256=issuer_sha256)
-                    .first()
+                    ExternalCrl.objects.select_for_update().filter(root=root.name, url=url).first()
                 )
                 # A CRL whose signature we could check is never replaced by one we cannot.
-                if next_update is None or (kept is not None and kept.verified and signer is None):
+                if next_update is None or (
+                    kept is not None and kept.verified and signer_key is None
+                ):
                     failed += 1
                     logger.warning("external crl not kept", root=root.name, url=url)
                     continue
                 if kept is None or crl.last_update_utc > kept.this_update:
                     ExternalCrl.objects.update_or_create(
-                        issuer_sha256=issuer_sha256,
+                        root=root.name,
+                        url=url,
                         defaults={
                             "issuer": crl.issuer.rfc4514_string()[:1000],
-                            "root": root.name,
-                            "url": url,
+                            "issuer_key_sha256": signer_key,
                             "der": crl.public_bytes(serialization.Encoding.DER),
                             "this_update": crl.last_update_utc,
                             "next_update": next_update,
                             "fetched_at": now,
-                            "verified": signer is not None,
                         },
                     )
                 fetched += 1
-                if signer is not None:
-                    revoked += _external_certificates_revoke(crl, issuer_sha256, now)
+                if signer_key is not None:
+                    revoked += _external_certificates_revoke(crl, signer_key, now)
     return CrlsRefreshed(fetched=fetched, failed=failed, revoked=revoked)
 
 
 def _external_certificates_revoke(
-    crl: x509.CertificateRevocationList, issuer_sha256: bytes, now: datetime
+    crl: x509.CertificateRevocationList, signer_key_sha256: bytes, now: datetime
 ) -> int:
-    """Mark revoked the kept certificates ``crl`` lists; their handlers go (and are logged)."""
+    """Mark revoked the kept certificates ``crl`` lists that its signer's key issued; their
+    handlers go (and are logged)."""
     listed = {entry.serial_number for entry in crl}
     if not listed:
         return 0
     revoked = 0
     certificates = ExternalCertificate.objects.select_for_update().filter(
-        issuer_sha256=issuer_sha256, revoked_at__isnull=True
+        issuer_key_sha256=signer_key_sha256, revoked_at__isnull=True
     )
     for certificate in certificates:
         if int(certificate.serial, 16) in listed:

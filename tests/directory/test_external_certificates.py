@@ -410,3 +410,115 @@ def test_a_trusted_root_must_be_a_self_signed_ca(tmp_path: Path) -> None:
     (tmp_path / "root.pem").write_text("not a certificate")
     with pytest.raises(TrustedRootsError, match="cannot read"):
         trusted_roots_read(path)
+
+
+# --- CAs that share a name: a CRL is its signer's, whatever name it gives -----------------------
+
+
+@dataclass
+class TwoRoots:
+    """Two trusted roots whose roots, and issuing CAs, have the same names but their own keys."""
+
+    a: Foreign
+    b: Foreign
+
+
+@pytest.fixture
+def two_roots(tmp_path: Path, settings: Any, provider: Any, crl_server: _CrlServer) -> TwoRoots:
+    roots = TwoRoots(
+        a=Foreign(pki=Pki(label="Carrier"), server=crl_server, path="/a.crl"),
+        b=Foreign(pki=Pki(label="Carrier"), server=crl_server, path="/b.crl"),
+    )
+    assert roots.a.pki.issuing.subject == roots.b.pki.issuing.subject
+    assert roots.a.pki.root.subject == roots.b.pki.root.subject
+    text = ""
+    for name, foreign in (("a", roots.a), ("b", roots.b)):
+        pem = foreign.pki.root.public_bytes(serialization.Encoding.PEM)
+        (tmp_path / f"{name}.pem").write_bytes(pem)
+        text += (
+            f'[[root]]\nname = "{name}"\ncertificate = "{name}.pem"\n'
+            f'providers = ["{provider.slug}"]\ncrls = ["{foreign.url}"]\n'
+        )
+        foreign.serve_crl(foreign.pki.crl())
+    (tmp_path / "roots.toml").write_text(text)
+    settings.RS_TRUSTED_ROOTS_FILE = str(tmp_path / "roots.toml")
+    assert crls_refreshed().fetched == 2
+    return roots
+
+
+def test_a_crl_never_revokes_a_certificate_of_another_ca_of_the_same_name(
+    api_client: Any, two_roots: TwoRoots
+) -> None:
+    holder_a, holder_b = two_roots.a.holder(), two_roots.b.holder(numbers=(OTHER_NUMBER,))
+    assert holder_a.publish(api_client).status_code == 201
+    assert holder_b.publish(api_client, number=OTHER_NUMBER).status_code == 201  # both CAs known
+
+    # B's issuing CA lists A's certificate (and its own), in a CRL newer than A's.
+    listed = [holder_a.chain[0].serial_number, holder_b.chain[0].serial_number]
+    two_roots.b.serve_crl(two_roots.b.pki.crl(listed, last_update=NOW - timedelta(minutes=1)))
+    refreshed = crls_refreshed()
+    assert (refreshed.fetched, refreshed.revoked) == (2, 1)
+
+    # B's own certificate is revoked; A's is not, and A's own CRL still vouches for it.
+    assert list(Handler.objects.values_list("number", flat=True)) == [NUMBER]
+    kept = {row.certificate_sha256: row.revoked_at for row in ExternalCertificate.objects.all()}
+    assert sorted(revoked is None for revoked in kept.values()) == [False, True]
+    response = holder_a.publish(api_client, service="voice", uri="tel:+33612345678")
+    assert response.status_code == 201, response.content
+    before = Unchanged()
+    _refused(
+        holder_b.publish(api_client, number=OTHER_NUMBER), "signing-certificate-not-valid", before
+    )
+
+
+def test_a_root_of_the_same_name_cannot_revoke_what_another_root_signed(
+    api_client: Any, two_roots: TwoRoots
+) -> None:
+    # Certificates issued by the roots themselves; each root signs its own CRL.
+    holders = {}
+    for name, foreign in (("a", two_roots.a), ("b", two_roots.b)):
+        key = p256()
+        leaf = foreign.pki.leaf(
+            key.public_key(),
+            numbers=[NUMBER.lstrip("+")],
+            issuer=foreign.pki.root,
+            issuer_key=foreign.pki.root_key,
+        )
+        holders[name] = ForeignHolder(key=key, chain=[leaf])
+        root_crl = foreign.pki.crl(
+            issuer_name=foreign.pki.root.subject,
+            key=foreign.pki.root_key,
+            last_update=NOW - timedelta(minutes=2),  # newer than the issuing CA's
+        )
+        foreign.serve_crl(root_crl)
+    assert crls_refreshed().fetched == 2
+    assert holders["a"].publish(api_client).status_code == 201
+
+    # Root B, newer, lists A's certificate: it is not B's to revoke, and A's CRL stays.
+    b = two_roots.b.pki
+    two_roots.b.serve_crl(
+        b.crl(
+            [holders["a"].chain[0].serial_number],
+            issuer_name=b.root.subject,
+            key=b.root_key,
+            last_update=NOW - timedelta(minutes=1),
+        )
+    )
+    assert crls_refreshed().revoked == 0
+    assert ExternalCertificate.objects.get().revoked_at is None
+    assert Handler.objects.count() == 1
+    response = holders["a"].publish(api_client, service="voice", uri="tel:+33612345678")
+    assert response.status_code == 201, response.content
+
+
+def test_before_its_ca_is_known_a_certificate_is_checked_with_its_own_cas_crl(
+    api_client: Any, two_roots: TwoRoots
+) -> None:
+    # Neither issuing CA has been seen: both CRLs are kept unverified. B's is newer and lists
+    # A's certificate; A's certificate is checked against the CRL its own CA's key signed.
+    holder_a = two_roots.a.holder()
+    two_roots.b.serve_crl(two_roots.b.pki.crl([holder_a.chain[0].serial_number], last_update=NOW))
+    assert crls_refreshed().fetched == 2
+    assert not any(crl.verified for crl in ExternalCrl.objects.all())
+    response = holder_a.publish(api_client)
+    assert response.status_code == 201, response.content
