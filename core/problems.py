@@ -16,7 +16,6 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf
-from rest_framework.views import set_rollback
 
 logger = structlog.get_logger(__name__)
 
@@ -129,6 +128,11 @@ def _field_errors(detail: Any, pointer: str = "") -> list[dict[str, str]]:
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse:
     """DRF ``EXCEPTION_HANDLER``: every exception raised in an API view becomes a problem."""
+    # Not at the top: rest_framework.views imports the authentication, permission and throttle
+    # classes of the settings while it loads, and those may raise problems defined with this
+    # module.
+    from rest_framework.views import set_rollback
+
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

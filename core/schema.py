@@ -2,7 +2,8 @@
 
 Each view documents its own outcomes with ``extend_schema``. :class:`AutoSchema` adds the
 errors that come from the machinery every view shares, so that no view has to repeat them and
-none can forget them: 401 where an API key is required, 429 where a throttle applies, 400, 413
+none can forget them: 401 where an API key is required, 403 where its scope is checked (and
+the operation's ``x-required-scope`` names the scope), 429 where a throttle applies, 400, 413
 and 415 where a request body is parsed, and 500. Every problem is documented as
 ``application/problem+json`` (RFC 9457 §3), the content type it is served with.
 """
@@ -75,6 +76,10 @@ class ProblemSerializer(serializers.Serializer[Any]):
         "(all providers), provider, client_ip or country "
         "(challenge-rate-limited, 429)",
     )
+    required_scope = serializers.CharField(
+        required=False,
+        help_text="The scope an API key needs for the operation (scope-insufficient, 403)",
+    )
     attempts_left = serializers.IntegerField(
         required=False, help_text="Codes the challenge still accepts (challenge-code-wrong, 400)"
     )
@@ -122,10 +127,29 @@ class AutoSchema(SpectacularAutoSchema):
             shared[415] = problem("Unsupported content type for the request body")
         if any(isinstance(p, IsAuthenticated) for p in self.view.get_permissions()):
             shared[401] = problem("Missing, unknown or revoked API key")
+        if self._required_scope() is not None:
+            shared[403] = problem("The API key's scope does not include the one required")
         if self.view.get_throttles():
             shared[429] = problem("Rate limited; see Retry-After")
         shared[500] = problem("Internal error; it has been logged")
         return shared
+
+    def _required_scope(self) -> str | None:
+        """The API-key scope the view's permissions require (providers.permissions), if any."""
+        for permission in self.view.get_permissions():
+            scope = getattr(permission, "required_scope", None)
+            if scope is not None:
+                return str(scope)
+        return None
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> Any:
+        # Each operation that takes an API key says which scope (x-required-scope), so that
+        # clients, and a test that walks the schema, can see it.
+        operation = super().get_operation(*args, **kwargs)
+        scope = self._required_scope()
+        if operation is not None and scope is not None:
+            operation["x-required-scope"] = scope
+        return operation
 
     def _get_response_for_code(
         self,

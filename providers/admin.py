@@ -23,7 +23,7 @@ from providers.services import (
 
 class ApiKeyInline(admin.TabularInline[ApiKey, Provider]):
     model = ApiKey
-    fields = ("prefix", "label", "created_at", "last_used_at", "revoked_at")
+    fields = ("prefix", "label", "scope", "created_at", "last_used_at", "revoked_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -63,11 +63,20 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
-    list_display = ("prefix", "provider", "label", "created_at", "last_used_at", "revoked_at")
-    list_filter = ("provider", ("revoked_at", admin.EmptyFieldListFilter))
+    list_display = (
+        "prefix",
+        "provider",
+        "label",
+        "scope",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = ("provider", "scope", ("revoked_at", admin.EmptyFieldListFilter))
     search_fields = ("prefix", "provider__slug", "label")
-    fields = ("provider", "prefix", "label", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = ("provider", "prefix", "created_at", "last_used_at", "revoked_at")
+    fields = ("provider", "prefix", "label", "scope", "created_at", "last_used_at", "revoked_at")
+    # The scope is set when the key is created, never raised afterwards.
+    readonly_fields = ("provider", "prefix", "scope", "created_at", "last_used_at", "revoked_at")
     actions = ["revoke"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models.functions import Length, Now
 from django.db.models.lookups import Exact
 
+from providers.choices import Scope
+
 
 def api_key_hash(key: str) -> bytes:
     """The stored form of an API key (``ApiKey.key_hash``)."""
@@ -47,6 +49,9 @@ class ApiKey(models.Model):
     prefix = models.CharField(max_length=16, help_text="The first characters, to recognise a key.")
     key_hash = models.BinaryField(max_length=32, unique=True, editable=False)
     label = models.CharField(max_length=100, blank=True)
+    scope = models.CharField(
+        max_length=16, choices=Scope.choices, help_text="What the key may do; set at creation."
+    )
     created_at = models.DateTimeField(db_default=Now(), editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -58,6 +63,9 @@ class ApiKey(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Exact(Length("key_hash"), 32), name="directory_apikey_hash_32_bytes"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(scope__in=Scope.values), name="directory_apikey_scope_known"
             ),
         ]
 

@@ -5,16 +5,21 @@ The commands, the API and the admin all change providers and keys through these 
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
+from core.throttling import rate_parse
+from providers.choices import Scope
 from providers.models import ApiKey, Provider, api_key_hash
+from providers.problems import ApiKeyLimitReached, ApiKeyRateLimited, ScopeInsufficient
 from providers.selectors import api_key_cache_clear
 
 logger = structlog.get_logger(__name__)
@@ -59,17 +64,86 @@ def provider_update(*, provider: Provider, name: str, is_active: bool) -> Provid
 
 
 @transaction.atomic
-def api_key_create(*, provider: Provider, label: str = "") -> IssuedKey:
-    """Create a key for ``provider``: 256 random bits, URL-safe, prefixed ``rs_``."""
+def api_key_create(
+    *,
+    provider: Provider,
+    scope: Scope = Scope.ADMIN,
+    label: str = "",
+    granted_by: ApiKey | None = None,
+) -> IssuedKey:
+    """Create a key of ``scope`` for ``provider``: 256 random bits, URL-safe, prefixed ``rs_``.
+
+    ``granted_by`` is the key that asks for it (``POST /v1/keys``): only a live admin key of the
+    same provider may, it grants no scope it does not include itself, and it may create at most
+    ``RS_API_KEY_CREATE_RATE`` keys per period for its provider. None is an operator (commands,
+    admin), whose keys are ``admin`` unless said otherwise. Whoever asks, a provider has at most
+    ``RS_API_KEY_MAX_PER_PROVIDER`` live keys.
+    """
+    scope = Scope(scope)
+    if granted_by is not None:
+        _grant_check(granted_by=granted_by, provider=provider, scope=scope)
+    # One creation at a time per provider, so that two cannot both take the last slot.
+    Provider.objects.select_for_update().filter(pk=provider.pk).exists()
+    _key_limits_enforce(provider=provider, rate_limited=granted_by is not None)
     secret = KEY_PREFIX + secrets.token_urlsafe(KEY_BYTES)
     api_key = ApiKey.objects.create(
         provider=provider,
         prefix=secret[:VISIBLE_PREFIX_LENGTH],
         key_hash=api_key_hash(secret),
         label=label,
+        scope=scope,
     )
-    logger.info("api key created", provider=provider.slug, key_prefix=api_key.prefix)
+    logger.info(
+        "api key created", provider=provider.slug, key_prefix=api_key.prefix, scope=scope.value
+    )
     return IssuedKey(api_key=api_key, secret=secret)
+
+
+def _grant_check(*, granted_by: ApiKey, provider: Provider, scope: Scope) -> None:
+    """Refuse a key that may not create one of ``scope``: only admin keys manage keys, and a
+    key never grants more than it has."""
+    held = Scope(granted_by.scope)
+    live = (
+        granted_by.provider_id == provider.pk
+        and ApiKey.objects.filter(pk=granted_by.pk, revoked_at__isnull=True).exists()
+    )
+    if not live or not held.includes(Scope.ADMIN):
+        raise ScopeInsufficient(
+            "Only a live admin key of the provider creates API keys.",
+            required_scope=Scope.ADMIN.value,
+        )
+    if not held.includes(scope):
+        raise ScopeInsufficient(
+            f"A key of scope '{held}' cannot grant the scope '{scope}'.", required_scope=scope.value
+        )
+
+
+def _key_limits_enforce(*, provider: Provider, rate_limited: bool) -> None:
+    """Refuse a key over the provider's live keys cap, or (``rate_limited``) its creation rate.
+
+    Counted from the keys themselves: the caller holds the provider's row lock.
+    """
+    live = provider.api_keys.filter(revoked_at__isnull=True).count()
+    if live >= settings.RS_API_KEY_MAX_PER_PROVIDER:
+        raise ApiKeyLimitReached(
+            f"The provider has {live} live API keys, the most it may have "
+            f"(RS_API_KEY_MAX_PER_PROVIDER): revoke one first."
+        )
+    if not rate_limited:
+        return
+    count, period = rate_parse(settings.RS_API_KEY_CREATE_RATE)
+    now = timezone.now()
+    recent = provider.api_keys.filter(created_at__gt=now - timedelta(seconds=period))
+    window = recent.aggregate(created=Count("pk"), oldest=Min("created_at"))
+    if window["created"] >= count:
+        retry_after = max(
+            1, math.ceil((window["oldest"] + timedelta(seconds=period) - now).total_seconds())
+        )
+        raise ApiKeyRateLimited(
+            f"The provider created {window['created']} API keys in the last {period} s, "
+            f"the most it may (RS_API_KEY_CREATE_RATE); retry in {retry_after} s.",
+            retry_after=retry_after,
+        )
 
 
 @transaction.atomic

@@ -47,6 +47,7 @@ from core.schema import problem
 from core.signed_requests import JoseParser
 from core.throttling import CaReadRateThrottle, client_address
 from providers.authentication import caller_provider
+from providers.permissions import DirectoryScope, LookupScope
 
 PEM_CHAIN = "application/pem-certificate-chain"  # RFC 8555 §9.1
 CERTIFICATE_CACHE = "public, max-age=86400"
@@ -61,6 +62,8 @@ def _client_ip(request: Request) -> str:
 
 class ChallengesApi(APIView):
     """Start an SMS challenge: the number receives a one-time code."""
+
+    permission_classes = [DirectoryScope]
 
     @extend_schema(
         operation_id="challenges_start",
@@ -86,6 +89,8 @@ class ChallengesApi(APIView):
 class ChallengeApi(APIView):
     """A challenge's state, delivery included (never its code)."""
 
+    permission_classes = [DirectoryScope]
+
     @extend_schema(
         operation_id="challenges_get",
         responses={200: s.ChallengeOutput, 404: problem("No such challenge")},
@@ -99,6 +104,8 @@ class ChallengeApi(APIView):
 
 class ChallengeVerifyApi(APIView):
     """Answer a challenge with the code from the SMS."""
+
+    permission_classes = [DirectoryScope]
 
     @extend_schema(
         operation_id="challenges_verify",
@@ -125,6 +132,8 @@ class ChallengeVerifyApi(APIView):
 
 class CertificatesApi(APIView):
     """Issue a number certificate for a CSR, spending a verified challenge."""
+
+    permission_classes = [DirectoryScope]
 
     @extend_schema(
         operation_id="certificates_issue",
@@ -164,6 +173,8 @@ class CertificateApi(APIView):
     Only the provider it was issued through sees it.
     """
 
+    permission_classes = [DirectoryScope]
+
     @extend_schema(
         operation_id="certificates_get",
         responses={
@@ -184,6 +195,7 @@ class CertificateRevokeApi(APIView):
     other, the certificate is not found.
     """
 
+    permission_classes = [DirectoryScope]
     parser_classes = [JoseParser]
 
     @extend_schema(
@@ -236,6 +248,8 @@ class PassportVerifyApi(APIView):
     (docs/passports.md). The signer's chain comes from x5u: our own repository, or an HTTPS
     host on RS_X5U_ALLOWED_HOSTS. A PASSporT is valid once per provider.
     """
+
+    permission_classes = [LookupScope]
 
     @extend_schema(
         operation_id="passports_verify",

@@ -24,6 +24,7 @@ from directory.problems import ServiceUnknown
 from directory.selectors import number_lookup
 from directory.services import handler_delete, handler_put, number_history
 from providers.authentication import caller_provider
+from providers.permissions import DirectoryScope, LookupScope
 from resolution.protocol.directory import ServiceError, service_parse
 
 SIGNED_CHANGE_PROBLEMS = {
@@ -51,6 +52,7 @@ class HandlerApi(APIView):
     ``{"number", "service", "iat", "jti"}``.
     """
 
+    permission_classes = [DirectoryScope]
     parser_classes = [JoseParser]
 
     @extend_schema(
@@ -94,6 +96,7 @@ class NumberApi(APIView):
     A handler hidden from the caller is left out exactly as if it did not exist.
     """
 
+    permission_classes = [LookupScope]
     throttle_classes = [*APIView.throttle_classes, LookupDistinctRateThrottle]
 
     @extend_schema(
@@ -130,6 +133,7 @@ class NumberHistoryApi(APIView):
     accepted once.
     """
 
+    permission_classes = [LookupScope]
     parser_classes = [JoseParser]
     throttle_classes = [*APIView.throttle_classes, LookupRateThrottle]
 

@@ -6,18 +6,23 @@ from typing import Any
 
 from rest_framework import serializers
 
+from providers.choices import Scope
 from providers.services import IssuedKey
+
+SCOPE_HELP = "What the key may do: lookup, directory (also publishes) or admin (also manages keys)"
 
 
 class CallerOutput(serializers.Serializer[Any]):
     provider = serializers.SlugField(help_text="The calling provider's slug")
     name = serializers.CharField()
     key_prefix = serializers.CharField(help_text="The visible prefix of the key used")
+    scope = serializers.ChoiceField(choices=Scope.values, help_text=SCOPE_HELP)
 
 
 class ApiKeyOutput(serializers.Serializer[Any]):
     prefix = serializers.CharField(help_text="The first characters of the key")
     label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
+    scope = serializers.ChoiceField(choices=Scope.values, help_text=SCOPE_HELP)
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True, help_text="To the minute")
     revoked_at = serializers.DateTimeField(allow_null=True)
@@ -26,6 +31,10 @@ class ApiKeyOutput(serializers.Serializer[Any]):
 class ApiKeyCreateInput(serializers.Serializer[Any]):
     label = serializers.CharField(  # type: ignore[assignment]  # a field, not Field.label
         max_length=100, required=False, default="", allow_blank=True
+    )
+    scope = serializers.ChoiceField(
+        choices=Scope.values,
+        help_text=f"{SCOPE_HELP}. Required; at most the calling key's own scope",
     )
 
 

@@ -16,6 +16,7 @@ from providers.api.serializers import (
     CallerOutput,
 )
 from providers.authentication import caller_key, caller_provider
+from providers.permissions import AdminScope, LookupScope
 from providers.selectors import api_key_get, api_key_list
 from providers.services import api_key_create, api_key_revoke
 
@@ -23,19 +24,26 @@ from providers.services import api_key_create, api_key_revoke
 class CallerApi(APIView):
     """Who am I: the provider and key a request authenticates as (to test an integration)."""
 
+    permission_classes = [LookupScope]
+
     @extend_schema(operation_id="caller", responses={200: CallerOutput})
     def get(self, request: Request) -> Response:
         provider = caller_provider(request)
+        api_key = caller_key(request)
         output = {
             "provider": provider.slug,
             "name": provider.name,
-            "key_prefix": caller_key(request).prefix,
+            "key_prefix": api_key.prefix,
+            "scope": api_key.scope,
         }
         return Response(CallerOutput(output).data)
 
 
 class ApiKeysApi(APIView):
-    """The calling provider's API keys: list them, or create one (to rotate keys)."""
+    """The calling provider's API keys: list them, or create one (to rotate keys). Admin keys
+    only; a new key's scope is at most the calling key's."""
+
+    permission_classes = [AdminScope]
 
     @extend_schema(operation_id="api_keys_list", responses={200: ApiKeyOutput(many=True)})
     def get(self, request: Request) -> Response:
@@ -49,20 +57,28 @@ class ApiKeysApi(APIView):
         responses={
             201: ApiKeyCreatedOutput,
             400: problem("Invalid fields"),
+            409: problem("The provider has RS_API_KEY_MAX_PER_PROVIDER live keys"),
             415: problem("The body is not JSON"),
+            429: problem("Rate limited, or RS_API_KEY_CREATE_RATE keys created; see Retry-After"),
         },
     )
     def post(self, request: Request) -> Response:
         data = ApiKeyCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         issued = api_key_create(
-            provider=caller_provider(request), label=data.validated_data["label"]
+            provider=caller_provider(request),
+            scope=data.validated_data["scope"],
+            label=data.validated_data["label"],
+            granted_by=caller_key(request),
         )
         return Response(ApiKeyCreatedOutput(issued).data, status=201)
 
 
 class ApiKeyRevokeApi(APIView):
-    """Revoke one of the calling provider's keys, named by its prefix (it may be this one)."""
+    """Revoke one of the calling provider's keys, named by its prefix (it may be this one).
+    Admin keys only."""
+
+    permission_classes = [AdminScope]
 
     @extend_schema(
         operation_id="api_keys_revoke",

@@ -23,6 +23,7 @@ def test_valid_key_identifies_its_provider(api_client, provider, issued_key):
         "provider": provider.slug,
         "name": provider.name,
         "key_prefix": issued_key.api_key.prefix,
+        "scope": "admin",
     }
 
 
@@ -145,7 +146,7 @@ def test_unknown_keys_are_never_remembered(client_for, settings, django_assert_n
 
 
 def test_provider_rotates_its_keys(api_client, client_for, issued_key):
-    created = api_client.post("/v1/keys", {"label": "rotated"}, format="json")
+    created = api_client.post("/v1/keys", {"label": "rotated", "scope": "admin"}, format="json")
     assert created.status_code == 201
     new_secret = created.json()["key"]
     assert client_for(new_secret).get("/v1/me").status_code == 200

@@ -26,6 +26,7 @@ from core.throttling import (
     LogReadRateThrottle,
     LookupDistinctRateThrottle,
 )
+from providers.permissions import LookupScope
 from resolution.protocol import vrf
 from resolution.protocol.tiles import TILE_WIDTH, TilePathError, parse_tile_path, tile_width
 from transparency import selectors
@@ -252,6 +253,7 @@ class LabelApi(APIView):
     Authenticated and throttled like lookups: a label is what ties log entries to a number.
     """
 
+    permission_classes = [LookupScope]
     throttle_classes = [*APIView.throttle_classes, LookupDistinctRateThrottle]
 
     @extend_schema(
