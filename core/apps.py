@@ -6,4 +6,5 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        from core import schema  # noqa: F401  (registers the OpenAPI extensions)
+        # Registered on import: the OpenAPI extensions, and the deployment checks.
+        from core import checks, schema  # noqa: F401

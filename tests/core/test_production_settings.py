@@ -19,6 +19,7 @@ PRODUCTION_ENV = {
     "RS_PUBLIC_URL": "https://rs.example.net",
     "RS_KEY_PASSPHRASE": "a-long-production-passphrase",
     "SMS_BACKEND": "twilio",
+    "RS_TRUSTED_PROXIES": "1",  # one TLS proxy in front, as docs/deployment.md says
 }
 
 
