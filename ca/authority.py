@@ -1,8 +1,12 @@
 """The certificate authority: its keys, and the certificates and CRLs it signs (DESIGN §4.3).
 
 Two levels: a root, which only signs the issuing CA, and the issuing CA, which signs number
-certificates and CRLs. :func:`ca_bootstrap` creates both on first start, as P-256 keys in
-``RS_KEY_DIR`` encrypted with ``RS_KEY_PASSPHRASE`` (core.keyfiles) beside their certificates.
+certificates and CRLs. The service loads the issuing CA's key and both certificates from
+``RS_KEY_DIR`` (:func:`ca_keys`), never the root's key, which stays offline: in production
+:func:`ca_root_create` and :func:`ca_issuing_create` run on an offline machine
+(``manage.py ca_init``, ``manage.py ca_issue_intermediate``), the root's key encrypted with its own
+passphrase. For development :func:`ca_bootstrap` creates both on first start, the root's key in
+a folder of its own (``RS_KEY_DIR/offline-root``) that no service process reads.
 This module signs; what to sign and whether it may be signed is decided in ``ca.services``.
 """
 
@@ -23,13 +27,21 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from core.keyfiles import file_create_once, key_file_create, key_file_load
+from core.keyfiles import (
+    file_create_once,
+    file_replace,
+    key_encrypt,
+    key_file_create,
+    key_file_load,
+)
 from resolution.protocol.tnauthlist import TN_AUTH_LIST_OID, encode_tn_auth_list
 
 ROOT_KEY_FILE = "ca-root-p256.pem"
 ROOT_CERTIFICATE_FILE = "ca-root.pem"
 ISSUING_KEY_FILE = "ca-issuing-p256.pem"
 ISSUING_CERTIFICATE_FILE = "ca-issuing.pem"
+# Where the development bootstrap keeps the root: a folder of RS_KEY_DIR no service reads.
+DEVELOPMENT_ROOT_FOLDER = "offline-root"
 ROOT_LIFETIME = timedelta(days=20 * 365)
 ISSUING_LIFETIME = timedelta(days=10 * 365)
 # Certificates start a minute in the past, for relying parties whose clocks run a little slow.
@@ -119,9 +131,14 @@ def _issuing_certificate_build(
     return builder.sign(root_key, hashes.SHA256())
 
 
-def _p256_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    key_file_create(path, ec.generate_private_key(ec.SECP256R1()))
-    key = key_file_load(path)
+def _p256_key(path: Path, passphrase: str | None = None) -> ec.EllipticCurvePrivateKey:
+    """The P-256 key at ``path``, created first if there is none (the first creator wins)."""
+    key_file_create(path, ec.generate_private_key(ec.SECP256R1()), passphrase=passphrase)
+    return _p256_key_load(path, passphrase)
+
+
+def _p256_key_load(path: Path, passphrase: str | None = None) -> ec.EllipticCurvePrivateKey:
+    key = key_file_load(path, passphrase=passphrase)
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
         raise ImproperlyConfigured(f"{path} is not a P-256 key")
     return key
@@ -131,26 +148,82 @@ def _pem(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.PEM)
 
 
+def ca_root_create(directory: Path, *, passphrase: str | None) -> x509.Certificate:
+    """The root CA in ``directory`` (its key, encrypted with ``passphrase``, and certificate),
+    created if missing: on an offline machine (``manage.py ca_init``) or, for development, in
+    a folder no service reads."""
+    key = _p256_key(directory / ROOT_KEY_FILE, passphrase)
+    file_create_once(directory / ROOT_CERTIFICATE_FILE, _pem(_root_certificate_build(key)))
+    return x509.load_pem_x509_certificate((directory / ROOT_CERTIFICATE_FILE).read_bytes())
+
+
+def ca_issuing_create(
+    *,
+    root_directory: Path,
+    root_passphrase: str | None,
+    key_directory: Path,
+    replace: bool = False,
+) -> x509.Certificate:
+    """A new issuing CA in ``key_directory`` (the service's RS_KEY_DIR, or a folder copied
+    there): its key, encrypted with ``RS_KEY_PASSPHRASE``, its certificate signed by the root in
+    ``root_directory``, and the root's certificate. With ``replace``, an issuing CA already there
+    is replaced (rotation) and kept beside as ``*.retired-<time>``; without, it is an error."""
+    root_key = _p256_key_load(root_directory / ROOT_KEY_FILE, root_passphrase)
+    root_pem = (root_directory / ROOT_CERTIFICATE_FILE).read_bytes()
+    root = x509.load_pem_x509_certificate(root_pem)
+    if root.public_key() != root_key.public_key():
+        raise ImproperlyConfigured(f"the root key and certificate in {root_directory} differ")
+    key_path = key_directory / ISSUING_KEY_FILE
+    certificate_path = key_directory / ISSUING_CERTIFICATE_FILE
+    if key_path.exists() or certificate_path.exists():
+        if not replace:
+            raise ImproperlyConfigured(f"an issuing CA is already in {key_directory}")
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        for path in (key_path, certificate_path):
+            if path.exists():
+                path.rename(path.with_name(f"{path.name}.retired-{stamp}"))
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = _issuing_certificate_build(key, root, root_key)
+    file_replace(key_path, key_encrypt(key))
+    file_replace(certificate_path, _pem(certificate))
+    file_replace(key_directory / ROOT_CERTIFICATE_FILE, root_pem)
+    ca_keys.cache_clear()
+    return certificate
+
+
 def ca_bootstrap() -> str:
-    """Create the root and issuing CA if missing (idempotent); say what was done."""
+    """Check the issuing CA is in place, or for development create the root and the issuing CA
+    (idempotent); say what was done. The root's key is opened only when it is created."""
     directory = Path(settings.RS_KEY_DIR)
-    root_key = _p256_key(directory / ROOT_KEY_FILE)
-    created = file_create_once(
-        directory / ROOT_CERTIFICATE_FILE, _pem(_root_certificate_build(root_key))
-    )
-    root = x509.load_pem_x509_certificate((directory / ROOT_CERTIFICATE_FILE).read_bytes())
-    issuing_key = _p256_key(directory / ISSUING_KEY_FILE)
-    created |= file_create_once(
-        directory / ISSUING_CERTIFICATE_FILE,
-        _pem(_issuing_certificate_build(issuing_key, root, root_key)),
-    )
+    created = False
+    if not (directory / ISSUING_CERTIFICATE_FILE).exists():
+        if not settings.RS_CA_CREATE_ON_BOOTSTRAP:
+            raise ImproperlyConfigured(
+                f"no issuing CA in {directory}: create it on the offline machine with "
+                "`manage.py ca_init --offline-root DIR` and `manage.py ca_issue_intermediate "
+                "--offline-root DIR --key-dir DIR2`, then copy DIR2's files here "
+                "(docs/deployment.md, Database roles and keys)"
+            )
+        root_directory = directory / DEVELOPMENT_ROOT_FOLDER
+        root = ca_root_create(root_directory, passphrase=None)
+        root_key = _p256_key_load(root_directory / ROOT_KEY_FILE)
+        # Processes bootstrapping together: the first key and certificate linked win.
+        issuing_key = _p256_key(directory / ISSUING_KEY_FILE)
+        file_create_once(directory / ROOT_CERTIFICATE_FILE, _pem(root))
+        created = file_create_once(
+            directory / ISSUING_CERTIFICATE_FILE,
+            _pem(_issuing_certificate_build(issuing_key, root, root_key)),
+        )
     ca_keys.cache_clear()
     keys = ca_keys()
     fingerprint = keys.root.fingerprint(hashes.SHA256()).hex()
-    return (
+    said = (
         f"CA {'created' if created else 'found'} in {directory}; root SHA-256 fingerprint: "
         f"{fingerprint}"
     )
+    if (directory / ROOT_KEY_FILE).exists():
+        said += f"; the root's key {ROOT_KEY_FILE} is no use here: move it offline"
+    return said
 
 
 @dataclass(frozen=True)

@@ -14,17 +14,19 @@ from typing import Any, cast
 
 from axes.helpers import get_cool_off  # type: ignore[import-untyped]  # no type information shipped
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from rest_framework.request import Request
 
-from core.throttling import ClientIpRateThrottle
+from core.throttling import client_address, client_network
+from web.throttling import too_many_requests
 
 
 def admin_login_client(request: HttpRequest) -> str:
     """Whom a login attempt counts against (``AXES_CLIENT_IP_CALLABLE``): the client as the
-    API's per-IP throttles see it, through ``RS_TRUSTED_PROXIES``."""
-    # The throttle reads only request.META, which a Django request has as a DRF one does.
-    return ClientIpRateThrottle().get_ident(cast(Request, request))
+    API's per-IP throttles count it, through ``RS_TRUSTED_PROXIES``, an IPv6 /64 as one (named
+    by its first address: axes keeps an address, not a network)."""
+    # The address is read from request.META only, which a Django request has as a DRF one does.
+    address = client_address(cast(Request, request))
+    return str(client_network(address).network_address)
 
 
 def admin_login_locked_out(
@@ -32,13 +34,8 @@ def admin_login_locked_out(
 ) -> HttpResponse:
     """The answer to a locked-out login (``AXES_LOCKOUT_CALLABLE``): 429, and when to retry."""
     cool_off = get_cool_off(request)
-    seconds = max(1, int(cool_off.total_seconds())) if cool_off is not None else None
-    response = render(
+    return too_many_requests(
         request,
-        "web/too_many_requests.html",
-        {"what": "Too many failed logins for this user from this address.", "retry_after": seconds},
-        status=429,
+        "Too many failed logins for this user from this address.",
+        cool_off.total_seconds() if cool_off is not None else None,
     )
-    if seconds is not None:
-        response["Retry-After"] = str(seconds)
-    return response

@@ -3,7 +3,7 @@
 Server-rendered and readable without JavaScript. The scripts they load (``web/static/web``)
 only check what the pages show, in the browser: the checkpoint's signature and each entry's
 inclusion proof, and look a number's label up with the visitor's API key. Views parse, call
-selectors, render.
+selectors, render; each counts against its client's page rate (``web.throttling``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from transparency import selectors
 from transparency.keys import log_keys
 from transparency.models import Checkpoint
 from web.figures import EXPLORER_PERIODS, log_figures
+from web.throttling import throttled
 
 PAGE_SIZE = 50
 RECENT = 10
@@ -138,6 +139,7 @@ def _entry_shown(entry: selectors.EntryStored, size: int) -> EntryShown:
 
 
 @require_GET
+@throttled
 def home(request: HttpRequest) -> HttpResponse:
     """What the service is, the log's keys, and where to go next."""
     context = {
@@ -150,6 +152,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@throttled
 def explorer(request: HttpRequest) -> HttpResponse:
     """The latest checkpoint, the log's growth and kinds, the newest entries, the label box."""
     period = EXPLORER_PERIODS.get(request.GET.get("period", ""), EXPLORER_PERIODS["30d"])
@@ -172,6 +175,7 @@ def _int_param(request: HttpRequest, name: str) -> int | None:
 
 
 @require_GET
+@throttled
 def entries(request: HttpRequest) -> HttpResponse:
     """The log's entries, newest first, ``PAGE_SIZE`` a page; ``?index=`` jumps to one."""
     wanted = _int_param(request, "index")
@@ -193,6 +197,7 @@ def entries(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@throttled
 def entry(request: HttpRequest, index: int) -> HttpResponse:
     """One entry, its inclusion proof in the latest checkpoint, and the in-browser check."""
     stored = selectors.entry_at(index=index) if index < MAX_TREE_SIZE else None

@@ -45,6 +45,16 @@ RS_DATA_DIR = Path(env.str("RS_DATA_DIR", default=str(BASE_DIR / ".data"))).reso
 # Private keys are files in RS_KEY_DIR, encrypted with RS_KEY_PASSPHRASE (transparency.keys).
 RS_KEY_DIR = Path(env.str("RS_KEY_DIR", default=str(RS_DATA_DIR / "keys"))).resolve()
 RS_KEY_PASSPHRASE: str = env.str("RS_KEY_PASSPHRASE", default="")
+# scrypt's cost for key files written from now on (core.keyfiles): N = 2**this, r = 8, p = 1;
+# 17 takes 128 MiB and a fraction of a second per key opened. Files keep the cost they were
+# written with; `manage.py keys_reencrypt` rewrites them.
+RS_KEY_SCRYPT_LOG2N: int = env.int("RS_KEY_SCRYPT_LOG2N", default=17)
+# Whether `manage.py bootstrap` may create the CA (root and issuing) when there is none: for
+# development. Production creates them offline (`manage.py ca_init`, `ca_issue_intermediate`).
+RS_CA_CREATE_ON_BOOTSTRAP: bool = env.bool("RS_CA_CREATE_ON_BOOTSTRAP", default=True)
+# The root CA key's own passphrase, on the offline machine only (`manage.py ca_init`,
+# `ca_issue_intermediate`); asked for when unset. The service never needs it.
+RS_ROOT_KEY_PASSPHRASE: str = env.str("RS_ROOT_KEY_PASSPHRASE", default="")
 # The log's name in checkpoints and its note key (C2SP tlog-checkpoint "origin").
 RS_LOG_ORIGIN: str = env.str("RS_LOG_ORIGIN", default=urlsplit(RS_PUBLIC_URL).netloc + "/log")
 # Most entries one integrator run hashes into one checkpoint.

@@ -29,6 +29,12 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 RS_KEY_PASSPHRASE = env.str("RS_KEY_PASSPHRASE")  # required: it protects the log and CA keys
 if len(RS_KEY_PASSPHRASE) < 16:
     raise ImproperlyConfigured("RS_KEY_PASSPHRASE must be at least 16 characters long")
+# Key files written here resist guessing at the passphrase (core.keyfiles: scrypt, 128 MiB).
+RS_KEY_SCRYPT_LOG2N = env.int("RS_KEY_SCRYPT_LOG2N", default=17)
+if RS_KEY_SCRYPT_LOG2N < 17:
+    raise ImproperlyConfigured("RS_KEY_SCRYPT_LOG2N must be at least 17 in production")
+# The root CA's key stays offline: the CA is created there (docs/deployment.md), never here.
+RS_CA_CREATE_ON_BOOTSTRAP = env.bool("RS_CA_CREATE_ON_BOOTSTRAP", default=False)
 # The console backend prints codes and locmem drops them: neither may run in production.
 SMS_BACKEND = env.str("SMS_BACKEND")
 if SMS_BACKEND in {

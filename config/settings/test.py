@@ -27,6 +27,8 @@ RS_LOG_ORIGIN = "testserver/log"
 # given another backend through the environment.
 SMS_BACKEND = env.str("SMS_BACKEND", default="locmem")
 RS_KEY_PASSPHRASE = "test-only-passphrase"  # noqa: S105
+# Key files cheap to open (16 MiB of scrypt): the tests open them in many processes.
+RS_KEY_SCRYPT_LOG2N = 14
 # One key folder per test session, shared with the processes the tests start (workers, writers).
 RS_KEY_DIR = Path(os.environ.setdefault("RS_KEY_DIR", tempfile.mkdtemp(prefix="rs-test-keys-")))
 
