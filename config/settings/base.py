@@ -304,6 +304,10 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://rs")}
 
 # A live API key is remembered by each process this long: revoking it elsewhere takes this long.
 RS_API_KEY_CACHE_SECONDS: float = env.float("RS_API_KEY_CACHE_SECONDS", default=5.0)
+# Live (unrevoked) API keys a provider may hold, however they were created.
+RS_API_KEY_MAX_PER_PROVIDER: int = env.int("RS_API_KEY_MAX_PER_PROVIDER", default=20)
+# Keys a provider's admin keys may create (POST /v1/keys), "N/second|minute|hour|day".
+RS_API_KEY_CREATE_RATE: str = env.str("RS_API_KEY_CREATE_RATE", default="10/hour")
 # The distinct-numbers brake on lookups (core.throttling.LookupDistinctRateThrottle): so many
 # new numbers at once per provider, and a number looked up again within this window is free.
 RS_THROTTLE_LOOKUP_DISTINCT_BURST: int = env.int("RS_THROTTLE_LOOKUP_DISTINCT_BURST", default=300)
@@ -311,7 +315,9 @@ RS_THROTTLE_LOOKUP_SEEN_SECONDS: int = env.int("RS_THROTTLE_LOOKUP_SEEN_SECONDS"
 
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["providers.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Each API view declares the scope its key needs (providers.permissions); one that forgets
+    # is open to admin keys only.
+    "DEFAULT_PERMISSION_CLASSES": ["providers.permissions.AdminScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
