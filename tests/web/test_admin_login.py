@@ -86,3 +86,10 @@ def test_an_operator_unlocks_with_axes_reset(operator: User) -> None:
     assert _login(Client(), PASSWORD, OPERATOR).status_code == 429
     call_command("axes_reset_username", "operator")
     assert _logged_in(_login(Client(), PASSWORD, OPERATOR))
+
+
+def test_an_ipv6_client_is_its_64_as_for_the_throttles(operator: User) -> None:
+    _guessed(Client(), "2001:db8:1:2::1")
+    # Another address of the same /64 is the same client; the next /64 is another.
+    assert _login(Client(), PASSWORD, "2001:db8:1:2:ffff::9").status_code == 429
+    assert _logged_in(_login(Client(), PASSWORD, "2001:db8:1:3::1"))
