@@ -188,6 +188,12 @@ RS_FETCH_CA_FILE: str = env.str("RS_FETCH_CA_FILE", default="")
 RS_X5U_ALLOWED_HOSTS: list[str] = env.list("RS_X5U_ALLOWED_HOSTS", default=[])
 # Seconds a fetched x5u chain is kept by each process (less when the server's max-age says so).
 RS_X5U_CACHE_SECONDS: int = env.int("RS_X5U_CACHE_SECONDS", default=3600)
+# The most a PASSporT check spends on its x5u: one fetch (resolution, connection, TLS and body
+# together), or waiting for a concurrent check's fetch of the same URL.
+RS_X5U_FETCH_TIMEOUT_SECONDS: float = env.float("RS_X5U_FETCH_TIMEOUT_SECONDS", default=5.0)
+# Seconds a failed x5u fetch is remembered by each process: for the whole host when it timed
+# out or could not be reached, for the URL otherwise. 0: every check fetches again.
+RS_X5U_FAILURE_CACHE_SECONDS: int = env.int("RS_X5U_FAILURE_CACHE_SECONDS", default=60)
 # Seconds a PASSporT's iat may lie from our clock, either way (DESIGN §4.4: 60).
 RS_PASSPORT_FRESHNESS_SECONDS: int = env.int("RS_PASSPORT_FRESHNESS_SECONDS", default=60)
 # Seconds a "msg" PASSporT's iat may lie in the past: messages are stored and forwarded.
@@ -319,7 +325,8 @@ REST_FRAMEWORK: dict[str, Any] = {
     # is open to admin keys only.
     "DEFAULT_PERMISSION_CLASSES": ["providers.permissions.AdminScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSONParser with recursion (JSON nested thousands deep) a 400, not a 500.
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.SafeJSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
         "core.throttling.ApiKeyRateThrottle",
         "core.throttling.ClientIpRateThrottle",
@@ -336,6 +343,8 @@ REST_FRAMEWORK: dict[str, Any] = {
         "log_read": env.str("RS_THROTTLE_LOG_READ", default="30000/minute"),
         # Certificates name numbers: fetching them is for relying parties, not for harvesting.
         "ca_read": env.str("RS_THROTTLE_CA_READ", default="120/minute"),
+        # Pages for people (web.throttling): the explorer draws charts and computes proofs.
+        "html": env.str("RS_THROTTLE_HTML", default="120/minute"),
     },
     # Client IPs come from REMOTE_ADDR; behind N trusted proxies set RS_TRUSTED_PROXIES=N
     # (core.throttling.client_address; `check --deploy` warns while it is 0).
