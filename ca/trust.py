@@ -13,9 +13,10 @@ the CRLs of its CAs::
 
 Such a certificate is accepted only when it is carried in ``x5c`` (a serial names nothing
 across CAs), its path validates to one of these roots (``resolution.protocol.certificates``), the
-calling provider is one the root lists, and a current CRL of its issuer, fetched by
-``ca.services.external.external_crls_refresh``, verifies and does not list it: without one the
-revocation status is unknown and the change is refused.
+calling provider is one the root lists, and a current CRL that its issuing CA's key signed,
+fetched by ``ca.services.external.external_crls_refresh``, does not list it: without one the
+revocation status is unknown and the change is refused. CAs are known by key, not by name
+(``ca.selectors.ca_key_sha256``): a CA of another root that gives the same name has no say.
 """
 
 from __future__ import annotations
