@@ -34,6 +34,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ca.authority import ca_keys, serial_hex
+from ca.models import Certificate
 from ca.selectors import (
     certificate_in_repository,
     certificate_x509,
@@ -66,8 +67,11 @@ X5U_REASONS: Final = frozenset(
         "x5u-invalid",
     }
 )
+# A certificate of this CA whose provider is deactivated: valid in every other way, and valid
+# again once the provider is reactivated (nothing is revoked or re-issued).
+SUSPENDED: Final = "suspended"
 # Every reason a verdict can give; ``resolution.protocol.passport.REASONS`` says what its own mean.
-VERDICT_REASONS: Final = REASONS | X5U_REASONS | {"replayed"}
+VERDICT_REASONS: Final = REASONS | X5U_REASONS | {"replayed", SUSPENDED}
 
 # Media types an x5u may be served as: a PEM chain (RFC 8555 §9.1), PEM under its common
 # unregistered name, or one DER certificate (RFC 2585 §4.1).
@@ -249,8 +253,9 @@ def passport_verdict(*, token: str, body: bytes | None) -> PassportVerdict:
 
     Valid means: the signature verifies with the key of the certificate ``x5u`` names, ``iat``
     is fresh (:func:`passport_window`), the certificate chains to our root or a trusted one, is
-    not revoked, its TNAuthList covers ``orig.tn``, and ``msgi`` matches the body. Whether the
-    caller presented it before is ``ca.services.passports.passport_check``'s to say.
+    not revoked, its TNAuthList covers ``orig.tn``, and ``msgi`` matches the body; a certificate
+    of this CA is ``suspended`` while its provider is inactive. Whether the caller presented it
+    before is ``ca.services.passports.passport_check``'s to say.
     """
     try:
         passport = passport_parse(token)
@@ -276,4 +281,15 @@ def passport_verdict(*, token: str, body: bytes | None) -> PassportVerdict:
         )
     except PassportError as error:
         return PassportVerdict(reasons=(error.reason,), passport=passport, certificate=leaf)
+    if _suspended(leaf):
+        return PassportVerdict(reasons=(SUSPENDED,), passport=passport, certificate=leaf)
     return PassportVerdict(reasons=(), passport=passport, certificate=leaf)
+
+
+def _suspended(leaf: x509.Certificate) -> bool:
+    """Whether ``leaf`` is a certificate of this CA issued to a provider now inactive."""
+    if leaf.issuer != ca_keys().issuing.subject:
+        return False  # another CA's: its holder is none of our providers
+    return Certificate.objects.filter(
+        serial=serial_hex(leaf.serial_number), provider__is_active=False
+    ).exists()

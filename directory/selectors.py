@@ -73,6 +73,7 @@ LEFT JOIN (
         AND tile.level = 0 AND tile.index = handler.log_index / {TILE_WIDTH}
         AND tile.width = {TILE_WIDTH}
     WHERE handler.number = %(number)s
+      AND provider.is_active
       AND (%(service)s::varchar IS NULL OR handler.service = %(service)s)
       AND handler.expires_at > %(now)s
       AND certificate.revoked_at IS NULL AND external.revoked_at IS NULL
@@ -88,7 +89,8 @@ def number_lookup(*, caller: Provider, number: str, service: str | None) -> Look
     """The handlers of ``number`` the caller may see, each provable against the checkpoint.
 
     A handler hidden from the caller is left out exactly as if it did not exist. Expired
-    handlers (their certificate's notAfter) and those of revoked certificates never appear.
+    handlers (their certificate's notAfter) and those of revoked certificates never appear, nor
+    those of an inactive provider (until it is reactivated: nothing is removed).
     One query whatever the number of handlers, and now and then the checkpoint, the upper
     tiles, and the partial level-0 tile of the newest entries.
     """

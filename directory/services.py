@@ -153,6 +153,10 @@ def _certificate_check(
         )
     if ours.revoked_at is not None:
         raise SigningCertificateNotValid("The certificate is revoked.")
+    if not ours.provider.is_active:
+        # Read with the certificate, not from the caller: a process may still accept the key
+        # of a provider deactivated elsewhere (RS_API_KEY_CACHE_SECONDS).
+        raise SigningCertificateNotValid("The certificate is suspended: its provider is inactive.")
     if ours.not_after <= now:
         raise SigningCertificateNotValid("The certificate has expired.")
     if ours.not_before > now:

@@ -40,6 +40,7 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
     search_fields = ("slug", "name")
     readonly_fields = ("created_at",)
     inlines = [ApiKeyInline]
+    actions = ["deactivate", "reactivate"]
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: Provider | None = None
@@ -59,6 +60,23 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
         obj.pk = created.pk
         obj.refresh_from_db()
         obj._state.adding = False
+
+    @admin.action(description="Deactivate selected providers (keys refused, handlers hidden)")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
+        count = self._activate(queryset.filter(is_active=True), is_active=False)
+        self.message_user(request, f"Deactivated {count} provider(s).", messages.SUCCESS)
+
+    @admin.action(description="Reactivate selected providers")
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
+        count = self._activate(queryset.filter(is_active=False), is_active=True)
+        self.message_user(request, f"Reactivated {count} provider(s).", messages.SUCCESS)
+
+    @staticmethod
+    def _activate(queryset: QuerySet[Provider], *, is_active: bool) -> int:
+        providers = list(queryset)
+        for provider in providers:
+            provider_update(provider=provider, name=provider.name, is_active=is_active)
+        return len(providers)
 
 
 @admin.register(ApiKey)

@@ -51,9 +51,15 @@ def provider_create(*, slug: str, name: str, is_active: bool = True) -> Provider
 
 @transaction.atomic
 def provider_update(*, provider: Provider, name: str, is_active: bool) -> Provider:
-    """Rename a provider, or (de)activate it: an inactive provider's keys are refused at once in
-    this process, within ``RS_API_KEY_CACHE_SECONDS`` in the others. Its slug never changes:
-    certificates and log entries name it."""
+    """Rename a provider, or (de)activate it. Its slug never changes: certificates and log
+    entries name it.
+
+    An inactive provider's keys are refused at once in this process, within
+    ``RS_API_KEY_CACHE_SECONDS`` in the others; its handlers leave every lookup
+    (``directory.selectors.number_lookup``), and its certificates are suspended: PASSporTs they
+    sign are ``suspended`` (``ca.passports``) and they authorise no handler change. Nothing is
+    removed or revoked, so reactivating it restores all of it as it was.
+    """
     provider.name = name
     provider.is_active = is_active
     provider.full_clean()

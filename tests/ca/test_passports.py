@@ -195,6 +195,51 @@ def test_a_revoked_certificate_is_refused(api_client: Any, holder: Holder) -> No
     assert answer["certificate"]["serial"] == holder.serial
 
 
+def test_a_deactivated_providers_certificate_is_suspended_until_it_is_reactivated(
+    client_for: Any, provider: Any, holder: Holder, settings: Any
+) -> None:
+    from providers.services import provider_update
+
+    settings.RS_X5U_ALLOWED_HOSTS = []
+    verifier = client_for(api_key_create(provider=ProviderFactory()).secret)
+    provider_update(provider=provider, name=provider.name, is_active=False)
+
+    answer = verdict(verifier, sign(holder))
+
+    assert answer["verdict"] == "invalid" and answer["reasons"] == ["suspended"]
+    assert answer["certificate"]["serial"] == holder.serial
+    assert Certificate.objects.get(serial=holder.serial).revoked_at is None
+    assert PassportSeen.objects.count() == 0  # refused, so not recorded: no replay later
+
+    # Reactivated: the same certificate, never re-issued, signs valid PASSporTs again.
+    provider_update(provider=provider, name=provider.name, is_active=True)
+    assert verdict(verifier, sign(holder))["verdict"] == "valid"
+
+
+def test_a_revoked_certificate_of_a_deactivated_provider_is_revoked(
+    api_client: Any, provider: Any, holder: Holder
+) -> None:
+    # Revocation is for good; suspension is not: the verdict names the one that lasts.
+    other_holder = certificate_issued(ProviderFactory(), "+33698765432")
+    with committed():
+        certificate_revoke(
+            certificate=Certificate.objects.get(serial=other_holder.serial),
+            reason=RevocationReason.KEY_COMPROMISE,
+            actor="admin:test",
+        )
+    other = Certificate.objects.get(serial=other_holder.serial).provider
+    other.is_active = False
+    other.save()
+    token = passport_sign(
+        other_holder.key,
+        x5u=other_holder.x5u,
+        orig="33698765432",
+        dest=[DEST],
+        iat=int(time.time()),
+    )
+    assert reasons(api_client, token) == ["revoked"]
+
+
 def test_an_id_our_repository_does_not_have(api_client: Any, holder: Holder) -> None:
     for unknown in ("0" * 32, "A" * 32, "ZZ", "a/b", ""):
         token = sign(holder, x5u=f"http://testserver/ca/certs/{unknown}.pem")

@@ -298,3 +298,35 @@ def test_a_lookup_with_kept_hashes_costs_no_more_queries(
     with CaptureQueriesContext(connection) as kept:
         lookup(api_client)
     assert len(kept.captured_queries) <= len(read_tile.captured_queries)
+
+
+def test_a_deactivated_providers_handlers_leave_every_lookup_until_it_is_reactivated(
+    holder: Any, client_for: Any, provider: Any
+) -> None:
+    from providers.services import provider_update
+
+    reader = client_for(api_key_create(provider=ProviderFactory()).secret)
+    handler_published(provider, holder, service="messaging", uri="sip:alice@chat.example")
+    handler_published(provider, holder, service="voice", uri="tel:+33612345678")
+    log_integrated()
+    lookup(reader)  # warm: the checkpoint is then cached for a moment
+    with CaptureQueriesContext(connection) as shown:
+        assert len(lookup(reader)["handlers"]) == 2
+
+    provider_update(provider=provider, name=provider.name, is_active=False)
+    with CaptureQueriesContext(connection) as hidden:
+        answer = lookup(reader)
+    assert answer["handlers"] == []
+    assert lookup(reader, service="voice")["handlers"] == []
+    _verify(answer)  # an answer with no handler, as for a number that has none
+    # Hidden in the lookup statement itself, not row by row afterwards.
+    assert len(hidden.captured_queries) == len(shown.captured_queries)
+    assert Handler.objects.filter(provider=provider).count() == 2  # nothing was removed
+
+    provider_update(provider=provider, name=provider.name, is_active=True)
+    restored = lookup(reader)
+    assert {h["uri"] for h in restored["handlers"]} == {
+        "sip:alice@chat.example",
+        "tel:+33612345678",
+    }
+    assert len(_verify(restored).handlers) == 2
