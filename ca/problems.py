@@ -17,12 +17,6 @@ class ChallengeNotFound(Problem):
     status_code = 404
 
 
-class ChallengeOfAnotherProvider(Problem):
-    slug = "challenge-of-another-provider"
-    title = "The challenge belongs to another provider"
-    status_code = 403
-
-
 class ChallengeExpired(Problem):
     slug = "challenge-expired"
     title = "The challenge has expired"

@@ -75,11 +75,13 @@ class CertificateNamingError(ValueError):
     """A JWS header names its certificate in a way that cannot be read, or inconsistently."""
 
 
-def certificate_named(*, kid: object, x5c: object) -> Certificate | None:
-    """The certificate a JWS header names: by serial (``kid``), or as ``x5c[0]`` (DER, base64).
+def certificate_named(*, kid: object, x5c: object, provider: Provider) -> Certificate | None:
+    """The provider's certificate a JWS header names: by serial (``kid``), or as ``x5c[0]``.
 
-    None when it names no certificate this CA issued. Raises CertificateNamingError for a header
-    that names none at all, or two different ones.
+    None when it names no certificate this CA issued to ``provider``: another provider's is
+    answered as an unknown one is, before any signature is checked, so that a serial (the CRL
+    lists them) tells no one but its provider whether it exists. Raises CertificateNamingError
+    for a header that names none at all, or two different ones.
     """
     if kid is None and x5c is None:
         raise CertificateNamingError(
@@ -91,14 +93,18 @@ def certificate_named(*, kid: object, x5c: object) -> Certificate | None:
             raise CertificateNamingError(
                 "'kid' must be a certificate serial: 32 lowercase hex digits."
             )
-        by_serial = Certificate.objects.select_related("provider").filter(serial=kid).first()
+        by_serial = (
+            Certificate.objects.select_related("provider")
+            .filter(serial=kid, provider=provider)
+            .first()
+        )
         if by_serial is None:
             return None
     if x5c is not None:
         leaf = _x5c_ders(x5c)[0]
         by_chain = (
             Certificate.objects.select_related("provider")
-            .filter(certificate_sha256=hashlib.sha256(leaf).digest())
+            .filter(certificate_sha256=hashlib.sha256(leaf).digest(), provider=provider)
             .first()
         )
         if by_chain is None:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from ca.authority import ca_keys
 from ca.models import Certificate, ExternalCertificate
 from ca.selectors import (
     CertificateNamingError,
@@ -79,6 +80,9 @@ logger = structlog.get_logger(__name__)
 PUT_FIELDS = frozenset({"number", "service", "uri", "priority", "visibility", "iat", "jti"})
 DELETE_FIELDS = frozenset({"number", "service", "iat", "jti"})
 MAX_VISIBLE_TO = 50
+# A provider slug as Provider.slug holds it (a SlugField).
+_SLUG_LENGTH = Provider._meta.get_field("slug").max_length
+_SLUG = re.compile(rf"[-a-zA-Z0-9_]{{1,{_SLUG_LENGTH}}}")
 JTI = re.compile(r"[\x21-\x7e]{8,128}")
 
 
@@ -113,22 +117,29 @@ _EXTERNAL_REJECTIONS: dict[str, type[Problem]] = {
 }
 
 
-def _certificate_named(header: dict[str, Any]) -> tuple[Certificate | None, list[x509.Certificate]]:
-    """The certificate a JWS header names: ours (with its X.509), or a chain from ``x5c``.
+def _certificate_named(
+    header: dict[str, Any], provider: Provider
+) -> tuple[Certificate | None, list[x509.Certificate]]:
+    """The certificate a JWS header names: the provider's from us (with its X.509), or a chain
+    from ``x5c``.
 
     A certificate issued elsewhere is named by ``x5c`` alone: a serial names nothing across
-    CAs.
+    CAs. One of ours issued to another provider is unknown, as a serial nobody holds is.
     """
     kid, x5c = header.get("kid"), header.get("x5c")
     try:
-        ours = certificate_named(kid=kid, x5c=x5c)
+        ours = certificate_named(kid=kid, x5c=x5c, provider=provider)
         if ours is not None:
             return ours, [certificate_x509(ours)]
         if kid is None:
-            return None, x5c_certificates(x5c)
+            chain = x5c_certificates(x5c)
+            if chain[0].issuer != ca_keys().issuing.subject:
+                return None, chain
     except CertificateNamingError as error:
         raise SignedRequestMalformed(str(error)) from None
-    raise SigningCertificateUnknown("The certificate the JWS names was not issued here.")
+    raise SigningCertificateUnknown(
+        "The JWS names no certificate issued here to the calling provider."
+    )
 
 
 def _certificate_check(
@@ -147,10 +158,6 @@ def _certificate_check(
             )
         except ExternalCertificateError as error:
             raise _EXTERNAL_REJECTIONS[error.reason](str(error)) from None
-    if ours.provider_id != provider.pk:
-        raise SigningCertificateOfAnotherProvider(
-            "The certificate was issued to another provider than the one calling."
-        )
     if ours.revoked_at is not None:
         raise SigningCertificateNotValid("The certificate is revoked.")
     if not ours.provider.is_active:
@@ -185,7 +192,7 @@ def _signed_change(
     """
     now = timezone.now()
     parsed = signed_request_parse(token)
-    ours, chain = _certificate_named(parsed.header)
+    ours, chain = _certificate_named(parsed.header, provider)
     public_key = chain[0].public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
         raise SigningCertificateNotValid("A number certificate's key is a P-256 key.")
@@ -250,24 +257,24 @@ def _priority(payload: dict[str, Any]) -> int:
 
 
 def _visible_to(payload: dict[str, Any]) -> list[str] | None:
-    """None for ``"all"``; else the slugs, each an existing provider (the caller always sees)."""
+    """None for ``"all"``; else the slugs, sorted (the caller always sees its own handlers).
+
+    Only their form is checked, never whether a provider has them: an answer that differed
+    would tell any provider which slugs exist. A slug no provider has matches no caller.
+    """
     visibility = payload.get("visibility", "all")
     if visibility == "all":
         return None
     if (
         not isinstance(visibility, list)
         or not 1 <= len(visibility) <= MAX_VISIBLE_TO
-        or not all(isinstance(slug, str) for slug in visibility)
+        or not all(isinstance(slug, str) and _SLUG.fullmatch(slug) for slug in visibility)
     ):
         raise HandlerInvalid(
-            f"'visibility' must be \"all\" or a list of 1 to {MAX_VISIBLE_TO} provider slugs."
+            f"'visibility' must be \"all\" or a list of 1 to {MAX_VISIBLE_TO} provider slugs "
+            f"(letters, digits, '-' and '_', at most {_SLUG_LENGTH} characters)."
         )
-    slugs = sorted(set(visibility))
-    known = set(Provider.objects.filter(slug__in=slugs).values_list("slug", flat=True))
-    unknown = [slug for slug in slugs if slug not in known]
-    if unknown:
-        raise HandlerInvalid(f"No provider has these slugs: {', '.join(unknown)}.")
-    return slugs
+    return sorted(set(visibility))
 
 
 def handler_fields_of(handler: Handler, provider_slug: str) -> dict[str, Any]:

@@ -113,8 +113,7 @@ class ChallengeVerifyApi(APIView):
         responses={
             200: s.ChallengeOutput,
             400: problem("Wrong code (attempts_left says how many remain)"),
-            403: problem("The challenge belongs to another provider"),
-            404: problem("No such challenge"),
+            404: problem("The calling provider has no such challenge"),
             409: problem("Already verified, used, or ended by wrong codes"),
             410: problem("Expired"),
         },
@@ -141,8 +140,7 @@ class CertificatesApi(APIView):
         responses={
             201: s.CertificateIssuedOutput,
             400: problem("Malformed CSR, a key that is not P-256, or a CSR signature that fails"),
-            403: problem("The challenge belongs to another provider"),
-            404: problem("No such challenge"),
+            404: problem("The calling provider has no such challenge"),
             409: problem("The challenge is not verified, or already used"),
             410: problem("The challenge expired"),
         },

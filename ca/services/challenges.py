@@ -23,7 +23,6 @@ from ca.problems import (
     ChallengeExpired,
     ChallengeFailed,
     ChallengeNotFound,
-    ChallengeOfAnotherProvider,
     ChallengeUsed,
     CountryNotAllowed,
 )
@@ -138,12 +137,16 @@ def challenge_start(*, provider: Provider, number: str, client_ip: str) -> Chall
 
 
 def challenge_lock(*, provider: Provider, challenge_id: uuid.UUID) -> Challenge:
-    """The challenge, row-locked until the caller's transaction ends, if it is the provider's."""
-    challenge = Challenge.objects.select_for_update().filter(pk=challenge_id).first()
+    """The challenge, row-locked until the caller's transaction ends, if it is the provider's.
+
+    Another provider's challenge is not found, as an unknown id is: the answer must not say
+    that it exists.
+    """
+    challenge = (
+        Challenge.objects.select_for_update().filter(pk=challenge_id, provider=provider).first()
+    )
     if challenge is None:
-        raise ChallengeNotFound("No challenge has this id.")
-    if challenge.provider_id != provider.pk:
-        raise ChallengeOfAnotherProvider("This challenge was started by another provider.")
+        raise ChallengeNotFound("The calling provider has no challenge with this id.")
     return challenge
 
 

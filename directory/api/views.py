@@ -33,8 +33,9 @@ SIGNED_CHANGE_PROBLEMS = {
         "stale iat"
     ),
     403: problem(
-        "The signature is not by the certificate's key, or the certificate is unknown, of "
-        "another provider, revoked, expired, or does not cover the number"
+        "The certificate is unknown to the caller (another provider's of this CA included), "
+        "the signature is not by its key, or it is revoked, expired, under a root that does "
+        "not speak for the caller, or does not cover the number"
     ),
     409: problem("The jti was already used"),
     413: problem("The body is too large"),

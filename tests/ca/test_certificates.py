@@ -242,7 +242,8 @@ def test_another_providers_challenge_gives_no_certificate(
     challenge = challenge_verified(api_client, sms_outbox)
     other = client_for(api_key_create(provider=ProviderFactory()).secret)
 
-    assert_problem(_issue(other, challenge, csr_pem()), 403, "challenge-of-another-provider")
+    # Not found, as an unknown challenge is: the answer does not say it exists.
+    assert_problem(_issue(other, challenge, csr_pem()), 404, "challenge-not-found")
     assert Challenge.objects.get(pk=challenge).status == ChallengeStatus.VERIFIED
     assert not Entry.objects.exists()
 

@@ -135,10 +135,9 @@ def test_another_providers_challenge_is_refused(
     challenge = challenge_started(api_client)
     other = client_for(api_key_create(provider=ProviderFactory()).secret)
 
+    # Not found, as an unknown challenge is: the answer does not say it exists.
     assert_problem(
-        _verify(other, challenge["id"], code_sent(sms_outbox)),
-        403,
-        "challenge-of-another-provider",
+        _verify(other, challenge["id"], code_sent(sms_outbox)), 404, "challenge-not-found"
     )
     stored = Challenge.objects.get(pk=challenge["id"])
     assert (stored.status, stored.attempts) == (ChallengeStatus.PENDING, 0)
