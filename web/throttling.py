@@ -3,7 +3,8 @@
 
 Pages cost more than their size: the explorer draws charts and the entry page computes an
 inclusion proof, so without a rate one client could keep workers busy. Over the rate a page
-answers 429 with ``Retry-After`` and a small HTML page of its own.
+answers 429 with ``Retry-After`` and a small HTML page of its own, or the API's
+``rate-limited`` problem to a client that asks for JSON and not HTML.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.shortcuts import render
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from core.problems import problem_response
 from core.throttling import ClientIpRateThrottle
 
 
@@ -28,8 +30,18 @@ class HtmlRateThrottle(ClientIpRateThrottle):
 
 
 def too_many_requests(request: HttpRequest, what: str, retry_after: float | None) -> HttpResponse:
-    """429, with ``Retry-After`` in whole seconds when it is known (RFC 9110 §10.2.3)."""
+    """429, with ``Retry-After`` in whole seconds when it is known (RFC 9110 §10.2.3): a page,
+    or a problem (RFC 9457) for a client that takes JSON and not HTML."""
     seconds = max(1, math.ceil(retry_after)) if retry_after else None
+    if not request.accepts("text/html") and request.accepts("application/json"):
+        return problem_response(
+            slug="rate-limited",
+            title="Too many requests",
+            status=429,
+            detail=what,
+            headers={"Retry-After": str(seconds)} if seconds is not None else None,
+            **({"retry_after": seconds} if seconds is not None else {}),
+        )
     response = render(
         request,
         "web/too_many_requests.html",

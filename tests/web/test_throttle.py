@@ -52,3 +52,15 @@ def test_the_default_rate_lets_a_person_browse(settings: Any) -> None:
     client = Client()
     for _ in range(30):
         assert client.get("/explorer/entries/", REMOTE_ADDR=VISITOR).status_code == 200
+
+
+def test_a_client_that_asks_for_json_gets_a_problem(html_rate: None) -> None:
+    client = Client()
+    for _ in range(RATE):
+        client.get("/", REMOTE_ADDR=VISITOR)
+    response = client.get("/", REMOTE_ADDR=VISITOR, HTTP_ACCEPT="application/json")
+    assert response.status_code == 429
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"].endswith("/problems/rate-limited") and body["status"] == 429
+    assert body["retry_after"] == int(response["Retry-After"]) > 0
