@@ -238,7 +238,7 @@ class LookupDistinctRateThrottle(LookupRateThrottle):
         self.delay = gcra_allow(
             f"throttle:{self.distinct_scope}:provider:{provider}",
             interval=period / count,
-            burst=settings.RS_THROTTLE_LOOKUP_DISTINCT_BURST,
+            burst=max(1, settings.RS_THROTTLE_LOOKUP_DISTINCT_BURST),
             now=self.timer(),
         )
         if self.delay:
