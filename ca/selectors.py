@@ -291,6 +291,8 @@ def external_crl_of(issuer: x509.Certificate) -> x509.CertificateRevocationList 
     ).order_by("-this_update")
     for row in kept:
         crl = x509.load_der_x509_crl(bytes(row.der))
+        if crl.issuer != issuer.subject:  # the same key under another name: not this CA's
+            continue
         if row.issuer_key_sha256 is not None or crl_signed_by(crl, issuer):
             return crl
     return None

@@ -70,3 +70,18 @@ def test_only_a_key_that_may_sign_crls_signs_one() -> None:
         usage=key_usage(key_cert_sign=True),  # no cRLSign
     )
     assert not crl_signed_by(pki.crl(), pki.issuing)
+
+
+def test_a_crl_of_the_same_key_under_another_name_is_not_the_cas() -> None:
+    pki = Pki()
+    _kept(pki.crl([1]), root="a", signer=pki.issuing)
+    renamed = ca_certificate(
+        key=pki.issuing_key,
+        subject=Pki(label="Renamed").issuing.subject,
+        issuer=pki.root,
+        issuer_key=pki.root_key,
+    )
+    assert external_crl_of(renamed) is None  # crl_check would refuse it: another issuer name
+    _kept(pki.crl([2], issuer_name=renamed.subject), root="b", signer=renamed)
+    assert _listed(external_crl_of(renamed)) == [2]
+    assert _listed(external_crl_of(pki.issuing)) == [1]
