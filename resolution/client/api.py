@@ -121,11 +121,14 @@ class CertificateState:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who the API key authenticates as (``GET /v1/me``)."""
+    """Who the API key authenticates as (``GET /v1/me``), and what it may do: its ``scope``,
+    ``lookup``, ``directory`` (also verifies numbers and publishes) or ``admin`` (also manages
+    keys)."""
 
     provider: str
     name: str
     key_prefix: str
+    scope: str
 
 
 @dataclass(frozen=True)
@@ -571,7 +574,10 @@ class Client:
         """``GET /v1/me``: the provider the API key belongs to."""
         r = self._json("GET", "/v1/me")
         return Caller(
-            provider=r.text("provider"), name=r.text("name"), key_prefix=r.text("key_prefix")
+            provider=r.text("provider"),
+            name=r.text("name"),
+            key_prefix=r.text("key_prefix"),
+            scope=r.text("scope"),
         )
 
     def handler_put(self, number: str, service: str, token: str) -> Handler:

@@ -13,6 +13,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from providers.choices import Scope
+from providers.services import api_key_create
 from resolution.client import (
     ApiError,
     Client,
@@ -47,7 +49,8 @@ def client(live_server: Any, issued_key: Any, crl: Any) -> Iterator[Client]:
 
 @live
 def test_client_drives_the_whole_api_with_typed_answers(client, provider, sms_outbox):
-    assert client.me().provider == provider.slug
+    me = client.me()
+    assert (me.provider, me.scope) == (provider.slug, "admin")
 
     challenge = client.challenge_start(NUMBER)
     assert (challenge.number, challenge.status, challenge.attempts_left) == (NUMBER, "pending", 5)
@@ -123,7 +126,7 @@ def test_client_drives_the_whole_api_with_typed_answers(client, provider, sms_ou
 
 
 @live
-def test_problems_become_api_errors_with_their_members(client, live_server, sms_outbox):
+def test_problems_become_api_errors_with_their_members(client, live_server, provider, sms_outbox):
     challenge = client.challenge_start(NUMBER)
     with pytest.raises(ApiError) as wrong:
         client.challenge_verify(
@@ -144,6 +147,14 @@ def test_problems_become_api_errors_with_their_members(client, live_server, sms_
     with pytest.raises(ApiError) as missing:
         client.certificate_get("00" * 16)
     assert missing.value.slug == "certificate-not-found"
+
+    reader_key = api_key_create(provider=provider, scope=Scope.LOOKUP).secret
+    with Client(live_server.url, reader_key) as reader:
+        assert reader.me().scope == "lookup"
+        with pytest.raises(ApiError) as narrow:
+            reader.challenge_start(NUMBER)
+    assert (narrow.value.status, narrow.value.slug) == (403, "scope-insufficient")
+    assert narrow.value.extensions["required_scope"] == "directory"
 
 
 def test_an_unreachable_service_is_a_network_error():
