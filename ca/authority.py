@@ -204,7 +204,9 @@ def ca_bootstrap() -> str:
                 "--offline-root DIR --key-dir DIR2`, then copy DIR2's files here "
                 "(docs/deployment.md, Database roles and keys)"
             )
-        root_directory = directory / DEVELOPMENT_ROOT_FOLDER
+        # A key folder from before the root moved out keeps its root where it is.
+        legacy = (directory / ROOT_KEY_FILE).exists()
+        root_directory = directory if legacy else directory / DEVELOPMENT_ROOT_FOLDER
         root = ca_root_create(root_directory, passphrase=None)
         root_key = _p256_key_load(root_directory / ROOT_KEY_FILE)
         # Processes bootstrapping together: the first key and certificate linked win.

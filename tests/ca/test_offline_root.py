@@ -42,10 +42,11 @@ def ca_reloaded() -> Iterator[None]:
 
 
 @pytest.fixture
-def offline(tmp_path, settings, ca_reloaded) -> dict[str, Path]:
+def offline(tmp_path, settings, monkeypatch, ca_reloaded) -> dict[str, Path]:
     """A root made by ``ca_init`` and an issuing CA by ``ca_issue_intermediate``; the service's
     RS_KEY_DIR holds what the operator copies from the second."""
     settings.RS_ROOT_KEY_PASSPHRASE = ROOT_PASSPHRASE
+    monkeypatch.setenv("RS_KEY_PASSPHRASE", settings.RS_KEY_PASSPHRASE)
     root, issued = tmp_path / "root", tmp_path / "issued"
     call_command("ca_init", "--offline-root", str(root))
     call_command("ca_issue_intermediate", "--offline-root", str(root), "--key-dir", str(issued))
@@ -136,6 +137,16 @@ def test_rotation_replaces_the_issuing_ca_under_the_same_root(offline, settings)
     assert len(list(offline["keys"].glob(f"{ISSUING_KEY_FILE}.retired-*"))) == 1
 
 
+def test_the_issuing_key_needs_the_services_passphrase(offline, monkeypatch):
+    monkeypatch.delenv("RS_KEY_PASSPHRASE")
+    with pytest.raises(CommandError, match="RS_KEY_PASSPHRASE"):
+        call_command(
+            "ca_issue_intermediate",
+            *("--offline-root", str(offline["root"]), "--key-dir", str(offline["keys"])),
+            "--replace",
+        )
+
+
 def test_the_root_passphrase_is_its_own(tmp_path, settings):
     settings.RS_ROOT_KEY_PASSPHRASE = settings.RS_KEY_PASSPHRASE
     with pytest.raises(CommandError, match="must not be the service's"):
@@ -169,3 +180,19 @@ def test_ca_init_runs_on_a_machine_without_a_database(tmp_path):
     assert "Root CA created" in result.stdout
     key = key_file_load(tmp_path / "root" / ROOT_KEY_FILE, passphrase=ROOT_PASSPHRASE)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
+
+
+def test_a_key_folder_of_before_keeps_working_and_is_told_to_move_the_root(
+    tmp_path, settings, ca_reloaded
+):
+    """The root's key in RS_KEY_DIR itself, as bootstrap once wrote it: the same CA is found
+    (and, issuing CA missing, a new one is signed by that same root)."""
+    settings.RS_KEY_DIR = tmp_path
+    ca_bootstrap()
+    (tmp_path / DEVELOPMENT_ROOT_FOLDER / ROOT_KEY_FILE).rename(tmp_path / ROOT_KEY_FILE)
+    root = ca_keys().root
+    (tmp_path / ISSUING_CERTIFICATE_FILE).unlink()
+    (tmp_path / ISSUING_KEY_FILE).unlink()
+    said = ca_bootstrap()
+    assert "CA created" in said and "move it offline" in said
+    assert ca_keys().root == root and _signed_by(ca_keys().issuing, root)

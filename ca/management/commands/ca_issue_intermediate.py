@@ -8,6 +8,7 @@ issuing CA already in OUT is kept beside as ``*.retired-<time>``. Needs no datab
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,9 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, offline_root: Path, key_dir: Path, replace: bool, **options: Any
     ) -> None:
+        # Not a development default: the service must open this key with its own passphrase.
+        if not os.environ.get("RS_KEY_PASSPHRASE"):
+            raise CommandError("set RS_KEY_PASSPHRASE to the service's passphrase")
         try:
             issuing = ca_issuing_create(
                 root_directory=offline_root.resolve(),
