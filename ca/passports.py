@@ -7,7 +7,13 @@ what it needs and says what it concluded:
   repository is read from the database, never fetched; any other URL is fetched with
   ``core.fetch`` (HTTPS only, hosts on ``RS_X5U_ALLOWED_HOSTS``, never a private or loopback
   address unless the operator permits its network) and the parsed chain is kept per process
-  for at most ``RS_X5U_CACHE_SECONDS`` (less when the server says so);
+  for at most ``RS_X5U_CACHE_SECONDS`` (less when the server says so). A host on the
+  allow-list may still be slow or hostile, so a check spends at most
+  ``RS_X5U_FETCH_TIMEOUT_SECONDS`` on its x5u (one fetch, or waiting for the same fetch by a
+  concurrent check: one fetch per URL at a time in a process), a failure is remembered for
+  ``RS_X5U_FAILURE_CACHE_SECONDS`` (for the host when it did not answer in time or at all, for
+  the URL otherwise), and an x5u with a query or fragment is refused unfetched, so that
+  neither cache can be bypassed by varying what the host ignores;
 - the roots (ours and ``ca.trust``'s) and the CRLs (our newest stored one, and the kept CRLs
   signed by the key of a CA that may have issued a foreign leaf), one of which the leaf's
   issuer must have: without it, revocation is unknown.
@@ -25,8 +31,9 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
+from urllib.parse import urlsplit
 
 import structlog
 from cryptography import x509
@@ -42,7 +49,7 @@ from ca.selectors import (
     external_crl_of,
 )
 from ca.trust import trusted_roots
-from core.fetch import FetchError, url_fetch_configured
+from core.fetch import AllowedHostsError, FetchError, url_fetch_configured
 from resolution.protocol.certificates import MAX_INTERMEDIATES
 from resolution.protocol.passport import (
     PPT_MSG,
@@ -81,7 +88,6 @@ X5U_MEDIA_TYPES: Final = (
     "application/pkix-cert",
 )
 X5U_MAX_BYTES: Final = 64 * 1024
-X5U_FETCH_TIMEOUT: Final = 5.0
 # A leaf, the intermediates path validation accepts, and a root sent along anyway.
 X5U_MAX_CERTIFICATES: Final = MAX_INTERMEDIATES + 2
 X5U_CACHE_ENTRIES: Final = 1024
@@ -89,6 +95,9 @@ X5U_CACHE_ENTRIES: Final = 1024
 _FETCH_NOT_ALLOWED: Final = frozenset(
     {"url", "scheme", "userinfo", "port", "host-not-allowed", "address-not-permitted"}
 )
+# Failures that say the host is down or slow, not that this one URL is wrong: remembered for
+# every URL on the host, or a signer could name a new path on it for each PASSporT.
+_FETCH_HOST_FAILURES: Final = frozenset({"timeout", "connect", "tls"})
 
 
 class X5uError(Exception):
@@ -108,14 +117,33 @@ class _CachedChain:
     expires: float  # time.monotonic()
 
 
+@dataclass(frozen=True)
+class _CachedFailure:
+    error: X5uError
+    expires: float  # time.monotonic()
+
+
+@dataclass
+class _Flight:
+    """A fetch in progress; concurrent checks of the same URL wait for its outcome."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    chain: tuple[x509.Certificate, ...] | None = None
+    error: X5uError | None = None
+
+
 _chains: OrderedDict[str, _CachedChain] = OrderedDict()
+_failures: OrderedDict[str, _CachedFailure] = OrderedDict()
+_flights: dict[str, _Flight] = {}
 _chains_lock = threading.Lock()
 
 
 def x5u_cache_clear() -> None:
-    """Forget every fetched chain (tests; an operator changing the allow-list restarts)."""
+    """Forget every fetched chain and failure (tests; an operator changing the allow-list
+    restarts)."""
     with _chains_lock:
         _chains.clear()
+        _failures.clear()
 
 
 def _cached(url: str) -> tuple[x509.Certificate, ...] | None:
@@ -141,6 +169,35 @@ def _cache_keep(url: str, chain: tuple[x509.Certificate, ...], max_age: int | No
         _chains.move_to_end(url)
         while len(_chains) > X5U_CACHE_ENTRIES:
             _chains.popitem(last=False)
+
+
+def _failure_cached(*keys: str) -> X5uError | None:
+    with _chains_lock:
+        for key in keys:
+            entry = _failures.get(key)
+            if entry is None:
+                continue
+            if entry.expires <= time.monotonic():
+                del _failures[key]
+                continue
+            return entry.error
+    return None
+
+
+def _failure_keep(key: str, error: X5uError) -> None:
+    lifetime = settings.RS_X5U_FAILURE_CACHE_SECONDS
+    if lifetime <= 0:
+        return
+    with _chains_lock:
+        _failures[key] = _CachedFailure(error=error, expires=time.monotonic() + lifetime)
+        _failures.move_to_end(key)
+        while len(_failures) > X5U_CACHE_ENTRIES:
+            _failures.popitem(last=False)
+
+
+def _host_key(url: str) -> str:
+    """What the failures of a whole host are remembered under: its scheme and authority."""
+    return "host:" + urlsplit(url).netloc.lower()
 
 
 def _repository_id(url: str) -> str | None:
@@ -178,24 +235,64 @@ def x5u_chain(url: str) -> tuple[x509.Certificate, ...]:
         if certificate is None:
             raise X5uError("x5u-fetch-failed", "our repository has no certificate with this id")
         return (certificate_x509(certificate), ca_keys().issuing)
+    if "?" in url or "#" in url:
+        # Hosts ignore what they do not use: a query or fragment would be a new cache key, and
+        # a fresh fetch, for the same document. Certificate repositories need neither.
+        raise X5uError("x5u-not-allowed", "an x5u with a query or a fragment is not fetched")
     chain = _cached(url)
     if chain is not None:
         return chain
+    failure = _failure_cached(url, _host_key(url))
+    if failure is not None:
+        raise failure
+    with _chains_lock:
+        flight = _flights.get(url)
+        leader = flight is None
+        if flight is None:
+            flight = _flights[url] = _Flight()
+    if not leader:
+        # Another check is fetching this URL: wait for it, within this check's own budget.
+        if not flight.done.wait(settings.RS_X5U_FETCH_TIMEOUT_SECONDS):
+            raise X5uError("x5u-fetch-failed", "a fetch of this x5u did not end in time")
+        if flight.chain is not None:
+            return flight.chain
+        raise flight.error or X5uError("x5u-fetch-failed", "the fetch failed")
+    try:
+        flight.chain = _x5u_fetch(url)
+        return flight.chain
+    except X5uError as error:
+        flight.error = error
+        raise
+    finally:
+        with _chains_lock:
+            del _flights[url]
+        flight.done.set()
+
+
+def _x5u_fetch(url: str) -> tuple[x509.Certificate, ...]:
+    """Fetch and parse a chain; keep it, or remember why there is none."""
     try:
         document = url_fetch_configured(
             url,
             allowed_hosts=settings.RS_X5U_ALLOWED_HOSTS,
             max_bytes=X5U_MAX_BYTES,
-            timeout=X5U_FETCH_TIMEOUT,
+            timeout=settings.RS_X5U_FETCH_TIMEOUT_SECONDS,
             accept=X5U_MEDIA_TYPES,
         )
     except FetchError as error:
-        reason = "x5u-not-allowed" if error.reason in _FETCH_NOT_ALLOWED else "x5u-fetch-failed"
-        raise X5uError(reason, str(error)) from None
-    except ValueError as error:  # an RS_X5U_ALLOWED_HOSTS entry that is not one
+        if error.reason in _FETCH_NOT_ALLOWED:  # refused before any connection: nothing kept
+            raise X5uError("x5u-not-allowed", str(error)) from None
+        failed = X5uError("x5u-fetch-failed", str(error))
+        _failure_keep(_host_key(url) if error.reason in _FETCH_HOST_FAILURES else url, failed)
+        raise failed from None
+    except AllowedHostsError as error:
         logger.error("RS_X5U_ALLOWED_HOSTS is malformed", error=str(error))
         raise X5uError("x5u-fetch-failed", "the service's allow-list is misconfigured") from None
-    chain = _chain_parse(document.body)
+    try:
+        chain = _chain_parse(document.body)
+    except X5uError as error:
+        _failure_keep(url, error)
+        raise
     _cache_keep(url, chain, document.max_age)
     return chain
 

@@ -27,7 +27,7 @@ class ColumnTextConverter:
     """Text of 1 to ``max_length`` characters, none a control character or "/"."""
 
     max_length: ClassVar[int]
-    regex: ClassVar[str]
+    regex: str  # set for each subclass from its max_length
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
