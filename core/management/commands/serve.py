@@ -73,7 +73,16 @@ class Command(BaseCommand):
             )
         )
         try:
-            call_command("runserver", addrport, use_reloader=False, use_threading=True)
+            # Static files are WhiteNoise's (WHITENOISE_USE_FINDERS), as behind gunicorn: it
+            # serves only the files it found. runserver's own handler (staticfiles) answers
+            # /static/%2e%2e/… with a 500, letting SuspiciousFileOperation through.
+            call_command(
+                "runserver",
+                addrport,
+                use_reloader=False,
+                use_threading=True,
+                use_static_handler=False,
+            )
         finally:
             if beat:
                 beat.stop()
