@@ -1,6 +1,6 @@
 """gunicorn's settings: ``gunicorn -c python:config.gunicorn config.wsgi`` (docs/deployment.md).
 
-The access log names each request by its route (``/v1/numbers/<str:number>``), never by its
+The access log names each request by its route (``/v1/numbers/<number:number>``), never by its
 raw path or query, which may hold a phone number; every line of the access and error logs is
 masked by core.logging's rules as well, for what the route cannot cover (headers, a path
 Django did not route, a traceback).

@@ -136,6 +136,6 @@ def test_request_log_names_the_route_not_the_path(api_client, capsys):
     finally:
         configure_logging(fmt="console", level="WARNING")
     request_line = next(r for r in records if r["event"] == "request")
-    assert request_line["route"] == "v1/keys/<str:prefix>/revoke"
+    assert request_line["route"] == "v1/keys/<key_prefix:prefix>/revoke"
     assert request_line["method"] == "GET" and request_line["status"] == 405
     assert "provider" in request_line

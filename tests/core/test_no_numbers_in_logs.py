@@ -146,11 +146,11 @@ def test_gunicorn_as_deployed_prints_routes_never_numbers(api_key: str, tmp_path
     assert 201 in statuses and all(status < 500 for status in statuses), statuses
     _assert_no_number(access, errors)
     # The access log names each request by its route; the app's line says the same.
-    assert '"GET /v1/numbers/<str:number> HTTP/1.1" 200' in access
-    assert '"PUT /v1/numbers/<str:number>/handlers/<str:service> HTTP/1.1"' in access
-    assert '"GET /v1/log/labels/<str:number> HTTP/1.1"' in access
+    assert '"GET /v1/numbers/<number:number> HTTP/1.1" 200' in access
+    assert '"PUT /v1/numbers/<number:number>/handlers/<service:service> HTTP/1.1"' in access
+    assert '"GET /v1/log/labels/<number:number> HTTP/1.1"' in access
     assert '"GET /v1/no-such-route/[number] HTTP/1.1" 404' in access
-    assert '"route": "v1/numbers/<str:number>"' in errors
+    assert '"route": "v1/numbers/<number:number>"' in errors
     assert '"event": "challenge sms sent"' in errors
 
 
@@ -170,6 +170,6 @@ def test_manage_py_serve_prints_routes_never_numbers(api_key: str, tmp_path: Pat
 
     assert 201 in statuses and all(status < 500 for status in statuses), statuses
     _assert_no_number(stdout, stderr)
-    assert "route=v1/numbers/<str:number>" in stderr
+    assert "route=v1/numbers/<number:number>" in stderr
     assert "challenge sms sent" in stderr
     assert "Tasks: in this process" in stdout
