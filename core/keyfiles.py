@@ -123,8 +123,8 @@ def key_files(directory: Path) -> list[Path]:
     )
 
 
-def file_create_once(path: Path, data: bytes) -> bool:
-    """Write ``data`` at ``path`` unless a file is there; True when this call wrote it."""
+def _temporary_written(path: Path, data: bytes) -> str:
+    """A new file beside ``path`` holding ``data``, on disk; the caller moves it in place."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".new-")
     try:
@@ -132,6 +132,16 @@ def file_create_once(path: Path, data: bytes) -> bool:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return temporary
+
+
+def file_create_once(path: Path, data: bytes) -> bool:
+    """Write ``data`` at ``path`` unless a file is there; True when this call wrote it."""
+    temporary = _temporary_written(path, data)
+    try:
         os.link(temporary, path)
     except FileExistsError:
         return False
@@ -142,13 +152,8 @@ def file_create_once(path: Path, data: bytes) -> bool:
 
 def file_replace(path: Path, data: bytes) -> None:
     """Put ``data`` at ``path`` in one step: readers see the old file or the new, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".new-")
+    temporary = _temporary_written(path, data)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
