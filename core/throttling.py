@@ -111,21 +111,31 @@ def rate_parse(rate: str) -> tuple[int, int]:
     return int(count), _PERIODS[period[0]]
 
 
-def gcra_allow(key: str, *, interval: float, burst: int, now: float) -> float:
-    """Spend one cell of the GCRA bucket ``key``; 0 if allowed, else the seconds to wait.
+def gcra_spend(
+    arrival: float | None, *, interval: float, burst: int, now: float
+) -> tuple[float, float]:
+    """Spend one cell of a GCRA bucket whose theoretical arrival time is ``arrival`` (None: a
+    full bucket): (0, the new arrival time) if allowed, else (the seconds to wait, unchanged).
 
-    One cell every ``interval`` seconds, ``burst`` at once; the cache holds the bucket's
-    theoretical arrival time, kept no longer than a full bucket takes to drain.
+    One cell every ``interval`` seconds, ``burst`` at once.
     """
     span = interval * burst
-    arrival = max(float(cache.get(key, now)), now)
+    arrival = max(now if arrival is None else float(arrival), now)
     if arrival > now + span:  # never so far ahead unless the clock stepped back: restart
         arrival = now
     # Allowed while the backlog stays within the burst.
     if arrival - now > span - interval:
-        return arrival - now - (span - interval)
-    cache.set(key, arrival + interval, timeout=int(span) + 1)
-    return 0.0
+        return arrival - now - (span - interval), arrival
+    return 0.0, arrival + interval
+
+
+def gcra_allow(key: str, *, interval: float, burst: int, now: float) -> float:
+    """Spend one cell of the GCRA bucket ``key`` in the cache; 0 if allowed, else the seconds to
+    wait. The cache keeps the bucket no longer than a full bucket takes to drain."""
+    delay, arrival = gcra_spend(cache.get(key), interval=interval, burst=burst, now=now)
+    if not delay:
+        cache.set(key, arrival, timeout=int(interval * burst) + 1)
+    return delay
 
 
 class _ConfiguredRateThrottle(BaseThrottle, abc.ABC):
@@ -209,17 +219,64 @@ class LookupDistinctRateThrottle(LookupRateThrottle):
     rate. The cache remembers a number only as an HMAC under the server's secret key, and only
     once it has been charged, so it holds at most the burst plus the rate over the window per
     provider. A number that does not parse is not charged: the view refuses it with 400.
+
+    Both limits are read with one cache call and written with at most two (every lookup pays
+    them, and in production each is a round trip to Redis).
     """
 
     distinct_scope = "lookup_distinct"
 
     def allow_request(self, request: Request, view: APIView) -> bool:
-        if not super().allow_request(request, view):
-            return False
-        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.distinct_scope)
-        text = view.kwargs.get("number") if request.auth is not None else None
-        if not rate or not isinstance(text, str):
+        self.delay = 0.0
+        if request.auth is None:
             return True
+        rates = api_settings.DEFAULT_THROTTLE_RATES
+        rate, distinct_rate = rates.get(self.scope), rates.get(self.distinct_scope)
+        provider = request.user.pk
+        lookup_key = f"throttle:{self.scope}:provider:{provider}"
+        distinct_key = f"throttle:{self.distinct_scope}:provider:{provider}"
+        seen_key = self._seen_key(provider, view.kwargs.get("number")) if distinct_rate else None
+        keys = [lookup_key] if rate else []
+        if seen_key is not None:
+            keys += [seen_key, distinct_key]
+        if not keys:
+            return True
+        stored = cache.get_many(keys)
+        now = self.timer()
+        buckets: dict[str, float] = {}
+        keep = 1  # seconds the buckets are kept: until the slower one has drained
+        if rate:
+            count, period = rate_parse(str(rate))
+            self.delay, buckets[lookup_key] = gcra_spend(
+                stored.get(lookup_key), interval=period / count, burst=count, now=now
+            )
+            if self.delay:
+                return False
+            keep = max(keep, period + 1)
+        charged = seen_key is not None and seen_key not in stored
+        if charged:
+            count, period = rate_parse(str(distinct_rate))
+            burst = max(1, settings.RS_THROTTLE_LOOKUP_DISTINCT_BURST)
+            interval = period / count
+            self.delay, arrival = gcra_spend(
+                stored.get(distinct_key), interval=interval, burst=burst, now=now
+            )
+            if not self.delay:
+                buckets[distinct_key] = arrival
+                keep = max(keep, int(interval * burst) + 1)
+        if buckets:  # the lookup's cell is spent even when the distinct brake refuses
+            cache.set_many(buckets, timeout=keep)
+        if self.delay:
+            return False
+        if charged:
+            cache.set(seen_key, 1, timeout=settings.RS_THROTTLE_LOOKUP_SEEN_SECONDS)
+        return True
+
+    def _seen_key(self, provider: int, text: object) -> str | None:
+        """The cache key that remembers ``provider`` looked the number up; None if it does not
+        parse (the view refuses it, nothing is charged)."""
+        if not isinstance(text, str):
+            return None
         # Imported here: core.numbers imports core.problems, which imports rest_framework.views,
         # which imports this module through its settings (DEFAULT_THROTTLE_CLASSES).
         from core.numbers import number_parse
@@ -228,20 +285,6 @@ class LookupDistinctRateThrottle(LookupRateThrottle):
         try:  # the view's own parse, so that no spelling of a number escapes the brake
             e164 = number_parse(text).e164
         except Problem:
-            return True
-        provider = request.user.pk
+            return None
         digest = salted_hmac(self.distinct_scope, f"{provider}:{e164}").hexdigest()[:32]
-        seen = f"throttle:{self.distinct_scope}:seen:{provider}:{digest}"
-        if cache.get(seen) is not None:
-            return True
-        count, period = rate_parse(str(rate))
-        self.delay = gcra_allow(
-            f"throttle:{self.distinct_scope}:provider:{provider}",
-            interval=period / count,
-            burst=max(1, settings.RS_THROTTLE_LOOKUP_DISTINCT_BURST),
-            now=self.timer(),
-        )
-        if self.delay:
-            return False
-        cache.set(seen, 1, timeout=settings.RS_THROTTLE_LOOKUP_SEEN_SECONDS)
-        return True
+        return f"throttle:{self.distinct_scope}:seen:{provider}:{digest}"
