@@ -1,11 +1,17 @@
 """Signals the CA sends, so that other apps react to its changes without it knowing them.
 
-``certificate_revoked(certificate)`` is sent inside the revoking transaction, after the
-revocation is logged: receivers that change data and log it do so in the same transaction.
+A revocation sends two, both inside the revoking transaction, after the certificate's row is
+locked:
+
+- ``certificate_revoking(certificate)`` before anything is logged: receivers lock the rows they
+  will change (``core.locks``: rows before the log's append lock), and change nothing yet;
+- ``certificate_revoked(certificate)`` after the revocation is logged: receivers change those
+  rows and log it, in the same transaction.
 """
 
 from __future__ import annotations
 
 from django.dispatch import Signal
 
+certificate_revoking = Signal()
 certificate_revoked = Signal()

@@ -1,8 +1,32 @@
-"""PostgreSQL advisory-lock keys, all in one place so that no two purposes ever share one.
+"""PostgreSQL advisory-lock keys, all in one place so that no two purposes ever share one; and
+the one order in which every change takes its locks.
 
 Each key is "RS" (0x5253) followed by a purpose number. Transaction-scoped locks
 (``pg_advisory_xact_lock``) are released by the commit or rollback of the transaction that
 took them, so a crashed process never leaves one held.
+
+Lock order
+----------
+A change that takes more than one lock takes them in this order, so that no two changes ever
+wait for each other (a deadlock, which PostgreSQL breaks by failing one of them):
+
+1. the provider's row (``api_key_create``);
+2. the CA's rows: the challenge (issuance), then the certificate, ours or another CA's (a
+   revocation; a handler change, by the certificate that signed it); a CRL refresh of another
+   CA takes its kept CRL's row, then the certificates it lists, in primary-key order;
+3. the request's ``jti`` (the unique row a signed change inserts);
+4. the handler rows, in primary-key order when there are several: a revocation locks those of
+   its certificate (the ``certificate_revoking`` signal) before it logs anything;
+5. the number's label (the row ``number_label_keep`` inserts);
+6. the advisory locks :data:`CHALLENGE_LIMITS` (their keys sorted) and :data:`CRL_NUMBER`;
+7. :data:`LOG_APPEND`, last, just before the change's first log entry; after it a change writes
+   only rows it holds already or new rows.
+
+Row locks cover only the rows a change writes (``select_for_update(of=("self",))`` when the
+query joins others): a provider's row locked ``FOR UPDATE`` would stop every insert that names
+the provider (its foreign key takes a ``KEY SHARE`` lock), and appenders insert such rows after
+the append lock. :data:`LOG_INTEGRATE` is only ever tried, never awaited, and by a transaction
+that holds nothing else.
 """
 
 from __future__ import annotations
@@ -10,7 +34,8 @@ from __future__ import annotations
 from typing import Final
 
 LOG_APPEND: Final = 0x5253_0001
-"""Serialises log appenders: indices are gapless and in commit order (transparency.services)."""
+"""Serialises log appenders: indices are gapless and in commit order (transparency.services).
+Held from a change's first log entry to its commit: the last lock any change takes."""
 
 LOG_INTEGRATE: Final = 0x5253_0002
 """One integrator at a time hashes new entries into tiles and signs (transparency.services)."""
@@ -19,4 +44,5 @@ CHALLENGE_LIMITS: Final = 0x5253_0003
 """Namespace of the two-key locks on each rate-limit counter of SMS challenges (ca.limits)."""
 
 CRL_NUMBER: Final = 0x5253_0004
-"""Serialises CRL publication, so CRL numbers strictly increase (ca)."""
+"""Serialises CRL publication, so CRL numbers strictly increase (ca). A revocation takes it
+before its log entry, so that a CRL refresh signing meanwhile delays revocations alone."""

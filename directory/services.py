@@ -307,6 +307,7 @@ def handler_put(*, provider: Provider, number: str, service: str, token: object)
     priority = _priority(change.payload)
     visible_to = _visible_to(change.payload)
     with transaction.atomic(durable=True):
+        # core.locks's order: the certificate, the jti, the handler, the label, the append lock.
         certificate = _certificate_hold(change)
         _jti_spend(change)
         handler = (
@@ -357,6 +358,8 @@ def handler_delete(
         provider=provider, phone=phone, service=kind, token=token, fields=DELETE_FIELDS
     )
     with transaction.atomic(durable=True):
+        _certificate_hold(change)
+        _jti_spend(change)
         handler = (
             Handler.objects.select_for_update()
             .filter(number=phone.e164, provider=provider, service=kind.value)
@@ -364,7 +367,6 @@ def handler_delete(
         )
         if handler is None:
             raise HandlerNotFound(f"No {kind.value} handler of this provider for this number.")
-        _jti_spend(change)
         entry = _handler_remove(handler, provider.slug, RemovalReason.REMOVED)
     logger.info(
         "handler removed", provider=provider.slug, service=kind.value, log_index=entry.index
@@ -397,21 +399,32 @@ def _service(text: str) -> Service:
         raise ServiceUnknown(str(error)) from None
 
 
-def handlers_remove_revoked(
-    *, certificate: Certificate | ExternalCertificate, **_signal: Any
-) -> int:
-    """Remove the handlers a revoked certificate authorised (in the revoking transaction)."""
+def _handlers_authorised(
+    certificate: Certificate | ExternalCertificate,
+) -> models.QuerySet[Handler]:
+    """The handlers ``certificate`` authorised, row-locked (theirs alone) in primary-key order."""
     authorised = (
         models.Q(external_certificate=certificate)
         if isinstance(certificate, ExternalCertificate)
         else models.Q(certificate=certificate)
     )
-    handlers = list(
-        Handler.objects.select_for_update()
-        .filter(authorised)
-        .select_related("provider")
-        .order_by("pk")
-    )
+    return Handler.objects.select_for_update(of=("self",)).filter(authorised).order_by("pk")
+
+
+def handlers_lock_revoked(
+    *, certificate: Certificate | ExternalCertificate, **_signal: Any
+) -> None:
+    """Lock the handlers a certificate being revoked authorised, before the revocation is
+    logged (``core.locks``: handler rows before the append lock); nothing changes yet."""
+    list(_handlers_authorised(certificate).values_list("pk", flat=True))
+
+
+def handlers_remove_revoked(
+    *, certificate: Certificate | ExternalCertificate, **_signal: Any
+) -> int:
+    """Remove the handlers a revoked certificate authorised (in the revoking transaction, which
+    locked them with :func:`handlers_lock_revoked`)."""
+    handlers = list(_handlers_authorised(certificate).select_related("provider"))
     for handler in handlers:
         _handler_remove(handler, handler.provider.slug, RemovalReason.REVOKED)
     if handlers:
@@ -425,7 +438,7 @@ def handlers_expire(*, batch: int = 500) -> int:
     while True:
         with transaction.atomic(durable=True):
             handlers = list(
-                Handler.objects.select_for_update(skip_locked=True)
+                Handler.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(expires_at__lte=timezone.now())
                 .select_related("provider")
                 .order_by("expires_at", "pk")[:batch]
@@ -469,13 +482,18 @@ def handler_tile_proofs_keep(*, batch: int = 5000) -> int:
         rows = [(pk, index, proofs[index]) for pk, index in due if index in proofs]
         if not rows:
             break  # tiles not stored yet (the integrator is behind its checkpoint): next time
+        table, ids = Handler._meta.db_table, [row[0] for row in rows]
         with connection.cursor() as cursor:
+            # The rows are locked in primary-key order first, as a revocation locks them
+            # (core.locks); the UPDATE alone would lock them in whatever order its join runs.
             cursor.execute(
-                f"UPDATE {Handler._meta.db_table} AS handler SET tile_proof = kept.proof "  # noqa: S608
-                "FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[]) AS kept(id, index, proof) "
-                "WHERE handler.id = kept.id AND handler.log_index = kept.index "
-                "AND handler.tile_proof IS NULL",
-                [[row[0] for row in rows], [row[1] for row in rows], [row[2] for row in rows]],
+                f"WITH locked AS (SELECT id FROM {table} WHERE id = ANY(%s::bigint[]) "  # noqa: S608
+                "ORDER BY id FOR NO KEY UPDATE) "
+                f"UPDATE {table} AS handler SET tile_proof = kept.proof "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[]) AS kept(id, index, proof), "
+                "locked WHERE handler.id = kept.id AND handler.id = locked.id "
+                "AND handler.log_index = kept.index AND handler.tile_proof IS NULL",
+                [ids, ids, [row[1] for row in rows], [row[2] for row in rows]],
             )
             kept += cursor.rowcount
         if len(due) < batch:

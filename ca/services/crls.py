@@ -26,8 +26,12 @@ logger = structlog.get_logger(__name__)
 CRL_KEEP = timedelta(days=7)
 
 
-def _crl_lock() -> None:
-    """Hold the CRL lock until the transaction ends (re-entrant within it)."""
+def crl_lock() -> None:
+    """Hold the CRL lock until the transaction ends (re-entrant within it).
+
+    A revocation takes it before its log entry (``core.locks``: the append lock last), then
+    calls :func:`crl_publish`.
+    """
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [locks.CRL_NUMBER])
 
@@ -40,7 +44,7 @@ def crl_publish() -> Crl:
     now = timezone.now().replace(microsecond=0)
     with transaction.atomic():
         # Numbers strictly increase, and a CRL signed after a revocation commits lists it.
-        _crl_lock()
+        crl_lock()
         number = (Crl.objects.aggregate(last=Max("number"))["last"] or 0) + 1
         revoked = [
             authority.RevokedSerial(serial=int(serial, 16), revoked_at=revoked_at, reason=reason)
@@ -74,7 +78,7 @@ def crl_refresh(*, keep: timedelta = CRL_KEEP) -> Crl:
     """
     half_life = timedelta(hours=settings.RS_CRL_LIFETIME_HOURS) / 2
     with transaction.atomic(durable=True):
-        _crl_lock()  # two refreshes at once (beat, a startup) sign one CRL, not two
+        crl_lock()  # two refreshes at once (beat, a startup) sign one CRL, not two
         latest = crl_latest()
         if latest is None or latest.next_update - timezone.now() <= half_life:
             latest = crl_publish()

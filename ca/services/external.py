@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from ca.models import ExternalCertificate, ExternalCrl
 from ca.selectors import ca_key_sha256, crl_signed_by
-from ca.signals import certificate_revoked
+from ca.signals import certificate_revoked, certificate_revoking
 from ca.trust import TrustedRoot, trusted_roots
 
 logger = structlog.get_logger(__name__)
@@ -167,21 +167,28 @@ def _external_certificates_revoke(
     crl: x509.CertificateRevocationList, signer_key_sha256: bytes, now: datetime
 ) -> int:
     """Mark revoked the kept certificates ``crl`` lists that its signer's key issued; their
-    handlers go (and are logged)."""
+    handlers go (and are logged).
+
+    In ``core.locks``'s order: every certificate's row, then every handler row they
+    authorised (``certificate_revoking``), before the first removal is logged.
+    """
     listed = {entry.serial_number for entry in crl}
     if not listed:
         return 0
-    revoked = 0
-    certificates = ExternalCertificate.objects.select_for_update().filter(
-        issuer_key_sha256=signer_key_sha256, revoked_at__isnull=True
-    )
+    certificates = [
+        certificate
+        for certificate in ExternalCertificate.objects.select_for_update()
+        .filter(issuer_key_sha256=signer_key_sha256, revoked_at__isnull=True)
+        .order_by("pk")
+        if int(certificate.serial, 16) in listed
+    ]
     for certificate in certificates:
-        if int(certificate.serial, 16) in listed:
-            certificate.revoked_at = now
-            certificate.save(update_fields=["revoked_at"])
-            certificate_revoked.send(sender=ExternalCertificate, certificate=certificate)
-            logger.info(
-                "external certificate revoked", root=certificate.root, serial=certificate.serial
-            )
-            revoked += 1
-    return revoked
+        certificate.revoked_at = now
+        certificate.save(update_fields=["revoked_at"])
+        certificate_revoking.send(sender=ExternalCertificate, certificate=certificate)
+    for certificate in certificates:
+        certificate_revoked.send(sender=ExternalCertificate, certificate=certificate)
+        logger.info(
+            "external certificate revoked", root=certificate.root, serial=certificate.serial
+        )
+    return len(certificates)

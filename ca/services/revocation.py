@@ -12,8 +12,8 @@ from ca.choices import RevocationReason
 from ca.models import Certificate
 from ca.problems import CertificateExpired, CertificateRevoked
 from ca.selectors import certificate_x509
-from ca.services.crls import crl_publish
-from ca.signals import certificate_revoked
+from ca.services.crls import crl_lock, crl_publish
+from ca.signals import certificate_revoked, certificate_revoking
 from core.dates import rfc3339
 from core.signed_requests import (
     SignedRequestMalformed,
@@ -33,11 +33,13 @@ def certificate_revoke(
     """Revoke a certificate: log the revocation, then sign a CRL that lists it.
 
     ``actor`` says who asked (``holder`` or ``admin:<username>``) for the service's own logs.
+    Locks in ``core.locks``'s order: the certificate, the handlers it authorised (the
+    directory, on ``certificate_revoking``), the CRL number, and the log's append lock last.
     """
     now = timezone.now().replace(microsecond=0)
     with transaction.atomic(durable=True):
         locked = (
-            Certificate.objects.select_for_update()
+            Certificate.objects.select_for_update(of=("self",))  # not the provider's row
             .select_related("provider")
             .get(pk=certificate.pk)
         )
@@ -45,6 +47,8 @@ def certificate_revoke(
             raise CertificateRevoked(f"Revoked at {rfc3339(locked.revoked_at)}.")
         if locked.not_after <= now:
             raise CertificateExpired("An expired certificate needs no revocation.")
+        certificate_revoking.send(sender=Certificate, certificate=locked)
+        crl_lock()
         entry = log_append_committed(
             kind=EntryKind.REVOCATION,
             label=bytes(locked.label),
