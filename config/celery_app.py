@@ -5,10 +5,11 @@ on transaction commit either way, so a rolled-back change never sends anything.
 """
 
 import os
+import sys
 from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_init
 
 from core.logging import configure_logging
 
@@ -30,3 +31,23 @@ def logging_configure(*, loglevel: int | str | None = None, **_: Any) -> None:
     from django.conf import settings
 
     configure_logging(fmt=settings.RS_LOG_FORMAT, level=loglevel or settings.RS_LOG_LEVEL)
+
+
+@worker_init.connect
+def keys_checked(**_: Any) -> None:
+    """A worker that cannot open the keys refuses to start, as the web service does.
+
+    Its tasks sign (log checkpoints, CRLs): with a wrong ``RS_KEY_PASSPHRASE`` each would fail
+    in turn while the worker looked healthy. Celery logs and swallows exceptions raised by
+    signal receivers, so this exits instead.
+    """
+    from django.core.exceptions import ImproperlyConfigured
+
+    from core.health import keys_open
+
+    try:
+        keys_open()
+    except ImproperlyConfigured as error:
+        sys.stderr.write(f"The worker cannot start: {error}\n")
+        sys.stderr.flush()
+        sys.exit(4)

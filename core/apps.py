@@ -8,3 +8,5 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         # Registered on import: the OpenAPI extensions, and the deployment checks.
         from core import checks, schema  # noqa: F401
+
+        checks.rates_validate()

@@ -1,11 +1,16 @@
-"""System checks of the deployment (``manage.py check --deploy``)."""
+"""System checks of the deployment (``manage.py check --deploy``), and the settings every process
+checks as it starts (:func:`rates_validate`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.checks import Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework.settings import api_settings
+
+from core.throttling import rate_parse
 
 W001_NO_TRUSTED_PROXY = "rs.W001"
 
@@ -27,3 +32,23 @@ def trusted_proxies_check(app_configs: Any = None, **kwargs: Any) -> list[Warnin
             id=W001_NO_TRUSTED_PROXY,
         )
     ]
+
+
+def rates_validate() -> None:
+    """Raise ImproperlyConfigured for a rate setting that does not parse ("N/second|minute|…").
+
+    Run as each process starts (web, worker, commands): a malformed rate would otherwise be
+    found only by the first request that needs it, as a 500.
+    """
+    rates = {
+        f"RS_THROTTLE_{scope.upper()}": rate
+        for scope, rate in api_settings.DEFAULT_THROTTLE_RATES.items()
+    }
+    rates["RS_API_KEY_CREATE_RATE"] = settings.RS_API_KEY_CREATE_RATE
+    for name, rate in rates.items():
+        if rate is None:  # DRF's way of switching a throttle off
+            continue
+        try:
+            rate_parse(str(rate))
+        except ValueError as error:
+            raise ImproperlyConfigured(f"{name}: {error}") from None

@@ -1,5 +1,12 @@
 """Readiness checks for /healthz: the database, the keys and, when one is configured, the broker.
 
+Each probe gives up after ``RS_HEALTH_PROBE_TIMEOUT_SECONDS`` (a database connection it must
+open gets whole seconds, at least 2), so /healthz answers in bounded time however its
+dependencies fail.
+The database is healthy when it answers, takes writes, and no transaction has held the log's
+append lock longer than ``RS_DB_LOCK_TIMEOUT_SECONDS``, past which every writer fails: the probe
+reads the lock table and never takes the lock, so it cannot delay a writer.
+
 The keys are opened once per process (their loaders cache them); a failure is remembered for
 ``KEYS_RECHECK_SECONDS`` so that a probe every second does not pay a key derivation each time.
 :func:`keys_open` is also the startup check of ``manage.py serve`` and of ``config.wsgi``: a
@@ -10,6 +17,7 @@ signs.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from typing import Any
 
@@ -20,9 +28,23 @@ from django.db import connection
 from django.utils.module_loading import import_string
 from kombu import Connection
 
+from core import locks
+from core.database_timeouts import answers_bounded
+
 logger = structlog.get_logger(__name__)
 
-BROKER_TIMEOUT_SECONDS = 2
+# For how long the oldest transaction holding the append lock has run, if one holds it (NULL
+# otherwise). A bigint advisory key is (classid, objid) = (high, low 32 bits), objsubid 1. The
+# service's role sees its own sessions' transactions, which are the writers.
+APPEND_LOCK_QUERY = """
+SELECT extract(epoch FROM clock_timestamp() - min(activity.xact_start))::float8
+  FROM pg_locks AS held JOIN pg_stat_activity AS activity USING (pid)
+ WHERE held.locktype = 'advisory' AND held.granted AND held.objsubid = 1
+   AND held.classid::bigint = %s AND held.objid::bigint = %s
+"""
+# Writers give up after the lock timeout: a holder older than that fails them all. With the
+# lock timeout off they queue instead, and a holder this old already means a stall.
+APPEND_LOCK_STUCK_SECONDS = 5.0
 # The cached loaders of every private key a service process signs with, by dotted path: they
 # belong to apps above core. The CA's root key is not among them: the service never opens it.
 KEY_LOADERS = ("transparency.keys.log_keys", "ca.authority.ca_keys")
@@ -33,13 +55,19 @@ _keys_failed: dict[tuple[str, bytes], tuple[float, dict[str, Any]]] = {}
 
 
 def database_health() -> dict[str, Any]:
-    """One round trip to PostgreSQL."""
+    """One round trip to PostgreSQL, within the probe's timeout: down when it does not answer
+    or when the append lock has been held past the lock timeout."""
+    key = locks.LOG_APPEND
+    bound = settings.RS_HEALTH_PROBE_TIMEOUT_SECONDS
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        with answers_bounded(bound), connection.cursor() as cursor:
+            cursor.execute(APPEND_LOCK_QUERY, [key >> 32, key & 0xFFFF_FFFF])
+            (held_for,) = cursor.fetchone()
     except Exception as error:  # any driver error means "down"; the detail is for operators
         return {"status": "down", "error": type(error).__name__}
+    stuck = settings.RS_DB_LOCK_TIMEOUT_SECONDS or APPEND_LOCK_STUCK_SECONDS
+    if held_for is not None and held_for > stuck:
+        return {"status": "down", "error": "AppendLockHeld"}
     return {"status": "ok", "embedded": settings.RS_EMBEDDED_DATABASE}
 
 
@@ -48,9 +76,10 @@ def broker_health() -> dict[str, Any] | None:
     url = settings.CELERY_BROKER_URL
     if not url:
         return None
+    seconds = settings.RS_HEALTH_PROBE_TIMEOUT_SECONDS
     try:
-        with Connection(url, connect_timeout=BROKER_TIMEOUT_SECONDS) as broker:
-            broker.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
+        with Connection(url, connect_timeout=seconds) as broker:
+            broker.ensure_connection(max_retries=1, timeout=math.ceil(seconds))
     except Exception as error:  # kombu raises transport-specific errors
         return {"status": "down", "error": type(error).__name__}
     return {"status": "ok"}

@@ -263,6 +263,41 @@ DATABASE_CONN_MAX_AGE = env.int("DATABASE_CONN_MAX_AGE", default=60)
 # keep prepared statements (PgBouncer before 1.21 in transaction mode).
 DATABASE_SERVER_SIDE_BINDING = env.bool("DATABASE_SERVER_SIDE_BINDING", default=True)
 
+# Bounded waits toward PostgreSQL (core.database_timeouts, docs/operations.md). gunicorn kills a
+# worker after 30 s (its default timeout) with an HTML 500: every limit below ends a request's
+# wait well before that, with an error answered as a 503 problem.
+# Seconds to open a connection (libpq, whole seconds, at least 2).
+RS_DB_CONNECT_TIMEOUT_SECONDS: int = env.int("RS_DB_CONNECT_TIMEOUT_SECONDS", default=5)
+# TCP keepalives, on our end and the server's: a peer that vanished is noticed after
+# idle + interval * count seconds of silence (30 s) instead of the system's two hours.
+RS_DB_KEEPALIVES_IDLE_SECONDS: int = env.int("RS_DB_KEEPALIVES_IDLE_SECONDS", default=15)
+RS_DB_KEEPALIVES_INTERVAL_SECONDS: int = env.int("RS_DB_KEEPALIVES_INTERVAL_SECONDS", default=5)
+RS_DB_KEEPALIVES_COUNT: int = env.int("RS_DB_KEEPALIVES_COUNT", default=3)
+# The longest a statement may run; the service's take milliseconds, so a statement this slow is
+# an outage, not a workload. Half of gunicorn's timeout. 0: no limit (not for the service).
+RS_DB_STATEMENT_TIMEOUT_SECONDS: float = env.float("RS_DB_STATEMENT_TIMEOUT_SECONDS", default=15)
+# The longest a statement waits for a lock, the log's append lock included: a writer behind a
+# stuck holder fails after this long (503) instead of queueing. Appends hold it for milliseconds.
+RS_DB_LOCK_TIMEOUT_SECONDS: float = env.float("RS_DB_LOCK_TIMEOUT_SECONDS", default=5)
+# A session silent this long inside a transaction is ended by the server, and its locks freed:
+# the bound on how long a stalled holder of the append lock stops every write. No transaction
+# of the service waits on anything but its own statements (integrating 65,536 entries hashes
+# for well under a second between two), so this is far above any real pause.
+RS_DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS: float = env.float(
+    "RS_DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", default=30
+)
+# The longest this process waits for any answer from PostgreSQL before it drops the connection:
+# what the server cannot enforce (a query that never reached it, a server or path that stopped
+# answering). Above the statement timeout, so that the server cancels a slow statement first;
+# with the connect timeout, below gunicorn's 30 s. 0: wait forever.
+RS_DB_ANSWER_TIMEOUT_SECONDS: float = env.float("RS_DB_ANSWER_TIMEOUT_SECONDS", default=20)
+# The statement timeout of long maintenance work (`manage.py migrate`, the benchmarks' loaders:
+# core.database_timeouts.maintenance_timeouts), which also has no idle-in-transaction or answer
+# timeout. 0: none; the operator who runs it watches it.
+RS_DB_MAINTENANCE_STATEMENT_TIMEOUT_SECONDS: float = env.float(
+    "RS_DB_MAINTENANCE_STATEMENT_TIMEOUT_SECONDS", default=0
+)
+
 # The admin's login: axes first, refusing a locked-out attempt before the password is hashed.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -432,6 +467,9 @@ RS_LOG_LEVEL: str = env.str("RS_LOG_LEVEL", default="INFO")
 LOGGING_CONFIG = None  # configured by core.logging.configure_logging below
 
 
+# Seconds each probe of /healthz (the database, the broker) waits before it reports the
+# dependency down: a load balancer's probe gets its answer within a few of these.
+RS_HEALTH_PROBE_TIMEOUT_SECONDS: float = env.float("RS_HEALTH_PROBE_TIMEOUT_SECONDS", default=2.0)
 # True when this process uses the embedded server (no DATABASE_URL); reported by /healthz.
 RS_EMBEDDED_DATABASE = not env.str("DATABASE_URL", default="")
 # The tables' owner, which `manage.py migrate` (and `serve`) connect as; DATABASE_URL's role then
@@ -455,9 +493,28 @@ def database_from_environment() -> dict[str, Any]:
 
 def database_tuned(config: dict[str, Any]) -> dict[str, Any]:
     """Connection settings every process uses, whatever database it points to."""
+    from core.database_timeouts import connection_timeouts, options_joined
+
+    # Django's PostgreSQL backend with an answer timeout (core.postgresql).
+    config["ENGINE"] = "core.postgresql"
     config["CONN_MAX_AGE"] = DATABASE_CONN_MAX_AGE
     config["CONN_HEALTH_CHECKS"] = True
     options = config.setdefault("OPTIONS", {})
+    timeouts = connection_timeouts(
+        connect=RS_DB_CONNECT_TIMEOUT_SECONDS,
+        keepalives_idle=RS_DB_KEEPALIVES_IDLE_SECONDS,
+        keepalives_interval=RS_DB_KEEPALIVES_INTERVAL_SECONDS,
+        keepalives_count=RS_DB_KEEPALIVES_COUNT,
+        statement=RS_DB_STATEMENT_TIMEOUT_SECONDS,
+        lock=RS_DB_LOCK_TIMEOUT_SECONDS,
+        idle_in_transaction=RS_DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+        answer=RS_DB_ANSWER_TIMEOUT_SECONDS,
+    )
+    # DATABASE_URL's own parameters (?connect_timeout=…, ?options=-c…) win over these.
+    given = options.get("options", "")
+    for key, value in timeouts.items():
+        options.setdefault(key, value)
+    options["options"] = options_joined(timeouts["options"], given)
     options["server_side_binding"] = DATABASE_SERVER_SIDE_BINDING
     if DATABASE_SERVER_SIDE_BINDING:
         options["prepare_threshold"] = 5  # psycopg prepares a statement on its 5th run

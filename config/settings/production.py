@@ -49,9 +49,9 @@ if SMS_BACKEND in {
 if not env.str("CELERY_BROKER_URL", default=""):
     raise ImproperlyConfigured("CELERY_BROKER_URL must be set in production (celery worker, beat)")
 RS_EMBEDDED_DATABASE = False
-DATABASES = {"default": database_tuned(env.db("DATABASE_URL"))}
-if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+if env.db("DATABASE_URL")["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL")
+DATABASES = {"default": database_tuned(env.db("DATABASE_URL"))}
 # The tables' owner, for `manage.py migrate`; the service's own role then owns nothing
 # (core.database_roles, docs/deployment.md "Database roles and keys").
 if (

@@ -13,7 +13,7 @@ DEBUG = False
 SECRET_KEY = "test-only-key-0123456789-0123456789-0123456789-0123456789"  # noqa: S105
 DATABASES = {"default": database_from_environment()}
 # Lets the test runner empty the append-only log tables between tests (transparency 0002).
-DATABASES["default"]["OPTIONS"]["options"] = "-c rs.allow_test_truncate=on"
+DATABASES["default"]["OPTIONS"]["options"] += " -c rs.allow_test_truncate=on"
 # Two test runs on one server at once need two test databases (default: test_<name>).
 if env.str("RS_TEST_DATABASE", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env.str("RS_TEST_DATABASE")}

@@ -1,12 +1,18 @@
-"""/healthz reports the database, the keys and, when configured, the broker."""
+"""/healthz reports the database (down too when the log's append lock is stuck), the keys and,
+when configured, the broker."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from typing import Any
 
+import psycopg
 import pytest
+from django.db import connection
 
 from ca.authority import ca_keys
+from core import locks
 from tests.problems import assert_problem
 from transparency.keys import log_keys
 
@@ -58,3 +64,37 @@ def test_missing_keys_are_503(client, settings, tmp_path, keys_reopened):
     settings.RS_KEY_DIR = tmp_path
     body = assert_problem(client.get("/healthz"), 503, "service-unavailable")
     assert body["checks"]["keys"]["status"] == "down"
+
+
+@pytest.fixture
+def append_lock_holder() -> Iterator[psycopg.Connection[Any]]:
+    """Another session, as a writer's, that takes the log's append lock and keeps it (its
+    transaction neither commits nor rolls back) until the test ends."""
+    holder = psycopg.connect(**connection.get_connection_params())
+    holder.execute("SELECT pg_advisory_xact_lock(%s)", [locks.LOG_APPEND])
+    yield holder
+    holder.close()
+
+
+def test_an_append_lock_held_past_the_lock_timeout_is_503(client, settings, append_lock_holder):
+    settings.CELERY_BROKER_URL = ""
+    settings.RS_DB_LOCK_TIMEOUT_SECONDS = 5
+    assert client.get("/healthz").status_code == 200  # just taken: writers still wait for it
+    settings.RS_DB_LOCK_TIMEOUT_SECONDS = 0.2
+    # The holder's transaction began on the server's clock, which no test can move.
+    time.sleep(0.3)
+    body = assert_problem(client.get("/healthz"), 503, "service-unavailable")
+    assert body["checks"]["database"] == {"status": "down", "error": "AppendLockHeld"}
+    append_lock_holder.rollback()
+    assert client.get("/healthz").status_code == 200
+
+
+def test_the_probe_takes_no_lock_a_writer_could_wait_for(client, settings):
+    settings.CELERY_BROKER_URL = ""
+    assert client.get("/healthz").status_code == 200
+    # The test's transaction is still open: a transaction-scoped lock the probe took is held.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'"
+        )
+        assert cursor.fetchone() == (0,)

@@ -115,3 +115,24 @@ def test_gunicorn_starts_with_the_right_passphrase():
         process.communicate(timeout=30)
     # The broker is unreachable (503), but the keys open.
     assert response.json()["checks"]["keys"] == {"status": "ok"}
+
+
+def test_celery_worker_refuses_to_start_with_a_wrong_passphrase():
+    # Before it ever reaches the broker (none listens there): the keys are checked first.
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo"),
+            *("--without-heartbeat", "--without-gossip", "--without-mingle"),
+        ],
+        cwd=ROOT,
+        env=_production(WRONG_PASSPHRASE),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "cannot start" in output and "RS_KEY_PASSPHRASE" in output
+    assert "Traceback" not in output, output
+    assert WRONG_PASSPHRASE not in output

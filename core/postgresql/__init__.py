@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend with an answer timeout (core.database_timeouts)."""
