@@ -1,5 +1,6 @@
-"""Request middleware: one structured log line per request, a cap on request body size, and
-the Content-Security-Policy of HTML pages."""
+"""Request middleware: one structured log line per request, a cap on request body size, a
+database outage answered as a 503 problem on every view, and the Content-Security-Policy of
+HTML pages."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from typing import Any
 
 import structlog
 from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
 from core.logging import ROUTE_ENVIRON_KEY
-from core.problems import problem_response
+from core.outages import DATABASE_ERRORS, database_outage
+from core.problems import database_unavailable_response, problem_response
 
 logger = structlog.get_logger("rs.request")
 
@@ -101,6 +104,38 @@ class RequestSizeLimitMiddleware:
                 detail=f"Request bodies are limited to {limit} bytes.",
             )
         return self.get_response(request)
+
+
+def _query_answered(execute: Callable[..., Any], *args: Any) -> Any:
+    """An ``execute_wrapper``: a query that got an answer tells core.outages so."""
+    result = execute(*args)
+    database_outage.answered()
+    return result
+
+
+class DatabaseOutageMiddleware:
+    """A database that is down or too slow is a 503 problem with Retry-After for every view.
+
+    The API's views get it from their exception handler (core.problems); this does the same for
+    the others (pages, the problem pages, the admin), and Django's handler500 for a middleware
+    (core.problems.handler500), so no outage is ever Django's 500 with a traceback per request.
+    While this process counts an outage, each query is watched, so that the first to be
+    answered after a quiet spell ends it (core.outages); otherwise queries are left alone.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not database_outage.failures:
+            return self.get_response(request)
+        with connection.execute_wrapper(_query_answered):
+            return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, DATABASE_ERRORS):
+            return database_unavailable_response(exception)
+        return None
 
 
 # Pages load only what this service serves: no inline script, no other origin (docs/explorer.md).

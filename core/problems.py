@@ -4,11 +4,15 @@ Domain errors are :class:`Problem` subclasses carrying a stable ``slug`` (the la
 the ``type`` URI), a title and a status. :func:`problem_exception_handler` renders those and
 every DRF and Django error as ``application/problem+json``; :func:`handler404` and friends do
 the same for errors raised outside DRF views, so no HTML error page or stack trace leaks out.
+A database that is down or does not answer in time is ``service-unavailable`` (503) with
+``Retry-After``, wherever it fails (:func:`database_unavailable_response`; core.outages logs it
+once per outage).
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import structlog
@@ -16,6 +20,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf
+
+from core.outages import DATABASE_ERRORS, database_outage, retry_after
 
 logger = structlog.get_logger(__name__)
 
@@ -38,6 +44,26 @@ class ServiceUnavailable(Problem):
     slug = "service-unavailable"
     title = "Service unavailable"
     status_code = 503
+
+
+class DependencyUnavailable(ServiceUnavailable):
+    """The database or the cache is down: core.outages logs the outage once, so its answers
+    are not logged one by one (Django logs every 5xx answer otherwise)."""
+
+
+def database_unavailable(error: BaseException) -> DependencyUnavailable:
+    """The problem a database outage answers, the failure counted in the outage."""
+    database_outage.failed(error)
+    seconds = retry_after()
+    return DependencyUnavailable(
+        f"The database is unavailable; retry in {seconds} s.", retry_after=seconds
+    )
+
+
+def _logged_as_outage(response: HttpResponse) -> HttpResponse:
+    # Django's own flag (django.utils.log.log_response): the answer is not logged again.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 # Stable slugs for DRF's own exceptions; the slug is part of our public API.
@@ -137,8 +163,11 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRe
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf.PermissionDenied()
+    elif isinstance(exc, DATABASE_ERRORS):
+        exc = database_unavailable(exc)
     if not isinstance(exc, drf.APIException):
-        # A bug, or a dependency down: log it with its traceback, tell the client nothing more.
+        # A bug: log it with its traceback, tell the client nothing more. (A database that is
+        # down is a 503 above, logged once per outage by core.outages.)
         logger.exception("unhandled error in API view", view=type(context.get("view")).__name__)
         set_rollback()
         return problem_response(
@@ -175,7 +204,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRe
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
         headers["WWW-Authenticate"] = 'Bearer realm="api"'
     set_rollback()
-    return problem_response(
+    response = problem_response(
         slug=slug,
         title=title,
         status=exc.status_code,
@@ -183,6 +212,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRe
         headers=headers,
         **extensions,
     )
+    return _logged_as_outage(response) if isinstance(exc, DependencyUnavailable) else response
 
 
 # --- Errors raised outside DRF views (URL resolution, middleware, plain Django views) -----------
@@ -204,7 +234,26 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
     )
 
 
+def database_unavailable_response(error: BaseException) -> HttpResponse:
+    """503 ``service-unavailable`` with ``Retry-After``, for a database error outside DRF."""
+    problem = database_unavailable(error)
+    response = problem_response(
+        slug=problem.slug,
+        title=problem.title,
+        status=problem.status_code,
+        detail=str(problem.detail),
+        headers={"Retry-After": str(problem.extensions["retry_after"])},
+        **problem.extensions,
+    )
+    return _logged_as_outage(response)
+
+
 def handler500(request: HttpRequest) -> HttpResponse:
+    # Django calls this from inside its handler of the exception: a database outage that
+    # reached it from a middleware is a 503 too.
+    error = sys.exc_info()[1]
+    if isinstance(error, DATABASE_ERRORS):
+        return database_unavailable_response(error)
     return problem_response(
         slug="server-error",
         title="Internal server error",

@@ -4,7 +4,8 @@ Each view documents its own outcomes with ``extend_schema``. :class:`AutoSchema`
 errors that come from the machinery every view shares, so that no view has to repeat them and
 none can forget them: 401 where an API key is required, 403 where its scope is checked (and
 the operation's ``x-required-scope`` names the scope), 429 where a throttle applies, 400, 413
-and 415 where a request body is parsed, and 500. Every problem is documented as
+and 415 where a request body is parsed, 500, and 503 (the database down or too slow, with
+``Retry-After``). Every problem is documented as
 ``application/problem+json`` (RFC 9457 §3), the content type it is served with.
 """
 
@@ -119,7 +120,8 @@ class AutoSchema(SpectacularAutoSchema):
         return responses
 
     def _shared_problems(self) -> dict[int, OpenApiResponse]:
-        """The errors that come from authentication, throttles, parsers and the server."""
+        """The errors that come from authentication, throttles, parsers and the server (and
+        its database: an outage is 503 on every operation, core.outages)."""
         shared: dict[int, OpenApiResponse] = {}
         if self.method in BODY_METHODS and self.get_request_serializer() is not None:
             shared[400] = problem("Malformed request body")
@@ -132,6 +134,7 @@ class AutoSchema(SpectacularAutoSchema):
         if self.view.get_throttles():
             shared[429] = problem("Rate limited; see Retry-After")
         shared[500] = problem("Internal error; it has been logged")
+        shared[503] = problem("The database is down or too slow; see Retry-After")
         return shared
 
     def _required_scope(self) -> str | None:

@@ -13,23 +13,35 @@ Whom a per-IP limit counts is decided here once, for the throttles and for the c
 (``ca.limits``): :func:`client_address` reads the address a trusted proxy wrote
 (``RS_TRUSTED_PROXIES``), and :func:`client_network` counts an IPv6 /64, what one subscriber
 line or one host is given, as one client; IPv4 stays one client per address.
+
+When the cache cannot be reached, each throttle goes the way its ``when_cache_down`` says, the
+one place that decides it (docs/security.md, "Limits while the cache is down"): most count in
+this process instead, under the same keys, so lookups and log reads keep answering with at most
+the rate times the number of processes; those on endpoints that send SMS refuse with 503, as an
+SMS flood costs money and reaches people. The cache is then left alone for
+``RS_OUTAGE_RETRY_AFTER_SECONDS``, and the outage is logged once (core.outages).
 """
 
 from __future__ import annotations
 
 import abc
+import enum
 import ipaddress
 import re
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.utils.crypto import salted_hmac
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
+
+from core.outages import CACHE_ERRORS, cache_outage, retry_after
 
 if TYPE_CHECKING:  # rest_framework.views imports this module through its settings
     from rest_framework.views import APIView
@@ -129,17 +141,89 @@ def gcra_spend(
     return 0.0, arrival + interval
 
 
-def gcra_allow(key: str, *, interval: float, burst: int, now: float) -> float:
+class WhenCacheDown(enum.Enum):
+    """What a throttle does while the shared cache cannot be reached."""
+
+    COUNT_IN_PROCESS = "count in each process"
+    """The same buckets under the same keys, each process its own: the endpoint keeps answering,
+    and a client gets at most the rate times the number of processes."""
+    REFUSE = "refuse"
+    """503 ``service-unavailable`` with Retry-After: for what must never run unlimited."""
+
+
+# The throttles' buckets while the shared cache is down: this process's own, the least recently
+# used dropped first once there are this many (a client forgotten is a client let through).
+PROCESS_BUCKETS_MAX = 100_000
+process_buckets = LocMemCache(
+    "rs-throttles-in-process", {"OPTIONS": {"MAX_ENTRIES": PROCESS_BUCKETS_MAX}}
+)
+
+
+def buckets_get(keys: list[str], *, when_down: WhenCacheDown) -> tuple[BaseCache, dict[str, Any]]:
+    """The stored values of ``keys``, and the cache that holds them: the shared one, or while it
+    is down (and for ``RS_OUTAGE_RETRY_AFTER_SECONDS`` after it last failed) this process's.
+
+    Raises ``service-unavailable`` instead if the throttle refuses while the cache is down.
+    """
+    if not cache_outage.recent:
+        try:
+            stored = cache.get_many(keys)
+        except CACHE_ERRORS as error:
+            cache_outage.failed(error)
+        else:
+            cache_outage.answered()
+            return cache, stored
+    if when_down is WhenCacheDown.REFUSE:
+        # Here: core.problems imports rest_framework, whose settings import this module.
+        from core.problems import DependencyUnavailable
+
+        seconds = retry_after()
+        raise DependencyUnavailable(
+            f"Rate limits cannot be counted right now; retry in {seconds} s.",
+            retry_after=seconds,
+        )
+    return process_buckets, process_buckets.get_many(keys)
+
+
+def buckets_set(store: BaseCache, values: dict[str, Any], *, timeout: int) -> None:
+    """Write ``values`` to the cache they were read from; to this process's if that fails."""
+    try:
+        _cache_set(store, values, timeout=timeout)
+    except CACHE_ERRORS as error:
+        cache_outage.failed(error)
+        _cache_set(process_buckets, values, timeout=timeout)
+
+
+def _cache_set(store: BaseCache, values: dict[str, Any], *, timeout: int) -> None:
+    if len(values) == 1:  # one command to Redis, where set_many sends a pipeline of two
+        [(key, value)] = values.items()
+        store.set(key, value, timeout=timeout)
+    else:
+        store.set_many(values, timeout=timeout)
+
+
+def gcra_allow(
+    key: str,
+    *,
+    interval: float,
+    burst: int,
+    now: float,
+    when_down: WhenCacheDown = WhenCacheDown.COUNT_IN_PROCESS,
+) -> float:
     """Spend one cell of the GCRA bucket ``key`` in the cache; 0 if allowed, else the seconds to
     wait. The cache keeps the bucket no longer than a full bucket takes to drain."""
-    delay, arrival = gcra_spend(cache.get(key), interval=interval, burst=burst, now=now)
+    store, stored = buckets_get([key], when_down=when_down)
+    delay, arrival = gcra_spend(stored.get(key), interval=interval, burst=burst, now=now)
     if not delay:
-        cache.set(key, arrival, timeout=int(interval * burst) + 1)
+        buckets_set(store, {key: arrival}, timeout=int(interval * burst) + 1)
     return delay
 
 
 class _ConfiguredRateThrottle(BaseThrottle, abc.ABC):
     scope: str
+    # Every throttle keeps answering per process when the cache is down, but those of the
+    # endpoints that send SMS (SMS_SENDING_THROTTLES).
+    when_cache_down = WhenCacheDown.COUNT_IN_PROCESS
     timer = staticmethod(time.time)
 
     @abc.abstractmethod
@@ -154,7 +238,13 @@ class _ConfiguredRateThrottle(BaseThrottle, abc.ABC):
             return True
         count, period = rate_parse(str(rate))
         # A rate of N per period lets N requests through at once, then one every period/N.
-        self.delay = gcra_allow(key, interval=period / count, burst=count, now=self.timer())
+        self.delay = gcra_allow(
+            key,
+            interval=period / count,
+            burst=count,
+            now=self.timer(),
+            when_down=self.when_cache_down,
+        )
         return not self.delay
 
     def wait(self) -> float | None:
@@ -183,6 +273,24 @@ class ClientIpRateThrottle(_ConfiguredRateThrottle):
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
         return f"throttle:{self.scope}:{client_network(client_address(request))}"
+
+
+class SmsApiKeyRateThrottle(ApiKeyRateThrottle):
+    """The per-key rate of an endpoint that sends SMS: refused while the cache is down."""
+
+    when_cache_down = WhenCacheDown.REFUSE
+
+
+class SmsClientIpRateThrottle(ClientIpRateThrottle):
+    """The per-client rate of an endpoint that sends SMS: refused while the cache is down."""
+
+    when_cache_down = WhenCacheDown.REFUSE
+
+
+# The throttles of every endpoint that sends an SMS (challenge creation, and any resend): the
+# API's own two rates, counted under the same keys, refusing rather than counting per process.
+# The challenge limits in the database (ca.limits) apply on top, cache or no cache.
+SMS_SENDING_THROTTLES: list[type[BaseThrottle]] = [SmsApiKeyRateThrottle, SmsClientIpRateThrottle]
 
 
 class LogReadRateThrottle(ClientIpRateThrottle):
@@ -241,7 +349,7 @@ class LookupDistinctRateThrottle(LookupRateThrottle):
             keys += [seen_key, distinct_key]
         if not keys:
             return True
-        stored = cache.get_many(keys)
+        store, stored = buckets_get(keys, when_down=self.when_cache_down)
         now = self.timer()
         buckets: dict[str, float] = {}
         keep = 1  # seconds the buckets are kept: until the slower one has drained
@@ -265,11 +373,11 @@ class LookupDistinctRateThrottle(LookupRateThrottle):
                 buckets[distinct_key] = arrival
                 keep = max(keep, int(interval * burst) + 1)
         if buckets:  # the lookup's cell is spent even when the distinct brake refuses
-            cache.set_many(buckets, timeout=keep)
+            buckets_set(store, buckets, timeout=keep)
         if self.delay:
             return False
-        if charged:
-            cache.set(seen_key, 1, timeout=settings.RS_THROTTLE_LOOKUP_SEEN_SECONDS)
+        if charged and seen_key is not None:
+            buckets_set(store, {seen_key: 1}, timeout=settings.RS_THROTTLE_LOOKUP_SEEN_SECONDS)
         return True
 
     def _seen_key(self, provider: int, text: object) -> str | None:

@@ -48,12 +48,18 @@ def log_heads_forgotten() -> None:
     Django cache) an earlier test saw, perhaps at another time of its own (time-machine)."""
     from django.core.cache import cache
 
+    from core.outages import cache_outage, database_outage
+    from core.throttling import process_buckets
     from providers.selectors import api_key_cache_clear
     from transparency.selectors import cache_clear
 
     cache_clear()
     api_key_cache_clear()
     cache.clear()
+    # Nor an outage an earlier test provoked, nor what the throttles counted during it.
+    cache_outage.forget()
+    database_outage.forget()
+    process_buckets.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,9 @@
 """The figures the pages draw: selectors' rows turned into charts over whole periods.
 
 The explorer's charts are public, so they are kept in the cache for ``PUBLIC_SECONDS``: a
-burst of visitors costs one grouped query per chart and minute, not one per visit. The
-operator dashboard reads afresh on every load.
+burst of visitors costs one grouped query per chart and minute, not one per visit (each visit,
+while the cache is down: core.outages.cached). The operator dashboard reads afresh on every
+load.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.core.cache import cache
 from django.utils import timezone
 
 from ca.selectors import (
@@ -22,6 +22,7 @@ from ca.selectors import (
     challenge_volume_by_hour,
     delivery_errors,
 )
+from core.outages import cached
 from directory.metrics import lookups_by_provider_hour
 from resolution.protocol.entries import EntryKind
 from transparency.selectors import (
@@ -93,12 +94,11 @@ class LogFigures:
 
 def log_figures(period: Period) -> LogFigures:
     """The log's growth and its entries per kind over ``period`` (cached for a minute)."""
-    key = f"web:log-figures:{period.name}"
-    figures: LogFigures | None = cache.get(key)
-    if figures is None:
-        figures = _log_figures(period, timezone.now())
-        cache.set(key, figures, PUBLIC_SECONDS)
-    return figures
+    return cached(
+        f"web:log-figures:{period.name}",
+        lambda: _log_figures(period, timezone.now()),
+        timeout=PUBLIC_SECONDS,
+    )
 
 
 def _log_figures(period: Period, now: datetime) -> LogFigures:

@@ -45,7 +45,7 @@ from ca.services.revocation import certificate_revoke_signed
 from ca.sms.twilio import twilio_signature_valid
 from core.schema import problem
 from core.signed_requests import JoseParser
-from core.throttling import CaReadRateThrottle, client_address
+from core.throttling import SMS_SENDING_THROTTLES, CaReadRateThrottle, client_address
 from providers.authentication import caller_provider
 from providers.permissions import DirectoryScope, LookupScope
 
@@ -64,6 +64,8 @@ class ChallengesApi(APIView):
     """Start an SMS challenge: the number receives a one-time code."""
 
     permission_classes = [DirectoryScope]
+    # The API's rates, refused (503) rather than counted per process while the cache is down.
+    throttle_classes = SMS_SENDING_THROTTLES
 
     @extend_schema(
         operation_id="challenges_start",
@@ -73,6 +75,7 @@ class ChallengesApi(APIView):
             400: problem("Malformed, invalid or not mobile number"),
             403: problem("SMS to the number's country is not allowed"),
             429: problem("A limit per number, provider, client IP or country was reached"),
+            503: problem("The database or the cache is down; see Retry-After"),
         },
     )
     def post(self, request: Request) -> Response:

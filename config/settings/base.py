@@ -235,6 +235,8 @@ MIDDLEWARE = [
     # Last: turns a login axes refused (web.admin_login) into its 429 page.
     "axes.middleware.AxesMiddleware",
 ]
+    # A database outage is a 503 problem on pages too, not Django's 500 (core.outages).
+    "core.middleware.DatabaseOutageMiddleware",
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -340,6 +342,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("RS_MAX_REQUEST_BYTES", default=64 * 1024)
 # --- Cache (throttles and rate limits must be shared across processes in production) ----------
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://rs")}
+
+# --- Outages of the database and the cache (core.outages) -------------------------------------
+
+# The Retry-After, in seconds, of the 503 answered while the database is down (or the cache, on
+# the endpoints that send SMS); also how long either must answer without a failure before its
+# outage is logged as over, and how long the throttles leave a failed cache alone (they count
+# in each process meanwhile) before trying it again.
+RS_OUTAGE_RETRY_AFTER_SECONDS: int = env.int("RS_OUTAGE_RETRY_AFTER_SECONDS", default=5)
 
 # --- REST API -------------------------------------------------------------------------------
 
