@@ -222,6 +222,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestLogMiddleware",
+    # A database outage is a 503 problem on pages too, not Django's 500 (core.outages).
+    "core.middleware.DatabaseOutageMiddleware",
     "core.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.ContentSecurityPolicyMiddleware",
@@ -235,8 +237,6 @@ MIDDLEWARE = [
     # Last: turns a login axes refused (web.admin_login) into its 429 page.
     "axes.middleware.AxesMiddleware",
 ]
-    # A database outage is a 503 problem on pages too, not Django's 500 (core.outages).
-    "core.middleware.DatabaseOutageMiddleware",
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
