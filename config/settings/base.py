@@ -135,6 +135,14 @@ RS_CHALLENGE_LIMIT_COUNTRY: str = env.str("RS_CHALLENGE_LIMIT_COUNTRY", default=
 RS_SMS_MAX_RETRIES: int = env.int("RS_SMS_MAX_RETRIES", default=5)
 RS_SMS_RETRY_BACKOFF_SECONDS: int = env.int("RS_SMS_RETRY_BACKOFF_SECONDS", default=2)
 
+# The outbox (outbox.services): every message leaving the process, a challenge's SMS included.
+# Seconds between two dispatches by beat (besides the one each commit asks for at once).
+RS_OUTBOX_DISPATCH_SECONDS: float = env.float("RS_OUTBOX_DISPATCH_SECONDS", default=2.0)
+# Seconds a dispatcher holds a message it is sending: a killed dispatcher's message is sent again
+# once they pass. Must exceed the longest send (TWILIO_TIMEOUT_SECONDS), or a slow send may be
+# overtaken by a second one.
+RS_OUTBOX_LEASE_SECONDS: float = env.float("RS_OUTBOX_LEASE_SECONDS", default=20.0)
+
 # Twilio (SMS_BACKEND=twilio). Authenticate with the account's auth token, or with an API key
 # (TWILIO_API_KEY_SID + TWILIO_API_KEY_SECRET); the auth token is still needed to check the
 # X-Twilio-Signature of delivery callbacks. Send from a number or a Messaging Service.
@@ -213,6 +221,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "core",
+    "outbox",
     "providers",
     "directory",
     "ca",
@@ -433,6 +442,13 @@ CELERY_TIMEZONE = "UTC"
 # Workers and beat keep core.logging's redacting handler (config.celery_app) on the root logger.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    # Send what the outbox holds that is due: retries, and messages whose kick never reached a
+    # worker (the broker was down at commit). Idempotent, safe in several workers at once.
+    "outbox-dispatch": {
+        "task": "outbox.tasks.outbox_dispatch",
+        "schedule": RS_OUTBOX_DISPATCH_SECONDS,
+        "options": {"expires": RS_OUTBOX_DISPATCH_SECONDS},  # the next run does the same
+    },
     # Hash new log entries into tiles and sign a checkpoint: the merge delay is about 1 s.
     "log-integrate": {
         "task": "transparency.tasks.log_integrate",
