@@ -6,5 +6,10 @@ class CaConfig(AppConfig):
     verbose_name = "Certificate authority"
 
     def ready(self) -> None:
-        # Registered in every process, web ones included: services queue them by name.
+        # Registered in every process, web ones included: beat and the workers run them.
         from ca import tasks  # noqa: F401
+        from ca.services.delivery import challenge_sms_sender
+        from outbox.senders import sender_register
+
+        # Whoever dispatches the outbox sends challenge SMS.
+        sender_register(challenge_sms_sender())

@@ -1,8 +1,9 @@
 """One-time SMS codes: made by a CSPRNG, kept only as an HMAC, sealed on their way to the sender.
 
-The code must reach the task that sends the SMS, which may run on another machine through the
-broker; it travels sealed (AES-GCM under a key derived from ``SECRET_KEY``, bound to the
-challenge id), so neither the broker nor a task log ever holds it in clear.
+The code must reach the worker that sends the SMS, which may run on another machine; it waits
+in the outbox's row (``outbox.models.Message``) sealed (AES-GCM under a key derived from
+``SECRET_KEY``, bound to the challenge id), so neither the database, the admin nor a log ever
+holds it in clear, and the broker never holds it at all.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def _seal_key() -> AESGCM:
 
 
 def code_seal(challenge_id: uuid.UUID, code: str) -> str:
-    """The code encrypted for the SMS task (URL-safe base64 of nonce and ciphertext)."""
+    """The code encrypted for its SMS's outbox message (URL-safe base64 of nonce and ciphertext)."""
     nonce = secrets.token_bytes(_NONCE_BYTES)
     sealed = nonce + _seal_key().encrypt(nonce, code.encode(), challenge_id.bytes)
     return base64.urlsafe_b64encode(sealed).decode()

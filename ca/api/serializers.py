@@ -37,6 +37,12 @@ class ChallengeOutput(serializers.Serializer[Challenge]):
         source="delivery_status",
         help_text="queued, retrying, accepted, sent, delivered, undelivered or failed",
     )
+    delivery_error = serializers.CharField(
+        help_text=(
+            "Why the SMS is being retried or failed (e.g. the SMS provider's error code, or "
+            "that it could not be sent before the challenge expired); empty otherwise"
+        ),
+    )
 
     def get_attempts_left(self, challenge: Challenge) -> int:
         from django.conf import settings

@@ -1,4 +1,4 @@
-"""Challenges: start one (its SMS queued on commit), answer it with the code."""
+"""Challenges: start one (its SMS written to the outbox with it), answer it with the code."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import uuid
 from datetime import timedelta
 
 import structlog
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -26,17 +25,14 @@ from ca.problems import (
     ChallengeUsed,
     CountryNotAllowed,
 )
+from ca.services.delivery import CHALLENGE_SMS
 from core.numbers import mobile_number_parse
 from core.problems import Problem
-from core.tasks import enqueue_on_commit
 from core.throttling import client_network
+from outbox.services import message_enqueue
 from providers.models import Provider
 
 logger = structlog.get_logger(__name__)
-
-# The task sending a challenge's SMS (ca.tasks, registered by ca.apps); it calls
-# ca.services.delivery, so it is queued by name: services do not import tasks.
-SMS_SEND_TASK = "ca.tasks.challenge_sms_send"
 
 
 def _limited_keys(
@@ -97,7 +93,9 @@ def _limited_keys(
 def challenge_start(*, provider: Provider, number: str, client_ip: str) -> Challenge:
     """Start a challenge for ``number`` and queue its SMS; every limit is checked first.
 
-    ``client_ip`` is the caller's address (``core.throttling.client_address``).
+    The SMS is an outbox message written in the challenge's transaction, its code sealed
+    (``ca.codes``): a challenge acknowledged is an SMS that will be sent, or recorded as failed
+    with the reason. ``client_ip`` is the caller's address (``core.throttling.client_address``).
     """
     phone = mobile_number_parse(number)
     allowed = {code.strip().upper() for code in settings.RS_CHALLENGE_COUNTRIES}
@@ -124,8 +122,11 @@ def challenge_start(*, provider: Provider, number: str, client_ip: str) -> Chall
             created_at=now,
             expires_at=now + timedelta(seconds=settings.RS_CHALLENGE_LIFETIME_SECONDS),
         )
-        enqueue_on_commit(
-            current_app.tasks[SMS_SEND_TASK], str(challenge_id), code_seal(challenge_id, code)
+        message_enqueue(
+            kind=CHALLENGE_SMS,
+            reference=str(challenge_id),
+            payload={"sealed_code": code_seal(challenge_id, code)},
+            deadline=challenge.expires_at,
         )
     logger.info(
         "challenge started",

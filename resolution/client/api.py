@@ -71,6 +71,8 @@ class Challenge:
     expires_at: datetime
     attempts_left: int
     delivery: str
+    # Why the SMS is being retried or failed; "" otherwise (and from a service that predates it).
+    delivery_error: str = ""
 
 
 @dataclass(frozen=True)
@@ -374,6 +376,7 @@ def _challenge(reader: _Reader) -> Challenge:
         expires_at=reader.moment("expires_at"),
         attempts_left=reader.integer("attempts_left"),
         delivery=reader.text("delivery"),
+        delivery_error=reader.text("delivery_error") if "delivery_error" in reader.data else "",
     )
 
 

@@ -411,16 +411,29 @@ def test_sms_failures_are_recorded_on_the_challenge(api_client: Any, sms_outbox:
     assert stored.delivery_status == DeliveryStatus.FAILED
     assert "21211" in stored.delivery_error
     assert sms_outbox == []
+    # The challenge's client sees it, and why.
+    answer = api_client.get(f"/v1/challenges/{body['id']}").json()
+    assert answer["delivery"] == "failed"
+    assert answer["delivery_error"] == "21211: invalid 'To' number"
 
 
 def test_temporary_sms_failures_are_retried(api_client: Any, sms_outbox: list[Any]) -> None:
     from ca.sms import SmsTemporaryError, locmem
+    from outbox.services import outbox_dispatch
 
     locmem.failures.extend([SmsTemporaryError("503", "down"), SmsTemporaryError("timeout", "t")])
-    body = challenge_started(api_client)
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        body = challenge_started(api_client)  # the first attempt, after the commit
+        answer = api_client.get(f"/v1/challenges/{body['id']}").json()
+        assert answer["delivery"] == "retrying" and answer["delivery_error"] == "503: down"
+        # The next attempts: RS_SMS_RETRY_BACKOFF_SECONDS (2 s), then twice that, at most.
+        for wait in (2, 4):
+            clock.shift(timedelta(seconds=wait))
+            outbox_dispatch()
     stored = Challenge.objects.get(pk=body["id"])
     assert stored.delivery_status == DeliveryStatus.ACCEPTED
     assert stored.delivery_attempts == 3
+    assert stored.delivery_error == ""
     assert len(sms_outbox) == 1
 
 
@@ -428,15 +441,61 @@ def test_a_provider_outage_ends_in_a_recorded_failure(
     api_client: Any, sms_outbox: list[Any], settings: Any
 ) -> None:
     from ca.sms import SmsTemporaryError, locmem
+    from outbox.services import outbox_dispatch
 
     settings.RS_SMS_MAX_RETRIES = 2
     locmem.failures.extend([SmsTemporaryError("503", "down")] * 3)
-    body = challenge_started(api_client)
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        body = challenge_started(api_client)
+        for wait in (2, 4):
+            clock.shift(timedelta(seconds=wait))
+            outbox_dispatch()
     stored = Challenge.objects.get(pk=body["id"])
     assert stored.delivery_status == DeliveryStatus.FAILED
-    assert "down" in stored.delivery_error
+    assert stored.delivery_error == "gave up after 3 attempts: 503: down"
     assert locmem.failures == []
     assert sms_outbox == []
+
+
+def test_an_sms_not_sent_before_the_challenge_expires_ends_as_failed(
+    api_client: Any, sms_outbox: list[Any]
+) -> None:
+    """The SMS provider is down for longer than the challenge lives: the challenge ends as
+    failed, with the reason, rather than "retrying" for ever."""
+    from ca.sms import SmsTemporaryError, locmem
+    from outbox.services import outbox_dispatch
+
+    locmem.failures.extend([SmsTemporaryError("503", "down")] * 100)
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        body = challenge_started(api_client)
+        for _ in range(4):  # the retries that fit before it expires
+            clock.shift(timedelta(minutes=2))
+            outbox_dispatch()
+        clock.shift(timedelta(minutes=2))
+        outbox_dispatch()
+        answer = api_client.get(f"/v1/challenges/{body['id']}").json()
+    assert answer["delivery"] == "failed"
+    assert answer["delivery_error"] == "expired before it could be sent (last error: 503: down)"
+    assert sms_outbox == []
+
+
+def test_an_sms_whose_kick_was_lost_is_sent_by_beats_dispatch(
+    provider: Any, sms_outbox: list[Any]
+) -> None:
+    """The commit's kick never reached a worker (a broker down): the outbox's row is still
+    there, and the next dispatch sends it."""
+    from ca.services.challenges import challenge_start
+    from outbox.services import outbox_dispatch
+    from tests.ca.flow import CLIENT_IP
+
+    # Outside ``committed()``: the test's transaction never commits, so no kick runs.
+    challenge = challenge_start(provider=provider, number=NUMBER, client_ip=CLIENT_IP)
+    assert sms_outbox == []
+    assert Challenge.objects.get(pk=challenge.pk).delivery_status == DeliveryStatus.QUEUED
+
+    assert outbox_dispatch()["sent"] == 1
+    assert [message.reference for message in sms_outbox] == [str(challenge.pk)]
+    assert Challenge.objects.get(pk=challenge.pk).delivery_status == DeliveryStatus.ACCEPTED
 
 
 # Real commits: each request runs on its own database connection, in its own thread.

@@ -25,7 +25,6 @@ from django.utils import timezone
 
 from ca.models import Crl, PassportSeen
 from ca.passports import x5u_cache_clear
-from ca.services.challenges import SMS_SEND_TASK
 from ca.services.crls import crl_refresh
 from ca.services.passports import passport_seen_record
 from config.celery_app import app as celery_app
@@ -236,13 +235,13 @@ def test_of_concurrent_checks_of_one_passport_exactly_one_records_it(
 
 
 def test_task_names_are_unchanged_and_registered() -> None:
-    # Services queue the SMS task by name; beat and the workers know every task by its name.
+    # A commit queues the outbox's dispatch by name; beat and the workers know every task by it.
     names = {
-        SMS_SEND_TASK,
+        "outbox.tasks.outbox_dispatch",
         "ca.tasks.crl_refresh",
         "ca.tasks.external_crls_refresh",
         "ca.tasks.passports_seen_prune",
     }
     assert names <= set(celery_app.tasks)
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert names - {SMS_SEND_TASK} <= scheduled
+    assert names <= scheduled

@@ -19,11 +19,12 @@ Worker = subprocess.Popen[str]
 
 @pytest.fixture
 def start_worker(transactional_db: None) -> Iterator[Callable[..., Worker]]:
-    """``start_worker(**env)``: a `celery worker` process on the test database and the
-    configured broker, with extra environment variables; stopped after the test."""
+    """``start_worker(*options, **env)``: a `celery worker` process on the test database and
+    the configured broker, with extra command-line options (``"--beat", "--schedule", path``)
+    and environment variables; stopped after the test."""
     started: list[Worker] = []
 
-    def start(**env: str) -> Worker:
+    def start(*options: str, **env: str) -> Worker:
         app.control.purge()  # a previous run's leftovers must not satisfy this test
         process = subprocess.Popen(
             [
@@ -40,6 +41,7 @@ def start_worker(transactional_db: None) -> Iterator[Callable[..., Worker]]:
                 "--without-heartbeat",
                 "--without-gossip",
                 "--without-mingle",
+                *options,
             ],
             cwd=ROOT,
             env=child_env() | env,

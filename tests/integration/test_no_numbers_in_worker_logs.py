@@ -15,8 +15,8 @@ import pytest
 from django.db import connection
 
 from ca.choices import DeliveryStatus
-from ca.services.challenges import SMS_SEND_TASK
 from config.celery_app import app
+from outbox.services import DISPATCH_TASK
 from tests.ca.flow import NUMBER, challenge_started
 from tests.ca.twilio_api import twilio_api, twilio_error
 from tests.integration.conftest import ROOT
@@ -82,8 +82,8 @@ def test_worker_and_beat_print_no_number(
         twilio.responses.append(twilio_error(503, 20503, quoted))
         worker = start_worker(**_twilio_env(twilio.base_url))
         # A task whose arguments are numbers: the worker logs them when it receives the task,
-        # and again when it fails (they are no challenge id). It runs before the SMS task.
-        app.send_task(SMS_SEND_TASK, args=[NUMBER, " ".join(NEVER_PRINTED)])
+        # and again when it fails (the dispatch takes none). It runs before the SMS's dispatch.
+        app.send_task(DISPATCH_TASK, args=[NUMBER, " ".join(NEVER_PRINTED)])
 
         body = challenge_started(api_client)
         _wait_for(body["id"], DeliveryStatus.ACCEPTED, worker)
@@ -103,7 +103,7 @@ def test_worker_and_beat_print_no_number(
     # The worker printed the arguments it was given, masked, the retry and the delivery, and
     # ran what beat sent.
     assert worked.count("[number] [number] [number] [number] [number]") == 2  # received, failed
-    assert "raised unexpected: ValueError" in worked
+    assert "raised unexpected: TypeError" in worked
     assert "challenge sms retrying" in worked and "challenge sms sent" in worked
     assert "transparency.tasks.log_integrate" in worked
     assert "Sending due task log-integrate" in scheduled

@@ -1,11 +1,13 @@
 """Challenge SMS sent by a real Celery worker through the real ``twilio`` library, retried with
-backoff through the broker while the stand-in for Twilio's API fails."""
+backoff by the outbox's dispatches (beat's, in the worker) while the stand-in for Twilio's API
+fails."""
 
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,7 +37,13 @@ def _twilio_env(base_url: str) -> dict[str, str]:
         "TWILIO_FROM_NUMBER": "+15005550006",
         "RS_SMS_RETRY_BACKOFF_SECONDS": "1",
         "RS_SMS_MAX_RETRIES": "3",
+        "RS_OUTBOX_DISPATCH_SECONDS": "1",
     }
+
+
+def _beat_options(tmp_path: Path) -> tuple[str, ...]:
+    """A worker's options to run beat's schedule too (``-B``), its state in ``tmp_path``."""
+    return ("--beat", "--schedule", str(tmp_path / "beat-schedule"))
 
 
 def _wait_for(challenge_id: str, status: DeliveryStatus, worker: Any) -> Challenge:
@@ -51,16 +59,16 @@ def _wait_for(challenge_id: str, status: DeliveryStatus, worker: Any) -> Challen
 
 
 def test_the_worker_retries_a_failing_provider_then_delivers(
-    start_worker: Callable[..., Any], api_client: Any
+    start_worker: Callable[..., Any], api_client: Any, tmp_path: Path
 ) -> None:
     with twilio_api() as twilio:
         twilio.responses.extend(
             [twilio_error(503, 20503, "Service unavailable"), twilio_error(500, 20500, "Error")]
         )
-        worker = start_worker(**_twilio_env(twilio.base_url))
+        worker = start_worker(*_beat_options(tmp_path), **_twilio_env(twilio.base_url))
         started = time.monotonic()
 
-        body = challenge_started(api_client)  # queued on commit, to the broker
+        body = challenge_started(api_client)  # in the outbox; its dispatch queued on commit
         challenge = _wait_for(body["id"], DeliveryStatus.ACCEPTED, worker)
         elapsed = time.monotonic() - started
 
@@ -75,11 +83,11 @@ def test_the_worker_retries_a_failing_provider_then_delivers(
 
 
 def test_a_lasting_outage_is_recorded_and_loses_no_challenge(
-    start_worker: Callable[..., Any], api_client: Any
+    start_worker: Callable[..., Any], api_client: Any, tmp_path: Path
 ) -> None:
     with twilio_api() as twilio:
         twilio.responses.extend([twilio_error(503, 20503, "Service unavailable")] * 4)
-        worker = start_worker(**_twilio_env(twilio.base_url))
+        worker = start_worker(*_beat_options(tmp_path), **_twilio_env(twilio.base_url))
 
         body = challenge_started(api_client)
         challenge = _wait_for(body["id"], DeliveryStatus.FAILED, worker)

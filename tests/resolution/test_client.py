@@ -55,6 +55,7 @@ def test_client_drives_the_whole_api_with_typed_answers(client, provider, sms_ou
     challenge = client.challenge_start(NUMBER)
     assert (challenge.number, challenge.status, challenge.attempts_left) == (NUMBER, "pending", 5)
     assert client.challenge_get(challenge.id).delivery == "accepted"
+    assert client.challenge_get(challenge.id).delivery_error == ""
     assert client.challenge_verify(challenge.id, code_sent(sms_outbox)).status == "verified"
     key = ec.generate_private_key(ec.SECP256R1())
     issued = client.certificate_issue(challenge.id, csr_pem(key))
@@ -123,6 +124,20 @@ def test_client_drives_the_whole_api_with_typed_answers(client, provider, sms_ou
     )
     assert (revoked.status, revoked.revocation_reason) == ("revoked", "superseded")
     assert client.ca_crl().get_revoked_certificate_by_serial_number(int(issued.serial, 16))
+
+
+@live
+def test_a_failed_delivery_says_why(client, sms_outbox):
+    from ca.sms import SmsPermanentError, locmem
+
+    locmem.failures.append(SmsPermanentError("21610", "Twilio answered HTTP 400, error 21610"))
+    challenge = client.challenge_start(NUMBER)
+    seen = client.challenge_get(challenge.id)
+    assert (seen.delivery, seen.delivery_error) == (
+        "failed",
+        "21610: Twilio answered HTTP 400, error 21610",
+    )
+    assert sms_outbox == []
 
 
 @live
