@@ -432,9 +432,29 @@ CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is delivered again
+# A task is acknowledged when it ends, not when a worker takes it: a task whose worker dies is
+# delivered again (every task is idempotent; the outbox keeps its own record of what was sent).
+CELERY_TASK_ACKS_LATE = True
+# ... also when the worker's child process is killed (SIGKILL, out of memory) mid-task.
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A worker holds one task beyond the one it runs: a killed worker strands no queue behind it.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A worker that loses the broker stops its running tasks: Redis gives them to another worker
+# anyway (they were never acknowledged), and they must not run twice at once.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Redis hands a task that was taken and never acknowledged to another worker after the
+# visibility timeout: kombu's default, one hour, kept a killed worker's task away that long.
+# It must exceed the longest task (an outbox dispatch stops claiming after 20 s) and any
+# countdown or ETA (none is used), or a task would run twice. Workers look for such tasks every
+# 5 s (kombu's default: about every 100 s).
+RS_BROKER_VISIBILITY_TIMEOUT_SECONDS: int = env.int(
+    "RS_BROKER_VISIBILITY_TIMEOUT_SECONDS", default=60
+)
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
+    "visibility_timeout": RS_BROKER_VISIBILITY_TIMEOUT_SECONDS,
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
