@@ -380,7 +380,7 @@ class LookupDistinctRateThrottle(LookupRateThrottle):
             buckets_set(store, {seen_key: 1}, timeout=settings.RS_THROTTLE_LOOKUP_SEEN_SECONDS)
         return True
 
-    def _seen_key(self, provider: int, text: object) -> str | None:
+    def _seen_key(self, provider: int | None, text: object) -> str | None:
         """The cache key that remembers ``provider`` looked the number up; None if it does not
         parse (the view refuses it, nothing is charged)."""
         if not isinstance(text, str):
