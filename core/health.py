@@ -77,8 +77,12 @@ def broker_health() -> dict[str, Any] | None:
     if not url:
         return None
     seconds = settings.RS_HEALTH_PROBE_TIMEOUT_SECONDS
+    # The broker's socket timeouts, no longer than the probe's.
+    options = dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
+    for name in ("socket_timeout", "socket_connect_timeout"):
+        options[name] = min(options.get(name) or seconds, seconds)
     try:
-        with Connection(url, connect_timeout=seconds) as broker:
+        with Connection(url, connect_timeout=seconds, transport_options=options) as broker:
             broker.ensure_connection(max_retries=1, timeout=math.ceil(seconds))
     except Exception as error:  # kombu raises transport-specific errors
         return {"status": "down", "error": type(error).__name__}

@@ -351,6 +351,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("RS_MAX_REQUEST_BYTES", default=64 * 1024)
 # --- Cache (throttles and rate limits must be shared across processes in production) ----------
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://rs")}
+# Seconds to connect to Redis, and to wait for each answer, before a cache call fails (and the
+# throttles count in the process instead, core.outages): every request reads the cache, so a
+# stalled Redis must cost a request at most this, not forever. Redis answers in milliseconds.
+RS_CACHE_CONNECT_TIMEOUT_SECONDS: float = env.float("RS_CACHE_CONNECT_TIMEOUT_SECONDS", default=1.0)
+RS_CACHE_SOCKET_TIMEOUT_SECONDS: float = env.float("RS_CACHE_SOCKET_TIMEOUT_SECONDS", default=1.0)
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # redis-py's connection options; CACHE_URL's own (?socket_timeout=…) win.
+    CACHES["default"]["OPTIONS"] = {
+        "socket_connect_timeout": RS_CACHE_CONNECT_TIMEOUT_SECONDS,
+        "socket_timeout": RS_CACHE_SOCKET_TIMEOUT_SECONDS,
+        **CACHES["default"].get("OPTIONS", {}),
+    }
 
 # --- Outages of the database and the cache (core.outages) -------------------------------------
 
@@ -456,6 +468,18 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
     "unacked_restore_throttle": 1,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Seconds to connect to the broker (Redis), and to wait for each of its answers, before a
+# publish or a worker's read fails instead of hanging on a stalled Redis. The socket timeout
+# must exceed the 1 s a worker's BRPOP blocks waiting for tasks (kombu's Redis transport).
+RS_BROKER_CONNECT_TIMEOUT_SECONDS: float = env.float(
+    "RS_BROKER_CONNECT_TIMEOUT_SECONDS", default=2.0
+)
+RS_BROKER_SOCKET_TIMEOUT_SECONDS: float = env.float("RS_BROKER_SOCKET_TIMEOUT_SECONDS", default=5.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = RS_BROKER_CONNECT_TIMEOUT_SECONDS
+CELERY_BROKER_TRANSPORT_OPTIONS.update(
+    socket_connect_timeout=RS_BROKER_CONNECT_TIMEOUT_SECONDS,
+    socket_timeout=RS_BROKER_SOCKET_TIMEOUT_SECONDS,
+)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"

@@ -28,12 +28,14 @@ from tests.core.test_production_settings import PRODUCTION_ENV, _manage
 
 PRINT_SETTINGS = (
     "from django.conf import settings as s; import json; print(json.dumps({"
-    "'database': s.DATABASES['default']}, default=str))"
+    "'database': s.DATABASES['default'], 'cache': s.CACHES['default'],"
+    "'broker': s.CELERY_BROKER_TRANSPORT_OPTIONS,"
+    "'broker_connect': s.CELERY_BROKER_CONNECTION_TIMEOUT}, default=str))"
 )
 
 
 def _settings_of(env: dict[str, str]) -> dict[str, Any]:
-    """The database settings production computes from ``env``."""
+    """The database, cache and broker settings production computes from ``env``."""
     result = _manage("shell", "-c", PRINT_SETTINGS, env=PRODUCTION_ENV | env)
     assert result.returncode == 0, result.stderr
     # The last line: the shell first says what it imported.
@@ -60,6 +62,10 @@ def test_production_defaults_bound_every_wait():
         "tcp_keepalives_idle=15",
     ):
         assert f"-c {setting}" in options["options"]
+    assert found["cache"]["OPTIONS"] == {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+    assert found["broker"]["socket_connect_timeout"] == 2.0
+    assert found["broker"]["socket_timeout"] == 5.0
+    assert found["broker_connect"] == 2.0
 
 
 def test_timeouts_are_read_from_the_environment_and_the_urls_own_win():
@@ -73,6 +79,9 @@ def test_timeouts_are_read_from_the_environment_and_the_urls_own_win():
             "RS_DB_KEEPALIVES_IDLE_SECONDS": "7",
             # An operator's own statement timeout for this role, in the URL, comes last.
             "DATABASE_URL": "postgres://rs@db.example.net:5432/rs?options=-c%20statement_timeout%3D100",
+            "CACHE_URL": "rediscache://redis.example.net:6379/1?socket_timeout=9",
+            "RS_CACHE_CONNECT_TIMEOUT_SECONDS": "0.5",
+            "RS_BROKER_SOCKET_TIMEOUT_SECONDS": "8",
         }
     )
     options = found["database"]["OPTIONS"]
@@ -84,6 +93,8 @@ def test_timeouts_are_read_from_the_environment_and_the_urls_own_win():
     assert "lock_timeout=750" in words
     assert "idle_in_transaction_session_timeout=0" in words
     assert words[-1] == "statement_timeout=100"  # PostgreSQL applies -c options in order
+    assert found["cache"]["OPTIONS"] == {"socket_connect_timeout": 0.5, "socket_timeout": 9}
+    assert found["broker"]["socket_timeout"] == 8.0
 
 
 def test_connection_options_are_milliseconds_for_the_server_and_seconds_for_libpq():
