@@ -346,3 +346,20 @@ def test_dispatchers_running_at_once_send_each_message_once(notes: Notes) -> Non
     assert sorted(notes.sent) == sorted(references)  # each once
     assert sum(counts) == 30 and len([c for c in counts if c]) >= 2  # they shared the work
     assert set(Message.objects.values_list("state", "attempts")) == {(MessageState.SENT, 1)}
+
+
+# Real commits: the in-process beat closes its connection after each task.
+@pytest.mark.django_db(transaction=True)
+def test_the_in_process_beat_dispatches_without_a_broker(notes: Notes) -> None:
+    """The embedded default (`manage.py serve`): no broker, no worker; the schedule's
+    outbox-dispatch runs in the process and sends what the commit's kick did not."""
+    from config.celery_app import app
+    from core.scheduler import InProcessBeat
+
+    _enqueued()
+    beat = InProcessBeat(app)
+    beat.tick()  # first sight of each entry: nothing is due yet
+    assert notes.sent == []
+    with time_machine.travel(timezone.now() + timedelta(seconds=3)):
+        beat.tick()
+    assert notes.sent == ["n1"]
