@@ -6,8 +6,9 @@ class CaConfig(AppConfig):
     verbose_name = "Certificate authority"
 
     def ready(self) -> None:
-        # Registered in every process, web ones included: beat and the workers run them.
-        from ca import tasks  # noqa: F401
+        # Registered in every process, web ones included: beat and the workers run them; and
+        # the checks of the CA's settings.
+        from ca import checks, tasks  # noqa: F401
         from ca.services.delivery import challenge_sms_sender
         from outbox.senders import sender_register
 
