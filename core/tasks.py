@@ -1,8 +1,10 @@
 """Queueing work, and the project-wide periodic tasks.
 
-Work that leaves the process is queued with :func:`enqueue_on_commit`, never called directly:
-a change that rolls back sends nothing. With a broker the task goes to a worker; without one
-(the embedded default) Celery runs it eagerly, still only after the commit.
+Work for later is queued with :func:`enqueue_on_commit`, never called directly: a change that
+rolls back queues nothing. With a broker the task goes to a worker; without one (the embedded
+default) Celery runs it eagerly, still only after the commit. A message that leaves the service
+(an SMS) is no task but a row of the outbox (``outbox.services.message_enqueue``), written in
+the change's transaction, so that no broker outage or killed process can lose it.
 """
 
 from __future__ import annotations
