@@ -6,6 +6,8 @@
                          # accepted and stall too: a network path that went silent
         proxy.resume()   # what was held back is delivered, as after a partition heals
         proxy.cut()      # every open connection is reset (new ones are still accepted)
+        proxy.stop()     # cut, and each new connection is closed at once: the server stopped
+        proxy.start()    # new connections are forwarded again: the server is back
 
 The upstream may be a Unix socket, named as libpq names one: a folder for ``host`` (the embedded
 PostgreSQL's), the socket being ``<host>/.s.PGSQL.<port>``.
@@ -37,6 +39,7 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._closed = False
+        self._stopped = False
         threading.Thread(target=self._accept, name="tcp-proxy-accept", daemon=True).start()
 
     def pause(self) -> None:
@@ -60,6 +63,16 @@ class TcpProxy:
             except OSError:
                 pass  # already reset by the other end
             sock.close()
+
+    def stop(self) -> None:
+        """As if the server behind stopped: open connections are reset, new ones closed as soon
+        as they are accepted, until :meth:`start`."""
+        self._stopped = True
+        self.cut()
+
+    def start(self) -> None:
+        """As if the server behind started again: new connections are forwarded."""
+        self._stopped = False
 
     def close(self) -> None:
         """Stop accepting, reset every connection, and let held bytes go nowhere."""
@@ -85,6 +98,9 @@ class TcpProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return  # closed
+            if self._stopped:
+                client.close()
+                continue
             try:
                 server = self._connect_upstream()
             except OSError:

@@ -1,7 +1,8 @@
 """Outages of the database and of the cache under gunicorn as deployed, as real processes.
 
-The database: gunicorn reaches PostgreSQL through a TCP proxy the test cuts, as a stopped server
-would (connections refused, those open dropped), then restores. Clients get 503 problems with
+The database: gunicorn reaches PostgreSQL through a TCP proxy (tests/tcp_proxy.py) that the test
+stops, as a stopped server would be (open connections reset, new ones closed at once), then starts
+again. Clients get 503 problems with
 Retry-After meanwhile, never Django's 500; every write acknowledged before, during and after is
 in the log at the index it was given; each worker logs the outage once and its end once, with no
 traceback. The SDK's read started during the outage waits as Retry-After says and gets through.
@@ -22,7 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -38,6 +39,7 @@ from tests.ca.flow import Holder, certificate_issued
 from tests.directory.flow import publish_token
 from tests.factories import ProviderFactory
 from tests.subprocesses import child_env
+from tests.tcp_proxy import TcpProxy
 from tests.transparency.logdata import append_entries, log_integrated, recomputed_root
 from transparency.models import Entry
 
@@ -61,59 +63,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-class CuttableProxy:
-    """A TCP proxy to ``upstream`` that the test cuts: while cut, connections are refused and
-    those open are dropped, as when the server behind stops; restored, it forwards again."""
-
-    def __init__(self, upstream: tuple[str, int]) -> None:
-        self.upstream = upstream
-        self.port = _free_port()
-        self._listener: socket.socket | None = None
-        self._open: set[socket.socket] = set()
-        self._lock = threading.Lock()
-
-    def restore(self) -> None:
-        listener = socket.create_server(("127.0.0.1", self.port))
-        listener.settimeout(0.1)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def cut(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.close()
-        with self._lock:
-            dropped, self._open = self._open, set()
-        for sock in dropped:
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while self._listener is listener:
-            try:
-                client, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            server = socket.create_connection(self.upstream)
-            with self._lock:
-                self._open |= {client, server}
-            for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
-
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        for sock in (source, sink):
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
 
 
 def _via(url: str, port: int) -> str:
@@ -261,8 +210,7 @@ def test_a_database_outage_answers_503_problems_and_loses_nothing_acknowledged(
         holders = [certificate_issued(provider, number) for number in NUMBERS]
     database = child_env()["DATABASE_URL"]
     parts = urlsplit(database)
-    proxy = CuttableProxy((parts.hostname or "127.0.0.1", parts.port or 5432))
-    proxy.restore()
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
     reads = [f"/v1/numbers/{NUMBERS[0]}", "/log/checkpoint", "/v1/log/checkpoint", "/explorer/"]
     try:
         with gunicorn(tmp_path, DATABASE_URL=_via(database, proxy.port)) as base:
@@ -270,7 +218,7 @@ def test_a_database_outage_answers_503_problems_and_loses_nothing_acknowledged(
             writer.start()
             writer.wait_for(3)
 
-            proxy.cut()
+            proxy.stop()
             during: list[httpx.Response] = []
             health: list[httpx.Response] = []
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as http:
@@ -279,7 +227,7 @@ def test_a_database_outage_answers_503_problems_and_loses_nothing_acknowledged(
                     during += [http.get(path) for path in reads]
                     health.append(http.get("/healthz"))
                 # The SDK's read, started during the outage, retries as Retry-After says.
-                threading.Timer(1.5, proxy.restore).start()
+                threading.Timer(1.5, proxy.start).start()
                 started = time.monotonic()
                 with Transport(retries=4) as sdk:
                     read = sdk.request(
@@ -293,7 +241,7 @@ def test_a_database_outage_answers_503_problems_and_loses_nothing_acknowledged(
             time.sleep(1.1)  # quiet for Retry-After: the next query in each worker ends it
             _until_each_worker_logged(tmp_path, "database", base, reads[0], key)
     finally:
-        proxy.cut()
+        proxy.close()
         app.control.purge()  # the log integrations gunicorn queued, for no worker
 
     statuses = [answer.status_code for answer in writer.answers]
