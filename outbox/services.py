@@ -298,3 +298,17 @@ def messages_retry(*, message_ids: Iterable[int]) -> int:
             _kick_on_commit()
     logger.info("outbox messages retried", count=count)
     return count
+
+
+def messages_prune() -> int:
+    """Forget sent and dead messages last changed more than ``RS_OUTBOX_KEEP_DAYS`` ago (beat);
+    how many. A pending message is never forgotten, however old."""
+    before = timezone.now() - timedelta(days=settings.RS_OUTBOX_KEEP_DAYS)
+    deleted, _ = (
+        Message.objects.filter(state__in=[MessageState.SENT, MessageState.DEAD])
+        .filter(updated_at__lt=before)
+        .delete()
+    )
+    if deleted:
+        logger.info("outbox messages forgotten", count=deleted)
+    return deleted

@@ -142,6 +142,9 @@ RS_OUTBOX_DISPATCH_SECONDS: float = env.float("RS_OUTBOX_DISPATCH_SECONDS", defa
 # once they pass. Must exceed the longest send (TWILIO_TIMEOUT_SECONDS), or a slow send may be
 # overtaken by a second one.
 RS_OUTBOX_LEASE_SECONDS: float = env.float("RS_OUTBOX_LEASE_SECONDS", default=20.0)
+# Days sent and dead messages stay listed (the admin's dead letters included) before beat
+# forgets them; a challenge keeps its own delivery record.
+RS_OUTBOX_KEEP_DAYS: int = env.int("RS_OUTBOX_KEEP_DAYS", default=14)
 
 # Twilio (SMS_BACKEND=twilio). Authenticate with the account's auth token, or with an API key
 # (TWILIO_API_KEY_SID + TWILIO_API_KEY_SECRET); the auth token is still needed to check the
@@ -493,6 +496,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": RS_OUTBOX_DISPATCH_SECONDS,
         "options": {"expires": RS_OUTBOX_DISPATCH_SECONDS},  # the next run does the same
     },
+    "outbox-prune": {"task": "outbox.tasks.messages_prune", "schedule": 3600.0},
     # Hash new log entries into tiles and sign a checkpoint: the merge delay is about 1 s.
     "log-integrate": {
         "task": "transparency.tasks.log_integrate",

@@ -363,3 +363,28 @@ def test_the_in_process_beat_dispatches_without_a_broker(notes: Notes) -> None:
     with time_machine.travel(timezone.now() + timedelta(seconds=3)):
         beat.tick()
     assert notes.sent == ["n1"]
+
+
+@pytest.mark.django_db
+def test_old_sent_and_dead_messages_are_forgotten_pending_ones_never(
+    notes: Notes, settings: Any
+) -> None:
+    from outbox.services import messages_prune
+
+    settings.RS_OUTBOX_KEEP_DAYS = 14
+    _enqueued("sent")
+    outbox_dispatch()
+    _enqueued("dead")
+    notes.failures.append(RefusedError("no"))
+    outbox_dispatch()
+    _enqueued("pending")
+    notes.failures.append(TroubleError("busy"))
+    outbox_dispatch()
+
+    with time_machine.travel(timezone.now() + timedelta(days=13)):
+        assert messages_prune() == 0
+    with time_machine.travel(timezone.now() + timedelta(days=15)):
+        assert messages_prune() == 2
+    assert list(Message.objects.values_list("reference", "state")) == [
+        ("pending", MessageState.PENDING)
+    ]
