@@ -103,9 +103,9 @@ def test_challenges_acknowledged_while_the_broker_is_down_each_get_one_sms(
             assert response.status_code == 201, response.text
             assert response.json()["delivery"] == "queued"
             acknowledged.append(response.json()["id"])
-        # Only the first commit waited for the broker's connect timeout: the web then stops
-        # asking it for a while.
-        assert max(latencies[1:]) < 1, latencies
+        # Only the first commit waited for the broker's connect timeout (2 s): the web then
+        # stops asking it for a while.
+        assert max(latencies[1:]) < 1.5, latencies
         # Nothing reached a worker: the outbox holds every SMS.
         assert twilio.requests == []
         assert Message.objects.filter(state=MessageState.PENDING).count() == len(NUMBERS)
@@ -153,8 +153,9 @@ def test_a_worker_killed_mid_send_is_relieved_within_seconds(
         time.sleep(2.5)  # later dispatches send nothing more
         requests = list(twilio.requests)
 
-    # The lease (4 s), the second worker's start and one of beat's dispatches (every second).
-    assert relieved < 15, f"sent {relieved:.1f} s after the kill"
+    # The lease (4 s), the second worker's start (a few seconds on a busy machine) and one of
+    # beat's dispatches (every second); without the lease, Redis's redelivery: 60 s at least.
+    assert relieved < 20, f"sent {relieved:.1f} s after the kill"
     assert [request.form["To"] for request in requests] == [NUMBER, NUMBER]
     assert challenge.message_id.startswith("SM") and challenge.delivery_attempts == 2
     message = Message.objects.get(reference=body["id"])
