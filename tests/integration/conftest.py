@@ -65,3 +65,34 @@ def start_worker(transactional_db: None) -> Iterator[Callable[..., Worker]]:
 def worker(start_worker: Callable[..., Worker]) -> Worker:
     """A worker with the test settings as they are."""
     return start_worker()
+
+
+@pytest.fixture
+def beat(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A `celery beat` process on the configured broker; its output goes to a file."""
+    output = tmp_path / "beat.out"
+    with output.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(tmp_path / "beat-schedule"),
+            ],
+            cwd=ROOT,
+            env=child_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    yield process, output
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,7 @@ from config.celery_app import app
 from outbox.services import DISPATCH_TASK
 from tests.ca.flow import NUMBER, challenge_started
 from tests.ca.twilio_api import twilio_api, twilio_error
-from tests.integration.conftest import ROOT
 from tests.integration.test_sms_delivery import _twilio_env, _wait_for
-from tests.subprocesses import child_env
 
 pytestmark = [
     pytest.mark.integration,
@@ -32,37 +29,6 @@ pytestmark = [
 
 # The issue's spellings of NUMBER, and its national digits alone.
 NEVER_PRINTED = ["+33612345678", "%2B33612345678", "33612345678", "+33 6 12 34 56 78", "612345678"]
-
-
-@pytest.fixture
-def beat(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    """A `celery beat` process on the configured broker; its output goes to a file."""
-    output = tmp_path / "beat.out"
-    with output.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                str(tmp_path / "beat-schedule"),
-            ],
-            cwd=ROOT,
-            env=child_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    yield process, output
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def _stopped(process: subprocess.Popen[Any]) -> None:
