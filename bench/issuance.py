@@ -311,9 +311,19 @@ class Service:
 
 @contextmanager
 def service_running(
-    *, url: str, workers: int, broker: str, sms_dir: Path, scratch: Path, key: str
+    *,
+    url: str,
+    workers: int,
+    broker: str,
+    sms_dir: Path,
+    scratch: Path,
+    key: str,
+    log_worker: bool = False,
 ) -> Iterator[Service]:
-    """Start the service; its output goes to ``scratch/service.log``, shown if anything fails."""
+    """Start the service; its output goes to ``scratch/service.log``, shown if anything fails.
+
+    ``log_worker``: also a worker for the log's queue alone (docs/deployment.md).
+    """
     port = free_port()
     env = os.environ | {
         "DATABASE_URL": url,
@@ -340,6 +350,12 @@ def service_running(
             *(*celery, "worker", "--loglevel", "WARNING"),
             *("--without-heartbeat", "--without-gossip", "--without-mingle"),
         ]
+        if log_worker:
+            commands["celery log worker"] = [
+                *(*celery, "worker", "--loglevel", "WARNING", "--queues", "log"),
+                *("--concurrency", "1", "--hostname", "log@%h"),
+                *("--without-heartbeat", "--without-gossip", "--without-mingle"),
+            ]
         commands["celery beat"] = [
             *(*celery, "beat", "--loglevel", "WARNING"),
             *("--schedule", str(scratch / "celerybeat-schedule")),
