@@ -80,16 +80,18 @@ def _number_parse(text: str) -> PhoneNumber:
         parsed = phonenumbers.parse(text, None)
     except NumberParseException as error:
         raise NumberMalformed(f"Not a phone number: {error._msg}") from None
-    if not phonenumbers.is_valid_number(parsed):
+    # A number is valid exactly when its region's plan gives it a type: is_valid_number would
+    # find the region and the type again (tests/core/test_numbers.py checks they agree).
+    kind = phonenumbers.number_type(parsed)
+    if kind == PhoneNumberType.UNKNOWN:
         raise NumberInvalid(
             "No such number in its country's numbering plan (short codes are not accepted)."
         )
-    region = phonenumbers.region_code_for_number(parsed) or ""
     return PhoneNumber(
         e164=phonenumbers.format_number(parsed, PhoneNumberFormat.E164),
-        region=region,
+        region=phonenumbers.region_code_for_number(parsed) or "",
         calling_code=int(parsed.country_code or 0),
-        kind=phonenumbers.number_type(parsed),
+        kind=kind,
     )
 
 
