@@ -20,6 +20,7 @@ READ_ONLY = {
     "ca.ExternalCertificate",
     "ca.ExternalCrl",
     "directory.Handler",
+    "outbox.Message",
     "transparency.Entry",
     "transparency.Checkpoint",
 }
