@@ -16,7 +16,8 @@ wait for each other (a deadlock, which PostgreSQL breaks by failing one of them)
    CA takes its kept CRL's row, then the certificates it lists, in primary-key order;
 3. the request's ``jti`` (the unique row a signed change inserts);
 4. the handler rows, in primary-key order when there are several: a revocation locks those of
-   its certificate (the ``certificate_revoking`` signal) before it logs anything;
+   its certificate (the ``certificate_revoking`` signal) before it logs anything; a PUT takes
+   :data:`HANDLER` for its handler's key first, the row it may have to create;
 5. the number's label (the row ``number_label_keep`` inserts);
 6. the advisory locks :data:`CHALLENGE_LIMITS` (their keys sorted) and :data:`CRL_NUMBER`;
 7. :data:`LOG_APPEND`, last, just before the change's first log entry; after it a change writes
@@ -46,3 +47,7 @@ CHALLENGE_LIMITS: Final = 0x5253_0003
 CRL_NUMBER: Final = 0x5253_0004
 """Serialises CRL publication, so CRL numbers strictly increase (ca). A revocation takes it
 before its log entry, so that a CRL refresh signing meanwhile delays revocations alone."""
+
+HANDLER: Final = 0x5253_0005
+"""Namespace of the two-key locks on a handler's key (provider, number, service): of two PUTs
+that find no handler, one creates it and the other then replaces it (directory.services)."""

@@ -25,6 +25,7 @@ from ca.selectors import (
     x5c_certificates,
 )
 from ca.services.external import external_certificate_hold
+from core import locks
 from core.dates import rfc3339
 from core.numbers import PhoneNumber, number_parse
 from core.problems import Problem
@@ -247,6 +248,17 @@ def _jti_spend(change: _SignedChange) -> None:
             raise RequestReplayed("This 'jti' was already used with this certificate.")
 
 
+def _handler_key_lock(*, provider: Provider, number: str, service: str) -> None:
+    """Hold the lock on a handler's key until the caller's transaction ends: a PUT that finds no
+    handler creates it while no other PUT of the same key can (the row lock cannot: there is no
+    row yet, and a second insert would fail on the unique constraint)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+            [locks.HANDLER, f"{provider.pk}:{number}:{service}"],
+        )
+
+
 def _priority(payload: dict[str, Any]) -> int:
     priority = payload.get("priority", 0)
     if not isinstance(priority, int) or isinstance(priority, bool):
@@ -310,6 +322,7 @@ def handler_put(*, provider: Provider, number: str, service: str, token: object)
         # core.locks's order: the certificate, the jti, the handler, the label, the append lock.
         certificate = _certificate_hold(change)
         _jti_spend(change)
+        _handler_key_lock(provider=provider, number=phone.e164, service=kind.value)
         handler = (
             Handler.objects.select_for_update()
             .filter(number=phone.e164, provider=provider, service=kind.value)

@@ -230,3 +230,36 @@ def test_revocation_races_publish_and_remove_without_deadlock() -> None:
     unexpected = Counter(outcome for outcome in outcomes if outcome[1:] not in EXPECTED[outcome[0]])
     assert not unexpected, f"of {len(outcomes)} requests, unexpected: {dict(unexpected)}"
     assert revocations == ROUNDS
+
+
+def test_first_publications_of_one_handler_at_once_create_it_once() -> None:
+    """Certificates of one provider publish the same new handler at the same moment: one
+    creates it, the others replace it; none fails on the handler's unique constraint."""
+    provider = ProviderFactory()
+    key = api_key_create(provider=provider).secret
+    with tasks_in_process():
+        holders = [certificate_issued(provider, NUMBER) for _ in range(3)]
+    client = _client(key)
+    outcomes: list[Outcome] = []
+    for _ in range(ROUNDS):
+        ready = threading.Barrier(len(holders))
+
+        def publish(holder: Holder, ready: threading.Barrier = ready) -> None:
+            token, client = publish_token(holder), _client(key)
+            try:
+                ready.wait()
+                outcomes.append(_outcome("put", put, client, token))
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=publish, args=(holder,)) for holder in holders]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        # Removed again: the next round publishes a new handler.
+        token = signed(holders[0], number=NUMBER, service="messaging")
+        assert delete(client, token).status_code == 200
+
+    answers = Counter(outcome[1:] for outcome in outcomes)
+    assert answers == {(201, None): ROUNDS, (200, None): ROUNDS * (len(holders) - 1)}, answers
