@@ -5,7 +5,8 @@ Revocation took the log's append lock, then the rows of the handlers it removes;
 removing take a handler's row, then the append lock. Each waited for the other, PostgreSQL broke
 the cycle by failing one of them, and clients saw 500s, revocations among them. Every change now
 takes its locks in the order ``core.locks`` states: here no request may fail other than with the
-problem its moment calls for (its certificate revoked, its handler already removed).
+problem its moment calls for (its certificate revoked, its handler already removed). Nor may two
+first publications of one handler at once: one creates it, the other replaces it.
 """
 
 from __future__ import annotations
@@ -71,8 +72,8 @@ def unlimited(settings: Any) -> None:
 
 @contextmanager
 def tasks_in_process() -> Iterator[None]:
-    """Tasks (the challenges' SMS) run in this process while holders are made: the tests read
-    the codes from the locmem outbox."""
+    """Tasks (the outbox's dispatch of the challenges' SMS) run in this process while holders
+    are made: the flows read the codes from the locmem SMS backend."""
     was = app.conf.task_always_eager
     app.conf.task_always_eager = True
     try:
