@@ -40,7 +40,7 @@ def rates_validate() -> None:
     Run as each process starts (web, worker, commands): a malformed rate would otherwise be
     found only by the first request that needs it, as a 500.
     """
-    rates = {
+    rates: dict[str, object] = {
         f"RS_THROTTLE_{scope.upper()}": rate
         for scope, rate in api_settings.DEFAULT_THROTTLE_RATES.items()
     }

@@ -25,6 +25,7 @@ def _numbers_of_every_plan() -> Iterator[str]:
             if example is None:
                 continue
             code, national = example.country_code, example.national_number
+            assert code is not None and national is not None
             for number in (national, national + 1, national // 10):
                 yield f"+{code}{number}"
 
