@@ -35,12 +35,14 @@ logger = structlog.get_logger(__name__)
 
 # For how long the oldest transaction holding the append lock has run, if one holds it (NULL
 # otherwise). A bigint advisory key is (classid, objid) = (high, low 32 bits), objsubid 1. The
-# service's role sees its own sessions' transactions, which are the writers.
+# service's role sees its own sessions' transactions, which are the writers. Advisory locks belong
+# to a database: another database on the same server (another log) takes the same key for its own.
 APPEND_LOCK_QUERY = """
 SELECT extract(epoch FROM clock_timestamp() - min(activity.xact_start))::float8
   FROM pg_locks AS held JOIN pg_stat_activity AS activity USING (pid)
  WHERE held.locktype = 'advisory' AND held.granted AND held.objsubid = 1
    AND held.classid::bigint = %s AND held.objid::bigint = %s
+   AND held.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
 # Writers give up after the lock timeout: a holder older than that fails them all. With the
 # lock timeout off they queue instead, and a holder this old already means a stall.

@@ -66,14 +66,24 @@ def test_missing_keys_are_503(client, settings, tmp_path, keys_reopened):
     assert body["checks"]["keys"]["status"] == "down"
 
 
-@pytest.fixture
-def append_lock_holder() -> Iterator[psycopg.Connection[Any]]:
+def _lock_holder(**params: Any) -> Iterator[psycopg.Connection[Any]]:
     """Another session, as a writer's, that takes the log's append lock and keeps it (its
     transaction neither commits nor rolls back) until the test ends."""
-    holder = psycopg.connect(**connection.get_connection_params())
+    holder = psycopg.connect(**{**connection.get_connection_params(), **params})
     holder.execute("SELECT pg_advisory_xact_lock(%s)", [locks.LOG_APPEND])
     yield holder
     holder.close()
+
+
+@pytest.fixture
+def append_lock_holder() -> Iterator[psycopg.Connection[Any]]:
+    yield from _lock_holder()
+
+
+@pytest.fixture
+def other_databases_append_lock_holder() -> Iterator[psycopg.Connection[Any]]:
+    """The same lock taken in another database of the server: another service's log."""
+    yield from _lock_holder(dbname="postgres")
 
 
 def test_an_append_lock_held_past_the_lock_timeout_is_503(client, settings, append_lock_holder):
@@ -98,3 +108,12 @@ def test_the_probe_takes_no_lock_a_writer_could_wait_for(client, settings):
             "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'"
         )
         assert cursor.fetchone() == (0,)
+
+
+def test_the_append_lock_of_another_database_is_not_ours(
+    client, settings, other_databases_append_lock_holder
+):
+    settings.CELERY_BROKER_URL = ""
+    settings.RS_DB_LOCK_TIMEOUT_SECONDS = 0.2
+    time.sleep(0.3)
+    assert client.get("/healthz").status_code == 200
