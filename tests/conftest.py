@@ -11,7 +11,11 @@ from django.conf import settings
 from providers.services import IssuedKey, api_key_create
 from tests.api_client import ApiClient
 from tests.factories import ProviderFactory
-from tests.openapi import pytest_terminal_summary  # noqa: F401  # how many responses were checked
+from tests.openapi import (  # noqa: F401  # how many responses were checked, over xdist's workers too
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+    pytest_testnodedown,
+)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -27,6 +27,7 @@ import re
 import threading
 from typing import Any
 
+import pytest
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, ResolverMatch, resolve
 from openapi_core import Config, OpenAPI
@@ -192,10 +193,35 @@ def response_checked(response: Any) -> Any:
     return response
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
+# Counts reported by xdist's worker processes, summed in the controller that prints them.
+_workers_counts = [0, 0]
+
+
+def _counts() -> tuple[int, int]:
+    checked, skipped = _workers_counts
     if schema_check.cache_info().currsize:
         check = schema_check()
+        checked, skipped = checked + check.checked, skipped + check.skipped
+    return checked, skipped
+
+
+def pytest_sessionfinish(session: Any) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: its controller prints the sum
+        workeroutput["openapi"] = _counts()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    checked, skipped = getattr(node, "workeroutput", {}).get("openapi", (0, 0))
+    _workers_counts[0] += checked
+    _workers_counts[1] += skipped
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    checked, skipped = _counts()
+    if checked or skipped:
         terminalreporter.write_line(
-            f"OpenAPI: {check.checked} responses matched the schema "
-            f"({check.skipped} for pages that are not the API were not checked)"
+            f"OpenAPI: {checked} responses matched the schema "
+            f"({skipped} for pages that are not the API were not checked)"
         )
