@@ -30,6 +30,7 @@ from kombu import Connection
 
 from core import locks
 from core.database_timeouts import answers_bounded
+from core.outages import broker_outage, database_outage
 
 logger = structlog.get_logger(__name__)
 
@@ -56,6 +57,10 @@ KEYS_RECHECK_SECONDS = 30.0
 _keys_failed: dict[tuple[str, bytes], tuple[float, dict[str, Any]]] = {}
 
 
+class AppendLockHeld(Exception):
+    """A transaction has held the log's append lock past the lock timeout: every writer fails."""
+
+
 def database_health() -> dict[str, Any]:
     """One round trip to PostgreSQL, within the probe's timeout: down when it does not answer
     or when the append lock has been held past the lock timeout."""
@@ -66,10 +71,13 @@ def database_health() -> dict[str, Any]:
             cursor.execute(APPEND_LOCK_QUERY, [key >> 32, key & 0xFFFF_FFFF])
             (held_for,) = cursor.fetchone()
     except Exception as error:  # any driver error means "down"; the detail is for operators
+        database_outage.failed(error)
         return {"status": "down", "error": type(error).__name__}
     stuck = settings.RS_DB_LOCK_TIMEOUT_SECONDS or APPEND_LOCK_STUCK_SECONDS
     if held_for is not None and held_for > stuck:
-        return {"status": "down", "error": "AppendLockHeld"}
+        database_outage.failed(AppendLockHeld())
+        return {"status": "down", "error": AppendLockHeld.__name__}
+    database_outage.answered()
     return {"status": "ok", "embedded": settings.RS_EMBEDDED_DATABASE}
 
 
@@ -87,7 +95,9 @@ def broker_health() -> dict[str, Any] | None:
         with Connection(url, connect_timeout=seconds, transport_options=options) as broker:
             broker.ensure_connection(max_retries=1, timeout=math.ceil(seconds))
     except Exception as error:  # kombu raises transport-specific errors
+        broker_outage.failed(error)
         return {"status": "down", "error": type(error).__name__}
+    broker_outage.answered()
     return {"status": "ok"}
 
 

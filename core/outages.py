@@ -1,4 +1,4 @@
-"""Outages of the database and of the cache, as each process sees them: logged once each.
+"""Outages of the database, the cache and the broker, as each process sees them: logged once each.
 
 A dependency that is down fails every request that needs it, hundreds a second; a traceback per
 request buries the one line an operator needs. So each process logs an outage's first failure
@@ -112,6 +112,7 @@ class Outage:
 
 database_outage = Outage("database")
 cache_outage = Outage("cache")
+broker_outage = Outage("broker")
 
 
 def cached(key: str, compute: Callable[[], T], *, timeout: int) -> T:

@@ -13,7 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.health import broker_health, database_health, keys_health
-from core.problems import ServiceUnavailable, problem_catalogue, problem_type
+from core.outages import retry_after
+from core.problems import DependencyUnavailable, problem_catalogue, problem_type
 from core.schema import HealthSerializer, problem
 
 
@@ -38,7 +39,10 @@ class HealthApi(APIView):
             checks["broker"] = broker
         down = sorted(name for name, check in checks.items() if check["status"] != "ok")
         if down:
-            raise ServiceUnavailable(f"Unavailable: {', '.join(down)}.", checks=checks)
+            # Logged once per outage by the checks (core.outages), not once per probe.
+            raise DependencyUnavailable(
+                f"Unavailable: {', '.join(down)}.", checks=checks, retry_after=retry_after()
+            )
         return Response(HealthSerializer({"status": "ok", **checks}).data)
 
 

@@ -52,7 +52,7 @@ def log_heads_forgotten() -> None:
     Django cache) an earlier test saw, perhaps at another time of its own (time-machine)."""
     from django.core.cache import cache
 
-    from core.outages import cache_outage, database_outage
+    from core.outages import broker_outage, cache_outage, database_outage
     from core.throttling import process_buckets
     from providers.selectors import api_key_cache_clear
     from transparency.selectors import cache_clear
@@ -63,6 +63,7 @@ def log_heads_forgotten() -> None:
     # Nor an outage an earlier test provoked, nor what the throttles counted during it.
     cache_outage.forget()
     database_outage.forget()
+    broker_outage.forget()
     process_buckets.clear()
 
 

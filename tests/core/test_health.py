@@ -3,6 +3,7 @@ when configured, the broker."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -30,12 +31,25 @@ def test_healthy_without_broker(client, settings):
     assert "broker" not in body
 
 
-def test_unreachable_broker_is_503(client, settings):
+def _logged(caplog: pytest.LogCaptureFixture, name: str) -> list[str]:
+    return [
+        record.msg["event"] if isinstance(record.msg, dict) else record.getMessage()
+        for record in caplog.records
+        if record.name == name
+    ]
+
+
+def test_unreachable_broker_is_503_logged_once_per_outage(client, settings, caplog):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    response = client.get("/healthz")
-    body = assert_problem(response, 503, "service-unavailable")
-    assert body["checks"]["broker"]["status"] == "down"
-    assert body["checks"]["database"]["status"] == "ok"
+    with caplog.at_level(logging.INFO):
+        for _ in range(3):  # a load balancer's probes
+            response = client.get("/healthz")
+            body = assert_problem(response, 503, "service-unavailable")
+            assert body["checks"]["broker"]["status"] == "down"
+            assert body["checks"]["database"]["status"] == "ok"
+            assert response["Retry-After"] == str(settings.RS_OUTAGE_RETRY_AFTER_SECONDS)
+    assert _logged(caplog, "core.outages") == ["broker unavailable"]
+    assert _logged(caplog, "django.request") == []  # not once per probe
 
 
 @pytest.fixture
@@ -86,15 +100,23 @@ def other_databases_append_lock_holder() -> Iterator[psycopg.Connection[Any]]:
     yield from _lock_holder(dbname="postgres")
 
 
-def test_an_append_lock_held_past_the_lock_timeout_is_503(client, settings, append_lock_holder):
+def test_an_append_lock_held_past_the_lock_timeout_is_503(
+    client, settings, append_lock_holder, caplog
+):
     settings.CELERY_BROKER_URL = ""
     settings.RS_DB_LOCK_TIMEOUT_SECONDS = 5
     assert client.get("/healthz").status_code == 200  # just taken: writers still wait for it
     settings.RS_DB_LOCK_TIMEOUT_SECONDS = 0.2
     # The holder's transaction began on the server's clock, which no test can move.
     time.sleep(0.3)
-    body = assert_problem(client.get("/healthz"), 503, "service-unavailable")
-    assert body["checks"]["database"] == {"status": "down", "error": "AppendLockHeld"}
+    with caplog.at_level(logging.INFO):
+        response = client.get("/healthz")
+        body = assert_problem(response, 503, "service-unavailable")
+        assert body["checks"]["database"] == {"status": "down", "error": "AppendLockHeld"}
+        assert response["Retry-After"]
+        assert_problem(client.get("/healthz"), 503, "service-unavailable")
+    assert _logged(caplog, "core.outages") == ["database unavailable"]
+    assert _logged(caplog, "django.request") == []
     append_lock_holder.rollback()
     assert client.get("/healthz").status_code == 200
 
