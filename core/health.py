@@ -57,7 +57,7 @@ KEYS_RECHECK_SECONDS = 30.0
 _keys_failed: dict[tuple[str, bytes], tuple[float, dict[str, Any]]] = {}
 
 
-class AppendLockHeld(Exception):
+class AppendLockHeld(Exception):  # noqa: N818  (its name is the check's public error)
     """A transaction has held the log's append lock past the lock timeout: every writer fails."""
 
 

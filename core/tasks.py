@@ -9,14 +9,20 @@ the change's transaction, so that no broker outage or killed process can lose it
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import structlog
 from celery import Task, shared_task
 from django.core import management
 from django.db import transaction
 
+from core.outages import DATABASE_ERRORS, database_outage
+
 logger = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 
 def enqueue_on_commit(task: Task[Any, Any], *args: Any, **kwargs: Any) -> None:
@@ -30,7 +36,29 @@ def enqueue_on_commit(task: Task[Any, Any], *args: Any, **kwargs: Any) -> None:
     transaction.on_commit(enqueue, robust=True)
 
 
-@shared_task(name="core.tasks.sessions_clear_expired")
+def periodic_task(name: str) -> Callable[[Callable[[], T]], Task[Any, T | None]]:
+    """A task that beat runs every so often: a run the database's outage fails is skipped (None),
+    the outage logged once by core.outages instead of a traceback per run; the next run of the
+    schedule does the work. Its result is not kept."""
+
+    def decorate(run: Callable[[], T]) -> Task[Any, T | None]:
+        @functools.wraps(run)
+        def outage_skipped() -> T | None:
+            try:
+                result = run()
+            except DATABASE_ERRORS as error:
+                database_outage.failed(error)
+                return None
+            database_outage.answered()
+            return result
+
+        task: Task[Any, T | None] = shared_task(name=name, ignore_result=True)(outage_skipped)
+        return task
+
+    return decorate
+
+
+@periodic_task(name="core.tasks.sessions_clear_expired")
 def sessions_clear_expired() -> None:
     """Delete expired admin sessions (Django keeps them until told)."""
     management.call_command("clearsessions")

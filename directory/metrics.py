@@ -21,6 +21,7 @@ import structlog
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Sum
 
+from core.outages import DATABASE_ERRORS, database_outage
 from directory.models import LookupCount
 from providers.models import Provider
 
@@ -75,11 +76,14 @@ def lookup_counts_flush() -> int:
                 [value for row in rows for value in row],
             )
             written = int(cursor.rowcount)
-    except DatabaseError:
+    except DatabaseError as error:
         # Kept for the next flush; a lookup never fails because its count could not be written.
         with _lock:
             _counts.update(taken)
-        logger.warning("lookup counts not written", rows=len(rows), exc_info=True)
+        if isinstance(error, DATABASE_ERRORS):  # an outage: core.outages logs it once
+            database_outage.failed(error)
+        else:
+            logger.warning("lookup counts not written", rows=len(rows), exc_info=True)
         return 0
     return written
 

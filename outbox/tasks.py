@@ -4,18 +4,17 @@ forgetting old sent and dead messages (beat, hourly)."""
 
 from __future__ import annotations
 
-from celery import shared_task
-
+from core.tasks import periodic_task
 from outbox import services
 
 
-@shared_task(name="outbox.tasks.outbox_dispatch", ignore_result=True)
+@periodic_task(name="outbox.tasks.outbox_dispatch")
 def outbox_dispatch() -> int:
     """Send what is due (outbox.services.outbox_dispatch); how many were sent."""
     return services.outbox_dispatch()[services.SENT]
 
 
-@shared_task(name="outbox.tasks.messages_prune", ignore_result=True)
+@periodic_task(name="outbox.tasks.messages_prune")
 def messages_prune() -> int:
     """Forget sent and dead messages older than RS_OUTBOX_KEEP_DAYS."""
     return services.messages_prune()

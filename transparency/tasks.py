@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-
+from core.tasks import periodic_task
 from transparency.services import log_integrate as integrate
 
 
-@shared_task(name="transparency.tasks.log_integrate", ignore_result=True)
+@periodic_task(name="transparency.tasks.log_integrate")
 def log_integrate() -> int | None:
     """Hash new entries into tiles and sign a checkpoint (beat: every second)."""
     checkpoint = integrate()

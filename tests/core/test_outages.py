@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 from ca.models import Challenge
 from config.urls import urlpatterns as project_urls
 from core.outages import cache_outage, database_outage
+from core.tasks import periodic_task
 from core.throttling import (
     SMS_SENDING_THROTTLES,
     ApiKeyRateThrottle,
@@ -34,6 +35,8 @@ from core.throttling import (
     LookupDistinctRateThrottle,
     WhenCacheDown,
 )
+from directory.metrics import lookup_counted, lookup_counts_flush
+from directory.models import LookupCount
 from tests.api_client import ApiClient
 from tests.ca.flow import NUMBER
 from tests.problems import assert_problem
@@ -206,6 +209,52 @@ def test_a_database_error_in_an_api_view_is_a_503_problem_logged_once_per_outage
 
     _unavailable(client.get("/test/slow"), settings)  # the next outage is logged again
     assert [event for event, _ in events()].count("database unavailable") == 2
+
+
+@periodic_task(name="tests.core.test_outages.stalled")
+def _stalled_task() -> int:
+    _too_slow()
+    return 1
+
+
+@periodic_task(name="tests.core.test_outages.answered")
+def _answered_task() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return 1
+
+
+def test_a_periodic_task_the_database_fails_is_skipped_and_logged_once_per_outage(
+    settings: Any, clock: Clock, events: Events, caplog: Any
+) -> None:
+    for _ in range(3):  # beat runs it again and again during the outage
+        assert _stalled_task.apply().result is None
+    assert events() == [("database unavailable", {"error": "QueryCanceled"})]
+    assert not _tracebacks(caplog)  # Celery logs none: the run was skipped, not failed
+
+    clock.now += settings.RS_OUTAGE_RETRY_AFTER_SECONDS
+    assert _answered_task.apply().result == 1
+    assert events()[1:] == [("database available again", {"failures": 3, "seconds": 5.0})]
+
+
+def test_lookup_counts_the_database_cannot_take_are_kept_and_the_outage_logged_once(
+    provider: Any, events: Events, caplog: Any
+) -> None:
+    holder = psycopg.connect(**connection.get_connection_params())  # another session's lock
+    holder.execute(f"LOCK TABLE {LookupCount._meta.db_table} IN ACCESS EXCLUSIVE MODE")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 1")
+            for _ in range(2):
+                lookup_counted(provider=provider)
+                assert lookup_counts_flush() == 0
+            cursor.execute("SET lock_timeout = 0")
+    finally:
+        holder.close()
+    assert events() == [("database unavailable", {"error": "LockNotAvailable"})]
+    assert not _tracebacks(caplog)
+    assert lookup_counts_flush() == 1  # both lookups, in one row
+    assert LookupCount.objects.get(provider=provider).count == 2
 
 
 def test_a_refused_connection_is_a_503_problem(
