@@ -496,17 +496,22 @@ def handler_tile_proofs_keep(*, batch: int = 5000) -> int:
         if not rows:
             break  # tiles not stored yet (the integrator is behind its checkpoint): next time
         table, ids = Handler._meta.db_table, [row[0] for row in rows]
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
             # The rows are locked in primary-key order first, as a revocation locks them
             # (core.locks); the UPDATE alone would lock them in whatever order its join runs.
+            # Two statements: a locking CTE joined into the UPDATE is planned as a nested loop
+            # over both lists, quadratic in the batch (minutes for 20,000 handlers).
             cursor.execute(
-                f"WITH locked AS (SELECT id FROM {table} WHERE id = ANY(%s::bigint[]) "  # noqa: S608
-                "ORDER BY id FOR NO KEY UPDATE) "
-                f"UPDATE {table} AS handler SET tile_proof = kept.proof "
-                "FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[]) AS kept(id, index, proof), "
-                "locked WHERE handler.id = kept.id AND handler.id = locked.id "
+                f"SELECT id FROM {table} WHERE id = ANY(%s::bigint[]) "  # noqa: S608
+                "ORDER BY id FOR NO KEY UPDATE",
+                [ids],
+            )
+            cursor.execute(
+                f"UPDATE {table} AS handler SET tile_proof = kept.proof "  # noqa: S608
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[]) AS kept(id, index, proof) "
+                "WHERE handler.id = kept.id "
                 "AND handler.log_index = kept.index AND handler.tile_proof IS NULL",
-                [ids, ids, [row[1] for row in rows], [row[2] for row in rows]],
+                [ids, [row[1] for row in rows], [row[2] for row in rows]],
             )
             kept += cursor.rowcount
         if len(due) < batch:
