@@ -47,7 +47,9 @@ class HealthCheckSerializer(serializers.Serializer[Any]):
 
 
 class HealthSerializer(serializers.Serializer[Any]):
-    status = serializers.ChoiceField(["ok"])
+    status = serializers.ChoiceField(
+        ["ok", "degraded"], help_text="`degraded`: the broker is down; the instance still serves"
+    )
     database = HealthCheckSerializer()
     keys = HealthCheckSerializer(help_text="The log's and the issuing CA's private keys open")
     broker = HealthCheckSerializer(required=False, help_text="Only when tasks go through a broker")

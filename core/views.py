@@ -19,18 +19,26 @@ from core.schema import HealthSerializer, problem
 
 
 class HealthApi(APIView):
-    """Readiness: 200 when the database answers, the keys open (and the broker, if configured,
-    answers), else 503."""
+    """Readiness: 200 when the database answers and the keys open, else 503.
+
+    A broker that is down (when one is configured) does not make the instance unready: writes
+    are still acknowledged, their SMS waiting in the outbox, and lookups and log reads do not
+    need it. The answer is then 200 with ``status: degraded`` and the broker's check, and the
+    outage is logged once (core.outages), so that monitoring sees it without a load balancer
+    taking every instance out of rotation.
+    """
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
     throttle_classes: list[Any] = []
+    # What the instance cannot serve without.
+    REQUIRED = frozenset({"database", "keys"})
 
     @extend_schema(
         operation_id="health",
         responses={
             200: HealthSerializer,
-            503: problem("A dependency is down; `checks` says which"),
+            503: problem("The database or the keys are unavailable; `checks` says which"),
         },
     )
     def get(self, request: Request) -> Response:
@@ -38,12 +46,13 @@ class HealthApi(APIView):
         if (broker := broker_health()) is not None:
             checks["broker"] = broker
         down = sorted(name for name, check in checks.items() if check["status"] != "ok")
-        if down:
+        if self.REQUIRED.intersection(down):
             # Logged once per outage by the checks (core.outages), not once per probe.
             raise DependencyUnavailable(
                 f"Unavailable: {', '.join(down)}.", checks=checks, retry_after=retry_after()
             )
-        return Response(HealthSerializer({"status": "ok", **checks}).data)
+        status = "degraded" if down else "ok"
+        return Response(HealthSerializer({"status": status, **checks}).data)
 
 
 def problem_page(request: HttpRequest, slug: str) -> HttpResponse:

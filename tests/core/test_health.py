@@ -39,17 +39,34 @@ def _logged(caplog: pytest.LogCaptureFixture, name: str) -> list[str]:
     ]
 
 
-def test_unreachable_broker_is_503_logged_once_per_outage(client, settings, caplog):
+def test_an_unreachable_broker_degrades_but_does_not_unready_and_is_logged_once(
+    client, settings, caplog
+):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     with caplog.at_level(logging.INFO):
         for _ in range(3):  # a load balancer's probes
             response = client.get("/healthz")
-            body = assert_problem(response, 503, "service-unavailable")
-            assert body["checks"]["broker"]["status"] == "down"
-            assert body["checks"]["database"]["status"] == "ok"
-            assert response["Retry-After"] == str(settings.RS_OUTAGE_RETRY_AFTER_SECONDS)
+            assert response.status_code == 200  # writes still land; their SMS wait in the outbox
+            body = response.json()
+            assert body["status"] == "degraded"
+            assert body["broker"]["status"] == "down"
+            assert body["database"]["status"] == "ok"
     assert _logged(caplog, "core.outages") == ["broker unavailable"]
-    assert _logged(caplog, "django.request") == []  # not once per probe
+    assert _logged(caplog, "django.request") == []
+
+
+def test_a_database_down_with_the_broker_is_503_with_retry_after(client, settings, caplog):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    settings.RS_HEALTH_PROBE_TIMEOUT_SECONDS = 0.001  # no answer comes back that fast
+    with caplog.at_level(logging.INFO):
+        for _ in range(2):
+            response = client.get("/healthz")
+            body = assert_problem(response, 503, "service-unavailable")
+            assert body["checks"]["database"]["status"] == "down"
+            assert body["checks"]["broker"]["status"] == "down"
+            assert response["Retry-After"] == str(settings.RS_OUTAGE_RETRY_AFTER_SECONDS)
+    assert sorted(_logged(caplog, "core.outages")) == ["broker unavailable", "database unavailable"]
+    assert _logged(caplog, "django.request") == []
 
 
 @pytest.fixture

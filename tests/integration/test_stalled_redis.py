@@ -16,7 +16,6 @@ import redis
 from django.conf import settings
 from django.core.cache.backends.redis import RedisCache
 
-from tests.problems import assert_problem
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = [
@@ -55,8 +54,11 @@ def test_healthz_reports_a_stalled_broker_within_the_probe_timeout(
     settings.CELERY_BROKER_URL = f"redis://{stalled_redis}/0"
     settings.RS_HEALTH_PROBE_TIMEOUT_SECONDS = 1.0
     started = time.monotonic()
-    body = assert_problem(client.get("/healthz"), 503, "service-unavailable")
-    assert body["checks"]["broker"]["status"] == "down"
-    assert body["checks"]["database"]["status"] == "ok"
+    response = client.get("/healthz")
+    assert response.status_code == 200  # degraded: the instance still serves
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["broker"]["status"] == "down"
+    assert body["database"]["status"] == "ok"
     # A connect and one answer at most, each within the probe's timeout.
     assert time.monotonic() - started < 2 * 1.0 + MARGIN
