@@ -5,10 +5,12 @@ and ``"kind"``, at most ``tiles.MAX_ENTRY_SIZE`` bytes.  The server writes versi
 read versions 1 and 2 (``VERSIONS``).
 
 Version 2 (``PrivateEntry``) shows, for every kind, only the number's label and a commitment
-to the entry's content, plus the public reason of a ``revocation`` or ``handler_removed``::
+to the entry's content, plus the public reason of a ``revocation``, ``handler_removed``,
+``request_closed`` or ``dispute_closed``::
 
-    certificate, handler               label, commitment
-    revocation, handler_removed        label, commitment, reason
+    certificate, handler, lock, unlock, request, dispute      label, commitment
+    revocation, handler_removed, request_closed,
+    dispute_closed                                            label, commitment, reason
 
 The commitment is ``commitment(opening, content)``: an HMAC-SHA256, keyed by 32 fresh random
 bytes (the opening, which the server keeps), of the canonical JSON of the content, whose
@@ -19,8 +21,20 @@ fields are ``CONTENT_FIELDS[kind]`` (``content_check``)::
     revocation       number, provider, serial, revoked_at
     handler          number, provider, service, uri, priority, expires_at, certificate
     handler_removed  number, provider, service, certificate
+    lock             number, provider, serial, locked_at
+    unlock           number, provider, serial, unlocked_at
+    request          number, provider, request, public_key_sha256, requested_at, issues_at
+    request_closed   number, request, closed_at
+    dispute          number, provider, serial, disputed, dispute, opened_at
+    dispute_closed   number, dispute, disputed, closed_at
 
-Version 1, written before, has the same four kinds with their fields in the clear::
+The last six are the number lock's (DESIGN §7.2): a holder locked or unlocked its number with
+the certificate ``serial``; a certificate for the number to another key was requested, and
+waits until ``issues_at`` unless a locked holder decides first (``request_closed``'s reason:
+``approved``, ``refused``, ``waited`` or ``unlocked``); a holder disputed the certificate
+``disputed`` and an operator closed the dispute (reason ``revoked`` or ``dismissed``).
+
+Version 1, written before, has the first four kinds with their fields in the clear::
 
     certificate      label, serial, certificate_sha256, public_key_sha256, not_before,
                      not_after, provider
@@ -114,12 +128,19 @@ OPENING_SIZE: Final = 32
 
 
 class EntryKind(StrEnum):
-    """The kinds of entry versions 1 and 2 define."""
+    """The kinds of entry the log writes: the first four in versions 1 and 2, the rest (the
+    number lock's, DESIGN §7.2) in version 2 only."""
 
     CERTIFICATE = "certificate"
     REVOCATION = "revocation"
     HANDLER = "handler"
     HANDLER_REMOVED = "handler_removed"
+    LOCK = "lock"
+    UNLOCK = "unlock"
+    REQUEST = "request"
+    REQUEST_CLOSED = "request_closed"
+    DISPUTE = "dispute"
+    DISPUTE_CLOSED = "dispute_closed"
 
 
 class EntryField(StrEnum):
@@ -268,7 +289,14 @@ class HandlerRemovedEntry(_Payload):
     reason: str
 
 
-REASON_KINDS: Final = frozenset({EntryKind.REVOCATION, EntryKind.HANDLER_REMOVED})
+REASON_KINDS: Final = frozenset(
+    {
+        EntryKind.REVOCATION,
+        EntryKind.HANDLER_REMOVED,
+        EntryKind.REQUEST_CLOSED,
+        EntryKind.DISPUTE_CLOSED,
+    }
+)
 """The kinds whose version-2 entry shows a public ``reason``."""
 
 
@@ -355,7 +383,7 @@ SHAPES: Final[Mapping[tuple[int, str], tuple[frozenset[str], tuple[FieldCheck, .
                 for field in FIELDS[kind]
             ),
         )
-        for kind in EntryKind
+        for kind in _PAYLOADS
     },
     **{
         (2, kind.value): (
@@ -422,7 +450,7 @@ def entry_from_record(record: Mapping[str, Any], *, kind: EntryKind | None = Non
         raise EntryError(f"entry is of kind {_shown_json(found)}, not {kind.value!r}")
     if not isinstance(found, str) or not KIND_NAME.fullmatch(found):
         raise EntryError(f"entry's kind {_shown_json(found)} is not a lowercase identifier")
-    if found not in _PAYLOADS:
+    if found not in (_PAYLOADS if version == 1 else _PRIVATE_KEYS):
         return OpaqueEntry(
             kind=found, fields={key: value for key, value in record.items() if key not in _HEADER}
         )
@@ -472,8 +500,20 @@ CONTENT_FIELDS: Final[Mapping[EntryKind, frozenset[str]]] = {
     EntryKind.REVOCATION: frozenset({"number", "provider", "serial", "revoked_at"}),
     EntryKind.HANDLER: COMMITTED_FIELDS,
     EntryKind.HANDLER_REMOVED: frozenset({"number", "provider", "service", "certificate"}),
+    EntryKind.LOCK: frozenset({"number", "provider", "serial", "locked_at"}),
+    EntryKind.UNLOCK: frozenset({"number", "provider", "serial", "unlocked_at"}),
+    EntryKind.REQUEST: frozenset(
+        {"number", "provider", "request", "public_key_sha256", "requested_at", "issues_at"}
+    ),
+    EntryKind.REQUEST_CLOSED: frozenset({"number", "request", "closed_at"}),
+    EntryKind.DISPUTE: frozenset(
+        {"number", "provider", "serial", "disputed", "dispute", "opened_at"}
+    ),
+    EntryKind.DISPUTE_CLOSED: frozenset({"number", "dispute", "disputed", "closed_at"}),
 }
 """The keys of the content a version-2 entry of each kind commits to."""
+
+_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 _CONTENT_FORMS: Final[Mapping[str, tuple[re.Pattern[str], str]]] = {
     "number": (E164, "an E.164 number"),
@@ -485,6 +525,15 @@ _CONTENT_FORMS: Final[Mapping[str, tuple[re.Pattern[str], str]]] = {
     "not_after": (RFC3339, "an RFC 3339 date-time"),
     "revoked_at": (RFC3339, "an RFC 3339 date-time"),
     "expires_at": (RFC3339, "an RFC 3339 date-time"),
+    "locked_at": (RFC3339, "an RFC 3339 date-time"),
+    "unlocked_at": (RFC3339, "an RFC 3339 date-time"),
+    "requested_at": (RFC3339, "an RFC 3339 date-time"),
+    "issues_at": (RFC3339, "an RFC 3339 date-time"),
+    "closed_at": (RFC3339, "an RFC 3339 date-time"),
+    "opened_at": (RFC3339, "an RFC 3339 date-time"),
+    "disputed": (SERIAL_HEX, "1 to 40 lowercase hex digits"),
+    "request": (_UUID, "a lowercase UUID"),
+    "dispute": (_UUID, "a lowercase UUID"),
 }
 _INTEGER_CONTENT: Final = frozenset({"priority"})
 

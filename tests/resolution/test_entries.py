@@ -85,7 +85,22 @@ def test_each_kind_has_the_fields_the_log_has_always_written() -> None:
         "handler": ["label", "provider", "service", "commitment"],
         "handler_removed": ["label", "provider", "service", "reason"],
     }
-    assert set(EntryKind) == set(FIELDS)
+    # The number lock's kinds exist in version 2 only.
+    assert set(EntryKind) - set(FIELDS) == {
+        "lock",
+        "unlock",
+        "request",
+        "request_closed",
+        "dispute",
+        "dispute_closed",
+    }
+
+
+def test_a_version_1_entry_of_a_kind_only_version_2_defines_is_opaque() -> None:
+    data = canonical_json({"v": 1, "kind": "lock", "label": LABEL, "commitment": SHA})
+    assert entry_parse(data) == OpaqueEntry(
+        kind="lock", fields={"label": LABEL, "commitment": SHA}
+    )
 
 
 def test_the_bytes_of_each_kind() -> None:
@@ -390,6 +405,45 @@ CONTENT: dict[EntryKind, dict[str, Any]] = {
         "service": "voice",
         "certificate": "0a1b",
     },
+    EntryKind.LOCK: {
+        "number": "+33612345678",
+        "provider": "acme-chat",
+        "serial": "0a1b",
+        "locked_at": "2026-02-01T00:00:00Z",
+    },
+    EntryKind.UNLOCK: {
+        "number": "+33612345678",
+        "provider": "acme-chat",
+        "serial": "0a1b",
+        "unlocked_at": "2026-02-01T00:00:00Z",
+    },
+    EntryKind.REQUEST: {
+        "number": "+33612345678",
+        "provider": "other-chat",
+        "request": "0f9b5e1c-8a8e-4f43-9d43-3d0c3f6f1a11",
+        "public_key_sha256": SHA,
+        "requested_at": "2026-02-01T00:00:00Z",
+        "issues_at": "2026-02-08T00:00:00Z",
+    },
+    EntryKind.REQUEST_CLOSED: {
+        "number": "+33612345678",
+        "request": "0f9b5e1c-8a8e-4f43-9d43-3d0c3f6f1a11",
+        "closed_at": "2026-02-02T00:00:00Z",
+    },
+    EntryKind.DISPUTE: {
+        "number": "+33612345678",
+        "provider": "acme-chat",
+        "serial": "0a1b",
+        "disputed": "0c2d",
+        "dispute": "4a0f1a3e-2b4c-4d5e-8f60-718293a4b5c6",
+        "opened_at": "2026-02-01T00:00:00Z",
+    },
+    EntryKind.DISPUTE_CLOSED: {
+        "number": "+33612345678",
+        "dispute": "4a0f1a3e-2b4c-4d5e-8f60-718293a4b5c6",
+        "disputed": "0c2d",
+        "closed_at": "2026-02-03T00:00:00Z",
+    },
 }
 
 
@@ -398,7 +452,12 @@ def test_each_kind_of_version_2_commits_to_its_content_fields() -> None:
         kind: sorted(content) for kind, content in CONTENT.items()
     }
     assert CONTENT_FIELDS[EntryKind.HANDLER] == COMMITTED_FIELDS
-    assert {EntryKind.REVOCATION, EntryKind.HANDLER_REMOVED} == REASON_KINDS
+    assert {
+        EntryKind.REVOCATION,
+        EntryKind.HANDLER_REMOVED,
+        EntryKind.REQUEST_CLOSED,
+        EntryKind.DISPUTE_CLOSED,
+    } == REASON_KINDS
     for kind, content in CONTENT.items():
         content_check(kind, content)
 
@@ -445,6 +504,9 @@ def test_a_commitment_is_hmac_sha256_of_the_canonical_content() -> None:
         (EntryKind.HANDLER, {"priority": True}, "priority must be an integer"),
         (EntryKind.HANDLER, {"uri": ""}, "uri must be a non-empty string"),
         (EntryKind.HANDLER_REMOVED, {"provider": 7}, "provider must be a non-empty string"),
+        (EntryKind.REQUEST, {"request": "not-a-uuid"}, "request is not a lowercase UUID"),
+        (EntryKind.DISPUTE, {"disputed": "0X1"}, "disputed is not 1 to 40"),
+        (EntryKind.LOCK, {"locked_at": "now"}, "locked_at is not an RFC 3339"),
     ],
 )
 def test_content_check_refuses_other_content(
