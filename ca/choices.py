@@ -46,3 +46,26 @@ class RevocationReason(models.TextChoices):
     AFFILIATION_CHANGED = "affiliationChanged", "affiliation changed (number ported or given up)"
     SUPERSEDED = "superseded", "superseded"
     CESSATION_OF_OPERATION = "cessationOfOperation", "cessation of operation"
+
+
+class RequestStatus(models.TextChoices):
+    """Where a certificate request held by a number lock stands (DESIGN §7.2). Every status
+    but ``pending`` is also the public reason of its ``request_closed`` log entry."""
+
+    PENDING = "pending", "pending (waiting for a locked holder, or the end of the wait)"
+    APPROVED = "approved", "approved by a locked holder (issued)"
+    REFUSED = "refused", "refused by a locked holder (never issued)"
+    WAITED = "waited", "issued after the wait, with no answer"
+    UNLOCKED = "unlocked", "issued when no lock held any more"
+
+
+REQUEST_ISSUED = frozenset({RequestStatus.APPROVED, RequestStatus.WAITED, RequestStatus.UNLOCKED})
+
+
+class DisputeStatus(models.TextChoices):
+    """Where a holder's dispute of a certificate stands; the closed ones are the public reason
+    of its ``dispute_closed`` log entry."""
+
+    OPEN = "open", "open (on the operator's queue)"
+    REVOKED = "revoked", "closed: the disputed certificate was revoked"
+    DISMISSED = "dismissed", "closed: dismissed by the operator"

@@ -18,7 +18,13 @@ from django.db.models.functions import Length, Now
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
-from ca.choices import ChallengeStatus, DeliveryStatus, RevocationReason
+from ca.choices import (
+    ChallengeStatus,
+    DeliveryStatus,
+    DisputeStatus,
+    RequestStatus,
+    RevocationReason,
+)
 from providers.models import Provider
 
 
@@ -122,11 +128,22 @@ class Certificate(models.Model):
         max_length=32, choices=RevocationReason.choices, blank=True
     )
     revocation_log_index = models.BigIntegerField(null=True, blank=True)
+    # The number lock (DESIGN §7.2): set by a JWS of this certificate's key, it lasts as long
+    # as the certificate, and holds back any certificate for the number to another key.
+    locked_at = models.DateTimeField(null=True, blank=True)
+    lock_log_index = models.BigIntegerField(
+        null=True, blank=True, help_text="Index of the lock's log entry"
+    )
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["number", "not_after"], name="ca_certificate_number"),
+            models.Index(
+                fields=["number", "not_after"],
+                name="ca_certificate_locked",
+                condition=models.Q(locked_at__isnull=False, revoked_at__isnull=True),
+            ),
             models.Index(
                 fields=["not_after"],
                 name="ca_certificate_revoked",
@@ -138,6 +155,11 @@ class Certificate(models.Model):
                 condition=models.Q(revoked_at__isnull=True)
                 | (~models.Q(revocation_reason="") & models.Q(revocation_log_index__isnull=False)),
                 name="ca_certificate_revocation_complete",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(locked_at__isnull=True, lock_log_index__isnull=True)
+                | models.Q(locked_at__isnull=False, lock_log_index__isnull=False),
+                name="ca_certificate_lock_complete",
             ),
         ]
 
@@ -153,6 +175,11 @@ class Certificate(models.Model):
         """The URL of the certificate and its chain (RFC 8224 §7.3), as PASSporTs name it: by
         repository id, so that a serial read from the CRL or the log opens nothing."""
         return f"{settings.RS_PUBLIC_URL}/ca/certs/{self.repository_id}.pem"
+
+    @property
+    def is_locked(self) -> bool:
+        """Whether its lock holds: set, and the certificate valid."""
+        return self.locked_at is not None and self.status == "valid"
 
     @property
     def status(self) -> str:
@@ -301,3 +328,174 @@ class PassportSeen(models.Model):
 
     def __str__(self) -> str:
         return f"PASSporT {bytes(self.digest).hex()[:16]}"
+
+
+class CertificateRequest(models.Model):
+    """A certificate for a locked number, to a key no locked holder has: held back until a
+    locked holder approves or refuses it, or ``issues_at`` passes (DESIGN §7.2).
+
+    Its challenge was spent when it was made, so the SMS proves nothing twice; the key it
+    asks for waits here, and the certificate is signed when the request is issued.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provider = models.ForeignKey(
+        Provider, on_delete=models.PROTECT, related_name="certificate_requests"
+    )
+    challenge = models.OneToOneField(
+        Challenge, on_delete=models.PROTECT, related_name="certificate_request"
+    )
+    number = models.CharField(max_length=16, help_text="E.164")
+    label = models.BinaryField(max_length=64, editable=False, help_text="The number's VRF label")
+    public_key_der = models.BinaryField(
+        editable=False, help_text="The key to certify (SubjectPublicKeyInfo, DER)"
+    )
+    public_key_sha256 = models.BinaryField(max_length=32, editable=False)
+    status = models.CharField(
+        max_length=16, choices=RequestStatus.choices, default=RequestStatus.PENDING
+    )
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    issues_at = models.DateTimeField(help_text="Issued then, with no answer from a holder")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        Certificate,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The locked holder's certificate that approved or refused it",
+    )
+    certificate = models.OneToOneField(
+        Certificate,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="request",
+        help_text="The certificate it was issued as",
+    )
+    log_index = models.BigIntegerField(help_text="Index of the request's log entry")
+    closed_log_index = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["issues_at"],
+                name="ca_request_due",
+                condition=models.Q(status=RequestStatus.PENDING),
+            ),
+            models.Index(fields=["number", "status"], name="ca_request_number"),
+            models.Index(fields=["provider", "created_at"], name="ca_request_provider"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=RequestStatus.values), name="ca_request_status"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    status=RequestStatus.PENDING,
+                    closed_at__isnull=True,
+                    closed_log_index__isnull=True,
+                )
+                | (
+                    ~models.Q(status=RequestStatus.PENDING)
+                    & models.Q(closed_at__isnull=False, closed_log_index__isnull=False)
+                ),
+                name="ca_request_closed_complete",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(certificate__isnull=True)
+                | models.Q(
+                    status__in=[
+                        RequestStatus.APPROVED,
+                        RequestStatus.WAITED,
+                        RequestStatus.UNLOCKED,
+                    ]
+                ),
+                name="ca_request_certificate_when_issued",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"request {self.id}"
+
+
+class Dispute(models.Model):
+    """A holder's dispute of a certificate for its number (DESIGN §7.2): a JWS of its own
+    certificate's key and a fresh SMS challenge, on the operator's queue until revoked or
+    dismissed."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    number = models.CharField(max_length=16, help_text="E.164")
+    disputed = models.ForeignKey(Certificate, on_delete=models.PROTECT, related_name="disputes")
+    disputer = models.ForeignKey(
+        Certificate,
+        on_delete=models.PROTECT,
+        related_name="disputes_opened",
+        help_text="The holder's certificate whose key signed the dispute",
+    )
+    challenge = models.OneToOneField(
+        Challenge,
+        on_delete=models.PROTECT,
+        related_name="dispute",
+        help_text="The fresh proof of control of the number",
+    )
+    statement = models.CharField(
+        max_length=1000, blank=True, help_text="What the holder says, in its own words"
+    )
+    status = models.CharField(
+        max_length=16, choices=DisputeStatus.choices, default=DisputeStatus.OPEN
+    )
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.CharField(max_length=150, blank=True, help_text="The operator")
+    resolution = models.CharField(
+        max_length=1000, blank=True, help_text="The operator's reason for the outcome"
+    )
+    log_index = models.BigIntegerField(help_text="Index of the dispute's log entry")
+    closed_log_index = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=DisputeStatus.values), name="ca_dispute_status"
+            ),
+            # One open dispute per certificate: a second holder's adds nothing to decide.
+            models.UniqueConstraint(
+                fields=["disputed"],
+                condition=models.Q(status=DisputeStatus.OPEN),
+                name="ca_dispute_one_open_per_certificate",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status=DisputeStatus.OPEN, closed_at__isnull=True)
+                | (~models.Q(status=DisputeStatus.OPEN) & models.Q(closed_at__isnull=False)),
+                name="ca_dispute_closed_complete",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "opened_at"], name="ca_dispute_queue")]
+
+    def __str__(self) -> str:
+        return f"dispute {self.id}"
+
+
+class SignedRequestSeen(models.Model):
+    """A lock, unlock, approval, refusal or dispute already accepted, by its certificate and
+    ``jti``: presented again within its freshness window, a replay. Pruned once stale."""
+
+    certificate = models.ForeignKey(Certificate, on_delete=models.CASCADE, related_name="+")
+    jti = models.CharField(max_length=128)
+    expires_at = models.DateTimeField(help_text="When its iat is too old to be accepted anyway")
+
+    class Meta:
+        verbose_name = "signed request seen"
+        verbose_name_plural = "signed requests seen"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["certificate", "jti"], name="ca_signed_request_seen_once"
+            ),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="ca_signed_request_expires")]
+
+    def __str__(self) -> str:
+        return f"jti {self.jti}"

@@ -99,3 +99,51 @@ class CrlUnavailable(ServiceUnavailable):
     slug = "crl-unavailable"
     title = "No CRL has been signed yet"
     status_code = 503
+
+
+class ChallengeNotForNumber(Problem):
+    slug = "challenge-not-for-number"
+    title = "The challenge proves control of another number"
+    status_code = 400
+
+
+class CertificateNotForNumber(Problem):
+    slug = "certificate-not-for-number"
+    title = "The signing certificate is not for this number"
+    status_code = 403
+
+
+class HolderNotLocked(Problem):
+    slug = "holder-not-locked"
+    title = "The signing certificate holds no lock on the number"
+    status_code = 403
+
+
+class CertificateRequestNotFound(Problem):
+    slug = "certificate-request-not-found"
+    title = "No such certificate request"
+    status_code = 404
+
+
+class CertificateRequestClosed(Problem):
+    slug = "certificate-request-closed"
+    title = "The certificate request is no longer pending"
+    status_code = 409
+
+
+class DisputeInvalid(Problem):
+    slug = "dispute-invalid"
+    title = "This certificate cannot be disputed"
+    status_code = 409
+
+
+class DisputeAlreadyOpen(Problem):
+    slug = "dispute-already-open"
+    title = "The certificate is already disputed"
+    status_code = 409
+
+
+class DisputeClosed(Problem):
+    slug = "dispute-closed"
+    title = "The dispute is already closed"
+    status_code = 409

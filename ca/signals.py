@@ -15,3 +15,11 @@ from django.dispatch import Signal
 
 certificate_revoking = Signal()
 certificate_revoked = Signal()
+
+# The number lock's (ca.services.locks), each sent inside the transaction of its change, after
+# it is logged; the webhooks app tells the providers concerned.
+certificate_issued = Signal()  # certificate
+certificate_requested = Signal()  # request: held back by a lock
+certificate_request_closed = Signal()  # request: approved, refused, or issued after the wait
+dispute_opened = Signal()  # dispute
+dispute_closed = Signal()  # dispute: revoked or dismissed

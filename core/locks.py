@@ -11,9 +11,11 @@ A change that takes more than one lock takes them in this order, so that no two 
 wait for each other (a deadlock, which PostgreSQL breaks by failing one of them):
 
 1. the provider's row (``api_key_create``);
-2. the CA's rows: the challenge (issuance), then the certificate, ours or another CA's (a
-   revocation; a handler change, by the certificate that signed it); a CRL refresh of another
-   CA takes its kept CRL's row, then the certificates it lists, in primary-key order;
+2. the CA's rows: the challenge (issuance), a certificate request or dispute, then the
+   certificate, ours or another CA's (a revocation; a handler change, by the certificate that
+   signed it); a CRL refresh of another CA takes its kept CRL's row, then the certificates it
+   lists, in primary-key order; then :data:`NUMBER`, the number lock's, for the changes that
+   read or change it (issuance, lock, unlock, approval, refusal, dispute);
 3. the request's ``jti`` (the unique row a signed change inserts);
 4. the handler rows, in primary-key order when there are several: a revocation locks those of
    its certificate (the ``certificate_revoking`` signal) before it logs anything; a PUT takes
@@ -51,3 +53,7 @@ before its log entry, so that a CRL refresh signing meanwhile delays revocations
 HANDLER: Final = 0x5253_0005
 """Namespace of the two-key locks on a handler's key (provider, number, service): of two PUTs
 that find no handler, one creates it and the other then replaces it (directory.services)."""
+
+NUMBER: Final = 0x5253_0006
+"""Namespace of the two-key locks on a number, for its lock (ca.services.locks): a certificate
+issued for it and a lock set on it never miss each other."""

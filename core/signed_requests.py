@@ -7,6 +7,7 @@ callers that must not accept a replay within those minutes also check a ``jti``.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,8 @@ from resolution.protocol.jose import JoseError, ParsedJws, jws_parse, jws_payloa
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 MEDIA_TYPE = "application/jose"
+# What a payload's ``jti`` may be: 8 to 128 printable ASCII characters.
+JTI = re.compile(r"[\x21-\x7e]{8,128}")
 
 
 class SignedRequestMalformed(Problem):
@@ -42,6 +45,12 @@ class SignedRequestMismatch(Problem):
     slug = "jws-payload-mismatch"
     title = "The JWS payload does not match the request"
     status_code = 400
+
+
+class SignedRequestReplayed(Problem):
+    slug = "jws-replayed"
+    title = "This JWS 'jti' was already used"
+    status_code = 409
 
 
 class JoseParser(BaseParser):

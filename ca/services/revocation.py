@@ -8,11 +8,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import transaction
 from django.utils import timezone
 
-from ca.choices import RevocationReason
+from ca.choices import DisputeStatus, RevocationReason
 from ca.models import Certificate
 from ca.problems import CertificateExpired, CertificateRevoked
 from ca.selectors import certificate_x509
 from ca.services.crls import crl_lock, crl_publish
+from ca.services.locks import disputes_close, disputes_hold
 from ca.signals import certificate_revoked, certificate_revoking
 from core.dates import rfc3339
 from core.signed_requests import (
@@ -28,9 +29,10 @@ logger = structlog.get_logger(__name__)
 
 
 def certificate_revoke(
-    *, certificate: Certificate, reason: RevocationReason, actor: str
+    *, certificate: Certificate, reason: RevocationReason, actor: str, note: str = ""
 ) -> Certificate:
-    """Revoke a certificate: log the revocation, then sign a CRL that lists it.
+    """Revoke a certificate: log the revocation, then sign a CRL that lists it. Open disputes
+    of it close as ``revoked`` (logged), with ``note`` as their resolution.
 
     ``actor`` says who asked (``holder`` or ``admin:<username>``) for the service's own logs.
     Locks in ``core.locks``'s order: the certificate, the handlers it authorised (the
@@ -48,6 +50,7 @@ def certificate_revoke(
         if locked.not_after <= now:
             raise CertificateExpired("An expired certificate needs no revocation.")
         certificate_revoking.send(sender=Certificate, certificate=locked)
+        disputes = disputes_hold(locked)
         crl_lock()
         entry = log_append_committed(
             kind=EntryKind.REVOCATION,
@@ -66,6 +69,14 @@ def certificate_revoke(
         locked.save(update_fields=["revoked_at", "revocation_reason", "revocation_log_index"])
         # The directory removes (and logs the removal of) the handlers it authorised.
         certificate_revoked.send(sender=Certificate, certificate=locked)
+        disputes_close(
+            disputes,
+            certificate=locked,
+            status=DisputeStatus.REVOKED,
+            operator=actor.removeprefix("admin:"),
+            resolution=note,
+            now=now,
+        )
         crl_publish()
     logger.info(
         "certificate revoked",
@@ -73,6 +84,7 @@ def certificate_revoke(
         reason=reason.value,
         actor=actor,
         log_index=entry.index,
+        disputes_closed=len(disputes),
     )
     return locked
 

@@ -173,6 +173,10 @@ TWILIO_API_BASE_URL: str = env.str("TWILIO_API_BASE_URL", default="")
 
 # Lifetime of number certificates (DESIGN §4.3: short).
 RS_CERT_LIFETIME_DAYS: int = env.int("RS_CERT_LIFETIME_DAYS", default=30)
+# While a holder's lock holds, a certificate for its number to another key waits this long for a
+# locked holder's answer, then is issued (DESIGN §7.2; Signal's registration lock lapses after 7
+# days).
+RS_LOCK_WAIT_SECONDS: int = env.int("RS_LOCK_WAIT_SECONDS", default=7 * 24 * 3600)
 # The CA's names in its root and issuing certificates.
 RS_CA_NAME: str = env.str("RS_CA_NAME", default="Resolution Service")
 # A CRL is valid this long; it is signed anew on every revocation and before it runs out.
