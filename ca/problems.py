@@ -147,3 +147,9 @@ class DisputeClosed(Problem):
     slug = "dispute-closed"
     title = "The dispute is already closed"
     status_code = 409
+
+
+class DisputeNotFound(Problem):
+    slug = "dispute-not-found"
+    title = "No such dispute"
+    status_code = 404

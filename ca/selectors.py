@@ -13,16 +13,19 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncHour
+from django.utils import timezone
 
 from ca.authority import ca_keys
 from ca.choices import ChallengeStatus, DeliveryStatus
 from ca.models import (
     REPOSITORY_ID,
     Certificate,
+    CertificateRequest,
     Challenge,
     Crl,
+    Dispute,
     ExternalCertificate,
     ExternalCrl,
 )
@@ -369,4 +372,44 @@ def external_certificate_verify(
         certificate_sha256=digest,
         not_before=leaf.not_valid_before_utc,
         not_after=leaf.not_valid_after_utc,
+    )
+
+
+# --- The number lock -----------------------------------------------------------------------------
+
+MAX_REQUESTS_LISTED = 100
+
+
+def certificate_requests_visible(*, provider: Provider) -> QuerySet[CertificateRequest]:
+    """The certificate requests ``provider`` may see: its own, and those for the numbers it
+    holds a valid certificate for (the holders who answer them). Newest first."""
+    now = timezone.now()
+    holds = Certificate.objects.filter(
+        provider=provider,
+        number=OuterRef("number"),
+        revoked_at__isnull=True,
+        not_before__lte=now,
+        not_after__gt=now,
+    )
+    return (
+        CertificateRequest.objects.select_related("provider", "certificate")
+        .filter(Q(provider=provider) | Exists(holds))
+        .order_by("-created_at")
+    )
+
+
+def certificate_request_visible(
+    *, provider: Provider, request_id: uuid.UUID
+) -> CertificateRequest | None:
+    """One request ``provider`` may see (``certificate_requests_visible``), or None: another's
+    is not found, as an unknown id is not."""
+    return certificate_requests_visible(provider=provider).filter(pk=request_id).first()
+
+
+def dispute_get(*, provider: Provider, dispute_id: uuid.UUID) -> Dispute | None:
+    """A dispute the provider opened, or None."""
+    return (
+        Dispute.objects.select_related("disputed", "disputer")
+        .filter(pk=dispute_id, disputer__provider=provider)
+        .first()
     )

@@ -5,7 +5,7 @@ defines its sender; outbox.tasks dispatches it).
 
 from __future__ import annotations
 
-from ca.services import crls, external, passports
+from ca.services import crls, external, locks, passports
 from core.tasks import periodic_task
 
 
@@ -25,3 +25,16 @@ def external_crls_refresh() -> None:
 def passports_seen_prune() -> int:
     """Forget verified PASSporTs that are stale anyway (beat: every ten minutes)."""
     return passports.passports_seen_prune()
+
+
+@periodic_task(name="ca.tasks.certificate_requests_settle")
+def certificate_requests_settle() -> int:
+    """Issue the requests a lock held back once the wait is over or no lock holds (beat:
+    every minute, so a request is issued at most a minute after its time)."""
+    return locks.certificate_requests_settle()
+
+
+@periodic_task(name="ca.tasks.signed_requests_prune")
+def signed_requests_prune() -> int:
+    """Forget the jtis of lock changes once their iat is too old anyway (beat: hourly)."""
+    return locks.signed_requests_prune()

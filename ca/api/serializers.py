@@ -10,8 +10,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ca.choices import RequestStatus
 from ca.csr import MAX_CSR_LENGTH
-from ca.models import Certificate, Challenge
+from ca.models import Certificate, CertificateRequest, Challenge, Dispute
 from ca.selectors import certificate_pem, chain_pems
 from ca.services.issuance import IssuedCertificate
 from core.encoding import b64
@@ -108,6 +109,87 @@ class CertificateOutput(serializers.Serializer[Certificate]):
     x5u = serializers.URLField(help_text=X5U_HELP)
     log_index = serializers.IntegerField()
     revocation_log_index = serializers.IntegerField(allow_null=True)
+    locked = serializers.BooleanField(
+        source="is_locked",
+        help_text="Whether this certificate's lock holds on its number (DESIGN §7.2)",
+    )
+    locked_at = serializers.DateTimeField(allow_null=True)
+    lock_log_index = serializers.IntegerField(allow_null=True)
+
+
+class RequestedCertificateOutput(serializers.Serializer[Certificate]):
+    """The certificate a request was issued as, as its requester sees it."""
+
+    serial = serializers.CharField(help_text="32 hex digits")
+    certificate = serializers.SerializerMethodField(help_text="PEM")
+    chain = serializers.SerializerMethodField(
+        help_text="PEM issuers up to, not including, the root"
+    )
+    not_before = serializers.DateTimeField()
+    not_after = serializers.DateTimeField()
+    x5u = serializers.URLField(help_text=X5U_HELP)
+    log_index = serializers.IntegerField()
+
+    def get_certificate(self, certificate: Certificate) -> str:
+        return certificate_pem(certificate)
+
+    def get_chain(self, certificate: Certificate) -> list[str]:
+        return chain_pems()
+
+
+class CertificateRequestOutput(serializers.Serializer[CertificateRequest]):
+    """A certificate held back by a number lock. The requester also sees its certificate once
+    issued (``certificate``); the holders see who asked and for which key."""
+
+    id = serializers.UUIDField()
+    number = serializers.CharField(help_text="E.164")
+    requester = serializers.CharField(source="provider.slug", help_text="The requester's slug")
+    status = serializers.CharField(help_text="pending, approved, refused, waited or unlocked")
+    public_key_sha256 = serializers.SerializerMethodField(
+        help_text="SHA-256 of the key to certify (SubjectPublicKeyInfo), hex"
+    )
+    created_at = serializers.DateTimeField()
+    issues_at = serializers.DateTimeField(help_text="Issued then unless a locked holder answers")
+    closed_at = serializers.DateTimeField(allow_null=True)
+    log_index = serializers.IntegerField()
+    closed_log_index = serializers.IntegerField(allow_null=True)
+    certificate = serializers.SerializerMethodField(
+        help_text="The certificate issued, for the requester only: serial, PEM, chain and x5u"
+    )
+
+    def get_public_key_sha256(self, request: CertificateRequest) -> str:
+        return bytes(request.public_key_sha256).hex()
+
+    @extend_schema_field(RequestedCertificateOutput(allow_null=True))
+    def get_certificate(self, request: CertificateRequest) -> dict[str, Any] | None:
+        viewer = self.context.get("provider")
+        issued = request.certificate
+        if issued is None or viewer is None or viewer.pk != request.provider_id:
+            return None
+        return dict(RequestedCertificateOutput(issued).data)
+
+
+class CertificateRequestListQuery(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=RequestStatus.values, required=False)
+
+
+class CertificateRequestListOutput(serializers.Serializer[Any]):
+    results = CertificateRequestOutput(many=True)
+
+
+class DisputeOutput(serializers.Serializer[Dispute]):
+    id = serializers.UUIDField()
+    number = serializers.CharField(help_text="E.164")
+    disputed = serializers.CharField(source="disputed.serial", help_text="The disputed serial")
+    certificate = serializers.CharField(
+        source="disputer.serial", help_text="The holder's certificate that signed the dispute"
+    )
+    status = serializers.CharField(help_text="open, revoked or dismissed")
+    opened_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    resolution = serializers.CharField(help_text="The operator's reason, once closed")
+    log_index = serializers.IntegerField()
+    closed_log_index = serializers.IntegerField(allow_null=True)
 
 
 # --- PASSporT verification --------------------------------------------------------------------

@@ -18,6 +18,36 @@ api_urlpatterns = [
         views.CertificateRevokeApi.as_view(),
         name="certificate-revoke",
     ),
+    path(
+        "certificates/<serial:serial>/lock",
+        views.CertificateLockApi.as_view(),
+        name="certificate-lock",
+    ),
+    path(
+        "certificates/<serial:serial>/unlock",
+        views.CertificateUnlockApi.as_view(),
+        name="certificate-unlock",
+    ),
+    path(
+        "certificate-requests", views.CertificateRequestsApi.as_view(), name="certificate-requests"
+    ),
+    path(
+        "certificate-requests/<uuid:request_id>",
+        views.CertificateRequestApi.as_view(),
+        name="certificate-request",
+    ),
+    path(
+        "certificate-requests/<uuid:request_id>/approve",
+        views.CertificateRequestApproveApi.as_view(),
+        name="certificate-request-approve",
+    ),
+    path(
+        "certificate-requests/<uuid:request_id>/refuse",
+        views.CertificateRequestRefuseApi.as_view(),
+        name="certificate-request-refuse",
+    ),
+    path("disputes", views.DisputesApi.as_view(), name="disputes"),
+    path("disputes/<uuid:dispute_id>", views.DisputeApi.as_view(), name="dispute"),
     path("passports/verify", views.PassportVerifyApi.as_view(), name="passports-verify"),
     path("twilio/status", views.TwilioStatusApi.as_view(), name="twilio-status"),
 ]

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -22,24 +22,37 @@ from rest_framework.views import APIView
 
 from ca.api import serializers as s
 from ca.authority import ca_keys
-from ca.models import Certificate
+from ca.models import Certificate, CertificateRequest
 from ca.passports import PassportVerdict, certificate_serial
 from ca.problems import (
     CertificateNotFound,
+    CertificateRequestNotFound,
     ChallengeNotFound,
     CrlUnavailable,
+    DisputeNotFound,
     TwilioSignatureInvalid,
 )
 from ca.selectors import (
+    MAX_REQUESTS_LISTED,
     certificate_chain_pem,
     certificate_get,
     certificate_in_repository,
+    certificate_request_visible,
+    certificate_requests_visible,
     challenge_get,
     crl_latest,
+    dispute_get,
 )
 from ca.services.challenges import challenge_start, challenge_verify
 from ca.services.delivery import challenge_delivery_report
 from ca.services.issuance import certificate_issue
+from ca.services.locks import (
+    certificate_request_approve,
+    certificate_request_refuse,
+    dispute_open,
+    number_lock,
+    number_unlock,
+)
 from ca.services.passports import passport_check
 from ca.services.revocation import certificate_revoke_signed
 from ca.sms.twilio import twilio_signature_valid
@@ -142,6 +155,12 @@ class CertificatesApi(APIView):
         request=s.CertificateIssueInput,
         responses={
             201: s.CertificateIssuedOutput,
+            202: OpenApiResponse(
+                s.CertificateRequestOutput,
+                description="The number is locked by a holder with another key: the request "
+                "waits for a locked holder's answer or the end of the wait (Location: the "
+                "request to poll)",
+            ),
             400: problem("Malformed CSR, a key that is not P-256, or a CSR signature that fails"),
             404: problem("The calling provider has no such challenge"),
             409: problem("The challenge is not verified, or already used"),
@@ -151,11 +170,14 @@ class CertificatesApi(APIView):
     def post(self, request: Request) -> Response:
         data = s.CertificateIssueInput(data=request.data)
         data.is_valid(raise_exception=True)
+        provider = caller_provider(request)
         issued = certificate_issue(
-            provider=caller_provider(request),
+            provider=provider,
             challenge_id=data.validated_data["challenge"],
             csr=data.validated_data["csr"],
         )
+        if isinstance(issued, CertificateRequest):
+            return _request_response(issued, provider=provider, status=202)
         return Response(s.CertificateIssuedOutput(issued).data, status=201)
 
 
@@ -215,6 +237,217 @@ class CertificateRevokeApi(APIView):
         certificate = _own_certificate(request, serial)
         revoked = certificate_revoke_signed(certificate=certificate, token=request.data)
         return Response(s.CertificateOutput(revoked).data)
+
+
+# --- The number lock (DESIGN §7.2) ----------------------------------------------------------------
+
+JWS_BODY = {"application/jose": OpenApiTypes.STR}
+SIGNED_PROBLEMS = {
+    400: problem("Malformed JWS, stale iat, or a payload that does not match the request"),
+    403: problem("The signature is not by the named certificate's key"),
+    409: problem("The jti was already used, or the certificate is revoked or expired"),
+    415: problem("The body is not application/jose"),
+}
+
+
+def _request_response(request: CertificateRequest, *, provider: Any, status: int = 200) -> Response:
+    body = s.CertificateRequestOutput(request, context={"provider": provider}).data
+    headers = {"Location": f"/v1/certificate-requests/{request.id}"} if status == 202 else None
+    return Response(body, status=status, headers=headers)
+
+
+class CertificateLockApi(APIView):
+    """Lock the certificate's number: until this certificate ends, a certificate for the number
+    to any other key waits for this holder's answer (or ``RS_LOCK_WAIT_SECONDS``).
+
+    The body is a JWS (ES256, ``application/jose``) made with the certificate's key over
+    ``{"serial", "iat", "jti"}``. Locking a locked certificate changes nothing.
+    """
+
+    permission_classes = [DirectoryScope]
+    parser_classes = [JoseParser]
+
+    @extend_schema(
+        operation_id="certificates_lock",
+        request=JWS_BODY,
+        responses={
+            200: s.CertificateOutput,
+            404: problem("The calling provider has no certificate with this serial"),
+            **SIGNED_PROBLEMS,
+        },
+    )
+    def post(self, request: Request, serial: str) -> Response:
+        locked = number_lock(provider=caller_provider(request), serial=serial, token=request.data)
+        return Response(s.CertificateOutput(locked).data)
+
+
+class CertificateUnlockApi(APIView):
+    """Lift the certificate's lock; requests it held back are issued once no lock holds.
+
+    The body is a JWS made with the certificate's key over ``{"serial", "iat", "jti"}``.
+    """
+
+    permission_classes = [DirectoryScope]
+    parser_classes = [JoseParser]
+
+    @extend_schema(
+        operation_id="certificates_unlock",
+        request=JWS_BODY,
+        responses={
+            200: s.CertificateOutput,
+            404: problem("The calling provider has no certificate with this serial"),
+            **SIGNED_PROBLEMS,
+        },
+    )
+    def post(self, request: Request, serial: str) -> Response:
+        unlocked = number_unlock(
+            provider=caller_provider(request), serial=serial, token=request.data
+        )
+        return Response(s.CertificateOutput(unlocked).data)
+
+
+class CertificateRequestsApi(APIView):
+    """The certificate requests held back by a lock that the caller may see: its own, and
+    those for the numbers it holds a valid certificate for; newest first, at most 100.
+    ``?status=pending`` lists the pending ones only."""
+
+    permission_classes = [DirectoryScope]
+
+    @extend_schema(
+        operation_id="certificate_requests_list",
+        parameters=[s.CertificateRequestListQuery],
+        responses={200: s.CertificateRequestListOutput, 400: problem("Unknown status")},
+    )
+    def get(self, request: Request) -> Response:
+        query = s.CertificateRequestListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        provider = caller_provider(request)
+        requests = certificate_requests_visible(provider=provider)
+        if query.validated_data.get("status"):
+            requests = requests.filter(status=query.validated_data["status"])
+        listed = list(requests[:MAX_REQUESTS_LISTED])
+        out = s.CertificateRequestListOutput({"results": listed}, context={"provider": provider})
+        return Response(out.data)
+
+
+class CertificateRequestApi(APIView):
+    """One certificate request: to its requester (with the certificate once issued) and to the
+    holders of the number."""
+
+    permission_classes = [DirectoryScope]
+
+    @extend_schema(
+        operation_id="certificate_requests_get",
+        responses={200: s.CertificateRequestOutput, 404: problem("No such request")},
+    )
+    def get(self, request: Request, request_id: uuid.UUID) -> Response:
+        provider = caller_provider(request)
+        found = certificate_request_visible(provider=provider, request_id=request_id)
+        if found is None:
+            raise CertificateRequestNotFound("The calling provider sees no request with this id.")
+        return _request_response(found, provider=provider)
+
+
+class CertificateRequestApproveApi(APIView):
+    """A locked holder approves a request (a second app of its own): issued at once.
+
+    The body is a JWS made with the locked holder's certificate key, the header naming it
+    (``kid``: its serial), over ``{"request", "iat", "jti"}``.
+    """
+
+    permission_classes = [DirectoryScope]
+    parser_classes = [JoseParser]
+
+    @extend_schema(
+        operation_id="certificate_requests_approve",
+        request=JWS_BODY,
+        responses={
+            200: s.CertificateRequestOutput,
+            **SIGNED_PROBLEMS,
+            403: problem("Not signed by a locked holder of the request's number"),
+            404: problem("No such request, or no such signing certificate"),
+            409: problem("The request is closed, the jti was used, or the certificate ended"),
+        },
+    )
+    def post(self, request: Request, request_id: uuid.UUID) -> Response:
+        provider = caller_provider(request)
+        decided = certificate_request_approve(
+            provider=provider, request_id=request_id, token=request.data
+        )
+        return _request_response(decided, provider=provider)
+
+
+class CertificateRequestRefuseApi(APIView):
+    """A locked holder refuses a request: it ends, never issued (no SMS is asked for: the SMS
+    is what an intruder may hold). The body is as for approving."""
+
+    permission_classes = [DirectoryScope]
+    parser_classes = [JoseParser]
+
+    @extend_schema(
+        operation_id="certificate_requests_refuse",
+        request=JWS_BODY,
+        responses={
+            200: s.CertificateRequestOutput,
+            **SIGNED_PROBLEMS,
+            403: problem("Not signed by a locked holder of the request's number"),
+            404: problem("No such request, or no such signing certificate"),
+            409: problem("The request is closed, the jti was used, or the certificate ended"),
+        },
+    )
+    def post(self, request: Request, request_id: uuid.UUID) -> Response:
+        provider = caller_provider(request)
+        decided = certificate_request_refuse(
+            provider=provider, request_id=request_id, token=request.data
+        )
+        return _request_response(decided, provider=provider)
+
+
+class DisputesApi(APIView):
+    """Dispute a foreign certificate for one's number: it goes on the operator's queue.
+
+    The body is a JWS made with the holder's own certificate key, the header naming it
+    (``kid``), over ``{"disputed": "<serial>", "challenge": "<id>", "statement"?, "iat",
+    "jti"}``: ``challenge`` is a challenge for the number that the caller verified just before
+    (a fresh proof of control, spent here).
+    """
+
+    permission_classes = [DirectoryScope]
+    parser_classes = [JoseParser]
+
+    @extend_schema(
+        operation_id="disputes_open",
+        request=JWS_BODY,
+        responses={
+            201: s.DisputeOutput,
+            **SIGNED_PROBLEMS,
+            404: problem("No such challenge, or no certificate for the number with this serial"),
+            409: problem(
+                "The challenge is not verified or used, the certificate ended or is the "
+                "holder's own, it is disputed already, or the jti was used"
+            ),
+            410: problem("The challenge expired"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        dispute = dispute_open(provider=caller_provider(request), token=request.data)
+        return Response(s.DisputeOutput(dispute).data, status=201)
+
+
+class DisputeApi(APIView):
+    """A dispute the caller opened, and how the operator closed it."""
+
+    permission_classes = [DirectoryScope]
+
+    @extend_schema(
+        operation_id="disputes_get",
+        responses={200: s.DisputeOutput, 404: problem("No such dispute")},
+    )
+    def get(self, request: Request, dispute_id: uuid.UUID) -> Response:
+        dispute = dispute_get(provider=caller_provider(request), dispute_id=dispute_id)
+        if dispute is None:
+            raise DisputeNotFound("The calling provider opened no dispute with this id.")
+        return Response(s.DisputeOutput(dispute).data)
 
 
 def _verdict_output(verdict: PassportVerdict) -> dict[str, Any]:

@@ -140,6 +140,12 @@ def _jti_spend(signed: SignedByHolder) -> None:
             raise SignedRequestReplayed("This 'jti' was already used with this certificate.")
 
 
+def signed_requests_prune() -> int:
+    """Forget the jtis whose iat is too old to be accepted again anyway; how many."""
+    deleted, _ = SignedRequestSeen.objects.filter(expires_at__lt=timezone.now()).delete()
+    return deleted
+
+
 # --- Lock and unlock ---------------------------------------------------------------------------
 
 

@@ -537,6 +537,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     },
     # Forget verified PASSporTs once stale anyway (the replay cache, ca.services.passports).
     "passports-seen-prune": {"task": "ca.tasks.passports_seen_prune", "schedule": 600.0},
+    # Issue the certificate requests a number lock held back, once their wait is over or no
+    # lock holds any more (ca.services.locks); and forget the stale jtis of lock changes.
+    "certificate-requests-settle": {
+        "task": "ca.tasks.certificate_requests_settle",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
+    "signed-requests-prune": {"task": "ca.tasks.signed_requests_prune", "schedule": 3600.0},
     "clear-expired-sessions": {
         "task": "core.tasks.sessions_clear_expired",
         "schedule": 3600.0,

@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 from ca.api.serializers import CertificateIssuedOutput
 from ca.models import Challenge
 from ca.services.challenges import challenge_start, challenge_verify
-from ca.services.issuance import certificate_issue
+from ca.services.issuance import IssuedCertificate, certificate_issue
 from ca.sms import locmem
 from providers.models import Provider
 from tests.api_client import committed
@@ -120,5 +120,6 @@ def certificate_issued(provider: Provider, number: str = NUMBER) -> Holder:
     challenge = verified_challenge(provider, number)
     with committed():  # the log integrates the certificate's entry after the commit
         issued = certificate_issue(provider=provider, challenge_id=challenge.id, csr=csr_pem(key))
+    assert isinstance(issued, IssuedCertificate), "the number is locked: a request, held back"
     # Through the endpoint's own serializer: the same JSON, and one place that builds it.
     return Holder(key=key, issued=json.loads(json.dumps(CertificateIssuedOutput(issued).data)))

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 
+from resolution.protocol.entries import REASON_KINDS
 from resolution.protocol.merkle import root_from_leaf_hashes
 from tests.api_client import committed
 from transparency.models import Checkpoint, Entry, EntryOpening
@@ -32,7 +33,7 @@ def entry_opened(index: int) -> tuple[dict[str, Any], dict[str, Any]]:
     record = json.loads(bytes(Entry.objects.get(index=index).data))
     kept = EntryOpening.objects.get(entry_id=index)
     public = {"v", "kind", "label", "commitment"}
-    if record["kind"] in ("revocation", "handler_removed"):
+    if record["kind"] in REASON_KINDS:
         public.add("reason")
     assert set(record) == public, record
     assert record["v"] == 2 and record["label"] == bytes(kept.label).hex()
