@@ -1,7 +1,11 @@
-"""Operators' views of challenges, certificates and CRLs.
+"""Operators' views of challenges, certificates, CRLs, and the number lock's requests and
+disputes.
 
 Challenge codes are never shown (only an HMAC is stored, and it is not displayed either).
-Revocation from the admin goes through the same service as the API, so it is logged.
+Revocation from the admin goes through the same service as the API, so it is logged; it asks
+first, on a page that shows what will be revoked and which handlers removed, for an RFC 5280
+reason and the operator's own (kept with a dispute it closes). A dispute is closed the same way:
+revoke the disputed certificate, or dismiss the dispute.
 """
 
 from __future__ import annotations
@@ -10,24 +14,32 @@ import ipaddress
 from datetime import timedelta
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
-from ca.choices import RevocationReason
+from ca.choices import DisputeStatus, RevocationReason
 from ca.models import (
     Certificate,
+    CertificateRequest,
     Challenge,
     ChallengeVolume,
     Crl,
+    Dispute,
     ExternalCertificate,
     ExternalCrl,
 )
-from ca.problems import CertificateExpired, CertificateRevoked
+from ca.problems import CertificateExpired, CertificateRevoked, DisputeClosed
 from ca.selectors import challenge_volume_by_country
+from ca.services.locks import dispute_dismiss
 from ca.services.revocation import certificate_revoke
 from core.admin import ReadOnlyAdminMixin
 
@@ -131,17 +143,24 @@ class CertificateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Certificate]):
         return bool(request.user.has_perm("ca.change_certificate"))
 
     @admin.action(
-        description="Revoke selected certificates (logged, listed in the CRL)",
+        description="Revoke selected certificates (asks first; logged, listed in the CRL)",
         permissions=["revoke"],
     )
-    def revoke(self, request: HttpRequest, queryset: QuerySet[Certificate]) -> None:
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Certificate]) -> HttpResponse | None:
+        certificates = list(queryset.select_related("provider").order_by("pk"))
+        form = RevocationForm(request.POST if "confirm" in request.POST else None)
+        if not form.is_valid():
+            return _revocation_confirmation(
+                self, request, certificates=certificates, form=form, action="revoke"
+            )
         revoked = skipped = 0
-        for certificate in queryset:
+        for certificate in certificates:
             try:
                 certificate_revoke(
                     certificate=certificate,
-                    reason=RevocationReason.UNSPECIFIED,
+                    reason=RevocationReason(form.cleaned_data["reason"]),
                     actor=f"admin:{request.user.get_username()}",
+                    note=form.cleaned_data["note"],
                 )
                 revoked += 1
             except (CertificateRevoked, CertificateExpired):
@@ -151,6 +170,234 @@ class CertificateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Certificate]):
             self.message_user(
                 request, f"Skipped {skipped} already revoked or expired.", messages.WARNING
             )
+        return None
+
+
+class RevocationForm(forms.Form):
+    """What an operator gives before revoking: the CRL's reason, and its own words."""
+
+    reason = forms.ChoiceField(
+        choices=RevocationReason.choices, initial=RevocationReason.UNSPECIFIED
+    )
+    note = forms.CharField(
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why, in your words: kept in the service's log and with a dispute it closes.",
+    )
+
+
+class DismissalForm(forms.Form):
+    note = forms.CharField(
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why the disputed certificate stays valid: the holder who disputed is told.",
+    )
+
+
+def _revocation_confirmation(
+    model_admin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    *,
+    certificates: list[Certificate],
+    form: forms.Form,
+    action: str | None = None,
+    dispute: Dispute | None = None,
+) -> TemplateResponse:
+    """The page that asks before revoking: each certificate, its state, and the handlers its
+    revocation removes."""
+    rows = [
+        {
+            "certificate": certificate,
+            "handlers": list(certificate.handlers.order_by("service")),
+        }
+        for certificate in certificates
+    ]
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": "Revoke certificates?" if dispute is None else "Revoke the disputed certificate?",
+        "opts": model_admin.model._meta,
+        "rows": rows,
+        "form": form,
+        "action": action,
+        "dispute": dispute,
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/ca/revoke_confirmation.html", context)
+
+
+@admin.register(CertificateRequest)
+class CertificateRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[CertificateRequest]):
+    """Certificates a number lock held back: a locked holder answers them, not the operator."""
+
+    list_display = ("id", "number", "provider", "status", "created_at", "issues_at", "closed_at")
+    list_filter = ("status",)
+    search_fields = ("=number", "=id")
+    list_select_related = ("provider",)
+    fields = (
+        "id",
+        "number",
+        "provider",
+        "status",
+        "created_at",
+        "issues_at",
+        "closed_at",
+        "decided_by",
+        "certificate",
+        "log_index",
+        "closed_log_index",
+    )
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Dispute]):
+    """The operator's queue of disputes: a holder (a JWS of its certificate's key and a fresh
+    SMS proof) says another certificate for its number is not theirs. Revoke it, or dismiss."""
+
+    list_display = ("opened_at", "number", "status", "disputed_certificate", "disputer_certificate")
+    list_filter = ("status",)
+    search_fields = ("=number", "=id", "=disputed__serial")
+    list_select_related = ("disputed__provider", "disputer__provider")
+    ordering = ("status", "-opened_at")
+    fields = (
+        "id",
+        "number",
+        "status",
+        "opened_at",
+        "statement",
+        "disputer_evidence",
+        "disputed_evidence",
+        "closed_at",
+        "closed_by",
+        "resolution",
+        "log_index",
+        "closed_log_index",
+        "decide",
+    )
+    readonly_fields = ("disputer_evidence", "disputed_evidence", "decide")
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("ca.change_certificate"))
+
+    @admin.display(description="Disputed certificate")
+    def disputed_certificate(self, dispute: Dispute) -> str:
+        return f"{dispute.disputed.serial} ({dispute.disputed.provider})"
+
+    @admin.display(description="Disputed by")
+    def disputer_certificate(self, dispute: Dispute) -> str:
+        return f"{dispute.disputer.serial} ({dispute.disputer.provider})"
+
+    @admin.display(description="The holder who disputes")
+    def disputer_evidence(self, dispute: Dispute) -> str:
+        holder, challenge = dispute.disputer, dispute.challenge
+        return format_html(
+            "certificate {} through {}, issued {}, locked: {}; fresh SMS proof: challenge {} "
+            "verified {}",
+            holder.serial,
+            holder.provider,
+            holder.created_at,
+            "yes" if holder.locked_at else "no",
+            challenge.id,
+            challenge.verified_at,
+        )
+
+    @admin.display(description="The disputed certificate")
+    def disputed_evidence(self, dispute: Dispute) -> str:
+        disputed = dispute.disputed
+        return format_html(
+            "certificate {} through {}, issued {} (log entry {}), status {}, {} handler(s); its "
+            "challenge was verified {}",
+            disputed.serial,
+            disputed.provider,
+            disputed.created_at,
+            disputed.log_index,
+            disputed.status,
+            disputed.handlers.count(),
+            disputed.challenge.verified_at,
+        )
+
+    @admin.display(description="Decide")
+    def decide(self, dispute: Dispute) -> str:
+        if dispute.status != DisputeStatus.OPEN:
+            return "Closed."
+        return format_html(
+            '<a class="button" href="{}">Revoke the disputed certificate…</a> '
+            '<a class="button" href="{}">Dismiss…</a>',
+            reverse("admin:ca_dispute_revoke", args=[dispute.pk]),
+            reverse("admin:ca_dispute_dismiss", args=[dispute.pk]),
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<uuid:dispute_id>/revoke/", wrap(self.revoke_view), name="ca_dispute_revoke"),
+            path("<uuid:dispute_id>/dismiss/", wrap(self.dismiss_view), name="ca_dispute_dismiss"),
+            *super().get_urls(),
+        ]
+
+    def _open_dispute(self, request: HttpRequest, dispute_id: Any) -> Dispute:
+        if not self.has_revoke_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(
+            Dispute.objects.select_related("disputed__provider", "disputer__provider"),
+            pk=dispute_id,
+        )
+
+    def _back(self, dispute: Dispute) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:ca_dispute_change", args=[dispute.pk]))
+
+    def revoke_view(self, request: HttpRequest, dispute_id: Any) -> HttpResponse:
+        dispute = self._open_dispute(request, dispute_id)
+        form = RevocationForm(request.POST if request.method == "POST" else None)
+        if dispute.status != DisputeStatus.OPEN:
+            self.message_user(request, "The dispute is closed already.", messages.WARNING)
+            return self._back(dispute)
+        if not form.is_valid():
+            return _revocation_confirmation(
+                self, request, certificates=[dispute.disputed], form=form, dispute=dispute
+            )
+        try:
+            certificate_revoke(
+                certificate=dispute.disputed,
+                reason=RevocationReason(form.cleaned_data["reason"]),
+                actor=f"admin:{request.user.get_username()}",
+                note=form.cleaned_data["note"],
+            )
+        except (CertificateRevoked, CertificateExpired) as error:
+            self.message_user(request, f"Not revoked: {error.detail}", messages.WARNING)
+            return self._back(dispute)
+        self.message_user(
+            request, "Revoked the disputed certificate; the dispute is closed.", messages.SUCCESS
+        )
+        return self._back(dispute)
+
+    def dismiss_view(self, request: HttpRequest, dispute_id: Any) -> HttpResponse:
+        dispute = self._open_dispute(request, dispute_id)
+        form = DismissalForm(request.POST if request.method == "POST" else None)
+        if dispute.status != DisputeStatus.OPEN:
+            self.message_user(request, "The dispute is closed already.", messages.WARNING)
+            return self._back(dispute)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Dismiss the dispute?",
+                "opts": self.model._meta,
+                "dispute": dispute,
+                "form": form,
+            }
+            return TemplateResponse(request, "admin/ca/dismiss_confirmation.html", context)
+        try:
+            dispute_dismiss(
+                dispute=dispute,
+                operator=request.user.get_username(),
+                resolution=form.cleaned_data["note"],
+            )
+        except DisputeClosed:
+            self.message_user(request, "The dispute is closed already.", messages.WARNING)
+            return self._back(dispute)
+        self.message_user(
+            request, "Dismissed; the disputed certificate stays valid.", messages.SUCCESS
+        )
+        return self._back(dispute)
 
 
 @admin.register(Crl)

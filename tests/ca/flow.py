@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +25,12 @@ from ca.services.challenges import challenge_start, challenge_verify
 from ca.services.issuance import IssuedCertificate, certificate_issue
 from ca.sms import locmem
 from providers.models import Provider
+from resolution.protocol.canonical import canonical_json
+from resolution.protocol.jose import jws_sign
 from tests.api_client import committed
 
 NUMBER = "+33612345678"  # a French mobile number
+OTHER_NUMBER = "+33612345679"
 CLIENT_IP = "192.0.2.1"  # where a holder built through the services asked from (TEST-NET-1)
 _OTP_LINE = re.compile(r"#(\d{6,10})$")
 
@@ -123,3 +128,43 @@ def certificate_issued(provider: Provider, number: str = NUMBER) -> Holder:
     assert isinstance(issued, IssuedCertificate), "the number is locked: a request, held back"
     # Through the endpoint's own serializer: the same JSON, and one place that builds it.
     return Holder(key=key, issued=json.loads(json.dumps(CertificateIssuedOutput(issued).data)))
+
+
+# --- Several apps, through HTTP: the number lock's flows -----------------------------------------
+
+
+def signed(key: Any, kid: str, **payload: Any) -> str:
+    """A compact JWS by ``key`` naming certificate ``kid``, over ``payload`` with a fresh
+    ``iat`` and ``jti`` (a None value drops the claim)."""
+    claims = {"iat": int(time.time()), "jti": uuid.uuid4().hex, **payload}
+    claims = {name: value for name, value in claims.items() if value is not None}
+    return jws_sign({"alg": "ES256", "kid": kid}, canonical_json(claims), key)
+
+
+def jose(client: Any, path: str, token: str) -> Any:
+    return client.post(path, token, content_type="application/jose")
+
+
+def registered(client: Any, number: str = NUMBER, key: Any = None) -> Any:
+    """``POST /v1/certificates`` after a verified challenge, for ``key`` (a new one if none):
+    the response, with the key as ``.key``."""
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    challenge = challenge_verified(client, locmem.outbox, number)
+    with committed():
+        response = client.post(
+            "/v1/certificates", {"challenge": challenge, "csr": csr_pem(key)}, format="json"
+        )
+    response.key = key
+    return response
+
+
+def holder_of(client: Any, number: str = NUMBER) -> Holder:
+    response = registered(client, number)
+    assert response.status_code == 201, response.content
+    return Holder(key=response.key, issued=response.json())
+
+
+def locked(client: Any, holder: Holder) -> Any:
+    token = signed(holder.key, holder.serial, serial=holder.serial)
+    with committed():
+        return jose(client, f"/v1/certificates/{holder.serial}/lock", token)

@@ -17,74 +17,15 @@ from django.utils import timezone
 
 from ca.models import Certificate, CertificateRequest, SignedRequestSeen
 from ca.services.locks import certificate_requests_settle
-from ca.sms import locmem
-from providers.services import api_key_create
 from resolution.protocol.canonical import canonical_json
 from resolution.protocol.jose import jws_sign
 from tests.api_client import committed
-from tests.ca.flow import NUMBER, Holder, challenge_verified, csr_pem
-from tests.factories import ProviderFactory
+from tests.ca.flow import NUMBER, OTHER_NUMBER, Holder, holder_of, jose, locked, registered, signed
 from tests.problems import assert_problem
 from tests.transparency.logdata import entry_opened
 from transparency.models import Entry
 
 pytestmark = pytest.mark.django_db
-
-OTHER_NUMBER = "+33612345679"
-
-
-def signed(key: Any, kid: str, **payload: Any) -> str:
-    claims = {"iat": int(time.time()), "jti": uuid.uuid4().hex, **payload}
-    claims = {name: value for name, value in claims.items() if value is not None}
-    return jws_sign({"alg": "ES256", "kid": kid}, canonical_json(claims), key)
-
-
-def jose(client: Any, path: str, token: str) -> Any:
-    return client.post(path, token, content_type="application/jose")
-
-
-@pytest.fixture
-def app(client_for: Any) -> Any:
-    """``app()``: a new provider's API client."""
-
-    def make() -> Any:
-        provider = ProviderFactory()
-        client = client_for(api_key_create(provider=provider, label="app").secret)
-        client.provider = provider
-        return client
-
-    return make
-
-
-def registered(client: Any, number: str = NUMBER, key: Any = None) -> Any:
-    """``POST /v1/certificates`` after a verified challenge, for ``key`` (a new one if none)."""
-    key = key or ec.generate_private_key(ec.SECP256R1())
-    challenge = challenge_verified(client, locmem.outbox, number)
-    with committed():
-        response = client.post(
-            "/v1/certificates", {"challenge": challenge, "csr": csr_pem(key)}, format="json"
-        )
-    response.key = key
-    return response
-
-
-def holder_of(client: Any, number: str = NUMBER) -> Holder:
-    response = registered(client, number)
-    assert response.status_code == 201, response.content
-    holder = Holder(key=response.key, issued=response.json())
-    client.holder = holder
-    return holder
-
-
-def _only_holder(client: Any) -> Holder:
-    holder: Holder = client.holder
-    return holder
-
-
-def locked(client: Any, holder: Holder) -> Any:
-    token = signed(holder.key, holder.serial, serial=holder.serial)
-    with committed():
-        return jose(client, f"/v1/certificates/{holder.serial}/lock", token)
 
 
 def decide(client: Any, holder: Holder, request_id: str, verb: str, **changes: Any) -> Any:
@@ -293,8 +234,8 @@ def test_approving_another_numbers_request_is_refused(app: Any) -> None:
 
 def test_a_holder_without_a_lock_cannot_answer(app: Any) -> None:
     alice, second, third = app(), app(), app()
-    locked(alice, holder_of(alice))
-    alices = _only_holder(alice)
+    alices = holder_of(alice)
+    locked(alice, alices)
     approved = registered(second)
     decide(alice, alices, approved.json()["id"], "approve")
     seconds = Holder(

@@ -227,16 +227,36 @@ def test_an_operator_revokes_from_the_admin(api_client: Any, provider: Any, clie
     client.force_login(admin)
     certificate = Certificate.objects.get(serial=holder.serial)
 
+    asked = client.post(
+        "/admin/ca/certificate/", {"action": "revoke", "_selected_action": [certificate.pk]}
+    )
+    # First a page that says what will be revoked, and asks for a reason: nothing changed yet.
+    assert asked.status_code == 200
+    assert holder.serial.encode() in asked.content and b"Yes, revoke" in asked.content
+    assert Certificate.objects.get(pk=certificate.pk).revoked_at is None
+    without_note = client.post(
+        "/admin/ca/certificate/",
+        {"action": "revoke", "_selected_action": [certificate.pk], "confirm": "yes"},
+    )
+    assert b"This field is required" in without_note.content
+    assert Certificate.objects.get(pk=certificate.pk).revoked_at is None
+
     response = client.post(
         "/admin/ca/certificate/",
-        {"action": "revoke", "_selected_action": [certificate.pk]},
+        {
+            "action": "revoke",
+            "_selected_action": [certificate.pk],
+            "confirm": "yes",
+            "reason": "keyCompromise",
+            "note": "the holder's phone was stolen",
+        },
         follow=True,
     )
 
     assert response.status_code == 200
     assert b"Revoked 1 certificate" in response.content
     certificate.refresh_from_db()
-    assert certificate.revocation_reason == "unspecified"
+    assert certificate.revocation_reason == "keyCompromise"
     assert Entry.objects.filter(kind="revocation").count() == 1
     crl = x509.load_der_x509_crl(bytes(Crl.objects.order_by("-number").first().der))  # type: ignore[union-attr]
     assert crl.get_revoked_certificate_by_serial_number(int(holder.serial, 16)) is not None
