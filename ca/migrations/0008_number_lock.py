@@ -8,166 +8,338 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ca', '0007_external_ca_keys'),
-        ('providers', '0002_api_key_scopes'),
+        ("ca", "0007_external_ca_keys"),
+        ("providers", "0002_api_key_scopes"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CertificateRequest',
+            name="CertificateRequest",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('number', models.CharField(help_text='E.164', max_length=16)),
-                ('label', models.BinaryField(help_text="The number's VRF label", max_length=64)),
-                ('public_key_der', models.BinaryField(help_text='The key to certify (SubjectPublicKeyInfo, DER)')),
-                ('public_key_sha256', models.BinaryField(max_length=32)),
-                ('status', models.CharField(choices=[('pending', 'pending (waiting for a locked holder, or the end of the wait)'), ('approved', 'approved by a locked holder (issued)'), ('refused', 'refused by a locked holder (never issued)'), ('waited', 'issued after the wait, with no answer'), ('unlocked', 'issued when no lock held any more')], default='pending', max_length=16)),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
-                ('issues_at', models.DateTimeField(help_text='Issued then, with no answer from a holder')),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('log_index', models.BigIntegerField(help_text="Index of the request's log entry")),
-                ('closed_log_index', models.BigIntegerField(blank=True, null=True)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("number", models.CharField(help_text="E.164", max_length=16)),
+                ("label", models.BinaryField(help_text="The number's VRF label", max_length=64)),
+                (
+                    "public_key_der",
+                    models.BinaryField(help_text="The key to certify (SubjectPublicKeyInfo, DER)"),
+                ),
+                ("public_key_sha256", models.BinaryField(max_length=32)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            (
+                                "pending",
+                                "pending (waiting for a locked holder, or the end of the wait)",
+                            ),
+                            ("approved", "approved by a locked holder (issued)"),
+                            ("refused", "refused by a locked holder (never issued)"),
+                            ("waited", "issued after the wait, with no answer"),
+                            ("unlocked", "issued when no lock held any more"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                    ),
+                ),
+                (
+                    "issues_at",
+                    models.DateTimeField(help_text="Issued then, with no answer from a holder"),
+                ),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("log_index", models.BigIntegerField(help_text="Index of the request's log entry")),
+                ("closed_log_index", models.BigIntegerField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Dispute',
+            name="Dispute",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('number', models.CharField(help_text='E.164', max_length=16)),
-                ('statement', models.CharField(blank=True, help_text='What the holder says, in its own words', max_length=1000)),
-                ('status', models.CharField(choices=[('open', "open (on the operator's queue)"), ('revoked', 'closed: the disputed certificate was revoked'), ('dismissed', 'closed: dismissed by the operator')], default='open', max_length=16)),
-                ('opened_at', models.DateTimeField()),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_by', models.CharField(blank=True, help_text='The operator', max_length=150)),
-                ('resolution', models.CharField(blank=True, help_text="The operator's reason for the outcome", max_length=1000)),
-                ('log_index', models.BigIntegerField(help_text="Index of the dispute's log entry")),
-                ('closed_log_index', models.BigIntegerField(blank=True, null=True)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("number", models.CharField(help_text="E.164", max_length=16)),
+                (
+                    "statement",
+                    models.CharField(
+                        blank=True,
+                        help_text="What the holder says, in its own words",
+                        max_length=1000,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "open (on the operator's queue)"),
+                            ("revoked", "closed: the disputed certificate was revoked"),
+                            ("dismissed", "closed: dismissed by the operator"),
+                        ],
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                ("opened_at", models.DateTimeField()),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "closed_by",
+                    models.CharField(blank=True, help_text="The operator", max_length=150),
+                ),
+                (
+                    "resolution",
+                    models.CharField(
+                        blank=True,
+                        help_text="The operator's reason for the outcome",
+                        max_length=1000,
+                    ),
+                ),
+                ("log_index", models.BigIntegerField(help_text="Index of the dispute's log entry")),
+                ("closed_log_index", models.BigIntegerField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-opened_at'],
+                "ordering": ["-opened_at"],
             },
         ),
         migrations.CreateModel(
-            name='SignedRequestSeen',
+            name="SignedRequestSeen",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('jti', models.CharField(max_length=128)),
-                ('expires_at', models.DateTimeField(help_text='When its iat is too old to be accepted anyway')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("jti", models.CharField(max_length=128)),
+                (
+                    "expires_at",
+                    models.DateTimeField(help_text="When its iat is too old to be accepted anyway"),
+                ),
             ],
             options={
-                'verbose_name': 'signed request seen',
-                'verbose_name_plural': 'signed requests seen',
+                "verbose_name": "signed request seen",
+                "verbose_name_plural": "signed requests seen",
             },
         ),
         migrations.AddField(
-            model_name='certificate',
-            name='lock_log_index',
-            field=models.BigIntegerField(blank=True, help_text="Index of the lock's log entry", null=True),
+            model_name="certificate",
+            name="lock_log_index",
+            field=models.BigIntegerField(
+                blank=True, help_text="Index of the lock's log entry", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='certificate',
-            name='locked_at',
+            model_name="certificate",
+            name="locked_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='certificate',
-            index=models.Index(condition=models.Q(('locked_at__isnull', False), ('revoked_at__isnull', True)), fields=['number', 'not_after'], name='ca_certificate_locked'),
+            model_name="certificate",
+            index=models.Index(
+                condition=models.Q(("locked_at__isnull", False), ("revoked_at__isnull", True)),
+                fields=["number", "not_after"],
+                name="ca_certificate_locked",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='certificate',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('lock_log_index__isnull', True), ('locked_at__isnull', True)), models.Q(('lock_log_index__isnull', False), ('locked_at__isnull', False)), _connector='OR'), name='ca_certificate_lock_complete'),
+            model_name="certificate",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("lock_log_index__isnull", True), ("locked_at__isnull", True)),
+                    models.Q(("lock_log_index__isnull", False), ("locked_at__isnull", False)),
+                    _connector="OR",
+                ),
+                name="ca_certificate_lock_complete",
+            ),
         ),
         migrations.AddField(
-            model_name='certificaterequest',
-            name='certificate',
-            field=models.OneToOneField(blank=True, help_text='The certificate it was issued as', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='request', to='ca.certificate'),
+            model_name="certificaterequest",
+            name="certificate",
+            field=models.OneToOneField(
+                blank=True,
+                help_text="The certificate it was issued as",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="request",
+                to="ca.certificate",
+            ),
         ),
         migrations.AddField(
-            model_name='certificaterequest',
-            name='challenge',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='certificate_request', to='ca.challenge'),
+            model_name="certificaterequest",
+            name="challenge",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="certificate_request",
+                to="ca.challenge",
+            ),
         ),
         migrations.AddField(
-            model_name='certificaterequest',
-            name='decided_by',
-            field=models.ForeignKey(blank=True, help_text="The locked holder's certificate that approved or refused it", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ca.certificate'),
+            model_name="certificaterequest",
+            name="decided_by",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The locked holder's certificate that approved or refused it",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="ca.certificate",
+            ),
         ),
         migrations.AddField(
-            model_name='certificaterequest',
-            name='provider',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='certificate_requests', to='providers.provider'),
+            model_name="certificaterequest",
+            name="provider",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="certificate_requests",
+                to="providers.provider",
+            ),
         ),
         migrations.AddField(
-            model_name='dispute',
-            name='challenge',
-            field=models.OneToOneField(help_text='The fresh proof of control of the number', on_delete=django.db.models.deletion.PROTECT, related_name='dispute', to='ca.challenge'),
+            model_name="dispute",
+            name="challenge",
+            field=models.OneToOneField(
+                help_text="The fresh proof of control of the number",
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="dispute",
+                to="ca.challenge",
+            ),
         ),
         migrations.AddField(
-            model_name='dispute',
-            name='disputed',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='disputes', to='ca.certificate'),
+            model_name="dispute",
+            name="disputed",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="disputes",
+                to="ca.certificate",
+            ),
         ),
         migrations.AddField(
-            model_name='dispute',
-            name='disputer',
-            field=models.ForeignKey(help_text="The holder's certificate whose key signed the dispute", on_delete=django.db.models.deletion.PROTECT, related_name='disputes_opened', to='ca.certificate'),
+            model_name="dispute",
+            name="disputer",
+            field=models.ForeignKey(
+                help_text="The holder's certificate whose key signed the dispute",
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="disputes_opened",
+                to="ca.certificate",
+            ),
         ),
         migrations.AddField(
-            model_name='signedrequestseen',
-            name='certificate',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='ca.certificate'),
+            model_name="signedrequestseen",
+            name="certificate",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="ca.certificate"
+            ),
         ),
         migrations.AddIndex(
-            model_name='certificaterequest',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['issues_at'], name='ca_request_due'),
+            model_name="certificaterequest",
+            index=models.Index(
+                condition=models.Q(("status", "pending")),
+                fields=["issues_at"],
+                name="ca_request_due",
+            ),
         ),
         migrations.AddIndex(
-            model_name='certificaterequest',
-            index=models.Index(fields=['number', 'status'], name='ca_request_number'),
+            model_name="certificaterequest",
+            index=models.Index(fields=["number", "status"], name="ca_request_number"),
         ),
         migrations.AddIndex(
-            model_name='certificaterequest',
-            index=models.Index(fields=['provider', 'created_at'], name='ca_request_provider'),
+            model_name="certificaterequest",
+            index=models.Index(fields=["provider", "created_at"], name="ca_request_provider"),
         ),
         migrations.AddConstraint(
-            model_name='certificaterequest',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'approved', 'refused', 'waited', 'unlocked'])), name='ca_request_status'),
+            model_name="certificaterequest",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["pending", "approved", "refused", "waited", "unlocked"])
+                ),
+                name="ca_request_status",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='certificaterequest',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('closed_at__isnull', True), ('closed_log_index__isnull', True), ('status', 'pending')), models.Q(models.Q(('status', 'pending'), _negated=True), ('closed_at__isnull', False), ('closed_log_index__isnull', False)), _connector='OR'), name='ca_request_closed_complete'),
+            model_name="certificaterequest",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("closed_at__isnull", True),
+                        ("closed_log_index__isnull", True),
+                        ("status", "pending"),
+                    ),
+                    models.Q(
+                        models.Q(("status", "pending"), _negated=True),
+                        ("closed_at__isnull", False),
+                        ("closed_log_index__isnull", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="ca_request_closed_complete",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='certificaterequest',
-            constraint=models.CheckConstraint(condition=models.Q(('certificate__isnull', True), ('status__in', ['approved', 'waited', 'unlocked']), _connector='OR'), name='ca_request_certificate_when_issued'),
+            model_name="certificaterequest",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("certificate__isnull", True),
+                    ("status__in", ["approved", "waited", "unlocked"]),
+                    _connector="OR",
+                ),
+                name="ca_request_certificate_when_issued",
+            ),
         ),
         migrations.AddIndex(
-            model_name='dispute',
-            index=models.Index(fields=['status', 'opened_at'], name='ca_dispute_queue'),
+            model_name="dispute",
+            index=models.Index(fields=["status", "opened_at"], name="ca_dispute_queue"),
         ),
         migrations.AddConstraint(
-            model_name='dispute',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['open', 'revoked', 'dismissed'])), name='ca_dispute_status'),
+            model_name="dispute",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["open", "revoked", "dismissed"])),
+                name="ca_dispute_status",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dispute',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('disputed',), name='ca_dispute_one_open_per_certificate'),
+            model_name="dispute",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "open")),
+                fields=("disputed",),
+                name="ca_dispute_one_open_per_certificate",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dispute',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('closed_at__isnull', True), ('status', 'open')), models.Q(models.Q(('status', 'open'), _negated=True), ('closed_at__isnull', False)), _connector='OR'), name='ca_dispute_closed_complete'),
+            model_name="dispute",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("closed_at__isnull", True), ("status", "open")),
+                    models.Q(
+                        models.Q(("status", "open"), _negated=True), ("closed_at__isnull", False)
+                    ),
+                    _connector="OR",
+                ),
+                name="ca_dispute_closed_complete",
+            ),
         ),
         migrations.AddIndex(
-            model_name='signedrequestseen',
-            index=models.Index(fields=['expires_at'], name='ca_signed_request_expires'),
+            model_name="signedrequestseen",
+            index=models.Index(fields=["expires_at"], name="ca_signed_request_expires"),
         ),
         migrations.AddConstraint(
-            model_name='signedrequestseen',
-            constraint=models.UniqueConstraint(fields=('certificate', 'jti'), name='ca_signed_request_seen_once'),
+            model_name="signedrequestseen",
+            constraint=models.UniqueConstraint(
+                fields=("certificate", "jti"), name="ca_signed_request_seen_once"
+            ),
         ),
     ]
