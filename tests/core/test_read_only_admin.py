@@ -16,6 +16,8 @@ READ_ONLY = {
     "ca.Challenge",
     "ca.ChallengeVolume",
     "ca.Certificate",
+    "ca.CertificateRequest",
+    "ca.Dispute",
     "ca.Crl",
     "ca.ExternalCertificate",
     "ca.ExternalCrl",

@@ -31,6 +31,8 @@ PATH_VALUES = {
     "number": "+33612345678",
     "service": "messaging",
     "challenge_id": str(uuid.uuid4()),
+    "request_id": str(uuid.uuid4()),
+    "dispute_id": str(uuid.uuid4()),
     "serial": "0" * 32,
     "prefix": "rs_unknown",
 }

@@ -31,6 +31,7 @@ SERIAL = "0123456789abcdef0123456789abcdef"
 SHA = "ab" * 32
 AT = "2026-11-23T10:00:00Z"
 NUMBER = "+33612345678"
+REQUEST = "0f9b5e1c-8a8e-4f43-9d43-3d0c3f6f1a11"
 
 CONTENTS: dict[EntryKind, dict[str, Any]] = {
     EntryKind.CERTIFICATE: {
@@ -63,8 +64,43 @@ CONTENTS: dict[EntryKind, dict[str, Any]] = {
         "service": "voice",
         "certificate": SERIAL,
     },
+    EntryKind.LOCK: {"number": NUMBER, "provider": "acme-chat", "serial": SERIAL, "locked_at": AT},
+    EntryKind.UNLOCK: {
+        "number": NUMBER,
+        "provider": "acme-chat",
+        "serial": SERIAL,
+        "unlocked_at": AT,
+    },
+    EntryKind.REQUEST: {
+        "number": NUMBER,
+        "provider": "other-chat",
+        "request": REQUEST,
+        "public_key_sha256": SHA,
+        "requested_at": AT,
+        "issues_at": AT,
+    },
+    EntryKind.REQUEST_CLOSED: {"number": NUMBER, "request": REQUEST, "closed_at": AT},
+    EntryKind.DISPUTE: {
+        "number": NUMBER,
+        "provider": "acme-chat",
+        "serial": SERIAL,
+        "disputed": SERIAL,
+        "dispute": REQUEST,
+        "opened_at": AT,
+    },
+    EntryKind.DISPUTE_CLOSED: {
+        "number": NUMBER,
+        "dispute": REQUEST,
+        "disputed": SERIAL,
+        "closed_at": AT,
+    },
 }
-REASONS = {EntryKind.REVOCATION: "keyCompromise", EntryKind.HANDLER_REMOVED: "removed"}
+REASONS = {
+    EntryKind.REVOCATION: "keyCompromise",
+    EntryKind.HANDLER_REMOVED: "removed",
+    EntryKind.REQUEST_CLOSED: "refused",
+    EntryKind.DISPUTE_CLOSED: "dismissed",
+}
 
 
 def test_contents_here_are_every_kinds_fields():
