@@ -35,8 +35,9 @@ def certificate_revoke(
     of it close as ``revoked`` (logged), with ``note`` as their resolution.
 
     ``actor`` says who asked (``holder`` or ``admin:<username>``) for the service's own logs.
-    Locks in ``core.locks``'s order: the certificate, the handlers it authorised (the
-    directory, on ``certificate_revoking``), the CRL number, and the log's append lock last.
+    Locks in ``core.locks``'s order: the certificate, its open disputes, the handlers it
+    authorised (the directory, on ``certificate_revoking``), the CRL number, and the log's
+    append lock last.
     """
     now = timezone.now().replace(microsecond=0)
     with transaction.atomic(durable=True):
@@ -49,8 +50,8 @@ def certificate_revoke(
             raise CertificateRevoked(f"Revoked at {rfc3339(locked.revoked_at)}.")
         if locked.not_after <= now:
             raise CertificateExpired("An expired certificate needs no revocation.")
+        disputes = disputes_hold(locked)  # CA rows, before the directory's handler rows
         certificate_revoking.send(sender=Certificate, certificate=locked)
-        disputes = disputes_hold(locked)
         crl_lock()
         entry = log_append_committed(
             kind=EntryKind.REVOCATION,
