@@ -18,7 +18,7 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from ca.authority import ca_keys
-from ca.choices import ChallengeStatus, DeliveryStatus
+from ca.choices import ChallengeStatus, DeliveryStatus, DisputeStatus
 from ca.models import (
     REPOSITORY_ID,
     Certificate,
@@ -404,6 +404,11 @@ def certificate_request_visible(
     """One request ``provider`` may see (``certificate_requests_visible``), or None: another's
     is not found, as an unknown id is not."""
     return certificate_requests_visible(provider=provider).filter(pk=request_id).first()
+
+
+def disputes_open_count() -> int:
+    """How many disputes wait on the operator's queue."""
+    return Dispute.objects.filter(status=DisputeStatus.OPEN).count()
 
 
 def dispute_get(*, provider: Provider, dispute_id: uuid.UUID) -> Dispute | None:

@@ -2,7 +2,8 @@
 
 Challenges sent, verified and failed per hour and per country, the commonest delivery errors,
 certificates issued and revoked, lookups per provider, and the log's merge delay and backlog
-(web.figures). Counts only: no number, code or key is shown.
+(web.figures); and the disputes waiting on the operator's queue. Counts only: no number, code
+or key is shown.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from ca.selectors import disputes_open_count
 from web.figures import DASHBOARD_PERIODS, dashboard_figures
 
 MERGE_DELAY_LIMIT_SECONDS = 10  # DESIGN §4.2: never more than 10 s
@@ -25,5 +27,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "period": period,
         "periods": list(DASHBOARD_PERIODS.values()),
         "merge_delay_limit": MERGE_DELAY_LIMIT_SECONDS,
+        "disputes_open": disputes_open_count(),
     }
     return TemplateResponse(request, "admin/dashboard.html", context)

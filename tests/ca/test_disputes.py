@@ -211,3 +211,15 @@ def test_another_providers_dispute_is_not_found(app: Any) -> None:
     dispute = disputed(alice, holder, second.serial).json()
 
     assert_problem(other.get(f"/v1/disputes/{dispute['id']}"), 404, "dispute-not-found")
+
+
+def test_the_dashboard_says_when_disputes_wait(app: Any, operator: Any) -> None:
+    assert b"wait for you" not in operator.get("/admin/dashboard/").content
+    alice, other = app(), app()
+    holder = holder_of(alice)
+    disputed(alice, holder, holder_of(other).serial)
+
+    page = b" ".join(operator.get("/admin/dashboard/").content.split())
+
+    assert b"1 dispute waits for you" in page
+    assert b"/admin/ca/dispute/?status__exact=open" in page
