@@ -120,7 +120,12 @@ class CertificateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Certificate]):
         "revoked_at",
         "log_index",
     )
-    list_filter = ("provider", ("revoked_at", admin.EmptyFieldListFilter), "revocation_reason")
+    list_filter = (
+        "provider",
+        ("revoked_at", admin.EmptyFieldListFilter),
+        ("locked_at", admin.EmptyFieldListFilter),
+        "revocation_reason",
+    )
     search_fields = ("=serial", "=number")
     date_hierarchy = "created_at"
     fields = (
@@ -135,6 +140,8 @@ class CertificateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Certificate]):
         "revoked_at",
         "revocation_reason",
         "revocation_log_index",
+        "locked_at",
+        "lock_log_index",
     )
     list_select_related = ("provider",)
     actions = ["revoke"]
