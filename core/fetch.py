@@ -14,10 +14,15 @@ not let them reach into our own network or stall a worker. :func:`url_fetch` the
 - follows no redirect, uses no proxy, sends one HTTP/1.1 GET, stops reading past ``max_bytes``,
   and gives up when ``timeout`` seconds have passed for the whole fetch, resolution included.
 
+:func:`url_post` sends one POST (a webhook) the same way, with every guarantee but the host
+allow-list: a provider names its own endpoint, so the address checks are what keep it out of
+our network. :func:`url_destination_check` makes those checks ahead, when the URL is registered,
+and also refuses IP literals there: an endpoint is named by a host name.
+
 The HTTP client is httpcore (httpx's transport layer, which never reads proxy settings from the
 environment and never follows redirects) over a network backend that does the resolving and
-checking. This module knows no Django; :func:`url_fetch_configured` adds the operator's
-``RS_FETCH_*`` settings.
+checking. This module knows no Django; :func:`url_fetch_configured` and
+:func:`operator_options` add the operator's ``RS_FETCH_*`` settings.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import certifi
 import httpcore
@@ -50,6 +55,7 @@ FetchFailure = Literal[
     "userinfo",  # user:password@ in the URL
     "port",  # a port the allow-list entry for the host does not name
     "host-not-allowed",
+    "host-literal",  # an IP address where a host name is required (a webhook's URL)
     "address-not-permitted",  # the host resolves to an address that is not public
     "too-large",
     "timeout",
@@ -122,18 +128,131 @@ def url_fetch(
     are not public; ``ca_file`` is a PEM bundle trusted in addition to the public CAs
     (certifi). ``resolver`` replaces the system's name resolution (tests).
     """
-    deadline = time.monotonic() + timeout
+    connection = _Connection.within(timeout, permitted_networks, ca_file, resolver)
     target = _url_parse(url)
     _allowed_check(target, allowed_hosts)
     media_types = [accept] if isinstance(accept, str) else list(accept)
-    backend = _CheckedBackend(
-        resolver=resolver or system_resolve,
-        permitted_networks=[_network(network) for network in permitted_networks],
-        deadline=deadline,
+    headers = [(b"Accept", ", ".join(media_types).encode("ascii"))]
+    with _exchange(target, "GET", headers, None, connection) as response:
+        content_type, max_age = _response_check(response, media_types, max_bytes)
+        body = _body_read(response, max_bytes)
+    return FetchedDocument(
+        url=f"https://{target.authority}{target.path}",
+        body=body,
+        content_type=content_type,
+        fetched_at=datetime.now(UTC),
+        max_age=max_age,
     )
-    headers = [
+
+
+@dataclass(frozen=True)
+class PostAnswer:
+    """What the server answered a POST: any status (the caller judges it), and the start of
+    the body, at most the ``max_bytes`` asked for (the rest is never read)."""
+
+    status: int
+    body: bytes
+
+
+def url_post(
+    url: str,
+    *,
+    content: bytes,
+    content_type: str,
+    headers: Collection[tuple[str, str]] = (),
+    max_bytes: int,
+    timeout: float,
+    permitted_networks: Collection[str | IPNetwork] = (),
+    ca_file: str | Path | None = None,
+    resolver: Resolver | None = None,
+) -> PostAnswer:
+    """POST ``content`` to ``url`` if it is safe to; the answer, whatever its status. Raise
+    :class:`FetchError` when no answer came: the URL or its addresses are refused (as
+    :func:`url_fetch` refuses them, with no host allow-list), the connection or TLS failed, or
+    ``timeout`` seconds passed for the whole exchange. A redirect is an answer like any other,
+    never followed. ``headers`` are added to the request (names and values in ASCII).
+    """
+    connection = _Connection.within(timeout, permitted_networks, ca_file, resolver)
+    target = _url_parse(url)
+    request_headers = [
+        (b"Content-Type", content_type.encode("ascii")),
+        (b"Content-Length", str(len(content)).encode("ascii")),
+        *((name.encode("ascii"), value.encode("ascii")) for name, value in headers),
+    ]
+    with _exchange(target, "POST", request_headers, content, connection) as response:
+        body = bytearray()
+        for chunk in response.iter_stream():
+            body += chunk
+            if len(body) >= max_bytes:
+                break  # leaving the stream unread closes the connection
+    return PostAnswer(status=response.status, body=bytes(body[:max_bytes]))
+
+
+def url_destination_check(
+    url: str,
+    *,
+    timeout: float,
+    permitted_networks: Collection[str | IPNetwork] = (),
+    resolver: Resolver | None = None,
+) -> None:
+    """Refuse (:class:`FetchError`) a URL that :func:`url_post` would refuse now, or whose host
+    is an IP literal: checked when a URL is registered, so that its owner hears at once. It
+    resolves the name but connects nowhere; each POST checks again (a name's addresses change).
+    """
+    deadline = time.monotonic() + timeout
+    target = _url_parse(url)
+    if target.literal:
+        raise FetchError("host-literal", "the URL must name its host, not an IP address")
+    networks = [_network(network) for network in permitted_networks]
+    addresses = _resolve(resolver or system_resolve, target.host, deadline)
+    _addresses_check(target.host, addresses, networks)
+
+
+@dataclass(frozen=True)
+class _Connection:
+    """How a request connects: by when it must be over, where it may go, whom it trusts."""
+
+    deadline: float  # time.monotonic()
+    timeout: float
+    permitted_networks: list[IPNetwork]
+    ca_file: str | None
+    resolver: Resolver
+
+    @classmethod
+    def within(
+        cls,
+        timeout: float,
+        permitted_networks: Collection[str | IPNetwork],
+        ca_file: str | Path | None,
+        resolver: Resolver | None,
+    ) -> _Connection:
+        return cls(
+            deadline=time.monotonic() + timeout,
+            timeout=timeout,
+            permitted_networks=[_network(network) for network in permitted_networks],
+            ca_file=str(ca_file) if ca_file else None,
+            resolver=resolver or system_resolve,
+        )
+
+
+@contextmanager
+def _exchange(
+    target: _Target,
+    method: Literal["GET", "POST"],
+    headers: list[tuple[bytes, bytes]],
+    content: bytes | None,
+    connection: _Connection,
+) -> Iterator[httpcore.Response]:
+    """One request to ``target`` over a checked connection, its response open in the block;
+    httpcore's failures, in the request or in the block, become :class:`FetchError`."""
+    backend = _CheckedBackend(
+        resolver=connection.resolver,
+        permitted_networks=connection.permitted_networks,
+        deadline=connection.deadline,
+    )
+    request_headers = [
         (b"Host", target.authority.encode("ascii")),
-        (b"Accept", ", ".join(media_types).encode("ascii")),
+        *headers,
         (b"Accept-Encoding", b"identity"),
         (b"User-Agent", USER_AGENT),
         (b"Connection", b"close"),
@@ -145,9 +264,9 @@ def url_fetch(
         target=target.path.encode("ascii"),
     )
     # Each operation may take the whole budget; the backend's streams cut it to what is left.
-    timeouts = dict.fromkeys(("connect", "read", "write", "pool"), timeout)
+    timeouts = dict.fromkeys(("connect", "read", "write", "pool"), connection.timeout)
     with httpcore.ConnectionPool(
-        ssl_context=_ssl_context(str(ca_file) if ca_file else None),
+        ssl_context=_ssl_context(connection.ca_file),
         network_backend=backend,
         max_connections=1,
         http1=True,
@@ -156,23 +275,19 @@ def url_fetch(
     ) as pool:
         try:
             with pool.stream(
-                "GET", request_url, headers=headers, extensions={"timeout": timeouts}
+                method,
+                request_url,
+                headers=request_headers,
+                content=content,
+                extensions={"timeout": timeouts},
             ) as response:
-                content_type, max_age = _response_check(response, media_types, max_bytes)
-                body = _body_read(response, max_bytes)
+                yield response
         except httpcore.TimeoutException as exc:
             raise FetchError("timeout", str(exc)) from exc
         except httpcore.ProtocolError as exc:
             raise FetchError("connect", f"not an HTTP/1.1 answer: {exc}") from exc
         except httpcore.NetworkError as exc:
             raise FetchError("connect", str(exc)) from exc
-    return FetchedDocument(
-        url=f"https://{target.authority}{target.path}",
-        body=body,
-        content_type=content_type,
-        fetched_at=datetime.now(UTC),
-        max_age=max_age,
-    )
 
 
 def url_fetch_configured(
@@ -185,16 +300,30 @@ def url_fetch_configured(
 ) -> FetchedDocument:
     """:func:`url_fetch` with the operator's ``RS_FETCH_PERMITTED_NETWORKS`` and
     ``RS_FETCH_CA_FILE``: what the service's own code calls."""
-    # Imported here so that the rest of this module can be used without Django.
-    from django.conf import settings
-
     return url_fetch(
         url,
         allowed_hosts=allowed_hosts,
         max_bytes=max_bytes,
         timeout=timeout,
         accept=accept,
-        permitted_networks=settings.RS_FETCH_PERMITTED_NETWORKS,
+        **operator_options(),
+    )
+
+
+class OperatorOptions(TypedDict):
+    permitted_networks: list[str]
+    ca_file: str | None
+
+
+def operator_options() -> OperatorOptions:
+    """The operator's ``RS_FETCH_PERMITTED_NETWORKS`` and ``RS_FETCH_CA_FILE``, as the keyword
+    arguments of :func:`url_fetch`, :func:`url_post` and :func:`url_destination_check` (which
+    takes the first alone)."""
+    # Imported here so that the rest of this module can be used without Django.
+    from django.conf import settings
+
+    return OperatorOptions(
+        permitted_networks=list(settings.RS_FETCH_PERMITTED_NETWORKS),
         ca_file=settings.RS_FETCH_CA_FILE or None,
     )
 
@@ -398,6 +527,15 @@ def _resolve(resolver: Resolver, host: str, deadline: float) -> list[IPAddress]:
     return addresses
 
 
+def _addresses_check(
+    host: str, addresses: Iterable[IPAddress], permitted_networks: Collection[IPNetwork]
+) -> None:
+    """Refuse the host if any of its addresses is not one a fetch may connect to."""
+    for address in addresses:
+        if not address_permitted(address, permitted_networks=permitted_networks):
+            raise FetchError("address-not-permitted", f"{host} resolves to {address}")
+
+
 # --- The network backend -----------------------------------------------------------------------
 
 
@@ -420,9 +558,7 @@ class _CheckedBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         addresses = _resolve(self._resolver, host, self._deadline)
-        for address in addresses:
-            if not address_permitted(address, permitted_networks=self._permitted_networks):
-                raise FetchError("address-not-permitted", f"{host} resolves to {address}")
+        _addresses_check(host, addresses, self._permitted_networks)
         failure: OSError | None = None
         for address in addresses:
             family = socket.AF_INET if address.version == 4 else socket.AF_INET6

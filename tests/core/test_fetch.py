@@ -24,10 +24,13 @@ import pytest
 from core.fetch import (
     FetchedDocument,
     FetchError,
+    PostAnswer,
     Resolver,
     address_permitted,
+    url_destination_check,
     url_fetch,
     url_fetch_configured,
+    url_post,
 )
 from tests.tls import HOST, TlsPki, tls_pki_make
 
@@ -46,6 +49,8 @@ class Origin:
     port: int
     pki: TlsPki
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    # (path, headers, body) of each POST.
+    posts: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
     # Bytes the endless route got out before the client went away, once it has.
     endless_sent: list[int] = field(default_factory=list)
     endless_done: threading.Event = field(default_factory=threading.Event)
@@ -88,6 +93,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._trickle()
         else:
             self._answer(404, "text/plain", b"not here")
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.origin.posts.append((self.path, dict(self.headers.items()), body))
+        if self.path == "/redirect":
+            self._answer(307, "text/plain", b"", {"Location": self.origin.url("/hook")})
+        elif self.path.startswith("/status/"):
+            self._answer(int(self.path.removeprefix("/status/")), "text/plain", b"noted")
+        elif self.path == "/endless":
+            self._endless()
+        elif self.path == "/trickle":
+            self._trickle()
+        else:
+            self._answer(204, "text/plain", b"")
 
     def _answer(
         self, status: int, content_type: str, body: bytes, headers: dict[str, str] | None = None
@@ -610,3 +629,140 @@ def test_a_certificate_from_an_untrusted_ca_is_refused(origin):
     error = failure(lambda: fetch_local(origin, "/cert.pem", ca_file=None))
 
     assert error.reason == "tls"
+
+
+# --- POST (webhooks): the same guarantees, with no host allow-list ------------------------------
+
+
+def post_local(origin: Origin, path: str, **options: Any) -> PostAnswer:
+    """A POST to the local server, 127.0.0.1 permitted and its CA trusted unless overridden."""
+    arguments: dict[str, Any] = {
+        "content": b'{"type":"test"}',
+        "content_type": "application/json",
+        "headers": [("webhook-id", "msg_1")],
+        "max_bytes": 1024,
+        "timeout": 5.0,
+        "permitted_networks": ["127.0.0.1/32"],
+        "ca_file": origin.pki.ca_file,
+        "resolver": LOCAL,
+    }
+    return url_post(origin.url(path), **{**arguments, **options})
+
+
+def test_a_post_sends_its_body_and_headers_and_returns_the_status(origin):
+    answer = post_local(origin, "/hook")
+
+    assert answer == PostAnswer(status=204, body=b"")
+    path, headers, body = origin.posts[-1]
+    assert (path, body) == ("/hook", b'{"type":"test"}')
+    assert headers["Content-Type"] == "application/json"
+    assert headers["webhook-id"] == "msg_1"
+    assert headers["Host"] == origin.authority
+
+
+@pytest.mark.parametrize("status", [400, 410, 500, 503])
+def test_a_post_returns_any_status_for_its_caller_to_judge(origin, status):
+    assert post_local(origin, f"/status/{status}") == PostAnswer(status=status, body=b"noted")
+
+
+def test_a_post_follows_no_redirect(origin):
+    before = len(origin.posts)
+
+    assert post_local(origin, "/redirect").status == 307
+    assert len(origin.posts) == before + 1
+
+
+def test_a_post_reads_at_most_max_bytes_of_the_answer(origin):
+    answer = post_local(origin, "/endless", max_bytes=100)
+
+    assert (answer.status, len(answer.body)) == (200, 100)
+
+
+def test_a_post_to_a_slow_server_times_out_within_the_timeout(origin):
+    started = time.monotonic()
+
+    error = failure(lambda: post_local(origin, "/trickle", timeout=0.5, max_bytes=2000))
+
+    assert error.reason == "timeout"
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_post_to_loopback_is_refused_unless_permitted(origin):
+    before = len(origin.posts)
+
+    error = failure(lambda: post_local(origin, "/hook", permitted_networks=[]))
+
+    assert error.reason == "address-not-permitted"
+    assert len(origin.posts) == before  # nothing reached the server
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://hooks.example.org/in", "scheme"),
+        ("https://user:secret@hooks.example.org/in", "userinfo"),
+        ("https://hooks.exa\tmple.org/in", "url"),
+    ],
+)
+def test_a_post_to_a_url_we_do_not_accept_is_refused(url, reason):
+    error = failure(
+        lambda: url_post(
+            url,
+            content=b"{}",
+            content_type="application/json",
+            max_bytes=1024,
+            timeout=1.0,
+            resolver=lambda host: ["93.184.215.14"],
+        )
+    )
+
+    assert error.reason == reason
+
+
+def test_a_post_checks_the_certificate(origin):
+    error = failure(lambda: post_local(origin, "/hook", ca_file=None))
+
+    assert error.reason == "tls"
+
+
+# --- Checking a URL ahead (a webhook's registration) --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "addresses", "reason"),
+    [
+        ("https://hooks.example.org/in", ["10.1.2.3"], "address-not-permitted"),
+        ("https://hooks.example.org/in", ["93.184.215.14", "127.0.0.1"], "address-not-permitted"),
+        ("https://hooks.example.org/in", ["fd00::1"], "address-not-permitted"),
+        ("https://93.184.215.14/in", ["93.184.215.14"], "host-literal"),
+        ("https://[2606:2800:220:1::1]/in", ["2606:2800:220:1::1"], "host-literal"),
+        ("http://hooks.example.org/in", ["93.184.215.14"], "scheme"),
+        ("https://u:p@hooks.example.org/in", ["93.184.215.14"], "userinfo"),
+    ],
+)
+def test_a_destination_that_a_post_would_refuse_is_refused_ahead(url, addresses, reason):
+    error = failure(lambda: url_destination_check(url, timeout=1.0, resolver=lambda h: addresses))
+
+    assert error.reason == reason
+
+
+def test_a_destination_whose_name_does_not_resolve_is_refused_ahead():
+    error = failure(
+        lambda: url_destination_check(
+            "https://nowhere.example.org/in", timeout=1.0, resolver=resolver_from({})
+        )
+    )
+
+    assert error.reason == "connect"
+
+
+def test_a_public_destination_or_a_permitted_one_passes():
+    url_destination_check(
+        "https://hooks.example.org:8443/in", timeout=1.0, resolver=lambda h: ["93.184.215.14"]
+    )
+    url_destination_check(
+        "https://localhost/in",
+        timeout=1.0,
+        permitted_networks=["127.0.0.0/8", "::1/128"],
+        resolver=lambda h: ["127.0.0.1", "::1"],
+    )
