@@ -1,4 +1,4 @@
-"""The outbox: every message that leaves the process (a challenge's SMS, later webhooks).
+"""The outbox: every message that leaves the process (a challenge's SMS, a webhook).
 
 A change that must send something writes a row here in its own transaction; a dispatcher sends
 the rows that are due, from beat and right after the commit. The row, not the broker, is the

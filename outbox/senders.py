@@ -30,8 +30,9 @@ class Sender:
 
     Errors of a ``permanent`` type make the message dead at once; any other error (the
     ``temporary`` ones, a database error, a bug) is retried after ``backoff_seconds() · 2^n``
-    (with jitter) until ``max_attempts()`` or the message's deadline. ``temporary`` errors are
-    expected and logged without a traceback.
+    (with jitter, at most ``outbox.services.MAX_BACKOFF_SECONDS``), or after
+    ``retry_delay(n)`` when the sender has its own schedule, until ``max_attempts()`` or the
+    message's deadline. ``temporary`` errors are expected and logged without a traceback.
     """
 
     kind: str
@@ -47,6 +48,9 @@ class Sender:
     permanent: tuple[type[Exception], ...] = ()
     temporary: tuple[type[Exception], ...] = ()
     describe: Callable[[Exception], str] = field(default=error_described)
+    # (failed attempt n, from 1) -> seconds until the next: replaces backoff_seconds' doubling
+    # and its cap, for messages still worth sending days later (webhooks).
+    retry_delay: Callable[[int], float] | None = None
 
 
 _senders: dict[str, Sender] = {}

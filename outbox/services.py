@@ -13,7 +13,8 @@ the database) before the one small transaction that marks it sent commits; the l
 and another dispatcher sends it again. The window is the provider's reply on its way back plus
 that commit. A send must also end within the lease, or a second dispatcher may claim the message
 while the first is still waiting: ``RS_OUTBOX_LEASE_SECONDS`` exceeds the senders' own timeouts
-(``TWILIO_TIMEOUT_SECONDS``). A message marked sent is never claimed again.
+(``TWILIO_TIMEOUT_SECONDS``, ``RS_WEBHOOK_TIMEOUT_SECONDS``). A message marked sent is never
+claimed again.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,7 +43,8 @@ logger = structlog.get_logger(__name__)
 
 # The task that runs outbox_dispatch (outbox.tasks), queued by name: services import no tasks.
 DISPATCH_TASK = "outbox.tasks.outbox_dispatch"
-# Longest wait between two attempts, whatever the sender's backoff.
+# Longest wait between two attempts of a sender's doubling backoff (a sender with a
+# ``retry_delay`` of its own sets its waits itself).
 MAX_BACKOFF_SECONDS = 300
 # A dispatch stops claiming after this long, so that no run holds a worker (or outlives the
 # broker's visibility timeout); beat's next run takes over.
@@ -121,6 +123,14 @@ def backoff_seconds(*, base: float, attempt: int) -> float:
     between half and all of ``base · 2^(attempt-1)`` seconds, at most MAX_BACKOFF_SECONDS."""
     ceiling = min(base * 2 ** min(max(attempt - 1, 0), 20), MAX_BACKOFF_SECONDS)
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 — spreading retries, not secrets
+
+
+def delay_scheduled(schedule: Sequence[float], *, attempt: int) -> float:
+    """The wait after failed attempt number ``attempt`` (from 1) by ``schedule``, the delays
+    after the first, second, ... failure (its last for any later one), each spread by a tenth
+    either way."""
+    delay = schedule[min(max(attempt, 1), len(schedule)) - 1]
+    return random.uniform(delay * 0.9, delay * 1.1)  # noqa: S311 — spreading retries, not secrets
 
 
 def outbox_dispatch(*, run_seconds: float = RUN_SECONDS) -> Counter[str]:
@@ -241,9 +251,11 @@ def _message_failed_for_now(message: Message, sender: Sender, error: Exception) 
             message, sender, reason=f"gave up after {message.attempts} attempts: {text}"
         )
     now = timezone.now()
-    due = now + timedelta(
-        seconds=backoff_seconds(base=sender.backoff_seconds(), attempt=message.attempts)
-    )
+    if sender.retry_delay is not None:
+        wait = sender.retry_delay(message.attempts)
+    else:
+        wait = backoff_seconds(base=sender.backoff_seconds(), attempt=message.attempts)
+    due = now + timedelta(seconds=wait)
     if message.deadline is not None and due >= message.deadline:
         return _message_dead(message, sender, reason=f"no time left to retry: {text}")
     with transaction.atomic():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -207,6 +207,42 @@ def test_the_jitter_spreads_retries() -> None:
     waits = {backoff_seconds(base=2, attempt=3) for _ in range(50)}
     assert min(waits) >= 4 and max(waits) <= 8 and len(waits) > 40
     assert backoff_seconds(base=2, attempt=30_000) <= MAX_BACKOFF_SECONDS
+
+
+@pytest.mark.django_db
+def test_a_sender_with_its_own_schedule_waits_past_the_doubling_cap(
+    notes: Notes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from outbox.services import MAX_BACKOFF_SECONDS, delay_scheduled
+
+    hours = [3600.0, 5 * 3600.0]
+    scheduled = replace(
+        senders._senders[KIND], retry_delay=lambda attempt: delay_scheduled(hours, attempt=attempt)
+    )
+    monkeypatch.setitem(senders._senders, KIND, scheduled)
+    message = _enqueued()
+    notes.failures.extend([TroubleError("down"), TroubleError("down"), TroubleError("down")])
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        waits = []
+        for _ in range(3):
+            assert outbox_dispatch()["retrying"] == 1
+            due = _stored(message).next_attempt_at
+            waits.append((due - timezone.now()).total_seconds())
+            clock.move_to(due)
+        assert outbox_dispatch()["sent"] == 1
+    # An hour, then five, then five again (the schedule's last), each within a tenth.
+    for wait, expected in zip(waits, [*hours, hours[-1]], strict=True):
+        assert expected * 0.9 <= wait <= expected * 1.1
+    assert max(waits) > MAX_BACKOFF_SECONDS
+
+
+def test_the_doubling_backoff_of_a_sender_without_a_schedule_stays_capped() -> None:
+    from ca.services.delivery import challenge_sms_sender
+    from outbox.services import MAX_BACKOFF_SECONDS
+
+    assert challenge_sms_sender().retry_delay is None  # an SMS backs off at most 5 minutes
+    assert MAX_BACKOFF_SECONDS == 300
 
 
 @pytest.mark.django_db
