@@ -9,10 +9,16 @@ carried along as unverified, as the spec requires (signed-note, "Signatures").
 Key strings use the Go formats: a verifier key is ``<name>+<hex key ID>+<base64(0x01 || public
 key)>`` and a signer key ``PRIVATE+KEY+<name>+<hex key ID>+<base64(0x01 || seed)>``.
 
-Public API: ``NoteError``, ``UnverifiedNoteError``, ``Verifier``, ``Signer``, ``Signature``,
-``Note``, ``key_id``, ``verifier_key``, ``parse_verifier_key``, ``generate_signer``,
-``generate_key``, ``signer_key``, ``parse_signer_key``, ``sign_note``, ``parse_note``,
-``open_note``, plus the limits ``MAX_NOTE_SIZE`` and ``MAX_SIGNATURES``.
+Other signature types plug in through ``NoteVerifier``: ``open_note`` verifies a signature with
+whatever verifier has its key name and ID, as Go's ``note.Verifiers`` does, which is how the
+witness cosignatures of ``cosignature.py`` (type 0x04) are checked.
+
+Public API: ``NoteError``, ``UnverifiedNoteError``, ``NoteVerifier``, ``Verifier``, ``Signer``,
+``Signature``, ``Note``, ``key_id``, ``verifier_key``, ``key_string``, ``parse_key_string``,
+``parse_verifier_key``,
+``generate_signer``, ``generate_key``, ``signer_key``, ``parse_signer_key``,
+``signature_line``, ``sign_note``, ``parse_note``, ``open_note``, plus the limits
+``MAX_NOTE_SIZE`` and ``MAX_SIGNATURES``.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -37,6 +43,7 @@ MAX_NOTE_SIZE: Final = 1 << 20
 MAX_SIGNATURES: Final = 100
 """Most signature lines ``open_note`` reads; the spec's floor is 16, Go's limit is 100."""
 
+_PRIVATE_PREFIX: Final = "PRIVATE+KEY+"  # Go's signer keys
 _SIG_PREFIX: Final = "\u2014 "  # em dash, space: the start of every signature line
 _CONTROL: Final = re.compile("[\x00-\x09\x0b-\x1f]")  # controls other than newline are banned
 _HEX_ID: Final = re.compile("[0-9a-fA-F]{8}")  # Go parses it with ParseUint(s, 16, 32)
@@ -70,13 +77,30 @@ def _check_name(name: str) -> bytes:
         raise NoteError(f"key name {name!r} is not encodable as UTF-8") from None
 
 
-def key_id(name: str, public_key: bytes) -> bytes:
-    """Return the 4-byte key ID SHA-256(name || 0x0A || 0x01 || public key)[:4].
+def key_id(name: str, public_key: bytes, alg: int = ALG_ED25519) -> bytes:
+    """Return the 4-byte key ID SHA-256(name || 0x0A || alg || public key)[:4].
 
-    signed-note, "Ed25519 signatures".
+    signed-note, "Ed25519 signatures" (alg 0x01); tlog-cosignature uses the same construction
+    with its own type byte.
     """
     encoded = _check_name(name)
-    return hashlib.sha256(encoded + b"\n" + bytes([ALG_ED25519]) + public_key).digest()[:4]
+    return hashlib.sha256(encoded + b"\n" + bytes([alg]) + public_key).digest()[:4]
+
+
+class NoteVerifier(Protocol):
+    """What ``open_note`` needs of a verifier: a key name and ID, the key, and a check of one
+    signature (the bytes after the key ID) over the note text."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def key_id(self) -> bytes: ...
+
+    @property
+    def public_key(self) -> bytes: ...
+
+    def verify(self, message: bytes, signature: bytes) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -162,13 +186,29 @@ def _b64decode(value: str, what: str) -> bytes:
 
 def verifier_key(name: str, public_key: bytes) -> str:
     """Return the verifier key string ``<name>+<hex key ID>+<base64(0x01 || public key)>``."""
-    v = Verifier(name, public_key)
-    encoded = base64.b64encode(bytes([ALG_ED25519]) + public_key).decode()
-    return f"{name}+{v.key_id.hex()}+{encoded}"
+    return key_string(name, Verifier(name, public_key).key_id, ALG_ED25519, public_key)
 
 
-def _split_key(parts: list[str], what: str) -> tuple[str, bytes, bytes]:
-    """Check ``[name, hex id, base64 key]`` and return name, key ID and the raw Ed25519 key."""
+def key_string(name: str, kid: bytes, alg: int, key: bytes, *, private: bool = False) -> str:
+    """Return ``<name>+<hex key ID>+<base64(alg || key)>``, signed-note's verifier key form; with
+    ``private``, Go's signer key form: the same after ``PRIVATE+KEY+``, the seed as the key."""
+    encoded = base64.b64encode(bytes([alg]) + key).decode()
+    return f"{_PRIVATE_PREFIX if private else ''}{name}+{kid.hex()}+{encoded}"
+
+
+def parse_key_string(
+    text: str, what: str, alg: int = ALG_ED25519, *, private: bool = False
+) -> tuple[str, bytes, bytes]:
+    """Check a ``key_string`` of type ``alg`` and return its name, key ID and raw 32-byte key
+    (the key ID is not checked against the key: the caller derives it); ``what`` names the key
+    string in errors."""
+    if private:
+        if not text.startswith(_PRIVATE_PREFIX):
+            raise NoteError(f"{what} must start with {_PRIVATE_PREFIX}")
+        text = text[len(_PRIVATE_PREFIX) :]
+    # The name cannot contain "+", so the first two "+" end the name and the ID; the base64
+    # key after them may itself contain "+".
+    parts = text.split("+", 2)
     if len(parts) != 3:
         raise NoteError(f"{what} must have the form <name>+<hex key id>+<base64 key>")
     name, hex_id, b64 = parts
@@ -176,17 +216,17 @@ def _split_key(parts: list[str], what: str) -> tuple[str, bytes, bytes]:
     if not _HEX_ID.fullmatch(hex_id):
         raise NoteError(f"{what} key ID {hex_id!r} is not 8 hex digits")
     raw = _b64decode(b64, f"{what} key")
-    if len(raw) != 33 or raw[0] != ALG_ED25519:
-        alg = raw[0] if raw else None
-        raise NoteError(f"{what} is not an Ed25519 key (type {alg!r}, {len(raw)} bytes)")
+    if len(raw) != 33 or raw[0] != alg:
+        found = raw[0] if raw else None
+        raise NoteError(
+            f"{what} is not an Ed25519 key of type {alg:#04x} (type {found!r}, {len(raw)} bytes)"
+        )
     return name, bytes.fromhex(hex_id), raw[1:]
 
 
 def parse_verifier_key(vkey: str) -> Verifier:
     """Parse a verifier key string, checking that its key ID matches its name and key."""
-    # The name cannot contain "+", so the first two "+" end the name and the ID; the base64
-    # key after them may itself contain "+".
-    name, kid, public_key = _split_key(vkey.split("+", 2), "verifier key")
+    name, kid, public_key = parse_key_string(vkey, "verifier key")
     verifier = Verifier(name, public_key)
     if verifier.key_id != kid:
         raise NoteError(f"verifier key ID {kid.hex()} does not match the key")
@@ -200,16 +240,12 @@ def generate_signer(name: str) -> Signer:
 
 def signer_key(signer: Signer) -> str:
     """Return the Go signer key string ``PRIVATE+KEY+<name>+<hex ID>+<base64(0x01 || seed)>``."""
-    encoded = base64.b64encode(bytes([ALG_ED25519]) + signer.seed).decode()
-    return f"PRIVATE+KEY+{signer.name}+{signer.key_id.hex()}+{encoded}"
+    return key_string(signer.name, signer.key_id, ALG_ED25519, signer.seed, private=True)
 
 
 def parse_signer_key(skey: str) -> Signer:
     """Parse a Go signer key string, checking that its key ID matches the derived public key."""
-    parts = skey.split("+", 4)
-    if parts[:2] != ["PRIVATE", "KEY"]:
-        raise NoteError("signer key must start with PRIVATE+KEY+")
-    name, kid, seed = _split_key(parts[2:], "signer key")
+    name, kid, seed = parse_key_string(skey, "signer key", private=True)
     signer = Signer(name, seed)
     if signer.key_id != kid:
         raise NoteError(f"signer key ID {kid.hex()} does not match the key")
@@ -220,6 +256,11 @@ def generate_key(name: str) -> tuple[str, str]:
     """Return a fresh ``(signer key, verifier key)`` pair of strings, like Go's GenerateKey."""
     signer = generate_signer(name)
     return signer_key(signer), verifier_key(name, signer.public_key)
+
+
+def signature_line(name: str, kid: bytes, signature: bytes) -> str:
+    """Return the signature line ``— <name> <base64(key ID || signature)>`` with its newline."""
+    return f"{_SIG_PREFIX}{name} {base64.b64encode(kid + signature).decode()}\n"
 
 
 def sign_note(text: str, *signers: Signer) -> bytes:
@@ -245,8 +286,7 @@ def sign_note(text: str, *signers: Signer) -> bytes:
         if (signer.name, signer.key_id) in seen:
             continue
         seen.add((signer.name, signer.key_id))
-        blob = base64.b64encode(signer.key_id + signer.sign(message)).decode()
-        lines.append(f"{_SIG_PREFIX}{signer.name} {blob}\n")
+        lines.append(signature_line(signer.name, signer.key_id, signer.sign(message)))
     return "".join(lines).encode("utf-8")
 
 
@@ -290,7 +330,7 @@ def parse_note(data: bytes) -> Note:
     return Note(text, (), tuple(signatures.values()))
 
 
-def open_note(data: bytes, verifiers: Iterable[Verifier]) -> Note:
+def open_note(data: bytes, verifiers: Iterable[NoteVerifier]) -> Note:
     """Parse a signed note and verify it against known keys (signed-note, "Signatures").
 
     Signatures whose key name and ID match a verifier must verify, or the note is rejected;
@@ -298,10 +338,10 @@ def open_note(data: bytes, verifiers: Iterable[Verifier]) -> Note:
     have signed, otherwise ``UnverifiedNoteError`` is raised.  Any malformation raises
     ``NoteError`` naming it.
     """
-    known: dict[tuple[str, bytes], Verifier] = {}
+    known: dict[tuple[str, bytes], NoteVerifier] = {}
     for v in verifiers:
         other = known.setdefault((v.name, v.key_id), v)
-        if other.public_key != v.public_key:
+        if type(other) is not type(v) or other.public_key != v.public_key:
             raise NoteError(f"two verifiers share the key name and ID {v.name}+{v.key_id.hex()}")
     parsed = parse_note(data)
     message = parsed.text.encode("utf-8")
