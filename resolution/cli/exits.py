@@ -5,7 +5,7 @@ A command returns its code; a failure it raises is reported on one line and exit
 code of the first entry of ``FAILURES`` it is an instance of.
 
 Public API: ``EXIT_OK``, ``EXIT_FAILED``, ``EXIT_USAGE``, ``EXIT_API``, ``EXIT_NETWORK``,
-``EXIT_INTERRUPTED``, ``MEANINGS``, ``FAILURES``, ``UsageError``, ``exit_code``,
+``EXIT_PENDING``, ``EXIT_INTERRUPTED``, ``MEANINGS``, ``FAILURES``, ``UsageError``, ``exit_code``,
 ``exit_codes_help``.
 """
 
@@ -25,6 +25,7 @@ EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_API: Final = 3
 EXIT_NETWORK: Final = 4
+EXIT_PENDING: Final = 5
 EXIT_INTERRUPTED: Final = 130  # 128 + SIGINT, as shells report it
 
 
@@ -38,7 +39,7 @@ MEANINGS: Final[Mapping[int, tuple[str, ...]]] = MappingProxyType(
         EXIT_FAILED: (
             "verification failed: an answer, certificate, log entry or PASSporT did not verify,",
             "a pinned key changed, or `rs monitor` found a certificate for the number whose key",
-            "is not yours",
+            "is not yours, or a pending request for one",
         ),
         EXIT_USAGE: (
             "usage error: bad arguments, no URL or API key, no key stored for the number",
@@ -48,6 +49,10 @@ MEANINGS: Final[Mapping[int, tuple[str, ...]]] = MappingProxyType(
         ),
         EXIT_NETWORK: (
             "network error: the service could not be reached, or did not answer in time",
+        ),
+        EXIT_PENDING: (
+            "pending: the number is locked by another holder, and `rs register` asked for a",
+            "certificate that waits for their answer; finish with `rs register NUMBER --resume`",
         ),
     }
 )

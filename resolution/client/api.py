@@ -9,6 +9,8 @@ the number certificate, so that a key never has to be handed to the transport::
     challenge = client.challenge_start("+33612345678")
     client.challenge_verify(challenge.id, code)                  # the code from the SMS
     issued = client.certificate_issue(challenge.id, csr_pem(key))
+    if isinstance(issued, CertificateRequest):   # 202: a holder locked the number
+        ...                                      # poll certificate_request_get(issued.id)
     token = handler_put_token(key, issued.serial, number="+33612345678",
                               service="messaging", uri="sip:alice@chat.example")
     client.handler_put("+33612345678", "messaging", token)
@@ -24,8 +26,13 @@ error, a 429 or a 502/503/504 (they are idempotent), other methods never are.
 What an answer says is only checked for shape here; ``resolution.client.verify`` checks it
 against the keys pinned for the service (an issued certificate, its log entry, a lookup).
 
+The number lock (DESIGN §7.2, docs/hijack.md) adds the signed ``lock_token``,
+``unlock_token``, ``approve_token``, ``refuse_token`` and ``dispute_token``: a holder locks its
+number, answers the requests a lock holds back, and disputes a foreign certificate.
+
 Public API: ``Client``, the answer dataclasses, ``csr_pem``, ``handler_put_token``,
-``handler_delete_token``, ``history_token``, ``revoke_token``.
+``handler_delete_token``, ``history_token``, ``revoke_token``, ``lock_token``,
+``unlock_token``, ``approve_token``, ``refuse_token``, ``dispute_token``.
 """
 
 from __future__ import annotations
@@ -119,6 +126,81 @@ class CertificateState:
     x5u: str
     log_index: int
     revocation_log_index: int | None
+    # The number lock (DESIGN §7.2): whether this certificate's lock holds, since when, and
+    # its log entry; False and None from a service that predates it.
+    locked: bool = False
+    locked_at: datetime | None = None
+    lock_log_index: int | None = None
+
+
+@dataclass(frozen=True)
+class RequestedCertificate:
+    """The certificate a held-back request was issued as, as its requester sees it: no
+    opening of its log entry (ask the number's history for it, with the new key)."""
+
+    serial: str
+    certificate: str
+    chain: tuple[str, ...]
+    not_before: datetime
+    not_after: datetime
+    x5u: str
+    log_index: int
+
+    def x509(self) -> x509.Certificate:
+        """The certificate, parsed."""
+        return x509.load_pem_x509_certificate(self.certificate.encode("ascii"))
+
+
+REQUEST_STATUSES: Final = ("pending", "approved", "refused", "waited", "unlocked")
+"""A certificate request's statuses: ``pending``, then issued once ``approved`` by a locked
+holder, after the wait (``waited``) or once no lock holds (``unlocked``); or ``refused``."""
+
+
+@dataclass(frozen=True)
+class CertificateRequest:
+    """A certificate a number lock holds back (``POST /v1/certificates`` answered 202, and
+    ``/v1/certificate-requests``): it waits for a locked holder's answer until ``issues_at``.
+
+    ``certificate`` is the certificate issued, shown to the requester only.
+    """
+
+    id: str
+    number: str
+    requester: str  # the requesting provider's slug
+    status: str  # one of REQUEST_STATUSES
+    public_key_sha256: bytes
+    created_at: datetime
+    issues_at: datetime
+    closed_at: datetime | None
+    log_index: int
+    closed_log_index: int | None
+    certificate: RequestedCertificate | None
+
+    @property
+    def pending(self) -> bool:
+        return self.status == "pending"
+
+    @property
+    def issued(self) -> bool:
+        """Closed with a certificate: approved, after the wait, or once no lock held."""
+        return self.status in ("approved", "waited", "unlocked")
+
+
+@dataclass(frozen=True)
+class Dispute:
+    """A holder's dispute of a foreign certificate (``/v1/disputes``): ``open`` on the
+    operator's queue, then ``revoked`` or ``dismissed`` with the operator's ``resolution``."""
+
+    id: str
+    number: str
+    disputed: str  # the disputed certificate's serial
+    certificate: str  # the serial of the holder's certificate that signed the dispute
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None
+    resolution: str
+    log_index: int
+    closed_log_index: int | None
 
 
 @dataclass(frozen=True)
@@ -354,6 +436,8 @@ class _Reader:
 
 
 def _certificate_state(reader: _Reader) -> CertificateState:
+    # The lock's members are absent from a service that predates it: unlocked.
+    lock = reader.data.keys() >= {"locked", "locked_at", "lock_log_index"}
     return CertificateState(
         serial=reader.text("serial"),
         provider=reader.text("provider"),
@@ -365,6 +449,60 @@ def _certificate_state(reader: _Reader) -> CertificateState:
         x5u=reader.text("x5u"),
         log_index=reader.integer("log_index"),
         revocation_log_index=reader.get("revocation_log_index", int, null=True),
+        locked=bool(reader.get("locked", bool)) if lock else False,
+        locked_at=reader.moment("locked_at", null=True) if lock else None,
+        lock_log_index=reader.get("lock_log_index", int, null=True) if lock else None,
+    )
+
+
+def _certificate_request(reader: _Reader) -> CertificateRequest:
+    status = reader.text("status")
+    if status not in REQUEST_STATUSES:
+        reader.fail(f"has the status {status!r}")
+    try:
+        key_hash = bytes.fromhex(reader.text("public_key_sha256"))
+    except ValueError:
+        reader.fail("has a 'public_key_sha256' that is not hex")
+    issued = reader.get("certificate", Mapping, null=True)
+    certificate = None
+    if issued is not None:
+        c = _Reader(f"{reader.what} certificate", issued)
+        certificate = RequestedCertificate(
+            serial=c.text("serial"),
+            certificate=c.text("certificate"),
+            chain=c.strings("chain"),
+            not_before=c.moment("not_before"),
+            not_after=c.moment("not_after"),
+            x5u=c.text("x5u"),
+            log_index=c.integer("log_index"),
+        )
+    return CertificateRequest(
+        id=reader.text("id"),
+        number=reader.text("number"),
+        requester=reader.text("requester"),
+        status=status,
+        public_key_sha256=key_hash,
+        created_at=reader.moment("created_at"),
+        issues_at=reader.moment("issues_at"),
+        closed_at=reader.moment("closed_at", null=True),
+        log_index=reader.integer("log_index"),
+        closed_log_index=reader.get("closed_log_index", int, null=True),
+        certificate=certificate,
+    )
+
+
+def _dispute(reader: _Reader) -> Dispute:
+    return Dispute(
+        id=reader.text("id"),
+        number=reader.text("number"),
+        disputed=reader.text("disputed"),
+        certificate=reader.text("certificate"),
+        status=reader.text("status"),
+        opened_at=reader.moment("opened_at"),
+        closed_at=reader.moment("closed_at", null=True),
+        resolution=reader.text("resolution"),
+        log_index=reader.integer("log_index"),
+        closed_log_index=reader.get("closed_log_index", int, null=True),
     )
 
 
@@ -453,12 +591,7 @@ class Client:
         )
 
     def _json(self, method: str, path: str, **kwargs: Any) -> _Reader:
-        answer = self._request(method, path, **kwargs)
-        try:
-            data = answer.json()
-        except ValueError:
-            raise ResponseError(f"{method} {path}: the answer is not JSON") from None
-        return _Reader(f"{method} {path}", data)
+        return _answer_reader(f"{method} {path}", self._request(method, path, **kwargs))
 
     # --- CA: challenges and certificates (docs/number-verification.md) -----------------
 
@@ -475,10 +608,22 @@ class Client:
         path = f"/v1/challenges/{_segment(challenge_id)}/verify"
         return _challenge(self._json("POST", path, json={"code": code}))
 
-    def certificate_issue(self, challenge_id: str, csr: str) -> IssuedCertificate:
+    def certificate_issue(
+        self, challenge_id: str, csr: str
+    ) -> IssuedCertificate | CertificateRequest:
         """``POST /v1/certificates``: a number certificate for a PEM CSR, spending a verified
-        challenge."""
-        r = self._json("POST", "/v1/certificates", json={"challenge": challenge_id, "csr": csr})
+        challenge.
+
+        While a holder has locked the number and no locked holder has the CSR's key, the
+        service answers 202 with a pending ``CertificateRequest`` instead: poll it with
+        ``certificate_request_get`` until a locked holder approves or refuses it, or its
+        ``issues_at`` passes.
+        """
+        body = {"challenge": challenge_id, "csr": csr}
+        answer = self._request("POST", "/v1/certificates", json=body)
+        r = _answer_reader("POST /v1/certificates", answer)
+        if answer.status == 202:
+            return _certificate_request(r)
         log = _Reader(f"{r.what} log", r.get("log", Mapping))
         return IssuedCertificate(
             serial=r.text("serial"),
@@ -501,6 +646,57 @@ class Client:
         """``POST /v1/certificates/{serial}/revoke`` with a ``revoke_token`` of its key."""
         path = f"/v1/certificates/{_segment(serial)}/revoke"
         return _certificate_state(self._json("POST", path, jose=token))
+
+    # --- The number lock (DESIGN §7.2, docs/hijack.md) ---------------------------------
+
+    def certificate_lock(self, serial: str, token: str) -> CertificateState:
+        """``POST /v1/certificates/{serial}/lock`` with a ``lock_token`` of its key: until the
+        certificate ends, a certificate for its number to another key waits for this holder's
+        answer.  Locking a locked certificate changes nothing."""
+        path = f"/v1/certificates/{_segment(serial)}/lock"
+        return _certificate_state(self._json("POST", path, jose=token))
+
+    def certificate_unlock(self, serial: str, token: str) -> CertificateState:
+        """``POST /v1/certificates/{serial}/unlock`` with an ``unlock_token`` of its key."""
+        path = f"/v1/certificates/{_segment(serial)}/unlock"
+        return _certificate_state(self._json("POST", path, jose=token))
+
+    def certificate_requests(self, status: str | None = None) -> tuple[CertificateRequest, ...]:
+        """``GET /v1/certificate-requests[?status=]``: the caller's own requests and those for
+        the numbers it holds a valid certificate for, newest first (at most 100)."""
+        params = {"status": status} if status is not None else None
+        r = self._json("GET", "/v1/certificate-requests", params=params)
+        return tuple(
+            _certificate_request(_Reader(f"{r.what} result", item))
+            for item in r.get("results", list)
+        )
+
+    def certificate_request_get(self, request_id: str) -> CertificateRequest:
+        """``GET /v1/certificate-requests/{id}``: one request, with its certificate once issued
+        (for its requester)."""
+        path = f"/v1/certificate-requests/{_segment(request_id)}"
+        return _certificate_request(self._json("GET", path))
+
+    def certificate_request_approve(self, request_id: str, token: str) -> CertificateRequest:
+        """``POST /v1/certificate-requests/{id}/approve`` with an ``approve_token`` made with a
+        locked holder's key: the certificate is issued at once."""
+        path = f"/v1/certificate-requests/{_segment(request_id)}/approve"
+        return _certificate_request(self._json("POST", path, jose=token))
+
+    def certificate_request_refuse(self, request_id: str, token: str) -> CertificateRequest:
+        """``POST /v1/certificate-requests/{id}/refuse`` with a ``refuse_token`` made with a
+        locked holder's key: the request ends, never issued."""
+        path = f"/v1/certificate-requests/{_segment(request_id)}/refuse"
+        return _certificate_request(self._json("POST", path, jose=token))
+
+    def dispute_open(self, token: str) -> Dispute:
+        """``POST /v1/disputes`` with a ``dispute_token``: the foreign certificate goes on the
+        operator's queue (it stays valid until an operator revokes it)."""
+        return _dispute(self._json("POST", "/v1/disputes", jose=token))
+
+    def dispute_get(self, dispute_id: str) -> Dispute:
+        """``GET /v1/disputes/{id}``: a dispute the caller opened, and how it was closed."""
+        return _dispute(self._json("GET", f"/v1/disputes/{_segment(dispute_id)}"))
 
     def ca_root(self) -> x509.Certificate:
         """``GET /ca/root.pem``: the CA's trust anchor (pin it: ``resolution.client.store``)."""
@@ -811,7 +1007,74 @@ def revoke_token(
     return _signed(key, serial, payload)
 
 
+def lock_token(
+    key: ec.EllipticCurvePrivateKey,
+    serial: str,
+    *,
+    iat: int | None = None,
+    jti: str | None = None,
+) -> str:
+    """The JWS that locks the number of certificate ``serial``, signed by its own key:
+    ``{serial, iat, jti}`` (``Client.certificate_lock``)."""
+    return _signed(key, serial, {"serial": serial} | _fresh(iat, jti))
+
+
+unlock_token: Final = lock_token
+"""The JWS that lifts the lock of certificate ``serial`` (``Client.certificate_unlock``): the
+same payload as ``lock_token``'s, the URL saying which."""
+
+
+def approve_token(
+    key: ec.EllipticCurvePrivateKey,
+    serial: str,
+    *,
+    request: str,
+    iat: int | None = None,
+    jti: str | None = None,
+) -> str:
+    """The JWS by which the locked holder of certificate ``serial`` approves a request for
+    its number: ``{request, iat, jti}`` (``Client.certificate_request_approve``)."""
+    return _signed(key, serial, {"request": request} | _fresh(iat, jti))
+
+
+refuse_token: Final = approve_token
+"""The JWS by which a locked holder refuses a request (``Client.certificate_request_refuse``):
+the same payload as ``approve_token``'s, the URL saying which."""
+
+
+DISPUTE_STATEMENT_LENGTH: Final = 1000
+"""The most characters a dispute's statement may have (the service refuses more)."""
+
+
+def dispute_token(
+    key: ec.EllipticCurvePrivateKey,
+    serial: str,
+    *,
+    disputed: str,
+    challenge: str,
+    statement: str | None = None,
+    iat: int | None = None,
+    jti: str | None = None,
+) -> str:
+    """The JWS by which the holder of certificate ``serial`` disputes the foreign certificate
+    ``disputed`` for its number, with ``challenge``, an SMS challenge for the number it has
+    just verified: ``{disputed, challenge, statement?, iat, jti}`` (``Client.dispute_open``;
+    ``statement``: at most ``DISPUTE_STATEMENT_LENGTH`` characters, for the operator)."""
+    payload: dict[str, Any] = {"disputed": disputed, "challenge": challenge}
+    if statement:
+        payload["statement"] = statement
+    return _signed(key, serial, payload | _fresh(iat, jti))
+
+
 # --- Helpers ----------------------------------------------------------------------------------
+
+
+def _answer_reader(what: str, answer: Answer) -> _Reader:
+    try:
+        data = answer.json()
+    except ValueError:
+        raise ResponseError(f"{what}: the answer is not JSON") from None
+    return _Reader(what, data)
 
 
 def _segment(value: str) -> str:

@@ -9,8 +9,9 @@ The folder is ``$RS_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/rs``, else ``~/.config
         key.pending.pem         a new key whose challenge awaits its code
         certificate.pem         the number certificate
         chain.pem               its issuing CA(s), as the service returned them
-        number.json             server, serial, x5u, the pending challenge, and the SHA-256
-                                of every key made here
+        number.json             server, serial, x5u, the pending challenge (and the request a
+                                number lock holds back), a dispute's challenge, and the
+                                SHA-256 of every key made here
         monitor.json            where ``rs monitor`` stopped (resolution.client.monitor)
 
 Every file is written whole (``files.atomic_write``: a temporary file, then a rename) with
@@ -18,7 +19,8 @@ mode 0600, and folders with 0700; a private key that others can read is refused,
 refuses one.  A pinned key is learnt on first use and never replaced silently: a server
 presenting another one gets ``PinMismatchError`` until its line is removed by hand.
 
-Public API: ``Store``, ``Credentials``, ``Pending``, ``StoreError``, ``PinMismatchError``,
+Public API: ``Store``, ``Credentials``, ``Pending``, ``PendingDispute``, ``StoreError``,
+``PinMismatchError``,
 ``config_dir``, ``server_id``, ``public_key_sha256``.
 """
 
@@ -73,13 +75,29 @@ class Credentials:
 
 @dataclass(frozen=True)
 class Pending:
-    """A challenge started for a number whose code was not given yet, and the new key."""
+    """A challenge started for a number whose code was not given yet, and the new key; or,
+    once the challenge was spent on a certificate that a number lock holds back, the request
+    (``request_id``) that waits until ``issues_at`` for a locked holder's answer."""
 
     number: str
     key: ec.EllipticCurvePrivateKey
     challenge_id: str
     expires_at: str
     server: str
+    request_id: str | None = None
+    issues_at: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingDispute:
+    """A challenge started to dispute certificate ``disputed``, whose code was not given yet."""
+
+    number: str
+    disputed: str
+    challenge_id: str
+    expires_at: str
+    server: str
+    statement: str | None
 
 
 def config_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -216,13 +234,76 @@ class Store:
             raise StoreError(f"{key_path} is damaged") from None
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise StoreError(f"{key_path} is not an elliptic-curve key")
+        request = pending.get("request")
         return Pending(
             number=number,
             key=key,
             challenge_id=str(pending.get("challenge")),
             expires_at=str(pending.get("expires_at")),
             server=str(pending.get("server")),
+            request_id=request if isinstance(request, str) else None,
+            issues_at=str(pending.get("issues_at")) if isinstance(request, str) else None,
         )
+
+    def request_save(self, number: str, *, request_id: str, issues_at: str) -> None:
+        """Record that the pending challenge was spent on a request a number lock holds back:
+        the key stays pending until the request is issued (``credentials_save``) or closed
+        unissued (``pending_clear``)."""
+        meta = self._meta(number)
+        if not isinstance(meta.get("pending"), dict):
+            raise StoreError(f"no challenge is pending for {number}")
+        meta["pending"].update(request=request_id, issues_at=issues_at)
+        self._save_meta(number, meta)
+
+    def pending_clear(self, number: str) -> None:
+        """Forget the pending challenge or request and its key (its SHA-256 stays among the
+        number's own keys: a certificate for it is never someone else's)."""
+        meta = self._meta(number)
+        meta.pop("pending", None)
+        self._save_meta(number, meta)
+        (self.number_dir(number) / "key.pending.pem").unlink(missing_ok=True)
+
+    def dispute_save(
+        self,
+        number: str,
+        *,
+        disputed: str,
+        challenge_id: str,
+        expires_at: str,
+        server: str,
+        statement: str | None,
+    ) -> None:
+        """Keep the challenge started to dispute certificate ``disputed`` until its code."""
+        meta = self._meta(number)
+        meta["dispute"] = {
+            "disputed": disputed,
+            "challenge": challenge_id,
+            "expires_at": expires_at,
+            "server": server_id(server),
+            "statement": statement,
+        }
+        self._save_meta(number, meta)
+
+    def dispute_pending(self, number: str) -> PendingDispute | None:
+        """The challenge ``dispute_save`` kept for the number, if any."""
+        dispute = self._meta(number).get("dispute")
+        if not isinstance(dispute, dict):
+            return None
+        statement = dispute.get("statement")
+        return PendingDispute(
+            number=number,
+            disputed=str(dispute.get("disputed")),
+            challenge_id=str(dispute.get("challenge")),
+            expires_at=str(dispute.get("expires_at")),
+            server=str(dispute.get("server")),
+            statement=statement if isinstance(statement, str) else None,
+        )
+
+    def dispute_clear(self, number: str) -> None:
+        """Forget the dispute's challenge (spent, or to be started again)."""
+        meta = self._meta(number)
+        if meta.pop("dispute", None) is not None:
+            self._save_meta(number, meta)
 
     def credentials_save(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -17,15 +18,24 @@ from providers.choices import Scope
 from providers.services import api_key_create
 from resolution.client import (
     ApiError,
+    CertificateRequest,
     Client,
+    IssuedCertificate,
     NetworkError,
     ResponseError,
+    approve_token,
     csr_pem,
+    dispute_token,
     handler_delete_token,
     handler_put_token,
     history_token,
+    lock_token,
+    refuse_token,
     revoke_token,
+    unlock_token,
 )
+from resolution.client.store import public_key_sha256
+from resolution.client.verify import certificate_log_check, requested_certificate
 from resolution.protocol import vrf
 from resolution.protocol.canonical import canonical_json
 from resolution.protocol.checkpoint import open_checkpoint
@@ -34,6 +44,7 @@ from resolution.protocol.merkle import leaf_hash, verify_inclusion
 from resolution.protocol.note import parse_verifier_key
 from resolution.protocol.passport import passport_sign
 from tests.ca.flow import NUMBER, code_sent
+from tests.factories import ProviderFactory
 
 live = pytest.mark.django_db(transaction=True)
 
@@ -59,6 +70,7 @@ def test_client_drives_the_whole_api_with_typed_answers(client, provider, sms_ou
     assert client.challenge_verify(challenge.id, code_sent(sms_outbox)).status == "verified"
     key = ec.generate_private_key(ec.SECP256R1())
     issued = client.certificate_issue(challenge.id, csr_pem(key))
+    assert isinstance(issued, IssuedCertificate)  # 201: the number is not locked
     assert issued.x509().public_key() == key.public_key()
     assert issued.not_after - issued.not_before > timedelta(days=29)
     # The repository names the certificate by the id in its x5u, never by its serial.
@@ -275,5 +287,102 @@ def test_signed_request_tokens_carry_the_documented_payloads():
         NUMBER,
         "j" * 8,
     )
+    for made in (lock_token(key, "s"), unlock_token(key, "s")):
+        assert set(jws_payload_json(jws_parse(made))) == {"serial", "iat", "jti"}
+    for made in (approve_token(key, "s", request="r"), refuse_token(key, "s", request="r")):
+        answer = jws_payload_json(jws_parse(made))
+        assert (set(answer), answer["request"]) == ({"request", "iat", "jti"}, "r")
+    bare = jws_payload_json(jws_parse(dispute_token(key, "s", disputed="ff", challenge="c")))
+    assert set(bare) == {"disputed", "challenge", "iat", "jti"}
+    said = dispute_token(key, "s", disputed="ff", challenge="c", statement="SIM swapped")
+    assert jws_payload_json(jws_parse(said))["statement"] == "SIM swapped"
     csr = x509.load_pem_x509_csr(csr_pem(key).encode())
     assert csr.is_signature_valid and csr.public_key() == key.public_key()
+
+
+# --- The number lock ------------------------------------------------------------------------------
+
+
+def _issued(client: Client, outbox: list[Any], key: ec.EllipticCurvePrivateKey) -> Any:
+    challenge = client.challenge_start(NUMBER)
+    client.challenge_verify(challenge.id, code_sent(outbox))
+    return client.certificate_issue(challenge.id, csr_pem(key))
+
+
+@live
+def test_client_drives_the_number_lock(client, live_server, sms_outbox):
+    key = ec.generate_private_key(ec.SECP256R1())
+    mine = _issued(client, sms_outbox, key)
+    assert isinstance(mine, IssuedCertificate)
+    locked = client.certificate_lock(mine.serial, lock_token(key, mine.serial))
+    assert locked.locked and locked.locked_at is not None and locked.lock_log_index is not None
+    assert client.certificate_get(mine.serial).lock_log_index == locked.lock_log_index
+
+    other_key = api_key_create(provider=ProviderFactory(slug="hijack-chat")).secret
+    with Client(live_server.url, other_key, timeout=30) as other:
+        # The intruder's registration waits as a request; the holder sees it, and refuses it.
+        intruder_key = ec.generate_private_key(ec.SECP256R1())
+        held = _issued(other, sms_outbox, intruder_key)
+        assert isinstance(held, CertificateRequest)
+        assert (held.number, held.requester, held.status, held.certificate) == (
+            NUMBER,
+            "hijack-chat",
+            "pending",
+            None,
+        )
+        assert held.pending and not held.issued
+        assert held.public_key_sha256 == public_key_sha256(intruder_key)
+        assert held.issues_at > held.created_at
+        assert [r.id for r in client.certificate_requests("pending")] == [held.id]
+        refused = client.certificate_request_refuse(
+            held.id, refuse_token(key, mine.serial, request=held.id)
+        )
+        assert (refused.status, refused.closed_log_index is not None) == ("refused", True)
+        assert other.certificate_request_get(held.id).status == "refused"
+        assert client.certificate_requests("pending") == ()
+
+        # A second app of the holder's is approved: its certificate is issued at once, and
+        # checks as one issued at once does, its log entry opened by the number's history.
+        second_key = ec.generate_private_key(ec.SECP256R1())
+        second = _issued(other, sms_outbox, second_key)
+        assert isinstance(second, CertificateRequest)
+        approved = client.certificate_request_approve(
+            second.id, approve_token(key, mine.serial, request=second.id)
+        )
+        assert approved.status == "approved" and approved.certificate is None  # not the requester
+        collected = other.certificate_request_get(second.id)
+        assert collected.issued and collected.certificate is not None
+        assert collected.certificate.x509().public_key() == second_key.public_key()
+        issued = requested_certificate(other, collected.certificate, number=NUMBER, key=second_key)
+        assert issued.log.index == collected.certificate.log_index
+        certificate_log_check(other, issued, number=NUMBER, key=second_key, keys=client.log_key())
+
+        # The holder disputes it with a fresh SMS proof: on the operator's queue.
+        challenge = client.challenge_start(NUMBER)
+        client.challenge_verify(challenge.id, code_sent(sms_outbox))
+        token = dispute_token(
+            key,
+            mine.serial,
+            disputed=collected.certificate.serial,
+            challenge=challenge.id,
+            statement="not my app",
+        )
+        dispute = client.dispute_open(token)
+        assert (dispute.number, dispute.disputed, dispute.certificate, dispute.status) == (
+            NUMBER,
+            collected.certificate.serial,
+            mine.serial,
+            "open",
+        )
+        assert client.dispute_get(dispute.id) == dispute
+
+    unlocked = client.certificate_unlock(mine.serial, unlock_token(key, mine.serial))
+    assert not unlocked.locked and unlocked.lock_log_index is None
+    # Unlocked, the holder answers no request; a jti is accepted once.
+    with pytest.raises(ApiError) as replayed:
+        client.certificate_lock(mine.serial, lock_token(key, mine.serial, jti="j" * 16))
+        client.certificate_lock(mine.serial, lock_token(key, mine.serial, jti="j" * 16))
+    assert (replayed.value.status, replayed.value.slug) == (409, "jws-replayed")
+    with pytest.raises(ApiError) as unknown:
+        client.certificate_request_get(str(uuid.uuid4()))
+    assert (unknown.value.status, unknown.value.slug) == (404, "certificate-request-not-found")

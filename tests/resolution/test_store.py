@@ -138,3 +138,50 @@ def test_config_dir_follows_the_environment(tmp_path):
     assert config_dir({"XDG_CONFIG_HOME": "/x/config"}) == Path("/x/config/rs")
     assert config_dir({"XDG_CONFIG_HOME": "relative"}) == Path.home() / ".config" / "rs"
     assert config_dir({}) == Path.home() / ".config" / "rs"
+
+
+def test_a_held_back_request_keeps_its_key_until_issued_or_closed(tmp_path):
+    store = Store(tmp_path)
+    key = ec.generate_private_key(ec.SECP256R1())
+    with pytest.raises(StoreError, match="no challenge is pending"):
+        store.request_save(NUMBER, request_id="r1", issues_at="2026-12-01T09:12:00+00:00")
+    store.pending_save(
+        NUMBER, key=key, challenge_id="c1", expires_at="…", server="https://rs.example"
+    )
+    store.request_save(NUMBER, request_id="r1", issues_at="2026-12-01T09:12:00+00:00")
+    pending = store.pending(NUMBER)
+    assert pending is not None
+    assert (pending.challenge_id, pending.request_id, pending.issues_at) == (
+        "c1",
+        "r1",
+        "2026-12-01T09:12:00+00:00",
+    )
+    assert public_key_sha256(pending.key) == public_key_sha256(key)
+
+    store.pending_clear(NUMBER)  # refused: the key is gone, but remembered as the number's own
+    assert store.pending(NUMBER) is None
+    assert not (tmp_path / "numbers" / NUMBER / "key.pending.pem").exists()
+    assert store.own_public_keys(NUMBER) == {public_key_sha256(key)}
+
+
+def test_a_disputes_challenge_is_kept_until_its_code(tmp_path):
+    store = Store(tmp_path)
+    assert store.dispute_pending(NUMBER) is None
+    store.dispute_save(
+        NUMBER,
+        disputed="ff03",
+        challenge_id="c2",
+        expires_at="…",
+        server="https://RS.example/",
+        statement="my SIM was swapped",
+    )
+    kept = store.dispute_pending(NUMBER)
+    assert kept is not None
+    assert (kept.disputed, kept.challenge_id, kept.server, kept.statement) == (
+        "ff03",
+        "c2",
+        "https://rs.example",
+        "my SIM was swapped",
+    )
+    store.dispute_clear(NUMBER)
+    assert store.dispute_pending(NUMBER) is None

@@ -49,7 +49,9 @@ def pinned(client: Client, tmp_path: Any, notices: list[str]) -> PinnedService:
 def issue(client: Client, outbox: list[Any], key: ec.EllipticCurvePrivateKey) -> IssuedCertificate:
     challenge = client.challenge_start(NUMBER)
     client.challenge_verify(challenge.id, code_sent(outbox))
-    return client.certificate_issue(challenge.id, csr_pem(key))
+    issued = client.certificate_issue(challenge.id, csr_pem(key))
+    assert isinstance(issued, IssuedCertificate)  # the number is not locked
+    return issued
 
 
 def other_root() -> x509.Certificate:

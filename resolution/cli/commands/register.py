@@ -1,25 +1,30 @@
-"""``rs register NUMBER [--code DIGITS]``: prove you hold a number, and get its certificate.
+"""``rs register NUMBER [--code DIGITS | --resume]``: prove you hold a number, and get its
+certificate.
 
 The first run makes a P-256 key and starts an SMS challenge; the code is asked for on a
 terminal, or given to a second run with ``--code``.  The certificate issued is checked (its
 key, TNAuthList and chain to the pinned CA root) before it is stored, and its log entry
 against the pinned log keys (``resolution.client.verify``).
+
+When another holder has locked the number (DESIGN §7.2), the service holds the certificate
+back as a request that waits for a locked holder's answer, or until its ``issues_at``: the
+key and the request are kept, the run exits 5 (``EXIT_PENDING``), and ``--resume`` collects
+the certificate once issued (checked and stored as above), or says it was refused.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from resolution.cli import arguments
+from resolution.cli.challenge import challenge_answer, challenge_started
 from resolution.cli.context import Context
-from resolution.cli.exits import EXIT_OK, UsageError
-from resolution.cli.output import info, show
-from resolution.client.api import csr_pem
-from resolution.client.errors import ApiError
-from resolution.client.store import server_id
+from resolution.cli.exits import EXIT_API, EXIT_OK, EXIT_PENDING, UsageError
+from resolution.cli.output import failure, info, show
+from resolution.client.api import CertificateRequest, Challenge, IssuedCertificate, csr_pem
+from resolution.client.store import Pending, StoreError, server_id
 
 
 def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -> None:
@@ -32,29 +37,20 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "Make a P-256 key, start an SMS challenge for NUMBER, answer it with the code "
         "(asked for, or --code), send a CSR, and store key and certificate under the config "
         "folder. The certificate's key, TNAuthList and chain to the pinned CA root are "
-        "checked, and its entry in the transparency log against the pinned log keys.",
+        "checked, and its entry in the transparency log against the pinned log keys. If "
+        "another holder locked the number, the certificate waits for their answer (or the "
+        "end of the wait): the run exits 5, and --resume collects it once issued.",
     )
     register.add_argument(
         "number", type=arguments.number, metavar="NUMBER", help="E.164, +33612345678"
     )
-    register.add_argument("--code", metavar="DIGITS", help="the code from the SMS")
-
-
-def _ask_code(number: str) -> str:
-    print(f"code from the SMS sent to {number}: ", end="", file=sys.stderr, flush=True)
-    line = sys.stdin.readline()
-    if not line:
-        raise UsageError(f"no code given: answer with 'rs register {number} --code CODE'")
-    return line.strip()
-
-
-def _answer(ctx: Context, challenge_id: str, code: str) -> None:
-    """Answer the challenge; one already verified (an earlier run stopped later) is fine."""
-    try:
-        ctx.client.challenge_verify(challenge_id, code)
-    except ApiError as exc:
-        if exc.slug != "challenge-already-verified":
-            raise
+    step = register.add_mutually_exclusive_group()
+    step.add_argument("--code", metavar="DIGITS", help="the code from the SMS")
+    step.add_argument(
+        "--resume",
+        action="store_true",
+        help="collect the certificate a number lock held back, once issued",
+    )
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -63,46 +59,109 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     ctx.store.number_dir(number)
     ctx.pinned.log_keys()
     ctx.pinned.ca_root()
+    if args.resume:
+        return _resume(ctx, number)
     if args.code is not None:
         # The second step: the code of the challenge the first step started.
-        pending = ctx.store.pending(number)
-        if pending is None or pending.server != server_id(ctx.url):
+        pending = _pending(ctx, number)
+        if pending.request_id is not None:
             raise UsageError(
-                f"no challenge is pending for {number} at {ctx.url}: run "
-                f"'rs register {number}' first, then answer it with --code"
+                f"the challenge for {number} was spent on request {pending.request_id}, which "
+                f"a number lock holds back: run 'rs register {number} --resume'"
             )
         key, challenge_id = pending.key, pending.challenge_id
-        _answer(ctx, challenge_id, args.code)
+        challenge_answer(ctx, challenge_id, args.code)
     else:
         key = ec.generate_private_key(ec.SECP256R1())
-        challenge = ctx.client.challenge_start(number)
-        challenge_id = challenge.id
-        # Kept before anything else: a certificate for this key is ours even if we stop.
-        ctx.store.pending_save(
-            number,
-            key=key,
-            challenge_id=challenge_id,
-            expires_at=challenge.expires_at.isoformat(),
-            server=ctx.url,
-        )
-        expiry = f"{challenge.expires_at:%H:%M:%S %Z}"
-        if sys.stdin is None or not sys.stdin.isatty():
-            show(
-                f"code sent by SMS to {number}, valid until {expiry}: finish with "
-                f"'rs register {number} --code CODE'"
+
+        def keep(challenge: Challenge) -> None:
+            # Kept before anything else: a certificate for this key is ours even if we stop.
+            ctx.store.pending_save(
+                number,
+                key=key,
+                challenge_id=challenge.id,
+                expires_at=challenge.expires_at.isoformat(),
+                server=ctx.url,
             )
+
+        started = challenge_started(
+            ctx, number, keep=keep, finish=f"rs register {number} --code CODE"
+        )
+        if started is None:
             return EXIT_OK
-        info(f"code sent by SMS to {number}; it is valid until {expiry}")
-        while True:
-            try:
-                _answer(ctx, challenge_id, _ask_code(number))
-                break
-            except ApiError as exc:
-                left = exc.extensions.get("attempts_left")
-                if exc.slug != "challenge-code-wrong" or not left:
-                    raise
-                info(f"wrong code; {left} attempts left")
+        challenge_id = started
     issued = ctx.client.certificate_issue(challenge_id, csr_pem(key))
+    if isinstance(issued, CertificateRequest):
+        ctx.store.request_save(number, request_id=issued.id, issues_at=issued.issues_at.isoformat())
+        renewal = (
+            f"\n  a renewal? if your own certificate here holds the lock, approve it: "
+            f"'rs approve {issued.id}'"
+            if _holds_certificate(ctx, number)
+            else ""
+        )
+        show(
+            f"{number} is locked by another holder: certificate request {issued.id} waits "
+            f"for their answer, or until {issued.issues_at:%Y-%m-%d %H:%M %Z} if they give "
+            f"none (they may refuse it)\n"
+            f"  kept: the key and the request, in {ctx.store.number_dir(number)}\n"
+            f"  finish with 'rs register {number} --resume' once it is issued{renewal}"
+        )
+        return EXIT_PENDING
+    return _stored(ctx, number, key, issued)
+
+
+def _holds_certificate(ctx: Context, number: str) -> bool:
+    """Whether a certificate of the number, not revoked, is stored here."""
+    try:
+        return not ctx.store.credentials(number).revoked
+    except StoreError:
+        return False
+
+
+def _pending(ctx: Context, number: str) -> Pending:
+    pending = ctx.store.pending(number)
+    if pending is None or pending.server != server_id(ctx.url):
+        raise UsageError(
+            f"no challenge is pending for {number} at {ctx.url}: run "
+            f"'rs register {number}' first, then answer it with --code"
+        )
+    return pending
+
+
+def _resume(ctx: Context, number: str) -> int:
+    """Collect the certificate of the request a number lock held back, once issued."""
+    pending = _pending(ctx, number)
+    if pending.request_id is None:
+        raise UsageError(
+            f"no certificate request is pending for {number}: finish the registration with "
+            f"'rs register {number} --code CODE'"
+        )
+    request = ctx.client.certificate_request_get(pending.request_id)
+    if request.pending:
+        show(
+            f"certificate request {request.id} for {number} still waits for the answer of "
+            f"the number's locked holder, or until {request.issues_at:%Y-%m-%d %H:%M %Z}: "
+            f"run 'rs register {number} --resume' again later"
+        )
+        return EXIT_PENDING
+    if not request.issued or request.certificate is None:
+        ctx.store.pending_clear(number)
+        failure(
+            "register",
+            f"certificate request {request.id} for {number} was {request.status} by the "
+            f"number's locked holder: no certificate will be issued for it; if the number "
+            f"is yours, ask its holder, or dispute their certificate",
+        )
+        return EXIT_API
+    issued = ctx.pinned.requested_certificate(request.certificate, number=number, key=pending.key)
+    info(f"certificate request {request.id} for {number} was issued ({request.status})")
+    return _stored(ctx, number, pending.key, issued)
+
+
+def _stored(
+    ctx: Context, number: str, key: ec.EllipticCurvePrivateKey, issued: IssuedCertificate
+) -> int:
+    """Check the certificate, store it with its key, then check its log entry."""
     ctx.pinned.certificate_check(issued, number=number, key=key)
     ctx.store.credentials_save(
         number,
@@ -121,6 +180,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         f"  verified: key, TNAuthList and chain to the pinned CA root\n"
         f"  verified: log entry {issued.log.index} in the signed checkpoint of size "
         f"{checkpoint.size}\n"
-        f"  stored in {folder}"
+        f"  stored in {folder}\n"
+        f"  lock it against SMS hijacks: 'rs lock {number}'"
     )
     return EXIT_OK

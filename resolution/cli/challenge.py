@@ -1,0 +1,76 @@
+"""The SMS code of a challenge, as ``rs register`` and ``rs dispute`` take it: asked for on a
+terminal (again after a wrong code, while attempts are left), or given to a second run with
+``--code``.
+
+Public API: ``interactive``, ``challenge_answer``, ``challenge_answer_asked``,
+``challenge_started``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from resolution.cli.context import Context
+from resolution.cli.exits import UsageError
+from resolution.cli.output import info, show
+from resolution.client.api import Challenge
+from resolution.client.errors import ApiError
+
+
+def interactive() -> bool:
+    """Whether the code can be asked for: standard input is a terminal."""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _ask_code(number: str, finish: str) -> str:
+    print(f"code from the SMS sent to {number}: ", end="", file=sys.stderr, flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        raise UsageError(f"no code given: answer with '{finish}'")
+    return line.strip()
+
+
+def challenge_answer(ctx: Context, challenge_id: str, code: str) -> None:
+    """Answer the challenge; one already verified (an earlier run stopped later) is fine."""
+    try:
+        ctx.client.challenge_verify(challenge_id, code)
+    except ApiError as exc:
+        if exc.slug != "challenge-already-verified":
+            raise
+
+
+def challenge_answer_asked(ctx: Context, number: str, challenge_id: str, finish: str) -> None:
+    """Ask for the code on the terminal and answer the challenge with it, asking again after
+    a wrong code while attempts are left; ``finish`` is the command that answers later."""
+    while True:
+        try:
+            challenge_answer(ctx, challenge_id, _ask_code(number, finish))
+            return
+        except ApiError as exc:
+            left = exc.extensions.get("attempts_left")
+            if exc.slug != "challenge-code-wrong" or not left:
+                raise
+            info(f"wrong code; {left} attempts left")
+
+
+def challenge_started(
+    ctx: Context,
+    number: str,
+    *,
+    keep: Callable[[Challenge], object],
+    finish: str,
+    why: str = "",
+) -> str | None:
+    """Start a challenge for ``number``, ``keep`` it (in the store, for a second run), then
+    answer it with the code asked for on a terminal: its id, verified.  Without a terminal,
+    say how to finish (``finish``, with ``--code CODE``) and return None."""
+    challenge = ctx.client.challenge_start(number)
+    keep(challenge)
+    expiry = f"{challenge.expires_at:%H:%M:%S %Z}"
+    if not interactive():
+        show(f"code sent by SMS to {number}, valid until {expiry}: finish with '{finish}'")
+        return None
+    info(f"code sent by SMS to {number}{why}; it is valid until {expiry}")
+    challenge_answer_asked(ctx, number, challenge.id, finish)
+    return challenge.id
