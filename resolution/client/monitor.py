@@ -1,4 +1,5 @@
-"""Monitoring the log for one number: every certificate and handler change under its label.
+"""Monitoring the log for one number: every certificate, handler and lock change under its
+label.
 
 Whoever can receive a number's SMS can get a certificate for it (DESIGN §1), so an SMS
 hijacker can too; the log makes that certificate public.  The holder's monitor reads every
@@ -20,6 +21,14 @@ handler is flagged too when the certificate that authorised it is not one of the
 outstanding until the log shows it removed or replaced by the holder's own.  Version-1 entries
 are read from their public fields, as they were written.
 
+The number lock's entries (DESIGN §7.2) are read the same way and reported with their meaning:
+a lock or unlock, a certificate ``request`` that a lock holds back and its ``request_closed``
+(approved, refused, issued after the wait, or once no lock held it), a ``dispute`` and its
+``dispute_closed`` (revoked or dismissed).  A request for a key that is not the holder's is
+*pending*, run after run, until the log shows it closed: someone asked for a certificate for
+the number, which is issued at its ``issues_at`` unless a locked holder refuses it.  A lock or
+a dispute made with a certificate that is not the holder's is flagged as a handler is.
+
 Nothing read is taken on trust.  The entries are hashed onto the compact range of the tree
 the last run ended with (``CompactRange``) and must give the root of the new signed
 checkpoint: that proves both that they are the log's entries and that the log only grew
@@ -36,8 +45,8 @@ bundles (``resolution.client.Client.log_entry_bundle``), and the history (or a f
 fetches it).
 
 Public API: ``MonitorError``, ``LogChange``, ``ForeignCertificate``, ``IntruderHandler``,
-``MonitorState``, ``MonitorReport``, ``entry_change``, ``monitor_log``; ``CompactRange`` is
-``resolution.protocol.merkle``'s.
+``PendingRequest``, ``MonitorState``, ``MonitorReport``, ``entry_change``, ``monitor_log``;
+``CompactRange`` is ``resolution.protocol.merkle``'s.
 """
 
 from __future__ import annotations
@@ -94,11 +103,14 @@ class LogChange:
     """One entry under the number's label.
 
     ``kind`` is the entry's kind (``certificate``, ``revocation``, ``handler``,
-    ``handler_removed``, or one this monitor does not know); the other fields are those the
-    kind carries (``certificate``: the serial of the certificate that authorised a handler,
-    known from version 2 on).  ``foreign`` is set on a certificate whose key is not one of the
-    holder's, ``intruder`` on a handler authorised by a certificate not the holder's, and
-    ``unopened`` says why a version-2 entry's content could not be read.
+    ``handler_removed``, the number lock's ``lock``, ``unlock``, ``request``,
+    ``request_closed``, ``dispute``, ``dispute_closed``, or one this monitor does not know);
+    the other fields are those the kind carries (``certificate``: the serial of the certificate
+    that authorised a handler, known from version 2 on; ``serial``: the certificate that made
+    a lock, unlock or dispute; ``request``, ``dispute``: their ids; ``disputed``: the disputed
+    serial).  ``foreign`` is set on a certificate or request whose key is not one of the
+    holder's, ``intruder`` on a handler, lock or dispute made with a certificate not the
+    holder's, and ``unopened`` says why a version-2 entry's content could not be read.
     """
 
     index: int
@@ -110,6 +122,10 @@ class LogChange:
     not_after: str | None = None
     public_key_sha256: bytes | None = None
     certificate: str | None = None
+    request: str | None = None
+    issues_at: str | None = None
+    dispute: str | None = None
+    disputed: str | None = None
     foreign: bool = False
     intruder: bool = False
     unopened: str | None = None
@@ -139,7 +155,45 @@ class LogChange:
             return f"handler {self.service}{by} published or replaced"
         if self.kind == EntryKind.HANDLER_REMOVED:
             return f"handler {self.service}{by} removed ({self.reason or 'no reason'})"
+        whose = " (NOT YOUR CERTIFICATE)" if self.intruder else ""
+        if self.kind == EntryKind.LOCK:
+            return (
+                f"number locked{by} with certificate {self.serial}{whose}: a certificate to "
+                f"another key now waits for a locked holder's answer"
+            )
+        if self.kind == EntryKind.UNLOCK:
+            return f"number unlocked{by}: certificate {self.serial}'s lock lifted"
+        if self.kind == EntryKind.REQUEST:
+            key = "FOREIGN KEY" if self.foreign else "own key"
+            return (
+                f"certificate requested{by} ({key}), held back by the number's lock: request "
+                f"{self.request}, issued at {self.issues_at} unless a locked holder answers"
+            )
+        if self.kind == EntryKind.REQUEST_CLOSED:
+            meaning = _REQUEST_CLOSED.get(self.reason or "", f"closed ({self.reason})")
+            return f"request {self.request} {meaning}"
+        if self.kind == EntryKind.DISPUTE:
+            return (
+                f"certificate {self.disputed} disputed{by} with certificate {self.serial}"
+                f"{whose}: dispute {self.dispute} is on the operator's queue"
+            )
+        if self.kind == EntryKind.DISPUTE_CLOSED:
+            meaning = _DISPUTE_CLOSED.get(self.reason or "", f"closed ({self.reason})")
+            return f"dispute {self.dispute} of certificate {self.disputed} {meaning}"
         return f"entry of kind {self.kind!r}{by}"
+
+
+# What a closed request's or dispute's public reason means.
+_REQUEST_CLOSED: Final = {
+    "approved": "approved by a locked holder: its certificate is issued",
+    "refused": "refused by a locked holder: no certificate is issued",
+    "waited": "issued after its wait: no locked holder answered",
+    "unlocked": "issued: no lock held it back any more",
+}
+_DISPUTE_CLOSED: Final = {
+    "revoked": "closed: the operator revoked the certificate",
+    "dismissed": "closed: the operator dismissed the dispute (the certificate stays valid)",
+}
 
 
 @dataclass(frozen=True)
@@ -165,11 +219,23 @@ class IntruderHandler:
 
 
 @dataclass(frozen=True)
+class PendingRequest:
+    """A certificate request for the number, for a key that is not the holder's, that a lock
+    holds back and that the log does not show closed yet."""
+
+    request: str
+    index: int
+    provider: str
+    issues_at: str
+    public_key_sha256: str  # hex
+
+
+@dataclass(frozen=True)
 class MonitorState:
     """Where the last run stopped: the checkpoint it verified and the compact range of its
     tree, the foreign certificates and intruders' handlers still outstanding, the accepted
     certificates, and the serials of the holder's own certificates seen in the log (handlers
-    they authorise are the holder's)."""
+    they authorise are the holder's), and the requests for other keys still pending."""
 
     origin: str
     label: bytes
@@ -181,6 +247,7 @@ class MonitorState:
     accepted: frozenset[str] = field(default_factory=frozenset)
     own_serials: frozenset[str] = field(default_factory=frozenset)
     intruders: tuple[IntruderHandler, ...] = ()
+    requests: tuple[PendingRequest, ...] = ()
 
     def to_json(self) -> bytes:
         state = {
@@ -204,6 +271,7 @@ class MonitorState:
             "accepted": sorted(self.accepted),
             "own_serials": sorted(self.own_serials),
             "intruders": [asdict(h) for h in self.intruders],
+            "requests": [asdict(r) for r in self.requests],
         }
         return (json.dumps(state, indent=2) + "\n").encode()
 
@@ -251,6 +319,17 @@ class MonitorState:
                     )
                     for h in state.get("intruders", ())
                 ),
+                # Absent from the states of runs before the number lock.
+                requests=tuple(
+                    PendingRequest(
+                        request=str(r["request"]),
+                        index=int(r["index"]),
+                        provider=str(r["provider"]),
+                        issues_at=str(r["issues_at"]),
+                        public_key_sha256=str(r["public_key_sha256"]),
+                    )
+                    for r in state.get("requests", ())
+                ),
             )
         except MonitorError as exc:
             raise MonitorError(f"the monitor state is damaged: {exc}") from None
@@ -261,8 +340,8 @@ class MonitorState:
 @dataclass(frozen=True)
 class MonitorReport:
     """What a run found: the changes in ``[previous_size, size)``, and the foreign
-    certificates and intruders' handlers outstanding after it.  ``state`` is what the next
-    run starts from."""
+    certificates, intruders' handlers and pending requests for other keys outstanding after
+    it.  ``state`` is what the next run starts from."""
 
     previous_size: int
     size: int
@@ -270,13 +349,18 @@ class MonitorReport:
     outstanding: tuple[ForeignCertificate, ...]
     state: MonitorState
     intruders: tuple[IntruderHandler, ...] = ()
+    requests: tuple[PendingRequest, ...] = ()
 
     @property
     def flagged(self) -> bool:
         """Someone else holds, or held during this run, a certificate for the number, or a
-        handler of it the holder did not authorise, or an entry of this run cannot be read."""
+        handler of it the holder did not authorise, or asks for a certificate that a lock
+        holds back; or an entry of this run cannot be read."""
         return (
-            bool(self.outstanding) or bool(self.intruders) or any(c.flagged for c in self.changes)
+            bool(self.outstanding)
+            or bool(self.intruders)
+            or bool(self.requests)
+            or any(c.flagged for c in self.changes)
         )
 
 
@@ -407,25 +491,25 @@ def _opened_change(
     )
     if problem is not None:
         return LogChange(index=index, kind=kind.value, reason=parsed.reason, unopened=problem)
-    if kind == EntryKind.CERTIFICATE:
-        key_hash = bytes.fromhex(content["public_key_sha256"])
-        return LogChange(
-            index=index,
-            kind=kind.value,
-            provider=content["provider"],
-            serial=content["serial"],
-            not_after=content["not_after"],
-            public_key_sha256=key_hash,
-            foreign=key_hash not in own_keys,
-        )
+    # A certificate or a request names the key it is for: is it one made here? Other kinds
+    # name what they carry; request_closed and dispute_closed name no provider.
+    key_hex = content.get("public_key_sha256")
+    key_hash = bytes.fromhex(key_hex) if key_hex is not None else None
     return LogChange(
         index=index,
         kind=kind.value,
-        provider=content["provider"],
+        provider=content.get("provider"),
         serial=content.get("serial"),
         service=content.get("service"),
         reason=parsed.reason,
+        not_after=content.get("not_after"),
+        public_key_sha256=key_hash,
         certificate=content.get("certificate"),
+        request=content.get("request"),
+        issues_at=content.get("issues_at"),
+        dispute=content.get("dispute"),
+        disputed=content.get("disputed"),
+        foreign=key_hash is not None and key_hash not in own_keys,
     )
 
 
@@ -502,6 +586,7 @@ def monitor_log(
     start, size = tree.size, checkpoint.size
     accepted = set(previous.accepted if previous else ()) | set(accept)
     outstanding = {f.serial: f for f in (previous.outstanding if previous else ())}
+    requests = {r.request: r for r in (previous.requests if previous else ())}
     openings = _history_openings(history, label, number)
     changes: list[LogChange] = []
 
@@ -546,6 +631,17 @@ def monitor_log(
             )
         elif change.kind == EntryKind.REVOCATION and change.serial is not None:
             outstanding.pop(change.serial, None)
+        elif change.kind == EntryKind.REQUEST and change.foreign and change.request is not None:
+            assert change.public_key_sha256 is not None
+            requests[change.request] = PendingRequest(
+                request=change.request,
+                index=change.index,
+                provider=change.provider or "",
+                issues_at=change.issues_at or "",
+                public_key_sha256=change.public_key_sha256.hex(),
+            )
+        elif change.kind == EntryKind.REQUEST_CLOSED and change.request is not None:
+            requests.pop(change.request, None)
     for serial in accepted:
         outstanding.pop(serial, None)
     remaining = tuple(f for f in outstanding.values() if _still_valid(f, now))
@@ -560,10 +656,7 @@ def monitor_log(
     )
     owned = own_serials | accepted
     changes = [
-        replace(c, intruder=True)
-        if c.kind == EntryKind.HANDLER and c.certificate is not None and c.certificate not in owned
-        else c
-        for c in changes
+        replace(c, intruder=True) if _signer(c) not in (None, *owned) else c for c in changes
     ]
     intruders = _intruders_after(previous.intruders if previous else (), changes, owned)
     state = MonitorState(
@@ -577,6 +670,7 @@ def monitor_log(
         accepted=frozenset(accepted),
         own_serials=frozenset(own_serials),
         intruders=intruders,
+        requests=tuple(requests.values()),
     )
     # Changes to accepted certificates are reported, but not flagged.
     shown = tuple(
@@ -589,7 +683,18 @@ def monitor_log(
         outstanding=remaining,
         state=state,
         intruders=intruders,
+        requests=state.requests,
     )
+
+
+def _signer(change: LogChange) -> str | None:
+    """The serial of the certificate whose key made a change: a handler's, a lock's or a
+    dispute's (an unlock only lifts a lock, and is not flagged)."""
+    if change.kind == EntryKind.HANDLER:
+        return change.certificate
+    if change.kind in (EntryKind.LOCK, EntryKind.DISPUTE):
+        return change.serial
+    return None
 
 
 def _intruders_after(

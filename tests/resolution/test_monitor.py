@@ -385,3 +385,109 @@ def test_a_history_about_another_number_is_refused(tiled, served):
     other = NumberHistory(number=NUMBER, label=OTHER_LABEL, entries=())
     with pytest.raises(MonitorError, match="another number"):
         run(served, number=NUMBER, history=other)
+
+
+REQUEST_ID = "0b0e6f4e-3f4a-4c55-9d7c-1f2e3d4c5b6a"
+DISPUTE_ID = "5d1c2b3a-4f5e-4d6c-8b7a-9e0f1a2b3c4d"
+
+
+def request_content(key: bytes, request: str = REQUEST_ID) -> dict[str, Any]:
+    return {
+        "number": NUMBER,
+        "provider": "hijack-chat",
+        "request": request,
+        "public_key_sha256": key.hex(),
+        "requested_at": "2026-01-03T00:00:00Z",
+        "issues_at": "2026-01-10T00:00:00Z",
+    }
+
+
+def test_the_number_locks_entries_are_read_with_their_meaning(tiled, served):
+    recorded = Recorded(tiled)
+    recorded.append("certificate", certificate_content("aa01", OWN))
+    lock = {"number": NUMBER, "provider": "acme-chat", "serial": "aa01"}
+    recorded.append("lock", lock | {"locked_at": "2026-01-02T00:00:00Z"})
+    first = run(served, number=NUMBER, history=recorded.history)
+    assert not first.flagged
+    assert "number locked by acme-chat with certificate aa01: a certificate to another key" in (
+        first.changes[1].describe()
+    )
+
+    # Someone asks for a certificate with another key: pending, run after run, until closed.
+    requested = recorded.append("request", request_content(FOREIGN))
+    held = run(served, first.state, number=NUMBER, history=recorded.history)
+    assert held.flagged and [(r.request, r.index) for r in held.requests] == [
+        (REQUEST_ID, requested)
+    ]
+    assert held.changes[0].foreign
+    assert "(FOREIGN KEY), held back by the number's lock: request" in held.changes[0].describe()
+    state = MonitorState.from_json(held.state.to_json())
+    assert state == held.state
+    again = run(served, state, number=NUMBER, history=recorded.history)
+    assert again.flagged and again.changes == () and len(again.requests) == 1
+
+    closed = {"number": NUMBER, "request": REQUEST_ID, "closed_at": "2026-01-04T00:00:00Z"}
+    recorded.append("request_closed", closed, reason="refused")
+    refused = run(served, state, number=NUMBER, history=recorded.history)
+    assert not refused.flagged and refused.requests == ()
+    assert refused.changes[0].describe() == (
+        f"request {REQUEST_ID} refused by a locked holder: no certificate is issued"
+    )
+
+    # A request for a key made here (a second app of the holder's) is reported, not flagged.
+    own = "1f2e3d4c-5b6a-4c55-9d7c-0b0e6f4e3f4a"
+    recorded.append("request", request_content(OWN, own))
+    mine = run(served, refused.state, number=NUMBER, history=recorded.history)
+    assert not mine.flagged and mine.requests == () and "(own key)" in mine.changes[0].describe()
+
+    # A foreign certificate, disputed by the holder, revoked by the operator; an unlock.
+    recorded.append("certificate", certificate_content("ff03", FOREIGN, "hijack-chat"))
+    recorded.append(
+        "dispute",
+        lock | {"disputed": "ff03", "dispute": DISPUTE_ID, "opened_at": "2026-01-05T00:00:00Z"},
+    )
+    recorded.append(
+        "dispute_closed",
+        {
+            "number": NUMBER,
+            "dispute": DISPUTE_ID,
+            "disputed": "ff03",
+            "closed_at": "2026-01-06T00:00:00Z",
+        },
+        reason="revoked",
+    )
+    recorded.append("revocation", revocation_content("ff03"), reason="affiliationChanged")
+    recorded.append("unlock", lock | {"unlocked_at": "2026-01-07T00:00:00Z"})
+    settled = run(served, mine.state, number=NUMBER, history=recorded.history)
+    described = [c.describe() for c in settled.changes]
+    assert described[1] == (
+        f"certificate ff03 disputed by acme-chat with certificate aa01: dispute {DISPUTE_ID} "
+        f"is on the operator's queue"
+    )
+    assert described[2] == (
+        f"dispute {DISPUTE_ID} of certificate ff03 closed: the operator revoked the certificate"
+    )
+    assert described[4] == "number unlocked by acme-chat: certificate aa01's lock lifted"
+    # The foreign certificate was flagged in this run; it is revoked, so nothing stays.
+    assert settled.flagged and settled.outstanding == () and settled.requests == ()
+    assert not any(c.intruder for c in settled.changes)
+
+
+def test_a_lock_made_with_a_certificate_not_the_holders_is_flagged(tiled, served):
+    recorded = Recorded(tiled)
+    recorded.append("certificate", certificate_content("ff03", FOREIGN, "hijack-chat"))
+    recorded.append(
+        "lock",
+        {
+            "number": NUMBER,
+            "provider": "hijack-chat",
+            "serial": "ff03",
+            "locked_at": "2026-01-02T00:00:00Z",
+        },
+    )
+    report = run(served, number=NUMBER, history=recorded.history)
+    assert [(c.kind, c.intruder) for c in report.changes] == [
+        ("certificate", False),
+        ("lock", True),
+    ]
+    assert "(NOT YOUR CERTIFICATE)" in report.changes[1].describe()

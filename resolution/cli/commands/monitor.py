@@ -1,7 +1,10 @@
 """``rs monitor NUMBER``: watch the log for changes under the number's label, for
-certificates of the number whose key was not made here, and for handlers that a certificate
-not the holder's authorised (``resolution.client.monitor``).  Version-2 entries are read from
-the number's history, asked for with the stored certificate's key."""
+certificates of the number whose key was not made here, for requests for such a certificate
+that a number lock holds back, and for handlers that a certificate not the holder's authorised
+(``resolution.client.monitor``).  Version-2 entries are read from the number's history, asked
+for with the stored certificate's key.  Each alert says what to do: refuse a request
+(``rs refuse``), lock the number and dispute a foreign certificate (``rs lock``,
+``rs dispute``)."""
 
 from __future__ import annotations
 
@@ -32,8 +35,10 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "change under NUMBER's label, opening each entry with the number's history (signed "
         "with the certificate stored here). A certificate whose key was not made here "
         "(someone else answered an SMS challenge for the number) makes it exit 1, run after "
-        "run, until it is revoked or expires, or you --accept it; so does a handler "
-        "authorised by a certificate that is not yours, or an entry that cannot be opened.",
+        "run, until it is revoked or expires, or you --accept it; so does a pending request "
+        "for such a certificate that your lock holds back (until it is refused, approved or "
+        "issued), a handler authorised by a certificate that is not yours, or an entry that "
+        "cannot be opened. Locks, requests and disputes are shown with their meaning.",
     )
     monitor.add_argument("number", type=arguments.number, metavar="NUMBER")
     monitor.add_argument(
@@ -92,12 +97,22 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         show_json(_document(number, report))
     else:
         show(_text(number, report))
+    for request in report.requests:
+        info(
+            f"rs monitor: ALERT: certificate request {request.request} for {number} (log "
+            f"entry {request.index}, by {request.provider}) is for a key that is not yours: "
+            f"someone answered an SMS challenge for the number, and your lock holds the "
+            f"certificate back until {request.issues_at}. Refuse it with "
+            f"'rs refuse {request.request}'; if it is an app of yours, approve it with "
+            f"'rs approve {request.request}'"
+        )
     for foreign in report.outstanding:
         info(
             f"rs monitor: ALERT: certificate {foreign.serial} for {number} (log entry "
             f"{foreign.index}, by {foreign.provider}, until {foreign.not_after}) holds a key "
-            f"that is not yours: someone else answered an SMS challenge for the number. Ask "
-            f"the service to revoke it; if it is yours after all, run "
+            f"that is not yours: someone else answered an SMS challenge for the number. Lock "
+            f"your number with 'rs lock {number}' and dispute the certificate with "
+            f"'rs dispute {foreign.serial} --number {number}'; if it is yours after all, run "
             f"'rs monitor {number} --accept {foreign.serial}'"
         )
     for intruder in report.intruders:
@@ -155,6 +170,10 @@ def _document(number: str, report: MonitorReport) -> dict[str, Any]:
                 "reason": c.reason,
                 "not_after": c.not_after,
                 "certificate": c.certificate,
+                "request": c.request,
+                "issues_at": c.issues_at,
+                "dispute": c.dispute,
+                "disputed": c.disputed,
                 "foreign": c.foreign,
                 "intruder": c.intruder,
                 "unopened": c.unopened,
@@ -163,6 +182,7 @@ def _document(number: str, report: MonitorReport) -> dict[str, Any]:
         ],
         "outstanding": [asdict(f) for f in report.outstanding],
         "intruders": [asdict(h) for h in report.intruders],
+        "requests": [asdict(r) for r in report.requests],
     }
 
 
