@@ -2,13 +2,15 @@
 number, a priority, a log key or a file.
 
 Public API: ``Commands``, ``SEE_HELP``, ``service_options``, ``add_command``, ``number``,
-``priority``, ``positive_int``, ``verifier``, ``read_input``, ``token``.
+``priority``, ``positive_int``, ``serial``, ``request_id``, ``verifier``, ``read_input``,
+``token``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final, TypeAlias
@@ -16,6 +18,7 @@ from typing import Final, TypeAlias
 from resolution.cli.exits import UsageError
 from resolution.client.transport import DEFAULT_TIMEOUT
 from resolution.protocol.directory import MAX_PRIORITY
+from resolution.protocol.entries import SERIAL_HEX
 from resolution.protocol.note import NoteError, Verifier, parse_verifier_key
 from resolution.protocol.numbers import E164
 
@@ -96,6 +99,22 @@ def positive_int(value: str) -> int:
     if count < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a positive integer")
     return count
+
+
+def serial(value: str) -> str:
+    """A certificate serial, in hex (as ``rs monitor`` and the log show it)."""
+    typed = value.strip().lower()
+    if not SERIAL_HEX.fullmatch(typed):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a certificate serial (hex digits)")
+    return typed
+
+
+def request_id(value: str) -> str:
+    """A certificate request's id: a UUID (as ``rs requests`` shows it)."""
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a request id (a UUID)") from None
 
 
 def verifier(value: str) -> Verifier:

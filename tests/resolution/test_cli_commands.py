@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ca.models import Certificate
+from ca.models import Certificate, Dispute
 from providers.services import api_key_create
 from resolution.cli import main
 from resolution.protocol.note import generate_signer, verifier_key
@@ -281,3 +281,180 @@ def test_lookup_json_reports_pending_handlers_apart(holder, sms_outbox, settings
     assert answer["verified"] is True
     assert [h["uri"] for h in answer["pending"]] == ["https://alice.example/"]
     assert base64.b64decode(answer["checkpoint"]["root_hash"])
+
+
+# --- The number lock ------------------------------------------------------------------------------
+
+
+def stored_serial(rs: Rs, number: str = NUMBER) -> str:
+    return str(json.loads((rs.folder / "numbers" / number / "number.json").read_text())["serial"])
+
+
+def held_back(rs: Rs, outbox: list[Any]) -> str:
+    """Register while another holder's lock holds: the id of the request kept."""
+    result = register(rs, outbox)
+    assert result.code == 5, result.out + result.err
+    assert f"{NUMBER} is locked by another holder: certificate request" in result.out
+    assert f"rs register {NUMBER} --resume" in result.out
+    meta = json.loads((rs.folder / "numbers" / NUMBER / "number.json").read_text())
+    return str(meta["pending"]["request"])
+
+
+class Terminal:
+    """Standard input on a terminal, answering the prompt with the code of the last SMS."""
+
+    def __init__(self, outbox: list[Any]) -> None:
+        self.outbox = outbox
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self) -> str:
+        return code_sent(self.outbox) + "\n"
+
+
+def test_a_locked_holder_refuses_and_the_intruder_never_gets_a_certificate(
+    holder, hijacker, sms_outbox
+):
+    assert register(holder, sms_outbox).code == 0
+    locked = holder("lock", NUMBER)
+    assert locked.code == 0, locked.err
+    assert f"locked {NUMBER} with certificate {stored_serial(holder)}" in locked.out
+    assert holder("monitor", NUMBER).code == 0
+
+    request = held_back(hijacker, sms_outbox)
+    waiting = hijacker("register", NUMBER, "--resume")
+    assert waiting.code == 5 and "still waits" in waiting.out
+    assert hijacker("register", NUMBER, "--code", "123456").code == 2  # the challenge is spent
+
+    listed = holder("requests", NUMBER)
+    assert listed.code == 0, listed.err
+    assert f"request {request} for {NUMBER} by hijack-chat, pending" in listed.out
+    assert "(NOT made here)" in listed.out and f"'rs refuse {request}'" in listed.out
+    document = json.loads(holder("requests", "--json").out)
+    assert [(r["id"], r["made_here"]) for r in document["requests"]] == [(request, False)]
+    own_view = hijacker("requests")
+    assert "(made here: yours)" in own_view.out and f"rs register {NUMBER} --resume" in own_view.out
+
+    # The monitor alarms while the request is pending, and says what to do.
+    alarm = holder("monitor", NUMBER)
+    assert alarm.code == 1, alarm.out + alarm.err
+    assert "(FOREIGN KEY), held back by the number's lock" in alarm.out
+    assert f"certificate request {request} for {NUMBER}" in alarm.err
+    assert f"Refuse it with 'rs refuse {request}'" in alarm.err
+    assert holder("monitor", NUMBER).code == 1  # run after run
+
+    refused = holder("refuse", request)
+    assert refused.code == 0, refused.err
+    assert f"refused request {request} for {NUMBER} (by hijack-chat)" in refused.out
+    quiet = holder("monitor", NUMBER)
+    assert quiet.code == 0, quiet.out + quiet.err
+    assert f"request {request} refused by a locked holder" in quiet.out
+    assert holder("requests", NUMBER).out.strip() == f"no pending certificate requests for {NUMBER}"
+
+    # The intruder learns it was refused, and never holds a certificate.
+    ended = hijacker("register", NUMBER, "--resume")
+    assert ended.code == 3
+    assert ended.err.strip() == (
+        f"rs register: certificate request {request} for {NUMBER} was refused by the number's "
+        f"locked holder: no certificate will be issued for it; if the number is yours, ask its "
+        f"holder, or dispute their certificate"
+    )
+    assert hijacker("register", NUMBER, "--resume").code == 2  # nothing pending any more
+    assert not (hijacker.folder / "numbers" / NUMBER / "key.pem").exists()
+    # A refused request cannot be answered again.
+    again = holder("approve", request)
+    assert again.code == 3 and "409 certificate-request-closed" in again.err
+
+
+def test_an_approved_second_app_collects_its_certificate(holder, sms_outbox, capsys, monkeypatch):
+    assert register(holder, sms_outbox).code == 0
+    assert holder("lock", NUMBER).code == 0
+    second = Rs(capsys, monkeypatch, holder.url, holder.key, holder.folder.parent / "second")
+    request = held_back(second, sms_outbox)
+
+    approved = holder("approve", request)
+    assert approved.code == 0, approved.err
+    assert f"approved request {request} for {NUMBER}" in approved.out
+
+    collected = second("register", NUMBER, "--resume")
+    assert collected.code == 0, collected.out + collected.err
+    assert f"certificate request {request} for {NUMBER} was issued (approved)" in collected.err
+    assert f"registered {NUMBER}: certificate" in collected.out
+    assert "verified: key, TNAuthList and chain to the pinned CA root" in collected.out
+    assert "verified: log entry" in collected.out
+    folder = second.folder / "numbers" / NUMBER
+    assert (folder / "key.pem").exists() and not (folder / "key.pending.pem").exists()
+    # The second app's certificate works as any: it publishes.
+    assert second("publish", NUMBER, "messaging", "sip:alice@second.example").code == 0
+
+
+def test_the_holder_locks_and_disputes_a_foreign_certificate(holder, hijacker, sms_outbox):
+    assert register(holder, sms_outbox).code == 0
+    assert register(hijacker, sms_outbox).code == 0  # not locked: issued at once
+    foreign = stored_serial(hijacker)
+
+    alarm = holder("monitor", NUMBER)
+    assert alarm.code == 1
+    assert f"Lock your number with 'rs lock {NUMBER}'" in alarm.err
+    assert f"'rs dispute {foreign} --number {NUMBER}'" in alarm.err
+
+    # Not locked yet: the dispute goes through, and says to lock.
+    started = holder("dispute", foreign, "--number", NUMBER, "--statement", "my SIM was swapped")
+    assert started.code == 0, started.err
+    assert f"rs dispute {foreign} --number {NUMBER} --code CODE" in started.out
+    disputed = holder("dispute", foreign, "--number", NUMBER, "--code", code_sent(sms_outbox))
+    assert disputed.code == 0, disputed.out + disputed.err
+    assert f"disputed certificate {foreign} of {NUMBER}: dispute" in disputed.out
+    assert f"run 'rs lock {NUMBER}'" in disputed.err
+    assert Dispute.objects.get().statement == "my SIM was swapped"
+    # Already on the queue: a second dispute, the code asked for on a terminal, is refused.
+    assert holder("lock", NUMBER).code == 0
+    holder.monkeypatch.setattr("sys.stdin", Terminal(sms_outbox))
+    twice = holder("dispute", foreign, "--number", NUMBER)
+    assert twice.code == 3 and "409 dispute-already-open" in twice.err
+    assert "code sent by SMS" in twice.err
+
+    # The foreign certificate stays flagged until an operator revokes it; the dispute is shown.
+    later = holder("monitor", NUMBER)
+    assert later.code == 1
+    assert f"certificate {foreign} disputed by" in later.out and "operator's queue" in later.out
+
+
+def test_the_lock_commands_fail_with_one_line_and_their_exit_codes(holder, hijacker, sms_outbox):
+    # Nothing stored here to sign with: usage errors.
+    for args in (
+        ("lock", NUMBER),
+        ("unlock", NUMBER),
+        ("dispute", "ab" * 16, "--number", NUMBER),
+    ):
+        result = holder(*args)
+        assert result.code == 2, args
+        assert result.err.strip() == (
+            f"rs {args[0]}: no key stored for {NUMBER} in "
+            f"{holder.folder / 'numbers' / NUMBER}: run 'rs register {NUMBER}' first"
+        )
+    assert holder("register", NUMBER, "--resume").code == 2
+    for args in (("approve", "not-an-id"), ("dispute", "xyz", "--number", NUMBER)):
+        with pytest.raises(SystemExit) as exc:
+            holder(*args)
+        assert exc.value.code == 2
+    unknown = holder("approve", "0b0e6f4e-3f4a-4c55-9d7c-1f2e3d4c5b6a")
+    assert unknown.code == 3 and "404 certificate-request-not-found" in unknown.err
+
+    assert register(holder, sms_outbox).code == 0
+    own = stored_serial(holder)
+    mine = holder("dispute", own, "--number", NUMBER)
+    assert mine.code == 2 and "is the one stored here" in mine.err
+    nothing = holder("dispute", "ab" * 16, "--number", NUMBER, "--code", "123456")
+    assert nothing.code == 2 and "no dispute of" in nothing.err
+    unlocked = holder("unlock", NUMBER)
+    assert unlocked.code == 0 and f"unlocked {NUMBER}" in unlocked.out
+
+    # Someone else's lock: the holder, not locked, cannot answer the request it holds back.
+    assert holder("lock", NUMBER).code == 0
+    request = held_back(hijacker, sms_outbox)
+    assert holder("unlock", NUMBER).code == 0
+    late = holder("refuse", request)
+    assert late.code == 3 and "403 holder-not-locked" in late.err
+    assert len(late.err.strip().splitlines()) == 1 and late.err.startswith("rs refuse: ")

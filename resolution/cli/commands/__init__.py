@@ -13,14 +13,20 @@ from typing import Final, Protocol
 
 from resolution.cli.arguments import Commands
 from resolution.cli.commands import (
+    approve,
+    dispute,
+    lock,
     log,
     lookup,
     monitor,
     passport,
     publish,
+    refuse,
     register,
     remove,
+    requests,
     revoke,
+    unlock,
 )
 
 
@@ -35,6 +41,12 @@ COMMANDS: Final[tuple[Command, ...]] = (
     publish,
     remove,
     revoke,
+    lock,
+    unlock,
+    requests,
+    approve,
+    refuse,
+    dispute,
     lookup,
     passport,
     monitor,

@@ -1,0 +1,35 @@
+"""``rs approve ID``: approve a certificate request your number's lock holds back (another app
+of yours): the certificate is issued to it at once."""
+
+from __future__ import annotations
+
+import argparse
+
+from resolution.cli import arguments
+from resolution.cli.answers import request_answer
+from resolution.cli.context import Context
+from resolution.cli.exits import EXIT_OK
+from resolution.cli.output import show
+
+
+def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -> None:
+    approve = arguments.add_command(
+        commands,
+        "approve",
+        service,
+        run,
+        "approve a certificate request for your locked number",
+        "Approve certificate request ID (see 'rs requests'), signed with the key of the "
+        "certificate stored for its number, whose lock must hold: the certificate is issued "
+        "to the requester at once. Only for a request of your own, such as a second app.",
+    )
+    approve.add_argument("id", type=arguments.request_id, metavar="ID")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    request = request_answer(ctx, args.id, approve=True)
+    show(
+        f"approved request {request.id} for {request.number} (by {request.requester}): "
+        f"its certificate is issued; log entry {request.closed_log_index}"
+    )
+    return EXIT_OK

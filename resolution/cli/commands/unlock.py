@@ -1,0 +1,38 @@
+"""``rs unlock NUMBER``: lift the lock that the number's stored certificate holds; requests it
+held back are issued once no lock holds."""
+
+from __future__ import annotations
+
+import argparse
+
+from resolution.cli import arguments
+from resolution.cli.context import Context
+from resolution.cli.exits import EXIT_OK
+from resolution.cli.output import show
+from resolution.client.api import unlock_token
+
+
+def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -> None:
+    unlock = arguments.add_command(
+        commands,
+        "unlock",
+        service,
+        run,
+        "lift the number's lock",
+        "Lift the lock of NUMBER's stored certificate (signed with its key). Requests the "
+        "lock held back are issued once no lock holds the number.",
+    )
+    unlock.add_argument("number", type=arguments.number, metavar="NUMBER")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    ctx.needs_api_key()
+    credentials = ctx.credentials(args.number)
+    state = ctx.client.certificate_unlock(
+        credentials.serial, unlock_token(credentials.key, credentials.serial)
+    )
+    show(
+        f"unlocked {args.number} (certificate {state.serial}): a certificate for it to "
+        f"another key is issued without your answer once no other lock holds"
+    )
+    return EXIT_OK
