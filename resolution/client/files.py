@@ -16,7 +16,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
 
     The data goes to a new file in the same folder (created with ``mode``, 0600 unless told,
     whatever the umask; never through a symbolic link), is flushed to the disk, then renamed
-    over ``path`` (POSIX ``rename`` is atomic).  Raises ``OSError``.
+    over ``path`` (POSIX ``rename`` is atomic), and the folder is flushed too, so that the
+    rename itself survives a power cut.  Raises ``OSError``.
     """
     # mkstemp opens O_CREAT | O_EXCL | O_NOFOLLOW with mode 0600, under a random name.
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -32,3 +33,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)

@@ -27,6 +27,7 @@ from resolution.cli.commands import (
     requests,
     revoke,
     unlock,
+    witness,
 )
 
 
@@ -51,4 +52,5 @@ COMMANDS: Final[tuple[Command, ...]] = (
     passport,
     monitor,
     log,
+    witness,
 )
