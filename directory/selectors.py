@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -11,11 +12,11 @@ from django.utils import timezone
 from ca.models import Certificate, ExternalCertificate
 from directory.models import Handler
 from providers.models import Provider
-from resolution.protocol.merkle import HASH_SIZE
-from resolution.protocol.tiles import TILE_HEIGHT, TILE_WIDTH
+from resolution.protocol.merkle import HASH_SIZE, NodeId
+from resolution.protocol.tiles import TILE_HEIGHT, TILE_WIDTH, TileKey
 from transparency.labels import NumberLabel, number_label_compute
 from transparency.models import Entry, Label, Tile
-from transparency.selectors import inclusion_proofs, signed_head
+from transparency.selectors import SignedHead, inclusion_proofs, signed_head
 
 # --- Lookups ----------------------------------------------------------------------------------
 
@@ -60,7 +61,13 @@ LEFT JOIN (
     SELECT handler.service, handler.uri, handler.priority, handler.expires_at, handler.opening,
            handler.log_index, provider.slug AS provider,
            COALESCE(certificate.serial, external.serial) AS certificate,
-           entry.data AS entry, handler.tile_proof, tile.data AS tile
+           entry.data AS entry, handler.tile_proof,
+           -- A subquery, not a join: it runs only for a handler whose hashes are not kept.
+           CASE WHEN handler.tile_proof IS NULL THEN (
+               SELECT tile.data FROM {Tile._meta.db_table} AS tile
+               WHERE tile.level = 0 AND tile.index = handler.log_index / {TILE_WIDTH}
+                 AND tile.width = {TILE_WIDTH}
+           ) END AS tile
     FROM {Handler._meta.db_table} AS handler
     JOIN {Provider._meta.db_table} AS provider ON provider.id = handler.provider_id
     LEFT JOIN {Certificate._meta.db_table} AS certificate
@@ -68,10 +75,6 @@ LEFT JOIN (
     LEFT JOIN {ExternalCertificate._meta.db_table} AS external
         ON external.id = handler.external_certificate_id
     JOIN {Entry._meta.db_table} AS entry ON entry."index" = handler.log_index
-    LEFT JOIN {Tile._meta.db_table} AS tile
-        ON handler.tile_proof IS NULL
-        AND tile.level = 0 AND tile.index = handler.log_index / {TILE_WIDTH}
-        AND tile.width = {TILE_WIDTH}
     WHERE handler.number = %(number)s
       AND provider.is_active
       AND (%(service)s::varchar IS NULL OR handler.service = %(service)s)
@@ -114,19 +117,7 @@ def number_lookup(*, caller: Provider, number: str, service: str | None) -> Look
     )
     found = [row[2:] for row in rows if row[2] is not None]  # no handler: one row of NULLs
     head = signed_head()
-    proofs: dict[int, list[bytes]] = {}
-    if head is not None:
-        tiles = {(0, row[5] // TILE_WIDTH, TILE_WIDTH): bytes(row[10]) for row in found if row[10]}
-        nodes = {
-            (level, (row[5] >> level) ^ 1): bytes(
-                row[9][level * HASH_SIZE : (level + 1) * HASH_SIZE]
-            )
-            for row in found
-            if row[9] is not None
-            for level in range(TILE_HEIGHT)
-        }
-        indices = [row[5] for row in found if row[5] < head.size]
-        proofs = inclusion_proofs(indices=indices, head=head, tiles=tiles, nodes=nodes)
+    proofs = _handler_proofs(found, head) if head is not None else {}
     handlers = []
     for kind, uri, priority, expires_at, opening, index, provider, serial, entry, *_ in found:
         handlers.append(
@@ -149,3 +140,43 @@ def number_lookup(*, caller: Provider, number: str, service: str | None) -> Look
         checkpoint=head.note if head else None,
         handlers=handlers,
     )
+
+
+def _handler_proofs(found: list[tuple[Any, ...]], head: SignedHead) -> dict[int, list[bytes]]:
+    """The inclusion proofs, in ``head``'s tree, of the entries of the handlers ``found``.
+
+    Above its level-0 tile, the proof of an entry in a tile complete in this tree is the proof
+    of the tile's own subtree, the same for every entry of the tile; below, it is the eight
+    in-tile hashes the handler keeps (``Handler.tile_proof``). So that upper part is planned
+    and assembled once per tile, and each handler's kept hashes are put in front of it. The
+    others (hashes not yet kept, or a tile still partial in this tree) are proven from the
+    level-0 tile the query read with them.
+    """
+    full_tiles = head.size // TILE_WIDTH
+    kept: dict[int, list[bytes]] = {}  # entry index: its in-tile hashes, level 0 first
+    first_of_tile: dict[int, int] = {}  # tile: the entry whose whole proof is assembled
+    tiles: dict[TileKey, bytes] = {}
+    nodes: dict[NodeId, bytes] = {}
+    asked: list[int] = []
+    for row in found:
+        index, tile_proof, tile = row[5], row[9], row[10]
+        if index >= head.size:
+            continue  # pending: not in the checkpoint yet
+        tile_index = index // TILE_WIDTH
+        if tile_proof is not None:
+            data = bytes(tile_proof)
+            hashes = [data[i : i + HASH_SIZE] for i in range(0, TILE_HEIGHT * HASH_SIZE, HASH_SIZE)]
+            if tile_index < full_tiles:
+                kept[index] = hashes
+                if tile_index in first_of_tile:
+                    continue
+                first_of_tile[tile_index] = index
+            nodes.update({(level, (index >> level) ^ 1): h for level, h in enumerate(hashes)})
+        elif tile is not None:
+            tiles[(0, tile_index, TILE_WIDTH)] = bytes(tile)
+        asked.append(index)
+    proofs = inclusion_proofs(indices=asked, head=head, tiles=tiles, nodes=nodes)
+    for index, hashes in kept.items():
+        if index not in proofs:
+            proofs[index] = hashes + proofs[first_of_tile[index // TILE_WIDTH]][TILE_HEIGHT:]
+    return proofs
