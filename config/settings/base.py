@@ -151,6 +151,25 @@ RS_OUTBOX_LEASE_SECONDS: float = env.float("RS_OUTBOX_LEASE_SECONDS", default=20
 # forgets them; a challenge keeps its own delivery record.
 RS_OUTBOX_KEEP_DAYS: int = env.int("RS_OUTBOX_KEEP_DAYS", default=14)
 
+# Webhooks (webhooks, docs/webhooks.md): providers' endpoints, told of changes under their
+# numbers. Endpoints a provider may have at once.
+RS_WEBHOOK_MAX_PER_PROVIDER: int = env.int("RS_WEBHOOK_MAX_PER_PROVIDER", default=10)
+# Seconds a delivery may take in all (resolution, connection, TLS, answer); below
+# RS_OUTBOX_LEASE_SECONDS, or a slow endpoint would be sent it twice (a system check says so).
+RS_WEBHOOK_TIMEOUT_SECONDS: float = env.float("RS_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Seconds before each retry of a delivery not answered 2xx (each spread by a tenth), after
+# Standard Webhooks' schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; then it is given up,
+# about 28 hours after the first attempt.
+RS_WEBHOOK_RETRY_SCHEDULE: list[float] = env.list(
+    "RS_WEBHOOK_RETRY_SCHEDULE", cast=float, default=[5, 300, 1800, 7200, 18000, 36000, 36000]
+)
+# After a secret's rotation, deliveries are signed with the old secret too for this long.
+RS_WEBHOOK_SECRET_OVERLAP_SECONDS: int = env.int(
+    "RS_WEBHOOK_SECRET_OVERLAP_SECONDS", default=24 * 3600
+)
+# Days delivered and failed deliveries stay in the history before beat forgets them.
+RS_WEBHOOK_KEEP_DAYS: int = env.int("RS_WEBHOOK_KEEP_DAYS", default=30)
+
 # Twilio (SMS_BACKEND=twilio). Authenticate with the account's auth token, or with an API key
 # (TWILIO_API_KEY_SID + TWILIO_API_KEY_SECRET); the auth token is still needed to check the
 # X-Twilio-Signature of delivery callbacks. Send from a number or a Messaging Service.
@@ -237,6 +256,7 @@ INSTALLED_APPS = [
     "providers",
     "directory",
     "ca",
+    "webhooks",
     "transparency",
     "web",
 ]
@@ -512,6 +532,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "options": {"expires": RS_OUTBOX_DISPATCH_SECONDS},  # the next run does the same
     },
     "outbox-prune": {"task": "outbox.tasks.messages_prune", "schedule": 3600.0},
+    "webhook-deliveries-prune": {"task": "webhooks.tasks.deliveries_prune", "schedule": 3600.0},
     # Hash new log entries into tiles and sign a checkpoint: the merge delay is at most about
     # RS_LOG_INTEGRATE_SECONDS.
     "log-integrate": {

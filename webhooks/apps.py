@@ -1,0 +1,26 @@
+from django.apps import AppConfig
+
+
+class WebhooksConfig(AppConfig):
+    name = "webhooks"
+    verbose_name = "Webhooks"
+
+    def ready(self) -> None:
+        from ca.signals import certificate_issued, certificate_requested, certificate_revoked
+        from outbox.senders import sender_register
+        from webhooks import checks, tasks  # noqa: F401
+        from webhooks.delivery import webhook_sender
+        from webhooks.services import (
+            certificate_issued_notify,
+            certificate_requested_notify,
+            certificate_revoked_notify,
+        )
+
+        # Whoever dispatches the outbox sends webhooks.
+        sender_register(webhook_sender())
+        # Each sent inside the transaction of its change (ca.signals): the event commits with it.
+        certificate_revoked.connect(certificate_revoked_notify, dispatch_uid="webhooks-revoked")
+        certificate_issued.connect(certificate_issued_notify, dispatch_uid="webhooks-issued")
+        certificate_requested.connect(
+            certificate_requested_notify, dispatch_uid="webhooks-requested"
+        )

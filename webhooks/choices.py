@@ -1,0 +1,20 @@
+"""Enumerations of the webhooks app: the events, and where a delivery stands."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class EventType(models.TextChoices):
+    """What a webhook tells; docs/webhooks.md gives each one's ``data``."""
+
+    CERTIFICATE_REQUESTED = "certificate.requested", "a certificate for the number waits on a lock"
+    CERTIFICATE_ISSUED = "certificate.issued", "a certificate for the number was issued"
+    CERTIFICATE_REVOKED = "certificate.revoked", "a certificate for the number was revoked"
+    HANDLER_CHANGED = "handler.changed", "a handler of the number was published or removed"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "pending (to be sent, or to be retried)"
+    DELIVERED = "delivered", "delivered (answered 2xx)"
+    FAILED = "failed", "failed (given up: see the last error)"
