@@ -67,6 +67,7 @@ from transparency.selectors import (
     tree_size,
 )
 from transparency.services import AppendedEntry, log_append_committed
+from webhooks.services import handler_changed_notify
 
 logger = structlog.get_logger(__name__)
 
@@ -351,6 +352,13 @@ def handler_put(*, provider: Provider, number: str, service: str, token: object)
         handler.log_index = entry.index
         handler.tile_proof = None  # a new entry: its tile is not full yet
         handler.save()
+        handler_changed_notify(
+            number=phone.e164,
+            service=kind.value,
+            provider=provider,
+            action="published",
+            log_index=entry.index,
+        )
     logger.info(
         "handler published",
         provider=provider.slug,
@@ -380,29 +388,39 @@ def handler_delete(
         )
         if handler is None:
             raise HandlerNotFound(f"No {kind.value} handler of this provider for this number.")
-        entry = _handler_remove(handler, provider.slug, RemovalReason.REMOVED)
+        entry = _handler_remove(handler, provider, RemovalReason.REMOVED)
     logger.info(
         "handler removed", provider=provider.slug, service=kind.value, log_index=entry.index
     )
     return HandlerChange(handler=None, log=entry)
 
 
-def _handler_remove(handler: Handler, provider_slug: str, reason: RemovalReason) -> AppendedEntry:
+def _handler_remove(handler: Handler, provider: Provider, reason: RemovalReason) -> AppendedEntry:
     """Delete the row and log the removal, in the caller's transaction: the entry commits to
     the number, provider, service and the serial of the certificate that had authorised the
-    handler; the reason is public."""
+    handler; the reason is public. The number's holders and the handler's provider are told
+    (webhooks)."""
     handler.delete()
-    return log_append_committed(
+    entry = log_append_committed(
         kind=EntryKind.HANDLER_REMOVED,
         label=bytes(handler.label),
         content={
             "number": handler.number,
-            "provider": provider_slug,
+            "provider": provider.slug,
             "service": handler.service,
             "certificate": handler.certificate_serial,
         },
         reason=reason.value,
     )
+    handler_changed_notify(
+        number=handler.number,
+        service=handler.service,
+        provider=provider,
+        action="removed",
+        log_index=entry.index,
+        reason=reason.value,
+    )
+    return entry
 
 
 def _service(text: str) -> Service:
@@ -439,7 +457,7 @@ def handlers_remove_revoked(
     locked them with :func:`handlers_lock_revoked`)."""
     handlers = list(_handlers_authorised(certificate).select_related("provider"))
     for handler in handlers:
-        _handler_remove(handler, handler.provider.slug, RemovalReason.REVOKED)
+        _handler_remove(handler, handler.provider, RemovalReason.REVOKED)
     if handlers:
         logger.info("handlers removed", reason="revoked", count=len(handlers))
     return len(handlers)
@@ -457,7 +475,7 @@ def handlers_expire(*, batch: int = 500) -> int:
                 .order_by("expires_at", "pk")[:batch]
             )
             for handler in handlers:
-                _handler_remove(handler, handler.provider.slug, RemovalReason.EXPIRED)
+                _handler_remove(handler, handler.provider, RemovalReason.EXPIRED)
         removed += len(handlers)
         if len(handlers) < batch:
             break

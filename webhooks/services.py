@@ -165,7 +165,7 @@ def webhook_event_emit(
     )
     for delivery in deliveries:
         message_enqueue(kind=WEBHOOK, reference=event.id, payload={"delivery": delivery.pk})
-    logger.info("webhook event", event=event.id, type=kind.value, deliveries=len(deliveries))
+    logger.info("webhook event", webhook_id=event.id, type=kind.value, deliveries=len(deliveries))
     return event
 
 
