@@ -66,7 +66,8 @@ from transparency.selectors import (
     tile_inner_proofs_at,
     tree_size,
 )
-from transparency.services import AppendedEntry, log_append_committed
+from transparency.entries import AppendedEntry
+from transparency.services import log_append_committed
 from webhooks.services import handler_changed_notify
 
 logger = structlog.get_logger(__name__)

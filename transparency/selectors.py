@@ -31,7 +31,8 @@ from resolution.protocol.tiles import (
     node_reader_from_tiles,
     tile_inner_proofs,
 )
-from transparency.models import Checkpoint, Entry
+from transparency.entries import CommittedEntry
+from transparency.models import Checkpoint, Entry, EntryOpening
 
 
 class LogRangeError(ValueError):
@@ -310,6 +311,22 @@ def entry_openings(*, label: bytes) -> list[EntryHistoryRow]:
         for index, data, opening, content in rows
         if json.loads(bytes(data)).get("label") == label_hex
     ]
+
+
+def entry_committed(*, index: int) -> CommittedEntry | None:
+    """Entry ``index`` as its writer got it (``CommittedEntry``: leaf hash, kept opening and
+    content), or None for an entry of version 1 or whose opening was deleted."""
+    row = (
+        EntryOpening.objects.filter(entry_id=index)
+        .values_list("entry__leaf_hash", "opening", "content")
+        .first()
+    )
+    if row is None:
+        return None
+    leaf, opening, content = row
+    return CommittedEntry(
+        index=index, leaf_hash=bytes(leaf), opening=bytes(opening), content=bytes(content)
+    )
 
 
 def entry_bundle(*, index: int, width: int) -> bytes:

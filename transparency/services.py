@@ -17,7 +17,6 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -46,28 +45,12 @@ from resolution.protocol.tiles import (
     tile_width,
 )
 from transparency import selectors
+from transparency.entries import AppendedEntry, CommittedEntry
 from transparency.keys import log_keys
 from transparency.models import Checkpoint, Entry, EntryOpening, Tile
 from transparency.selectors import hash_tiles
 
 logger = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class AppendedEntry:
-    """Where an entry went: ``{index, leaf_hash}`` in API responses."""
-
-    index: int
-    leaf_hash: bytes
-
-
-@dataclass(frozen=True)
-class CommittedEntry(AppendedEntry):
-    """A version-2 entry appended, with its ``opening`` and the ``content`` (canonical JSON)
-    its commitment covers."""
-
-    opening: bytes
-    content: bytes
 
 
 def log_append(

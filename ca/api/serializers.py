@@ -18,6 +18,7 @@ from ca.services.issuance import IssuedCertificate
 from core.encoding import b64
 from core.numbers import MAX_INPUT_LENGTH
 from transparency.api.serializers import CommittedLogPosition
+from transparency.selectors import entry_committed
 
 
 class ChallengeStartInput(serializers.Serializer[Any]):
@@ -117,26 +118,6 @@ class CertificateOutput(serializers.Serializer[Certificate]):
     lock_log_index = serializers.IntegerField(allow_null=True)
 
 
-class RequestedCertificateOutput(serializers.Serializer[Certificate]):
-    """The certificate a request was issued as, as its requester sees it."""
-
-    serial = serializers.CharField(help_text="32 hex digits")
-    certificate = serializers.SerializerMethodField(help_text="PEM")
-    chain = serializers.SerializerMethodField(
-        help_text="PEM issuers up to, not including, the root"
-    )
-    not_before = serializers.DateTimeField()
-    not_after = serializers.DateTimeField()
-    x5u = serializers.URLField(help_text=X5U_HELP)
-    log_index = serializers.IntegerField()
-
-    def get_certificate(self, certificate: Certificate) -> str:
-        return certificate_pem(certificate)
-
-    def get_chain(self, certificate: Certificate) -> list[str]:
-        return chain_pems()
-
-
 class CertificateRequestOutput(serializers.Serializer[CertificateRequest]):
     """A certificate held back by a number lock. The requester also sees its certificate once
     issued (``certificate``); the holders see who asked and for which key."""
@@ -154,19 +135,23 @@ class CertificateRequestOutput(serializers.Serializer[CertificateRequest]):
     log_index = serializers.IntegerField()
     closed_log_index = serializers.IntegerField(allow_null=True)
     certificate = serializers.SerializerMethodField(
-        help_text="The certificate issued, for the requester only: serial, PEM, chain and x5u"
+        help_text="The certificate issued, for the requester only: what POST /v1/certificates "
+        "answers (201), its log entry's opening included"
     )
 
     def get_public_key_sha256(self, request: CertificateRequest) -> str:
         return bytes(request.public_key_sha256).hex()
 
-    @extend_schema_field(RequestedCertificateOutput(allow_null=True))
+    @extend_schema_field(CertificateIssuedOutput(allow_null=True))
     def get_certificate(self, request: CertificateRequest) -> dict[str, Any] | None:
         viewer = self.context.get("provider")
         issued = request.certificate
         if issued is None or viewer is None or viewer.pk != request.provider_id:
             return None
-        return dict(RequestedCertificateOutput(issued).data)
+        entry = entry_committed(index=issued.log_index)
+        if entry is None:  # its opening was erased: the certificate alone would not check
+            return None
+        return dict(CertificateIssuedOutput(IssuedCertificate(certificate=issued, log=entry)).data)
 
 
 class CertificateRequestListQuery(serializers.Serializer[Any]):

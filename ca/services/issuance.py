@@ -32,7 +32,8 @@ from core.dates import rfc3339
 from providers.models import Provider
 from resolution.protocol.entries import EntryKind
 from transparency.labels import number_label_keep
-from transparency.services import CommittedEntry, log_append_committed
+from transparency.entries import CommittedEntry
+from transparency.services import log_append_committed
 
 logger = structlog.get_logger(__name__)
 

@@ -133,24 +133,6 @@ class CertificateState:
     lock_log_index: int | None = None
 
 
-@dataclass(frozen=True)
-class RequestedCertificate:
-    """The certificate a held-back request was issued as, as its requester sees it: no
-    opening of its log entry (ask the number's history for it, with the new key)."""
-
-    serial: str
-    certificate: str
-    chain: tuple[str, ...]
-    not_before: datetime
-    not_after: datetime
-    x5u: str
-    log_index: int
-
-    def x509(self) -> x509.Certificate:
-        """The certificate, parsed."""
-        return x509.load_pem_x509_certificate(self.certificate.encode("ascii"))
-
-
 REQUEST_STATUSES: Final = ("pending", "approved", "refused", "waited", "unlocked")
 """A certificate request's statuses: ``pending``, then issued once ``approved`` by a locked
 holder, after the wait (``waited``) or once no lock holds (``unlocked``); or ``refused``."""
@@ -161,7 +143,8 @@ class CertificateRequest:
     """A certificate a number lock holds back (``POST /v1/certificates`` answered 202, and
     ``/v1/certificate-requests``): it waits for a locked holder's answer until ``issues_at``.
 
-    ``certificate`` is the certificate issued, shown to the requester only.
+    ``certificate`` is the certificate issued, shown to the requester only, as
+    ``certificate_issue`` gives one issued at once (its log entry's opening included).
     """
 
     id: str
@@ -174,7 +157,7 @@ class CertificateRequest:
     closed_at: datetime | None
     log_index: int
     closed_log_index: int | None
-    certificate: RequestedCertificate | None
+    certificate: IssuedCertificate | None
 
     @property
     def pending(self) -> bool:
@@ -455,6 +438,21 @@ def _certificate_state(reader: _Reader) -> CertificateState:
     )
 
 
+def _issued_certificate(r: _Reader) -> IssuedCertificate:
+    log = _Reader(f"{r.what} log", r.get("log", Mapping))
+    return IssuedCertificate(
+        serial=r.text("serial"),
+        certificate=r.text("certificate"),
+        chain=r.strings("chain"),
+        not_before=r.moment("not_before"),
+        not_after=r.moment("not_after"),
+        x5u=r.text("x5u"),
+        log=r.position(),
+        opening=log.b64("opening"),
+        content=log.get("content", Mapping),
+    )
+
+
 def _certificate_request(reader: _Reader) -> CertificateRequest:
     status = reader.text("status")
     if status not in REQUEST_STATUSES:
@@ -466,16 +464,7 @@ def _certificate_request(reader: _Reader) -> CertificateRequest:
     issued = reader.get("certificate", Mapping, null=True)
     certificate = None
     if issued is not None:
-        c = _Reader(f"{reader.what} certificate", issued)
-        certificate = RequestedCertificate(
-            serial=c.text("serial"),
-            certificate=c.text("certificate"),
-            chain=c.strings("chain"),
-            not_before=c.moment("not_before"),
-            not_after=c.moment("not_after"),
-            x5u=c.text("x5u"),
-            log_index=c.integer("log_index"),
-        )
+        certificate = _issued_certificate(_Reader(f"{reader.what} certificate", issued))
     return CertificateRequest(
         id=reader.text("id"),
         number=reader.text("number"),
@@ -624,18 +613,7 @@ class Client:
         r = _answer_reader("POST /v1/certificates", answer)
         if answer.status == 202:
             return _certificate_request(r)
-        log = _Reader(f"{r.what} log", r.get("log", Mapping))
-        return IssuedCertificate(
-            serial=r.text("serial"),
-            certificate=r.text("certificate"),
-            chain=r.strings("chain"),
-            not_before=r.moment("not_before"),
-            not_after=r.moment("not_after"),
-            x5u=r.text("x5u"),
-            log=r.position(),
-            opening=log.b64("opening"),
-            content=log.get("content", Mapping),
-        )
+        return _issued_certificate(r)
 
     def certificate_get(self, serial: str) -> CertificateState:
         """``GET /v1/certificates/{serial}``: valid, revoked or expired, with log indices and

@@ -13,9 +13,8 @@ rather than as one bad answer.
 - ``certificate_log_check``: its log entry is in a checkpoint signed by the log key (an
   RFC 9162 §2.1.3 inclusion proof), has the leaf hash the issuance answer named, and names the
   number's label, the serial and the SHA-256 of the certificate and of the key.
-- ``requested_certificate``: the certificate a request held back by a number lock was issued
-  as, with its log entry's opening read from the number's history (asked for with its key), as
-  an ``IssuedCertificate`` that the two checks above take.
+  A certificate a number lock held back comes to its requester in the same shape
+  (``CertificateRequest.certificate``), and is checked the same way.
 - ``number_label``: a number's label, its VRF proof checked (RFC 9381 §5.3).
 - ``checkpoint_latest``: the log's latest checkpoint, its signature checked (C2SP
   tlog-checkpoint).
@@ -27,7 +26,7 @@ Every failure raises ``VerificationError``, saying what did not verify; a lookup
 ``LookupVerificationError`` and a PASSporT ``PassportError`` (their reasons are protocol codes).
 
 Public API: ``VerificationError``, ``PinnedService``, ``certificate_check``,
-``certificate_log_check``, ``requested_certificate``, ``number_label``, ``checkpoint_latest``,
+``certificate_log_check``, ``number_label``, ``checkpoint_latest``,
 ``LOG_WAIT``.
 """
 
@@ -48,9 +47,6 @@ from resolution.client.api import (
     Client,
     IssuedCertificate,
     LogKeys,
-    LogPosition,
-    RequestedCertificate,
-    history_token,
 )
 from resolution.client.errors import ClientError
 from resolution.client.store import Store, public_key_sha256
@@ -86,7 +82,7 @@ class VerificationError(Exception):
 
 
 def certificate_check(
-    issued: IssuedCertificate | RequestedCertificate,
+    issued: IssuedCertificate,
     *,
     number: str,
     key: ec.EllipticCurvePrivateKey,
@@ -220,38 +216,6 @@ def certificate_log_check(
     return checkpoint
 
 
-def requested_certificate(
-    client: Client,
-    requested: RequestedCertificate,
-    *,
-    number: str,
-    key: ec.EllipticCurvePrivateKey,
-) -> IssuedCertificate:
-    """The certificate a held-back request was issued as, with what its requester is not told
-    in the request (its log entry's leaf hash, opening and content) read from the number's
-    history, asked for with ``key`` and the new certificate: so that ``certificate_check`` and
-    ``certificate_log_check`` check it as they check one issued at once (the leaf hash is
-    that of the history's entry, which the log must serve at that index)."""
-    history = client.number_history(number, history_token(key, requested.serial, number=number))
-    row = next((row for row in history.entries if row.index == requested.log_index), None)
-    if row is None or row.opening is None or row.content is None:
-        raise VerificationError(
-            f"the history of {number} does not open log entry {requested.log_index}, the "
-            f"entry of certificate {requested.serial}"
-        )
-    return IssuedCertificate(
-        serial=requested.serial,
-        certificate=requested.certificate,
-        chain=requested.chain,
-        not_before=requested.not_before,
-        not_after=requested.not_after,
-        x5u=requested.x5u,
-        log=LogPosition(index=requested.log_index, leaf_hash=leaf_hash(row.entry)),
-        opening=row.opening,
-        content=row.content,
-    )
-
-
 class PinnedService:
     """The service behind ``client``, its log keys and CA root pinned in ``store``.
 
@@ -349,21 +313,13 @@ class PinnedService:
 
     def certificate_check(
         self,
-        issued: IssuedCertificate | RequestedCertificate,
+        issued: IssuedCertificate,
         *,
         number: str,
         key: ec.EllipticCurvePrivateKey,
     ) -> x509.Certificate:
         """``certificate_check`` against the pinned CA root."""
         return certificate_check(issued, number=number, key=key, root=self.ca_root())
-
-    def requested_certificate(
-        self, requested: RequestedCertificate, *, number: str, key: ec.EllipticCurvePrivateKey
-    ) -> IssuedCertificate:
-        """``requested_certificate``, once ``certificate_check`` passed: ready for
-        ``certificate_log_check``."""
-        self.certificate_check(requested, number=number, key=key)
-        return requested_certificate(self.client, requested, number=number, key=key)
 
     def certificate_log_check(
         self,

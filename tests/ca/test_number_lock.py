@@ -101,8 +101,10 @@ def test_a_locked_holder_approves_a_second_app_of_its_own(app: Any) -> None:
     assert issued["certificate"].startswith("-----BEGIN CERTIFICATE-----")
     assert second.get(f"/v1/certificates/{issued['serial']}").json()["status"] == "valid"
     assert kinds_logged() == ["certificate", "lock", "request", "certificate", "request_closed"]
-    _, content = entry_opened(issued["log_index"])
+    _, content = entry_opened(issued["log"]["index"])
     assert content["serial"] == issued["serial"] and content["number"] == NUMBER
+    # Its log entry's opening comes with it, as in a 201 answer.
+    assert issued["log"]["content"] == content
 
 
 def test_with_no_answer_the_request_is_issued_after_the_wait(app: Any, settings: Any) -> None:

@@ -98,9 +98,7 @@ def test_each_kind_has_the_fields_the_log_has_always_written() -> None:
 
 def test_a_version_1_entry_of_a_kind_only_version_2_defines_is_opaque() -> None:
     data = canonical_json({"v": 1, "kind": "lock", "label": LABEL, "commitment": SHA})
-    assert entry_parse(data) == OpaqueEntry(
-        kind="lock", fields={"label": LABEL, "commitment": SHA}
-    )
+    assert entry_parse(data) == OpaqueEntry(kind="lock", fields={"label": LABEL, "commitment": SHA})
 
 
 def test_the_bytes_of_each_kind() -> None:

@@ -14,7 +14,8 @@ from resolution.protocol.entries import REASON_KINDS
 from resolution.protocol.merkle import root_from_leaf_hashes
 from tests.api_client import committed
 from transparency.models import Checkpoint, Entry, EntryOpening
-from transparency.services import AppendedEntry, log_append, log_integrate
+from transparency.entries import AppendedEntry
+from transparency.services import log_append, log_integrate
 
 
 def append_entries(count: int, *, kind: str = "test", start: int = 0) -> list[AppendedEntry]:

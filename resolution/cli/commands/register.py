@@ -153,9 +153,8 @@ def _resume(ctx: Context, number: str) -> int:
             f"is yours, ask its holder, or dispute their certificate",
         )
         return EXIT_API
-    issued = ctx.pinned.requested_certificate(request.certificate, number=number, key=pending.key)
     info(f"certificate request {request.id} for {number} was issued ({request.status})")
-    return _stored(ctx, number, pending.key, issued)
+    return _stored(ctx, number, pending.key, request.certificate)
 
 
 def _stored(
