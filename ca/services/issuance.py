@@ -31,8 +31,8 @@ from ca.signals import certificate_issued, certificate_request_closed, certifica
 from core.dates import rfc3339
 from providers.models import Provider
 from resolution.protocol.entries import EntryKind
-from transparency.labels import number_label_keep
 from transparency.entries import CommittedEntry
+from transparency.labels import number_label_keep
 from transparency.services import log_append_committed
 
 logger = structlog.get_logger(__name__)

@@ -7,11 +7,7 @@ own certificates, which the header names by serial (``kid``), over a payload wit
 ``jti`` (refused a second time: ``SignedRequestSeen``). Each is logged under the number's label,
 commitment only, in the transaction of the change.
 
-Payloads::
-
-    lock, unlock   {"serial", "iat", "jti"}              the certificate to lock or unlock
-    approve, refuse {"request", "iat", "jti"}            a pending request for the number
-    dispute        {"disputed", "challenge", "statement"?, "iat", "jti"}
+The payloads are ``resolution.protocol.lock``'s.
 """
 
 from __future__ import annotations
@@ -63,14 +59,15 @@ from core.signed_requests import (
 )
 from providers.models import Provider
 from resolution.protocol.entries import EntryKind
+from resolution.protocol.lock import (
+    DECISION_FIELDS,
+    DISPUTE_FIELDS,
+    LOCK_FIELDS,
+    STATEMENT_LENGTH,
+)
 from transparency.services import log_append_committed
 
 logger = structlog.get_logger(__name__)
-
-LOCK_FIELDS = frozenset({"serial", "iat", "jti"})
-DECISION_FIELDS = frozenset({"request", "iat", "jti"})
-DISPUTE_FIELDS = frozenset({"disputed", "challenge", "statement", "iat", "jti"})
-STATEMENT_LENGTH = 1000
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ from resolution.client.logreader import LogReader
 from resolution.client.transport import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Answer, Transport
 from resolution.protocol.canonical import canonical_json
 from resolution.protocol.jose import ALG_ES256, jws_sign
+from resolution.protocol.lock import STATEMENT_LENGTH
 from resolution.protocol.lookup import VerifiedLookup, verify_lookup
 
 JOSE: Final = "application/jose"  # RFC 7515 §9.2.1: a compact JWS body
@@ -1020,7 +1021,7 @@ refuse_token: Final = approve_token
 the same payload as ``approve_token``'s, the URL saying which."""
 
 
-DISPUTE_STATEMENT_LENGTH: Final = 1000
+DISPUTE_STATEMENT_LENGTH: Final = STATEMENT_LENGTH
 """The most characters a dispute's statement may have (the service refuses more)."""
 
 
