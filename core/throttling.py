@@ -29,7 +29,8 @@ import enum
 import ipaddress
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 from django.conf import settings
@@ -202,23 +203,6 @@ def _cache_set(store: BaseCache, values: dict[str, Any], *, timeout: int) -> Non
         store.set_many(values, timeout=timeout)
 
 
-def gcra_allow(
-    key: str,
-    *,
-    interval: float,
-    burst: int,
-    now: float,
-    when_down: WhenCacheDown = WhenCacheDown.COUNT_IN_PROCESS,
-) -> float:
-    """Spend one cell of the GCRA bucket ``key`` in the cache; 0 if allowed, else the seconds to
-    wait. The cache keeps the bucket no longer than a full bucket takes to drain."""
-    store, stored = buckets_get([key], when_down=when_down)
-    delay, arrival = gcra_spend(stored.get(key), interval=interval, burst=burst, now=now)
-    if not delay:
-        buckets_set(store, {key: arrival}, timeout=int(interval * burst) + 1)
-    return delay
-
-
 class _ConfiguredRateThrottle(BaseThrottle, abc.ABC):
     scope: str
     # Every throttle keeps answering per process when the cache is down, but those of the
@@ -230,21 +214,31 @@ class _ConfiguredRateThrottle(BaseThrottle, abc.ABC):
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
         """Whom the request counts against (None: nobody, it is not throttled)."""
 
-    def allow_request(self, request: Request, view: APIView) -> bool:
+    def buckets_wanted(self, request: Request, view: APIView) -> list[str]:
+        """The cache keys the request's decision reads (none: it is not throttled)."""
         self.delay = 0.0
-        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
-        key = self.get_cache_key(request, view) if rate else None
-        if key is None:
-            return True
-        count, period = rate_parse(str(rate))
+        self.rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        self.key = self.get_cache_key(request, view) if self.rate else None
+        return [] if self.key is None else [self.key]
+
+    def buckets_spend(self, stored: Mapping[str, Any], now: float) -> dict[str, tuple[Any, int]]:
+        """Decide from the buckets read (``stored``), setting ``delay``; what to write back,
+        each value with the seconds the cache keeps it."""
+        if self.key is None:
+            return {}
+        count, period = rate_parse(str(self.rate))
         # A rate of N per period lets N requests through at once, then one every period/N.
-        self.delay = gcra_allow(
-            key,
-            interval=period / count,
-            burst=count,
-            now=self.timer(),
-            when_down=self.when_cache_down,
+        interval = period / count
+        self.delay, arrival = gcra_spend(
+            stored.get(self.key), interval=interval, burst=count, now=now
         )
+        if self.delay:
+            return {}
+        # Kept no longer than a full bucket takes to drain.
+        return {self.key: (arrival, int(interval * count) + 1)}
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        throttles_run([self], request, view)
         return not self.delay
 
     def wait(self) -> float | None:
@@ -253,6 +247,33 @@ class _ConfiguredRateThrottle(BaseThrottle, abc.ABC):
     def get_ident(self, request: Request) -> str:
         """The client's address read strictly (:func:`client_address`), never DRF's raw one."""
         return str(client_address(request))
+
+
+def throttles_run(
+    throttles: Sequence[_ConfiguredRateThrottle], request: Request, view: APIView
+) -> None:
+    """Run ``throttles`` on one cache read for all their buckets and one write per lifetime.
+
+    Each decides in turn, as DRF would run them one after the other, and sets its ``delay``
+    (0: allowed); a bucket one of them wrote is what the next one reads. With Redis each call
+    is a round trip, so a request that passes three throttles makes two or three, not six.
+    They must all go the same way while the cache is down (the first one's ``when_cache_down``).
+    """
+    keys = [key for throttle in throttles for key in throttle.buckets_wanted(request, view)]
+    if not keys:
+        return
+    store, read = buckets_get(list(dict.fromkeys(keys)), when_down=throttles[0].when_cache_down)
+    stored = dict(read)
+    writes: dict[int, dict[str, Any]] = {}  # lifetime in seconds: the values to write
+    for throttle in throttles:
+        for key, (value, timeout) in throttle.buckets_spend(stored, throttle.timer()).items():
+            stored[key] = value
+            for values in writes.values():
+                values.pop(key, None)
+            writes.setdefault(timeout, {})[key] = value
+    for timeout, values in writes.items():
+        if values:
+            buckets_set(store, values, timeout=timeout)
 
 
 class ApiKeyRateThrottle(_ConfiguredRateThrottle):
@@ -328,57 +349,52 @@ class LookupDistinctRateThrottle(LookupRateThrottle):
     once it has been charged, so it holds at most the burst plus the rate over the window per
     provider. A number that does not parse is not charged: the view refuses it with 400.
 
-    Both limits are read with one cache call and written with at most two (every lookup pays
-    them, and in production each is a round trip to Redis).
+    Both limits are read with one cache call (:func:`throttles_run`); every lookup pays them,
+    and in production each call is a round trip to Redis.
     """
 
     distinct_scope = "lookup_distinct"
 
-    def allow_request(self, request: Request, view: APIView) -> bool:
+    def buckets_wanted(self, request: Request, view: APIView) -> list[str]:
         self.delay = 0.0
+        self.seen_key = None
         if request.auth is None:
-            return True
+            return []
         rates = api_settings.DEFAULT_THROTTLE_RATES
-        rate, distinct_rate = rates.get(self.scope), rates.get(self.distinct_scope)
+        self.rate, self.distinct_rate = rates.get(self.scope), rates.get(self.distinct_scope)
         provider = request.user.pk
-        lookup_key = f"throttle:{self.scope}:provider:{provider}"
-        distinct_key = f"throttle:{self.distinct_scope}:provider:{provider}"
-        seen_key = self._seen_key(provider, view.kwargs.get("number")) if distinct_rate else None
-        keys = [lookup_key] if rate else []
-        if seen_key is not None:
-            keys += [seen_key, distinct_key]
-        if not keys:
-            return True
-        store, stored = buckets_get(keys, when_down=self.when_cache_down)
-        now = self.timer()
-        buckets: dict[str, float] = {}
-        keep = 1  # seconds the buckets are kept: until the slower one has drained
-        if rate:
-            count, period = rate_parse(str(rate))
-            self.delay, buckets[lookup_key] = gcra_spend(
-                stored.get(lookup_key), interval=period / count, burst=count, now=now
+        self.lookup_key = f"throttle:{self.scope}:provider:{provider}"
+        self.distinct_key = f"throttle:{self.distinct_scope}:provider:{provider}"
+        if self.distinct_rate:
+            self.seen_key = self._seen_key(provider, view.kwargs.get("number"))
+        keys = [self.lookup_key] if self.rate else []
+        if self.seen_key is not None:
+            keys += [self.seen_key, self.distinct_key]
+        return keys
+
+    def buckets_spend(self, stored: Mapping[str, Any], now: float) -> dict[str, tuple[Any, int]]:
+        writes: dict[str, tuple[Any, int]] = {}
+        if self.rate:
+            count, period = rate_parse(str(self.rate))
+            self.delay, arrival = gcra_spend(
+                stored.get(self.lookup_key), interval=period / count, burst=count, now=now
             )
             if self.delay:
-                return False
-            keep = max(keep, period + 1)
-        charged = seen_key is not None and seen_key not in stored
-        if charged:
-            count, period = rate_parse(str(distinct_rate))
-            burst = max(1, settings.RS_THROTTLE_LOOKUP_DISTINCT_BURST)
-            interval = period / count
-            self.delay, arrival = gcra_spend(
-                stored.get(distinct_key), interval=interval, burst=burst, now=now
-            )
-            if not self.delay:
-                buckets[distinct_key] = arrival
-                keep = max(keep, int(interval * burst) + 1)
-        if buckets:  # the lookup's cell is spent even when the distinct brake refuses
-            buckets_set(store, buckets, timeout=keep)
-        if self.delay:
-            return False
-        if charged and seen_key is not None:
-            buckets_set(store, {seen_key: 1}, timeout=settings.RS_THROTTLE_LOOKUP_SEEN_SECONDS)
-        return True
+                return writes
+            writes[self.lookup_key] = (arrival, period + 1)
+        if self.seen_key is None or self.seen_key in stored:
+            return writes
+        count, period = rate_parse(str(self.distinct_rate))
+        burst = max(1, settings.RS_THROTTLE_LOOKUP_DISTINCT_BURST)
+        interval = period / count
+        self.delay, arrival = gcra_spend(
+            stored.get(self.distinct_key), interval=interval, burst=burst, now=now
+        )
+        if self.delay:  # the lookup's cell is spent even when the distinct brake refuses
+            return writes
+        writes[self.distinct_key] = (arrival, int(interval * burst) + 1)
+        writes[self.seen_key] = (1, settings.RS_THROTTLE_LOOKUP_SEEN_SECONDS)
+        return writes
 
     def _seen_key(self, provider: int | None, text: object) -> str | None:
         """The cache key that remembers ``provider`` looked the number up; None if it does not
@@ -396,3 +412,34 @@ class LookupDistinctRateThrottle(LookupRateThrottle):
             return None
         digest = salted_hmac(self.distinct_scope, f"{provider}:{e164}").hexdigest()[:32]
         return f"throttle:{self.distinct_scope}:seen:{provider}:{digest}"
+
+
+class LookupThrottles(BaseThrottle):
+    """A lookup's throttles: the API's own (``DEFAULT_THROTTLE_CLASSES``: per key, per client)
+    and the lookup's (:class:`LookupDistinctRateThrottle`), run on one cache read.
+
+    The same buckets and the same decisions as listing each in ``throttle_classes`` (DRF runs
+    every one, and waits for the longest refusal); but every lookup pays them, and with Redis
+    this is two or three round trips where one after the other would be seven.
+    """
+
+    def throttles(self) -> list[BaseThrottle]:
+        # Read at each request (DRF imports the classes from their dotted paths once).
+        defaults = cast("list[type[BaseThrottle]]", api_settings.DEFAULT_THROTTLE_CLASSES)
+        return [*(throttle() for throttle in defaults), LookupDistinctRateThrottle()]
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        self.delays: list[float | None] = []
+        together: dict[WhenCacheDown, list[_ConfiguredRateThrottle]] = {}
+        for throttle in self.throttles():
+            if isinstance(throttle, _ConfiguredRateThrottle):
+                together.setdefault(throttle.when_cache_down, []).append(throttle)
+            elif not throttle.allow_request(request, view):
+                self.delays.append(throttle.wait())
+        for throttles in together.values():
+            throttles_run(throttles, request, view)
+            self.delays += [throttle.delay for throttle in throttles if throttle.delay]
+        return not self.delays
+
+    def wait(self) -> float | None:
+        return max((delay for delay in self.delays if delay is not None), default=None)

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from core.numbers import number_parse
 from core.schema import problem
 from core.signed_requests import JoseParser
-from core.throttling import LookupDistinctRateThrottle, LookupRateThrottle
+from core.throttling import LookupRateThrottle, LookupThrottles
 from directory.api.serializers import (
     HandlerOutput,
     HandlerRemovedOutput,
@@ -98,7 +98,8 @@ class NumberApi(APIView):
     """
 
     permission_classes = [LookupScope]
-    throttle_classes = [*APIView.throttle_classes, LookupDistinctRateThrottle]
+    # The API's throttles and the lookup's, on one cache read.
+    throttle_classes = [LookupThrottles]
 
     @extend_schema(
         operation_id="numbers_lookup",

@@ -128,3 +128,26 @@ def test_the_brake_can_be_turned_off(api_client: Any, rates: Any, settings: Any)
     settings.RS_THROTTLE_LOOKUP_DISTINCT_BURST = 1
     for number in NUMBERS[:5]:
         assert _looked_up(api_client, number) == 200
+
+
+def test_the_keys_and_the_clients_rates_hold_on_lookups_read_in_one_cache_call(
+    client_for: Any, provider: Any, rates: Any, monkeypatch: Any
+) -> None:
+    reads: list[list[str]] = []
+    real_get_many = cache.get_many
+
+    def get_many(keys: list[str]) -> dict[str, Any]:
+        reads.append(list(keys))
+        return real_get_many(keys)
+
+    monkeypatch.setattr(cache, "get_many", get_many)  # the cache the throttles read
+    rates(api_key="2/minute", client_ip="4/minute")  # both keys come from one client
+    first, second = (client_for(api_key_create(provider=provider).secret) for _ in range(2))
+    for number in NUMBERS[:2]:
+        assert _looked_up(first, number) == 200
+    # One read per lookup for all its buckets: the key's, the client's, the provider's.
+    assert [len(keys) for keys in reads] == [5, 5]
+    body = _refused(first, f"/v1/numbers/{NUMBERS[2]}")
+    assert 29 < body["retry_after"] <= 30
+    assert _looked_up(second, NUMBERS[2]) == 200  # another key: its own rate
+    _refused(second, f"/v1/numbers/{NUMBERS[3]}")  # the client's fifth request
