@@ -3,7 +3,7 @@ number, a priority, a log key or a file.
 
 Public API: ``Commands``, ``SEE_HELP``, ``service_options``, ``add_command``, ``number``,
 ``priority``, ``positive_int``, ``serial``, ``request_id``, ``verifier``, ``read_input``,
-``token``.
+``token``, ``listen_address``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Final, TypeAlias
 
 from resolution.cli.exits import UsageError
 from resolution.client.transport import DEFAULT_TIMEOUT
+from resolution.client.witness import parse_listen
 from resolution.protocol.directory import MAX_PRIORITY
 from resolution.protocol.entries import SERIAL_HEX
 from resolution.protocol.note import NoteError, Verifier, parse_verifier_key
@@ -144,3 +145,11 @@ def token(value: str) -> str:
     """A compact token given on the command line, or on standard input for "-"."""
     given = sys.stdin.read() if value == "-" else value
     return given.strip()
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` where a command serves (``[::1]:PORT`` for IPv6; port 0: any free one)."""
+    try:
+        return parse_listen(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -27,6 +27,7 @@ from resolution.cli.commands import (
     requests,
     revoke,
     unlock,
+    webhook,
     witness,
 )
 
@@ -53,4 +54,5 @@ COMMANDS: Final[tuple[Command, ...]] = (
     monitor,
     log,
     witness,
+    webhook,
 )

@@ -23,17 +23,9 @@ from resolution.client.witness import (
     WitnessStateError,
     keygen,
     load_signer,
-    parse_listen,
     witness_server,
 )
 from resolution.protocol.cosignature import CosignatureError
-
-
-def _listen(value: str) -> tuple[str, int]:
-    try:
-        return parse_listen(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -> None:
@@ -81,7 +73,11 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
     )
     serve.add_argument("--key", required=True, type=Path, metavar="FILE", help="the private key")
     serve.add_argument(
-        "--listen", required=True, type=_listen, metavar="ADDR", help="HOST:PORT (port 0: any)"
+        "--listen",
+        required=True,
+        type=arguments.listen_address,
+        metavar="ADDR",
+        help="HOST:PORT (port 0: any)",
     )
     serve.add_argument(
         "--state", required=True, type=Path, metavar="PATH", help="the witness's state file"
