@@ -19,6 +19,8 @@ from tests.tls import TlsPki, tls_pki_make
 
 # Where loopback is, as the service must be told it may connect there (RS_FETCH_PERMITTED_NETWORKS).
 LOOPBACK = ["127.0.0.0/8", "::1/128"]
+# A status that is no answer: the receiver holds the request until the test releases it.
+HANG = 0
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    released: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str = "/hook") -> str:
         return f"https://localhost:{self.port}{path}"
@@ -69,6 +72,9 @@ class _Handler(BaseHTTPRequestHandler):
         with receiver.lock:
             receiver.received.append(Received(self.path, dict(self.headers.items()), body))
             status = receiver.statuses.pop(0) if receiver.statuses else 204
+        if status == HANG:
+            receiver.released.wait(60)
+            return  # closed unanswered
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -91,5 +97,6 @@ def receiver_running(folder: Path, port: int = 0) -> Iterator[Receiver]:
     try:
         yield server.receiver
     finally:
+        server.receiver.released.set()
         server.shutdown()
         server.server_close()
