@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from tests.directory.flow import publish_token
 from tests.integration.test_lock_order import tasks_in_process
 from tests.integration.test_outbox_faults import web_without_broker  # noqa: F401  (a fixture)
 from tests.integration.test_sms_delivery import _beat_options
-from tests.webhooks.receiver import HANG, LOOPBACK, Receiver, receiver_running
+from tests.webhooks.receiver import HANG, LOOPBACK, Receiver, receiver  # noqa: F401
 from webhooks.choices import DeliveryState
 from webhooks.models import Delivery, Event
 from webhooks.services import endpoint_create, webhook_event_emit
@@ -39,18 +39,10 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def receiver(tmp_path: Path, settings: Any) -> Iterator[Receiver]:
-    with receiver_running(tmp_path) as running:
-        settings.RS_FETCH_PERMITTED_NETWORKS = LOOPBACK
-        settings.RS_FETCH_CA_FILE = str(running.pki.ca_file)
-        yield running
-
-
-def _worker_env(receiver: Receiver, **more: str) -> dict[str, str]:
+def _worker_env(running: Receiver, **more: str) -> dict[str, str]:
     return {
         "RS_FETCH_PERMITTED_NETWORKS": ",".join(LOOPBACK),
-        "RS_FETCH_CA_FILE": str(receiver.pki.ca_file),
+        "RS_FETCH_CA_FILE": str(running.pki.ca_file),
         "RS_OUTBOX_DISPATCH_SECONDS": "1",
         "RS_WEBHOOK_RETRY_SCHEDULE": "1,1,1,1,1",
         **more,
@@ -72,16 +64,19 @@ def _all_delivered(worker: Any, count: int) -> list[Delivery]:
         time.sleep(0.2)
 
 
-def _received_once_each(receiver: Receiver, secret: str) -> dict[str, int]:
+def _received_once_each(running: Receiver, secret: str) -> dict[str, int]:
     """How many times each event id arrived, every delivery verified."""
     seen: dict[str, int] = {}
-    for event in receiver.events("/hook", secret):
+    for event in running.events("/hook", secret):
         seen[event.id] = seen.get(event.id, 0) + 1
     return seen
 
 
 def test_a_worker_killed_mid_delivery_is_relieved_and_the_event_arrives_with_its_id(
-    start_worker: Callable[..., Any], provider: Any, receiver: Receiver, tmp_path: Path
+    start_worker: Callable[..., Any],
+    provider: Any,
+    receiver: Receiver,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     endpoint = endpoint_create(provider=provider, url=receiver.url())
     receiver.statuses.append(HANG)  # the first delivery gets no answer
@@ -117,7 +112,7 @@ def test_events_committed_while_the_broker_is_down_are_each_delivered(
     start_worker: Callable[..., Any],
     provider: Any,
     issued_key: IssuedKey,
-    receiver: Receiver,
+    receiver: Receiver,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     with tasks_in_process():  # the challenges' SMS, sent here

@@ -14,6 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from resolution.client.webhooks import WebhookEvent, webhook_verify
 from tests.tls import TlsPki, tls_pki_make
 
@@ -100,3 +102,12 @@ def receiver_running(folder: Path, port: int = 0) -> Iterator[Receiver]:
         server.receiver.released.set()
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def receiver(tmp_path: Path, settings: Any) -> Iterator[Receiver]:
+    """A receiver on loopback, which the operator's settings let the service reach and trust."""
+    with receiver_running(tmp_path) as running:
+        settings.RS_FETCH_PERMITTED_NETWORKS = LOOPBACK
+        settings.RS_FETCH_CA_FILE = str(running.pki.ca_file)
+        yield running
