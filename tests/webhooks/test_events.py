@@ -200,6 +200,7 @@ def test_a_failed_delivery_is_retried_after_its_backoff_with_the_same_id(
         delivery = Delivery.objects.get()
         assert (delivery.state, delivery.attempts, delivery.last_status) == ("pending", 1, 500)
         assert delivery.last_error == "HTTP 500"
+        assert delivery.next_attempt_at is not None
         wait = delivery.next_attempt_at - start
         assert timedelta(seconds=4.5) <= wait <= timedelta(seconds=5.5)  # 5 s, within a tenth
         history = alice.get(f"/v1/webhooks/{alice.endpoint}/deliveries").json()
