@@ -389,6 +389,32 @@ def test_an_approved_second_app_collects_its_certificate(holder, sms_outbox, cap
     assert second("publish", NUMBER, "messaging", "sip:alice@second.example").code == 0
 
 
+def test_a_renewal_keeps_the_key_and_the_lock(holder, sms_outbox):
+    assert register(holder, sms_outbox).code == 0
+    assert holder("lock", NUMBER).code == 0
+    first = stored_serial(holder)
+    key = (holder.folder / "numbers" / NUMBER / "key.pem").read_bytes()
+
+    started = holder("register", NUMBER)
+    assert f"renewing the certificate of {NUMBER} for its stored key" in started.err
+    renewed = holder("register", NUMBER, "--code", code_sent(sms_outbox))
+
+    assert renewed.code == 0, renewed.out + renewed.err
+    assert "locked: the lock of the certificate it renews carried over" in renewed.out
+    second = stored_serial(holder)
+    assert second != first
+    assert (holder.folder / "numbers" / NUMBER / "key.pem").read_bytes() == key
+    # The lock went over to the new certificate: the service says so, and nothing waits.
+    assert Certificate.objects.get(serial=second).locked_at is not None
+    assert holder("requests", NUMBER).out.strip() == f"no pending certificate requests for {NUMBER}"
+
+    # A new key, asked for, is held back by the number's own lock.
+    started = holder("register", NUMBER, "--new-key")
+    assert started.code == 0, started.err
+    rotated = holder("register", NUMBER, "--code", code_sent(sms_outbox))
+    assert rotated.code == 5 and "approve it with the certificate that holds" in rotated.out
+
+
 def test_the_holder_locks_and_disputes_a_foreign_certificate(holder, hijacker, sms_outbox):
     assert register(holder, sms_outbox).code == 0
     assert register(hijacker, sms_outbox).code == 0  # not locked: issued at once

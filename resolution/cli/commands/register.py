@@ -6,6 +6,10 @@ terminal, or given to a second run with ``--code``.  The certificate issued is c
 key, TNAuthList and chain to the pinned CA root) before it is stored, and its log entry
 against the pinned log keys (``resolution.client.verify``).
 
+Registering a number whose certificate is stored here (not revoked) renews it for the same key,
+so that a lock it holds carries over to the new certificate; ``--new-key`` makes a new key
+instead (which a lock, even one's own, then holds back).
+
 When another holder has locked the number (DESIGN §7.2), the service holds the certificate
 back as a request that waits for a locked holder's answer, or until its ``issues_at``: the
 key and the request are kept, the run exits 5 (``EXIT_PENDING``), and ``--resume`` collects
@@ -39,7 +43,9 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "folder. The certificate's key, TNAuthList and chain to the pinned CA root are "
         "checked, and its entry in the transparency log against the pinned log keys. If "
         "another holder locked the number, the certificate waits for their answer (or the "
-        "end of the wait): the run exits 5, and --resume collects it once issued.",
+        "end of the wait): the run exits 5, and --resume collects it once issued. A number "
+        "already registered here is renewed for its stored key (its lock carries over), "
+        "unless --new-key.",
     )
     register.add_argument(
         "number", type=arguments.number, metavar="NUMBER", help="E.164, +33612345678"
@@ -50,6 +56,11 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "--resume",
         action="store_true",
         help="collect the certificate a number lock held back, once issued",
+    )
+    register.add_argument(
+        "--new-key",
+        action="store_true",
+        help="renew with a new key rather than the stored one (a lock then holds it back)",
     )
 
 
@@ -72,7 +83,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         key, challenge_id = pending.key, pending.challenge_id
         challenge_answer(ctx, challenge_id, args.code)
     else:
-        key = ec.generate_private_key(ec.SECP256R1())
+        key = _renewed_key(ctx, number) if not args.new_key else None
+        key = key or ec.generate_private_key(ec.SECP256R1())
 
         def keep(challenge: Challenge) -> None:
             # Kept before anything else: a certificate for this key is ours even if we stop.
@@ -94,8 +106,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if isinstance(issued, CertificateRequest):
         ctx.store.request_save(number, request_id=issued.id, issues_at=issued.issues_at.isoformat())
         renewal = (
-            f"\n  a renewal? if your own certificate here holds the lock, approve it: "
-            f"'rs approve {issued.id}'"
+            f"\n  a new key for a number locked here? approve it with the certificate that "
+            f"holds the lock: 'rs approve {issued.id}'"
             if _holds_certificate(ctx, number)
             else ""
         )
@@ -108,6 +120,18 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         )
         return EXIT_PENDING
     return _stored(ctx, number, key, issued)
+
+
+def _renewed_key(ctx: Context, number: str) -> ec.EllipticCurvePrivateKey | None:
+    """The stored key of the number's certificate, not revoked, for a renewal; else None."""
+    try:
+        credentials = ctx.store.credentials(number)
+    except StoreError:
+        return None
+    if credentials.revoked:
+        return None
+    info(f"renewing the certificate of {number} for its stored key (--new-key for a new one)")
+    return credentials.key
 
 
 def _holds_certificate(ctx: Context, number: str) -> bool:
@@ -180,6 +204,10 @@ def _stored(
         f"  verified: log entry {issued.log.index} in the signed checkpoint of size "
         f"{checkpoint.size}\n"
         f"  stored in {folder}\n"
-        f"  lock it against SMS hijacks: 'rs lock {number}'"
+        + (
+            "  locked: the lock of the certificate it renews carried over"
+            if ctx.client.certificate_get(issued.serial).locked
+            else f"  lock it against SMS hijacks: 'rs lock {number}'"
+        )
     )
     return EXIT_OK
