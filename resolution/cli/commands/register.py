@@ -83,8 +83,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         key, challenge_id = pending.key, pending.challenge_id
         challenge_answer(ctx, challenge_id, args.code)
     else:
-        key = _renewed_key(ctx, number) if not args.new_key else None
-        key = key or ec.generate_private_key(ec.SECP256R1())
+        renewed = None if args.new_key else _renewed_key(ctx, number)
+        key = renewed or ec.generate_private_key(ec.SECP256R1())
 
         def keep(challenge: Challenge) -> None:
             # Kept before anything else: a certificate for this key is ours even if we stop.
