@@ -256,7 +256,7 @@ def throttles_run(
 
     Each decides in turn, as DRF would run them one after the other, and sets its ``delay``
     (0: allowed); a bucket one of them wrote is what the next one reads. With Redis each call
-    is a round trip, so a request that passes three throttles makes two or three, not six.
+    is a round trip: three throttles of one lifetime make two, where one after the other six.
     They must all go the same way while the cache is down (the first one's ``when_cache_down``).
     """
     keys = [key for throttle in throttles for key in throttle.buckets_wanted(request, view)]
@@ -420,7 +420,7 @@ class LookupThrottles(BaseThrottle):
 
     The same buckets and the same decisions as listing each in ``throttle_classes`` (DRF runs
     every one, and waits for the longest refusal); but every lookup pays them, and with Redis
-    this is two or three round trips where one after the other would be seven.
+    this is two round trips (four for a number not seen before) where it would be six (seven).
     """
 
     def throttles(self) -> list[BaseThrottle]:
