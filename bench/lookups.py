@@ -3,6 +3,7 @@
     .venv/bin/python bench/lookups.py [--numbers 1000000] [--small 10000] [--rounds 3]
         [--requests 3000] [--concurrency 8] [--server-workers 4] [--keep | --reuse NAME]
     .venv/bin/python bench/lookups.py --load-only [--numbers N] [--keep]
+    .venv/bin/python bench/lookups.py --reuse NAME --profile 3000   # CPU per request, in process
 
 Each run makes databases of its own on the embedded PostgreSQL (or DATABASE_URL's server),
 ``rs_bench_directory_<pid>`` (the big directory) and ``rs_bench_directory_<pid>_small``, each
@@ -42,6 +43,11 @@ Then two ratios, each the median of the per-round ratios (the two measurements o
 minutes apart at most, so a change in this VM's speed touches both): lookup over trivial
 throughput on the big directory (target at least 0.50), and the lookup p99 on the big directory
 over the small one (target at most 1.5), with the p50 ratio beside it.
+
+``--profile N`` starts no server: on a kept directory, it measures the CPU a ``GET /v1/me`` and
+a lookup cost in this process, through Django's whole stack, in alternating blocks, and
+prints the medians and their ratio: where a change to the lookup's own path shows without the
+noise of a busy machine's throughput.
 """
 
 from __future__ import annotations
@@ -113,6 +119,7 @@ PUBLISHERS = (
     ("umbrella", "Umbrella Video"),
 )
 CALLER = ("bench", "Bench lookups")
+KEY_LABEL = "bench/lookups.py"  # the label of the caller's API key
 CLIENT_IP = "192.0.2.10"  # TEST-NET-1: the challenges' requester
 
 # The lookups.
@@ -622,7 +629,7 @@ def directory_prepare(name: str, key_dir: str, numbers: int) -> Prepared:
     os.environ["RS_KEY_DIR"] = key_dir
     url = setup_django(name, fresh=numbers > 0)
     from providers.models import Provider
-    from providers.services import api_key_create
+    from providers.services import api_key_create, api_key_revoke
     from transparency.models import Label
 
     if numbers:
@@ -633,7 +640,11 @@ def directory_prepare(name: str, key_dir: str, numbers: int) -> Prepared:
             report = directory_load(numbers)
         print(f"loaded {name}:", *report.lines(), sep="\n", flush=True)
     caller = Provider.objects.get(slug=CALLER[0])
-    secret = api_key_create(provider=caller, label="bench/lookups.py").secret
+    # A kept directory is measured again and again: the keys of earlier runs are revoked, as a
+    # provider holds at most RS_API_KEY_MAX_PER_PROVIDER live keys.
+    for earlier in caller.api_keys.filter(label=KEY_LABEL, revoked_at__isnull=True):
+        api_key_revoke(api_key=earlier)
+    secret = api_key_create(provider=caller, label=KEY_LABEL).secret
     return Prepared(url=url, api_key=secret, numbers=Label.objects.count())
 
 
@@ -955,6 +966,58 @@ def report(args: argparse.Namespace, series: dict[tuple[str, str], Series]) -> N
     )
 
 
+# --- In this process (--profile) -----------------------------------------------------------------
+
+PROFILE_BLOCK = 200  # requests of one kind in a row; the kinds alternate block by block
+
+
+def profile(directory: Directory, count: int) -> None:
+    """CPU per request of ``GET /v1/me`` and of lookups on ``directory``, in this process.
+
+    Through Django's whole stack with the test client instead of gunicorn (no socket, no HTTP
+    parsing), one request at a time, in alternating blocks of PROFILE_BLOCK of each kind; the
+    medians over blocks, and their ratio, which is what the throughput ratio would be if the
+    server's CPU were all there is. Each request opens as under gunicorn (``request_started``
+    closes old connections and asks for Django's health check on the next query), which the
+    test client would skip.
+    """
+    os.environ["RS_KEY_DIR"] = str(directory.key_dir)
+    os.environ["CELERY_BROKER_URL"] = ""  # as the served ones: lookups enqueue nothing
+    join_django(directory.url)
+    from django.db import close_old_connections
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {directory.api_key}")
+    rng = random.Random(SEED)
+
+    def block(kind: str) -> float:
+        if kind == "trivial":
+            paths = ["/v1/me"] * PROFILE_BLOCK
+        else:
+            paths = lookup_paths(directory, PROFILE_BLOCK, rng)
+        started = time.process_time()
+        for path in paths:
+            close_old_connections()
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.content[:300])
+        return (time.process_time() - started) / PROFILE_BLOCK * 1000
+
+    kinds = ("trivial", "lookup")
+    for kind in kinds * 2:  # warm up: code, keys, prepared statement, upper tiles
+        block(kind)
+    spent: dict[str, list[float]] = {kind: [] for kind in kinds}
+    for _ in range(max(1, count // PROFILE_BLOCK)):
+        for kind in kinds:
+            spent[kind].append(block(kind))
+    trivial, lookup = (statistics.median(spent[kind]) for kind in kinds)
+    print(
+        f"in process, {len(spent['lookup'])} blocks of {PROFILE_BLOCK} requests of each kind "
+        f"({directory.numbers:,} numbers): CPU ms/request, median over blocks: GET /v1/me "
+        f"{trivial:.3f}, lookup {lookup:.3f} (lookup's own {lookup - trivial:.3f}); "
+        f"ratio /v1/me over lookup {trivial / lookup:.3f}"
+    )
+
+
 # --- The command ----------------------------------------------------------------------------------
 
 
@@ -972,6 +1035,12 @@ def main() -> None:
         help="gunicorn workers per directory (default: 2 per core)",
     )
     parser.add_argument("--load-only", action="store_true", help="load the big one; no lookups")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="N",
+        help="no server: CPU per request of N of each kind in this process (with --reuse)",
+    )
     reuse = parser.add_mutually_exclusive_group()
     reuse.add_argument("--keep", action="store_true", help="keep the big one for --reuse")
     reuse.add_argument("--reuse", metavar="NAME", help="a big one kept by an earlier --keep")
@@ -988,6 +1057,8 @@ def main() -> None:
         os.environ[f"RS_THROTTLE_{scope}"] = NO_THROTTLE
 
     pid = os.getpid()
+    if args.profile is not None and not args.reuse:
+        parser.error("--profile measures a kept directory: give --reuse NAME")
     if args.reuse:
         if args.load_only:
             parser.error("--load-only loads: it does not reuse")
@@ -999,7 +1070,7 @@ def main() -> None:
     else:
         big = Directory("big", f"{DATABASE_PREFIX}{pid}")
     small = Directory("small", f"{DATABASE_PREFIX}{pid}_small")
-    directories = [big] if args.load_only else [small, big]
+    directories = [big] if args.load_only or args.profile is not None else [small, big]
     numbers = {"small": args.small, "big": 0 if args.reuse else args.numbers}
     where = "embedded PostgreSQL"
     if os.environ.get("DATABASE_URL"):
@@ -1010,6 +1081,9 @@ def main() -> None:
         directories_prepare(directories, numbers)
         big.kept = bool(args.keep or args.reuse)
         if args.load_only:
+            return
+        if args.profile is not None:
+            profile(big, args.profile)
             return
         print(
             f"\nlookups over HTTP: gunicorn {args.server_workers} sync workers per directory, "
