@@ -25,6 +25,8 @@ READ_ONLY = {
     "outbox.Message",
     "transparency.Entry",
     "transparency.Checkpoint",
+    "webhooks.Endpoint",
+    "webhooks.Delivery",
 }
 
 

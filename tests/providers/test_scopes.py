@@ -33,6 +33,7 @@ PATH_VALUES = {
     "challenge_id": str(uuid.uuid4()),
     "request_id": str(uuid.uuid4()),
     "dispute_id": str(uuid.uuid4()),
+    "endpoint_id": str(uuid.uuid4()),
     "serial": "0" * 32,
     "prefix": "rs_unknown",
 }

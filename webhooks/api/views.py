@@ -76,7 +76,9 @@ class EndpointApi(APIView):
     def get(self, request: Request, endpoint_id: uuid.UUID) -> Response:
         return Response(EndpointOutput(_endpoint(request, endpoint_id)).data)
 
-    @extend_schema(operation_id="webhooks_delete", responses={204: None, 404: NOT_FOUND})
+    @extend_schema(
+        operation_id="webhooks_delete", request=None, responses={204: None, 404: NOT_FOUND}
+    )
     def delete(self, request: Request, endpoint_id: uuid.UUID) -> Response:
         endpoint_delete(endpoint=_endpoint(request, endpoint_id))
         return Response(status=204)
