@@ -59,6 +59,7 @@ from resolution.protocol.directory import (
 )
 from resolution.protocol.entries import EntryKind, handler_committed
 from resolution.protocol.tiles import TILE_WIDTH
+from transparency.entries import AppendedEntry
 from transparency.labels import number_label, number_label_keep
 from transparency.selectors import (
     EntryHistoryRow,
@@ -66,7 +67,6 @@ from transparency.selectors import (
     tile_inner_proofs_at,
     tree_size,
 )
-from transparency.entries import AppendedEntry
 from transparency.services import log_append_committed
 from webhooks.services import handler_changed_notify
 

@@ -13,8 +13,8 @@ from django.db import transaction
 from resolution.protocol.entries import REASON_KINDS
 from resolution.protocol.merkle import root_from_leaf_hashes
 from tests.api_client import committed
-from transparency.models import Checkpoint, Entry, EntryOpening
 from transparency.entries import AppendedEntry
+from transparency.models import Checkpoint, Entry, EntryOpening
 from transparency.services import log_append, log_integrate
 
 
