@@ -4,6 +4,7 @@ when configured, the broker."""
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -55,18 +56,34 @@ def test_an_unreachable_broker_degrades_but_does_not_unready_and_is_logged_once(
     assert _logged(caplog, "django.request") == []
 
 
+@pytest.mark.django_db(transaction=True)  # the test's connection goes to a closed port
 def test_a_database_down_with_the_broker_is_503_with_retry_after(client, settings, caplog):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
-    settings.RS_HEALTH_PROBE_TIMEOUT_SECONDS = 0.001  # no answer comes back that fast
-    with caplog.at_level(logging.INFO):
-        for _ in range(2):
-            response = client.get("/healthz")
-            body = assert_problem(response, 503, "service-unavailable")
-            assert body["checks"]["database"]["status"] == "down"
-            assert body["checks"]["broker"]["status"] == "down"
-            assert response["Retry-After"] == str(settings.RS_OUTAGE_RETRY_AFTER_SECONDS)
+    saved = dict(connection.settings_dict)
+    connection.close()
+    # Nothing listens there: every connection the probe opens is refused, however fast.
+    connection.settings_dict.update(HOST="127.0.0.1", PORT=str(_closed_port()))
+    try:
+        with caplog.at_level(logging.INFO):
+            for _ in range(2):
+                response = client.get("/healthz")
+                body = assert_problem(response, 503, "service-unavailable")
+                assert body["checks"]["database"]["status"] == "down"
+                assert body["checks"]["broker"]["status"] == "down"
+                assert response["Retry-After"] == str(settings.RS_OUTAGE_RETRY_AFTER_SECONDS)
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
     assert sorted(_logged(caplog, "core.outages")) == ["broker unavailable", "database unavailable"]
     assert _logged(caplog, "django.request") == []
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
