@@ -9,8 +9,17 @@ class EventType(models.TextChoices):
     """What a webhook tells; docs/webhooks.md gives each one's ``data``."""
 
     CERTIFICATE_REQUESTED = "certificate.requested", "a certificate for the number waits on a lock"
+    CERTIFICATE_REQUEST_CLOSED = (
+        "certificate.request_closed",
+        "a held certificate request was approved, refused, or issued",
+    )
     CERTIFICATE_ISSUED = "certificate.issued", "a certificate for the number was issued"
     CERTIFICATE_REVOKED = "certificate.revoked", "a certificate for the number was revoked"
+    DISPUTE_OPENED = "dispute.opened", "a holder disputed a certificate for the number"
+    DISPUTE_CLOSED = (
+        "dispute.closed",
+        "a dispute was closed: the certificate revoked, or the dispute dismissed",
+    )
     HANDLER_CHANGED = "handler.changed", "a handler of the number was published or removed"
 
 

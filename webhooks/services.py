@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ca.models import Certificate, CertificateRequest
+from ca.models import Certificate, CertificateRequest, Dispute
 from core.dates import rfc3339
 from core.fetch import FetchError, operator_options, url_destination_check
 from outbox.services import message_enqueue
@@ -266,4 +266,55 @@ def certificate_requested_notify(*, request: CertificateRequest, **_signal: Any)
             "issues_at": _at(request.issues_at),
         },
         to=[request.provider],
+    )
+
+
+def certificate_request_closed_notify(*, request: CertificateRequest, **_signal: Any) -> None:
+    """``certificate.request_closed``: to the number's holders, and to the requester, refused
+    or not: approved, refused, issued after the wait, or issued when no lock held any more."""
+    data: dict[str, Any] = {
+        "number": request.number,
+        "request_id": str(request.id),
+        "requester": request.provider.slug,
+        "status": request.status,
+        "closed_at": _at(request.closed_at or timezone.now()),
+        "serial": request.certificate.serial if request.certificate is not None else None,
+    }
+    webhook_event_emit(
+        type=EventType.CERTIFICATE_REQUEST_CLOSED,
+        number=request.number,
+        data=data,
+        to=[request.provider],
+    )
+
+
+def _dispute_data(dispute: Dispute) -> dict[str, Any]:
+    return {
+        "number": dispute.number,
+        "dispute_id": str(dispute.id),
+        "disputer": dispute.disputer.provider.slug,
+        "disputed_serial": dispute.disputed.serial,
+        "disputed_provider": dispute.disputed.provider.slug,
+    }
+
+
+def dispute_opened_notify(*, dispute: Dispute, **_signal: Any) -> None:
+    """``dispute.opened``: to the number's holders (the disputer and the disputed among them)."""
+    webhook_event_emit(
+        type=EventType.DISPUTE_OPENED,
+        number=dispute.number,
+        data=_dispute_data(dispute) | {"opened_at": _at(dispute.opened_at)},
+        to=[dispute.disputer.provider, dispute.disputed.provider],
+    )
+
+
+def dispute_closed_notify(*, dispute: Dispute, **_signal: Any) -> None:
+    """``dispute.closed``: to the number's holders, and to both parties whatever they hold now
+    (the disputed certificate may have just been revoked)."""
+    webhook_event_emit(
+        type=EventType.DISPUTE_CLOSED,
+        number=dispute.number,
+        data=_dispute_data(dispute)
+        | {"outcome": dispute.status, "closed_at": _at(dispute.closed_at or timezone.now())},
+        to=[dispute.disputer.provider, dispute.disputed.provider],
     )

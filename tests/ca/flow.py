@@ -168,3 +168,34 @@ def locked(client: Any, holder: Holder) -> Any:
     token = signed(holder.key, holder.serial, serial=holder.serial)
     with committed():
         return jose(client, f"/v1/certificates/{holder.serial}/lock", token)
+
+
+def decide(client: Any, holder: Holder, request_id: str, verb: str, **changes: Any) -> Any:
+    """A locked holder's ``approve`` or ``refuse`` (``verb``) of a held request, by its key
+    (or ``key=``), with the claims changed as given."""
+    key = changes.pop("key", holder.key)
+    token = signed(key, holder.serial, **{"request": request_id, **changes})
+    with committed():
+        return jose(client, f"/v1/certificate-requests/{request_id}/{verb}", token)
+
+
+def dispute_token(holder: Any, disputed: str, challenge: str, **changes: Any) -> str:
+    """A holder's dispute of certificate ``disputed``, with a fresh SMS proof (``challenge``)."""
+    claims = {
+        "disputed": disputed,
+        "challenge": challenge,
+        "statement": "not my app: my SIM was swapped on Monday",
+        "iat": int(time.time()),
+        "jti": uuid.uuid4().hex,
+        **changes,
+    }
+    claims = {name: value for name, value in claims.items() if value is not None}
+    key = claims.pop("key", holder.key)
+    return jws_sign({"alg": "ES256", "kid": holder.serial}, canonical_json(claims), key)
+
+
+def disputed(client: Any, holder: Any, serial: str, **changes: Any) -> Any:
+    """``POST /v1/disputes`` of certificate ``serial`` by ``holder``, after a fresh challenge."""
+    challenge = changes.pop("challenge", None) or challenge_verified(client, locmem.outbox)
+    with committed():
+        return jose(client, "/v1/disputes", dispute_token(holder, serial, challenge, **changes))

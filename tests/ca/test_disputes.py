@@ -5,7 +5,6 @@ foreign certificate (after a confirmation page) or dismisses the dispute. Both a
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 import pytest
@@ -17,31 +16,19 @@ from ca.sms import locmem
 from resolution.protocol.canonical import canonical_json
 from resolution.protocol.jose import jws_sign
 from tests.api_client import committed
-from tests.ca.flow import OTHER_NUMBER, challenge_verified, holder_of, jose, locked
+from tests.ca.flow import (
+    OTHER_NUMBER,
+    challenge_verified,
+    dispute_token,
+    disputed,
+    holder_of,
+    jose,
+    locked,
+)
 from tests.problems import assert_problem
 from tests.transparency.logdata import entry_opened
 
 pytestmark = pytest.mark.django_db
-
-
-def dispute_token(holder: Any, disputed: str, challenge: str, **changes: Any) -> str:
-    claims = {
-        "disputed": disputed,
-        "challenge": challenge,
-        "statement": "not my app: my SIM was swapped on Monday",
-        "iat": int(time.time()),
-        "jti": uuid.uuid4().hex,
-        **changes,
-    }
-    claims = {name: value for name, value in claims.items() if value is not None}
-    key = claims.pop("key", holder.key)
-    return jws_sign({"alg": "ES256", "kid": holder.serial}, canonical_json(claims), key)
-
-
-def disputed(client: Any, holder: Any, serial: str, **changes: Any) -> Any:
-    challenge = changes.pop("challenge", None) or challenge_verified(client, locmem.outbox)
-    with committed():
-        return jose(client, "/v1/disputes", dispute_token(holder, serial, challenge, **changes))
 
 
 @pytest.fixture

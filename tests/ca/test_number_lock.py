@@ -20,19 +20,22 @@ from ca.services.locks import certificate_requests_settle
 from resolution.protocol.canonical import canonical_json
 from resolution.protocol.jose import jws_sign
 from tests.api_client import committed
-from tests.ca.flow import NUMBER, OTHER_NUMBER, Holder, holder_of, jose, locked, registered, signed
+from tests.ca.flow import (
+    NUMBER,
+    OTHER_NUMBER,
+    Holder,
+    decide,
+    holder_of,
+    jose,
+    locked,
+    registered,
+    signed,
+)
 from tests.problems import assert_problem
 from tests.transparency.logdata import entry_opened
 from transparency.models import Entry
 
 pytestmark = pytest.mark.django_db
-
-
-def decide(client: Any, holder: Holder, request_id: str, verb: str, **changes: Any) -> Any:
-    key = changes.pop("key", holder.key)
-    token = signed(key, holder.serial, **{"request": request_id, **changes})
-    with committed():
-        return jose(client, f"/v1/certificate-requests/{request_id}/{verb}", token)
 
 
 def kinds_logged() -> list[str]:

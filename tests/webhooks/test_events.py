@@ -17,38 +17,15 @@ from django.utils import timezone
 from outbox.choices import MessageState
 from outbox.models import Message
 from outbox.services import outbox_dispatch
-from providers.services import api_key_create
 from resolution.client.webhooks import webhook_signature_verify
 from tests.ca.flow import NUMBER, OTHER_NUMBER, Holder, holder_of, locked, registered
 from tests.directory.flow import delete, publish_token, published, signed
-from tests.factories import ProviderFactory
+from tests.webhooks.flow import told
 from tests.webhooks.receiver import Receiver
 from webhooks.choices import DeliveryState
 from webhooks.models import Delivery, Event
 
 pytestmark = pytest.mark.django_db
-
-
-def _app(client_for: Any, receiver: Receiver, name: str) -> Any:
-    """A new provider's API client with an endpoint at ``/<name>`` (its secret as
-    ``.secret``, its path as ``.path``)."""
-    provider = ProviderFactory(slug=name)
-    client = client_for(api_key_create(provider=provider, label="app").secret)
-    client.provider, client.path = provider, f"/{name}"
-    response = client.post("/v1/webhooks", {"url": receiver.url(client.path)}, format="json")
-    assert response.status_code == 201, response.content
-    client.secret, client.endpoint = response.json()["secret"], response.json()["id"]
-    return client
-
-
-@pytest.fixture
-def app(client_for: Any, receiver: Receiver) -> Any:
-    return lambda name: _app(client_for, receiver, name)
-
-
-def _told(receiver: Receiver, app: Any) -> list[tuple[str, dict[str, Any]]]:
-    """(type, data) of every event ``app`` was sent, each verified with its secret."""
-    return [(event.type, event.data) for event in receiver.events(app.path, app.secret)]
 
 
 def _revoke(client: Any, holder: Holder) -> Any:
@@ -80,8 +57,8 @@ def test_a_revocation_is_told_to_the_numbers_holders_and_its_own_and_no_one_else
             "revoked_at": response.json()["revoked_at"].replace("+00:00", "Z"),
         },
     )
-    assert _told(receiver, alice) == [revoked]  # though it holds the number no longer
-    assert _told(receiver, bob) == [revoked]
+    assert told(receiver, alice) == [revoked]  # though it holds the number no longer
+    assert told(receiver, bob) == [revoked]
     assert receiver.at(carol.path) == receiver.at(dave.path) == []
 
 
@@ -91,7 +68,7 @@ def test_an_issuance_is_told_to_every_holder_of_the_number(app: Any, receiver: R
 
     second = holder_of(bob)
 
-    [(kind, data)] = _told(receiver, alice)[1:]  # after its own certificate's
+    [(kind, data)] = told(receiver, alice)[1:]  # after its own certificate's
     assert kind == "certificate.issued"
     assert data == {
         "number": NUMBER,
@@ -100,8 +77,8 @@ def test_an_issuance_is_told_to_every_holder_of_the_number(app: Any, receiver: R
         "not_before": second.issued["not_before"].replace("+00:00", "Z"),
         "not_after": second.issued["not_after"].replace("+00:00", "Z"),
     }
-    assert [kind for kind, _ in _told(receiver, bob)] == ["certificate.issued"]
-    assert _told(receiver, alice)[0][1]["serial"] == first.serial
+    assert [kind for kind, _ in told(receiver, bob)] == ["certificate.issued"]
+    assert told(receiver, alice)[0][1]["serial"] == first.serial
     assert receiver.at(carol.path) == []
 
 
@@ -117,7 +94,7 @@ def test_a_held_back_request_is_told_to_the_locked_holder_and_the_requester(
 
     assert attempt.status_code == 202, attempt.content
     request = attempt.json()
-    [(kind, data)] = _told(receiver, alice)
+    [(kind, data)] = told(receiver, alice)
     assert kind == "certificate.requested"
     assert data["number"] == NUMBER and data["request_id"] == request["id"]
     assert data["requester"] == "mallory"
@@ -129,7 +106,7 @@ def test_a_held_back_request_is_told_to_the_locked_holder_and_the_requester(
         "requested_at",
         "issues_at",
     }
-    assert _told(receiver, mallory) == [(kind, data)]
+    assert told(receiver, mallory) == [(kind, data)]
     assert receiver.at(carol.path) == []
 
 
@@ -145,7 +122,7 @@ def test_handlers_published_and_removed_are_told_to_the_numbers_holders(
     removal = delete(alice, signed(holder, number=NUMBER, service="messaging"))
     assert removal.status_code == 200, removal.content
 
-    told = [
+    expected = [
         (
             "handler.changed",
             {
@@ -168,7 +145,7 @@ def test_handlers_published_and_removed_are_told_to_the_numbers_holders(
             },
         ),
     ]
-    assert _told(receiver, alice) == _told(receiver, bob) == told
+    assert told(receiver, alice) == told(receiver, bob) == expected
     assert receiver.at(dave.path) == []
     assert all("sip:" not in delivery.body.decode() for delivery in receiver.received)  # no URI
 
@@ -183,9 +160,9 @@ def test_a_revocation_tells_of_the_handlers_it_removes(app: Any, receiver: Recei
     assert _revoke(alice, holder).status_code == 200
 
     for who in (alice, bob):
-        told = _told(receiver, who)
-        assert sorted(kind for kind, _ in told) == ["certificate.revoked", "handler.changed"]
-        [removed] = [data for kind, data in told if kind == "handler.changed"]
+        events = told(receiver, who)
+        assert sorted(kind for kind, _ in events) == ["certificate.revoked", "handler.changed"]
+        [removed] = [data for kind, data in events if kind == "handler.changed"]
         assert (removed["action"], removed["reason"]) == ("removed", "revoked")
 
 
