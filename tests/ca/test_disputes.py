@@ -138,6 +138,17 @@ def test_a_dispute_needs_the_holders_own_key(app: Any) -> None:
     _nothing_disputed()
 
 
+def test_a_stale_dispute_is_refused(app: Any) -> None:
+    alice, other = app(), app()
+    holder = holder_of(alice)
+    second = holder_of(other)
+
+    stale = disputed(alice, holder, second.serial, iat=int(time.time()) - 3600)
+
+    assert_problem(stale, 400, "jws-stale")
+    _nothing_disputed()
+
+
 def test_a_dispute_needs_a_fresh_proof_of_control_of_the_same_number(app: Any) -> None:
     alice, other = app(), app()
     holder = holder_of(alice)

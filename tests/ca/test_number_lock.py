@@ -276,6 +276,23 @@ def test_approve_and_refuse_need_the_locked_holders_own_key(app: Any) -> None:
     assert CertificateRequest.objects.get().status == "pending"
 
 
+def test_stale_and_replayed_answers_are_refused(app: Any) -> None:
+    alice, mallory, eve = app(), app(), app()
+    holder = holder_of(alice)
+    locked(alice, holder)
+    first, second = registered(mallory).json(), registered(eve).json()
+
+    stale = decide(alice, holder, first["id"], "refuse", iat=int(time.time()) - 3600)
+    assert_problem(stale, 400, "jws-stale")
+    jti = uuid.uuid4().hex
+    assert decide(alice, holder, first["id"], "refuse", jti=jti).status_code == 200
+    # The same jti on another request: a replay, whatever it now names.
+    assert_problem(decide(alice, holder, second["id"], "approve", jti=jti), 409, "jws-replayed")
+
+    assert CertificateRequest.objects.get(pk=second["id"]).status == "pending"
+    assert Certificate.objects.filter(number=NUMBER).count() == 1
+
+
 # --- Bad input on lock and unlock changes nothing ----------------------------------------------
 
 
