@@ -5,16 +5,24 @@
 - ``resolution.client``: the SDK (REST client, log auditor and monitor, key store);
 - ``resolution.cli``: the ``rs`` command.
 
-``resolution.verify_lookup(answer, note_key, vrf_key)`` checks a directory lookup offline
-(``resolution.protocol.lookup``).
+``resolution.verify_lookup(answer, note_key, vrf_key, policy=None)`` checks a directory lookup
+offline (``resolution.protocol.lookup``), and its checkpoint against a witness policy
+(``resolution.protocol.policy``) when one is given.
 """
 
 from resolution.protocol.lookup import (
+    LookupQuorumError,
     LookupVerificationError,
     VerifiedHandler,
     VerifiedLookup,
     verify_lookup,
 )
 
-__all__ = ["LookupVerificationError", "VerifiedHandler", "VerifiedLookup", "verify_lookup"]
+__all__ = [
+    "LookupQuorumError",
+    "LookupVerificationError",
+    "VerifiedHandler",
+    "VerifiedLookup",
+    "verify_lookup",
+]
 __version__ = "0.1.0"

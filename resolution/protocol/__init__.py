@@ -6,6 +6,9 @@ so that each format can be read, tested against its vectors and reused alone.
 - ``canonical``: canonical JSON (entries, PASSporTs, signed requests)
 - ``merkle``, ``tiles``: the RFC 6962/9162 tree, proofs and C2SP tlog-tiles
 - ``note``, ``checkpoint``: C2SP signed notes and tlog-checkpoint
+- ``cosignature``, ``policy``, ``witness``, ``witnessed``: witness cosignatures
+  (tlog-cosignature), witness policies, the tlog-witness wire format, and checkpoints checked
+  against a policy's quorum
 - ``vrf``: RFC 9381 ECVRF labels of numbers
 - ``tnauthlist``, ``certificates``: the RFC 8226 number-certificate profile and its checks
 - ``jose``, ``passport``: compact JWS (ES256) and RFC 8225 PASSporTs

@@ -13,7 +13,9 @@ log (DESIGN §4.2)::
 
 * the label is the ECVRF output (RFC 9381 §5.3) of the number's E.164 string under the log's
   VRF key, so the log entries it names are about this number;
-* the checkpoint is signed by the log's note key and names the log (c2sp.org/tlog-checkpoint);
+* the checkpoint is signed by the log's note key and names the log (c2sp.org/tlog-checkpoint)
+  and, given a witness policy, carries the cosignatures of a quorum of its witnesses
+  (``resolution.protocol.witnessed``: c2sp.org/tlog-cosignature, DESIGN §7.3);
 * each handler's log entry is a ``handler`` entry (``resolution.protocol.entries``) for this
   label (and, in a version-1 entry, this provider and service), whose commitment
   ``HMAC-SHA256(opening, canonical_json(fields))`` covers exactly the handler's fields and the
@@ -27,10 +29,14 @@ log holds it.  The entry's format and the commitment (``handler_commitment``,
 ``handler_fields``) are ``resolution.protocol.entries``'s, which the server writes with, so
 both sides hash the very same bytes.
 
-Public API: ``LookupVerificationError``, ``VerifiedHandler``, ``VerifiedLookup``,
-``verify_lookup``; re-exported from ``entries``: ``handler_fields``, ``handler_commitment``,
-``COMMITTED_FIELDS``, ``ENTRY_VERSION``, ``OPENING_SIZE``, and ``ENTRY_KIND`` (its
-``EntryKind.HANDLER``).
+Without a policy, or under one whose quorum is ``none``, the checkpoint needs only the log's
+signature and ``VerifiedLookup.witnessing`` says it is unwitnessed; a checkpoint that misses
+the policy's quorum raises ``LookupQuorumError``, naming the witnesses missing.
+
+Public API: ``LookupVerificationError``, ``LookupQuorumError``, ``VerifiedHandler``,
+``VerifiedLookup``, ``verify_lookup``; re-exported from ``entries``: ``handler_fields``,
+``handler_commitment``, ``COMMITTED_FIELDS``, ``ENTRY_VERSION``, ``OPENING_SIZE``, and
+``ENTRY_KIND`` (its ``EntryKind.HANDLER``).
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from typing import Any, Final, NoReturn
 
 from resolution.protocol import vrf
 from resolution.protocol.canonical import CanonicalJSONError, parse_canonical
-from resolution.protocol.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from resolution.protocol.checkpoint import Checkpoint, CheckpointError
 from resolution.protocol.entries import (
     COMMITTED_FIELDS,
     ENTRY_VERSION,
@@ -65,12 +71,21 @@ from resolution.protocol.entries import (
 from resolution.protocol.merkle import HASH_SIZE, ProofError, leaf_hash, verify_inclusion
 from resolution.protocol.note import NoteError, Verifier, parse_verifier_key
 from resolution.protocol.numbers import E164
+from resolution.protocol.policy import Policy
+from resolution.protocol.witnessed import (
+    UNWITNESSED,
+    QuorumError,
+    WitnessedCheckpoint,
+    Witnessing,
+    open_witnessed_checkpoint,
+)
 
 __all__ = [
     "COMMITTED_FIELDS",
     "ENTRY_KIND",
     "ENTRY_VERSION",
     "OPENING_SIZE",
+    "LookupQuorumError",
     "LookupVerificationError",
     "VerifiedHandler",
     "VerifiedLookup",
@@ -85,6 +100,11 @@ ENTRY_KIND: Final = EntryKind.HANDLER
 
 class LookupVerificationError(ValueError):
     """A lookup answer is malformed or does not verify; the message names what failed."""
+
+
+class LookupQuorumError(LookupVerificationError, QuorumError):
+    """The answer's checkpoint misses the witness policy's quorum (``QuorumError``: its
+    ``missing`` names the witnesses whose cosignatures are missing)."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +127,9 @@ class VerifiedLookup:
     ``handlers`` are proven to be in the tree of ``checkpoint``.  ``pending`` handlers match
     their log entries but are not yet in any checkpoint: nothing proves the log holds them, so
     a caller that needs that proof must look up again later.  ``checkpoint`` is ``None`` only
-    when the log had no checkpoint yet; then every handler is pending.
+    when the log had no checkpoint yet; then every handler is pending.  ``witnessing`` says
+    whether a quorum of witnesses cosigned the checkpoint, or it is unwitnessed (no policy,
+    or one asking for no quorum).
     """
 
     number: str
@@ -115,6 +137,7 @@ class VerifiedLookup:
     checkpoint: Checkpoint | None
     handlers: tuple[VerifiedHandler, ...]
     pending: tuple[VerifiedHandler, ...]
+    witnessing: Witnessing = UNWITNESSED
 
 
 # --- Shape ------------------------------------------------------------------------------------
@@ -213,7 +236,9 @@ def _label(number: str, label_hex: str, proof: bytes, vrf_key: bytes) -> bytes:
     return label
 
 
-def _checkpoint(text: object, verifier: Verifier) -> Checkpoint | None:
+def _checkpoint(
+    text: object, verifier: Verifier, policy: Policy | None
+) -> WitnessedCheckpoint | None:
     if text is None:
         return None
     if not isinstance(text, str):
@@ -224,7 +249,9 @@ def _checkpoint(text: object, verifier: Verifier) -> Checkpoint | None:
         _fail("", "checkpoint is not encodable as UTF-8")
     # The origin must be the key's name (c2sp.org/tlog-checkpoint, "Note text").
     try:
-        return open_checkpoint(data, verifier, verifier.name)
+        return open_witnessed_checkpoint(data, verifier, policy)
+    except QuorumError as exc:
+        raise LookupQuorumError(str(exc), missing=exc.missing, invalid=exc.invalid) from None
     except CheckpointError as exc:
         # open_checkpoint wraps the note's own error; that one says what is wrong.
         reason = exc.__cause__ if isinstance(exc.__cause__, NoteError) else exc
@@ -334,26 +361,38 @@ def _handler(
     return verified, pending
 
 
-def verify_lookup(response: object, note_key: str | Verifier, vrf_key: bytes) -> VerifiedLookup:
+def verify_lookup(
+    response: object,
+    note_key: str | Verifier,
+    vrf_key: bytes,
+    *,
+    policy: Policy | None = None,
+) -> VerifiedLookup:
     """Check a ``GET /v1/numbers/{number}`` answer offline and return what it proves.
 
     ``response`` is the parsed JSON answer; ``note_key`` the log's note verifier key (the
     ``<name>+<hex id>+<base64>`` string, or a parsed ``Verifier``), whose name is the log's
-    origin; ``vrf_key`` the log's 32-byte VRF public key.  Raises ``LookupVerificationError``
-    naming the first check that failed, and the handler it failed for; a malformed answer
-    fails the same way, never with a ``KeyError`` or ``TypeError``.  A ``TypeError`` means
-    that ``note_key`` or ``vrf_key`` is of the wrong type.
+    origin; ``vrf_key`` the log's 32-byte VRF public key; ``policy`` the witness policy the
+    checkpoint must meet (``resolution.protocol.policy.parse_policy``), if any.  Raises
+    ``LookupVerificationError`` naming the first check that failed, and the handler it failed
+    for -- ``LookupQuorumError``, naming the missing witnesses, for a checkpoint that misses the
+    policy's quorum; a malformed answer fails the same way, never with a ``KeyError`` or
+    ``TypeError``.  A ``TypeError`` means that ``note_key``, ``vrf_key`` or ``policy`` is of
+    the wrong type.
     """
     verifier = _note_verifier(note_key)
     if not isinstance(vrf_key, bytes):
         raise TypeError(f"vrf_key must be bytes, not {type(vrf_key).__name__}")
+    if policy is not None and not isinstance(policy, Policy):
+        raise TypeError(f"policy must be a Policy, not {type(policy).__name__}")
     if not isinstance(response, Mapping):
         _fail("", f"the answer must be a JSON object, not {_shown(response)}")
     number = _string(response, "number", "", E164)
     label_hex = _string(response, "label", "", LABEL_HEX)
     proof = _base64(_member(response, "vrf_proof", ""), "VRF proof", "", vrf.PROOF_LENGTH)
     label = _label(number, label_hex, proof, vrf_key)
-    checkpoint = _checkpoint(_member(response, "checkpoint", ""), verifier)
+    witnessed = _checkpoint(_member(response, "checkpoint", ""), verifier, policy)
+    checkpoint = witnessed.checkpoint if witnessed is not None else None
     items = _array(response, "handlers", "")
 
     handlers: list[VerifiedHandler] = []
@@ -375,4 +414,5 @@ def verify_lookup(response: object, note_key: str | Verifier, vrf_key: bytes) ->
         checkpoint=checkpoint,
         handlers=tuple(handlers),
         pending=tuple(pending),
+        witnessing=witnessed.witnessing if witnessed is not None else UNWITNESSED,
     )
