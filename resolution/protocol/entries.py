@@ -8,7 +8,8 @@ Version 2 (``PrivateEntry``) shows, for every kind, only the number's label and 
 to the entry's content, plus the public reason of a ``revocation``, ``handler_removed``,
 ``request_closed`` or ``dispute_closed``::
 
-    certificate, handler, lock, unlock, request, dispute      label, commitment
+    certificate, handler, lock, unlock, request, dispute,
+    invitation                                                label, commitment
     revocation, handler_removed, request_closed,
     dispute_closed                                            label, commitment, reason
 
@@ -27,12 +28,17 @@ fields are ``CONTENT_FIELDS[kind]`` (``content_check``)::
     request_closed   number, request, closed_at
     dispute          number, provider, serial, disputed, dispute, opened_at
     dispute_closed   number, dispute, disputed, closed_at
+    invitation       number, provider, inviter, serial, service, invitation, invited_at
 
-The last six are the number lock's (DESIGN §7.2): a holder locked or unlocked its number with
-the certificate ``serial``; a certificate for the number to another key was requested, and
-waits until ``issues_at`` unless a locked holder decides first (``request_closed``'s reason:
-``approved``, ``refused``, ``waited`` or ``unlocked``); a holder disputed the certificate
-``disputed`` and an operator closed the dispute (reason ``revoked`` or ``dismissed``).
+The six before ``invitation`` are the number lock's (DESIGN §7.2): a holder locked or unlocked
+its number with the certificate ``serial``; a certificate for the number to another key was
+requested, and waits until ``issues_at`` unless a locked holder decides first
+(``request_closed``'s reason: ``approved``, ``refused``, ``waited`` or ``unlocked``); a holder
+disputed the certificate ``disputed`` and an operator closed the dispute (reason ``revoked`` or
+``dismissed``).
+An ``invitation`` (DESIGN §7.5) is logged under the invited number's label: the holder of
+certificate ``serial`` for ``inviter`` (of ``provider``) had the service send it an SMS inviting
+it to publish a handler of ``service``.
 
 Version 1, written before, has the first four kinds with their fields in the clear::
 
@@ -129,7 +135,7 @@ OPENING_SIZE: Final = 32
 
 class EntryKind(StrEnum):
     """The kinds of entry the log writes: the first four in versions 1 and 2, the rest (the
-    number lock's, DESIGN §7.2) in version 2 only."""
+    number lock's, DESIGN §7.2, and invitations, §7.5) in version 2 only."""
 
     CERTIFICATE = "certificate"
     REVOCATION = "revocation"
@@ -141,6 +147,7 @@ class EntryKind(StrEnum):
     REQUEST_CLOSED = "request_closed"
     DISPUTE = "dispute"
     DISPUTE_CLOSED = "dispute_closed"
+    INVITATION = "invitation"
 
 
 class EntryField(StrEnum):
@@ -510,6 +517,9 @@ CONTENT_FIELDS: Final[Mapping[EntryKind, frozenset[str]]] = {
         {"number", "provider", "serial", "disputed", "dispute", "opened_at"}
     ),
     EntryKind.DISPUTE_CLOSED: frozenset({"number", "dispute", "disputed", "closed_at"}),
+    EntryKind.INVITATION: frozenset(
+        {"number", "provider", "inviter", "serial", "service", "invitation", "invited_at"}
+    ),
 }
 """The keys of the content a version-2 entry of each kind commits to."""
 
@@ -534,6 +544,9 @@ _CONTENT_FORMS: Final[Mapping[str, tuple[re.Pattern[str], str]]] = {
     "disputed": (SERIAL_HEX, "1 to 40 lowercase hex digits"),
     "request": (_UUID, "a lowercase UUID"),
     "dispute": (_UUID, "a lowercase UUID"),
+    "inviter": (E164, "an E.164 number"),
+    "invitation": (_UUID, "a lowercase UUID"),
+    "invited_at": (RFC3339, "an RFC 3339 date-time"),
 }
 _INTEGER_CONTENT: Final = frozenset({"priority"})
 

@@ -85,7 +85,7 @@ def test_each_kind_has_the_fields_the_log_has_always_written() -> None:
         "handler": ["label", "provider", "service", "commitment"],
         "handler_removed": ["label", "provider", "service", "reason"],
     }
-    # The number lock's kinds exist in version 2 only.
+    # The number lock's kinds and invitations exist in version 2 only.
     assert set(EntryKind) - set(FIELDS) == {
         "lock",
         "unlock",
@@ -93,6 +93,7 @@ def test_each_kind_has_the_fields_the_log_has_always_written() -> None:
         "request_closed",
         "dispute",
         "dispute_closed",
+        "invitation",
     }
 
 
@@ -441,6 +442,14 @@ CONTENT: dict[EntryKind, dict[str, Any]] = {
         "dispute": "4a0f1a3e-2b4c-4d5e-8f60-718293a4b5c6",
         "disputed": "0c2d",
         "closed_at": "2026-02-03T00:00:00Z",
+    },    EntryKind.INVITATION: {
+        "number": "+33612345678",
+        "provider": "acme-chat",
+        "inviter": "+33698765432",
+        "serial": "0a1b",
+        "service": "messaging",
+        "invitation": "5b1e2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+        "invited_at": "2026-02-01T00:00:00Z",
     },
 }
 

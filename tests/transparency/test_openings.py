@@ -93,6 +93,14 @@ CONTENTS: dict[EntryKind, dict[str, Any]] = {
         "dispute": REQUEST,
         "disputed": SERIAL,
         "closed_at": AT,
+    },    EntryKind.INVITATION: {
+        "number": NUMBER,
+        "provider": "acme-chat",
+        "inviter": "+33698765432",
+        "serial": SERIAL,
+        "service": "messaging",
+        "invitation": REQUEST,
+        "invited_at": AT,
     },
 }
 REASONS = {
