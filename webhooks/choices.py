@@ -21,6 +21,10 @@ class EventType(models.TextChoices):
         "a dispute was closed: the certificate revoked, or the dispute dismissed",
     )
     HANDLER_CHANGED = "handler.changed", "a handler of the number was published or removed"
+    INVITATION_ACCEPTED = (
+        "invitation.accepted",
+        "a number the provider invited published a handler of the service that it may see",
+    )
 
 
 class DeliveryState(models.TextChoices):

@@ -37,15 +37,20 @@ def delivery_list(*, endpoint: Endpoint) -> QuerySet[Delivery]:
     )
 
 
-def endpoints_concerned(*, number: str, also: Collection[int], at: datetime) -> QuerySet[Endpoint]:
+def endpoints_concerned(
+    *, number: str, also: Collection[int], at: datetime, holders: bool = True
+) -> QuerySet[Endpoint]:
     """The active endpoints of the active providers that hold a valid certificate of ours for
-    ``number`` at ``at`` (not revoked, not expired, already valid), or whose ids are in
-    ``also``; one query."""
-    holders = Certificate.objects.filter(
-        number=number, revoked_at__isnull=True, not_before__lte=at, not_after__gt=at
-    ).values("provider_id")
+    ``number`` at ``at`` (not revoked, not expired, already valid; unless ``holders`` is
+    False), or whose ids are in ``also``; one query."""
+    concerned = Q(provider_id__in=list(also))
+    if holders:
+        holding = Certificate.objects.filter(
+            number=number, revoked_at__isnull=True, not_before__lte=at, not_after__gt=at
+        ).values("provider_id")
+        concerned |= Q(provider_id__in=holding)
     return Endpoint.objects.filter(
-        Q(provider_id__in=holders) | Q(provider_id__in=list(also)),
+        concerned,
         is_active=True,
         deleted_at__isnull=True,
         provider__is_active=True,

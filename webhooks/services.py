@@ -137,20 +137,23 @@ def webhook_event_emit(
     number: str,
     data: Mapping[str, Any],
     to: Iterable[Provider] | None = None,
+    holders: bool = True,
 ) -> Event | None:
     """Tell of a change of ``number``, inside the transaction of that change: the event, and a
     delivery and outbox message for each active endpoint of every provider that holds a valid
-    certificate for the number, and of the providers in ``to`` (who may hold none: the holder
-    of a certificate just revoked). None when no endpoint is concerned: nothing is written.
+    certificate for the number (unless ``holders`` is False), and of the providers in ``to``
+    (who may hold none: the holder of a certificate just revoked, an inviter). None when no
+    endpoint is concerned: nothing is written.
 
-    No other provider is told: the number never reaches one that does not hold it.
+    No other provider is told: the number never reaches one that does not hold it or was not
+    named in ``to``.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("webhook_event_emit must run inside the transaction of its change")
     kind = EventType(type)
     now = timezone.now()
     also = {provider.pk for provider in to or ()}
-    endpoints = list(endpoints_concerned(number=number, also=also, at=now))
+    endpoints = list(endpoints_concerned(number=number, also=also, at=now, holders=holders))
     if not endpoints:
         return None
     body = json.dumps(
