@@ -5,20 +5,41 @@ provider, the number for all providers, the provider, the client (an IPv6 /64 co
 and the destination country calling code (the brake on SMS pumping). The counts come from the
 challenges table itself, under a transaction-scoped advisory lock per key, so two requests
 racing for the last slot cannot both get it.
+
+The provider's and the country's budgets (``SHARED_SCOPES``) are those of every SMS the service
+sends: other apps that send SMS (invitations, DESIGN §7.5) register how to read the times of
+theirs (:func:`shared_budget_register`), since this app cannot import them, and take the same
+locks when they send one.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from ca.models import Challenge
 from core import locks
 from core.problems import Problem
+
+# The limits every SMS counts against, whichever app sends it.
+SHARED_SCOPES = frozenset({"provider", "country"})
+# (scope, value, since, most) -> the creation times, newest first, of at most ``most`` of the
+# app's SMS counted under that key after ``since``.
+SentTimes = Callable[[str, str, datetime, int], list[datetime]]
+_shared_budgets: list[SentTimes] = []
+
+
+def shared_budget_register(sent_times: SentTimes) -> None:
+    """Count another app's SMS against the provider and country budgets (from its ``ready``;
+    registering the same function again changes nothing)."""
+    if sent_times not in _shared_budgets:
+        _shared_budgets.append(sent_times)
+
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _LIMIT = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*")
@@ -86,14 +107,21 @@ def limits_enforce(keys: list[LimitedKey], *, now: datetime) -> None:
         for limit in key.limits:
             since = now - limit.window
             recent = Challenge.objects.filter(key.match, created_at__gt=since)
-            if recent.count() < limit.count:
-                continue
-            if key.first_free is not None and not recent.filter(key.first_free).exists():
-                continue
-            # Room comes back when the limit-th newest challenge leaves the window.
-            newest = list(
-                recent.order_by("-created_at").values_list("created_at", flat=True)[: limit.count]
-            )
+            if key.scope in SHARED_SCOPES and _shared_budgets:
+                newest = _shared_newest(key, recent, since=since, most=limit.count)
+                if len(newest) < limit.count:
+                    continue
+            else:
+                if recent.count() < limit.count:
+                    continue
+                if key.first_free is not None and not recent.filter(key.first_free).exists():
+                    continue
+                newest = list(
+                    recent.order_by("-created_at").values_list("created_at", flat=True)[
+                        : limit.count
+                    ]
+                )
+            # Room comes back when the limit-th newest SMS leaves the window.
             retry_after = max(1, int((newest[-1] + limit.window - now).total_seconds()) + 1)
             raise ChallengeRateLimited(
                 f"At most {limit} challenges per {key.scope.replace('_', ' ')}; "
@@ -101,3 +129,13 @@ def limits_enforce(keys: list[LimitedKey], *, now: datetime) -> None:
                 scope=key.scope,
                 retry_after=retry_after,
             )
+
+
+def _shared_newest(
+    key: LimitedKey, recent: QuerySet[Challenge], *, since: datetime, most: int
+) -> list[datetime]:
+    """The times of the ``most`` newest SMS under a shared key: challenges and the others."""
+    times = list(recent.order_by("-created_at").values_list("created_at", flat=True)[:most])
+    for sent_times in _shared_budgets:
+        times.extend(sent_times(key.scope, key.value, since, most))
+    return sorted(times, reverse=True)[:most]
