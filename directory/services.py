@@ -48,6 +48,7 @@ from directory.problems import (
     SigningCertificateUnknown,
     UriInvalid,
 )
+from directory.signals import handler_published
 from providers.models import Provider
 from resolution.protocol.directory import (
     MAX_PRIORITY,
@@ -360,6 +361,7 @@ def handler_put(*, provider: Provider, number: str, service: str, token: object)
             action="published",
             log_index=entry.index,
         )
+        handler_published.send(sender=Handler, handler=handler, provider=provider)
     logger.info(
         "handler published",
         provider=provider.slug,
