@@ -2,8 +2,8 @@
 number, a priority, a log key or a file.
 
 Public API: ``Commands``, ``SEE_HELP``, ``service_options``, ``add_command``, ``number``,
-``priority``, ``positive_int``, ``serial``, ``request_id``, ``verifier``, ``read_input``,
-``token``, ``listen_address``.
+``priority``, ``positive_int``, ``serial``, ``request_id``, ``verifier``, ``witness_policy``,
+``read_input``, ``token``, ``listen_address``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from resolution.protocol.directory import MAX_PRIORITY
 from resolution.protocol.entries import SERIAL_HEX
 from resolution.protocol.note import NoteError, Verifier, parse_verifier_key
 from resolution.protocol.numbers import E164
+from resolution.protocol.policy import Policy, PolicyError, parse_policy
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 """Where a command module adds its parser (``add_subparsers``)."""
@@ -50,7 +51,29 @@ def service_options() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"HTTP timeout (default {DEFAULT_TIMEOUT:g})",
     )
+    group.add_argument(
+        "--witness-policy",
+        metavar="FILE",
+        help=(
+            "the witness policy the log's checkpoints must meet (default: "
+            "$RS_WITNESS_POLICY, else the one the service served first, pinned)"
+        ),
+    )
     return options
+
+
+def witness_policy(path: str | None) -> Policy | None:
+    """The witness policy in file ``path`` (``resolution.protocol.policy``), if one is given."""
+    if not path:
+        return None
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read witness policy {path}: {exc}") from None
+    try:
+        return parse_policy(text)
+    except PolicyError as exc:
+        raise UsageError(f"{path} is not a witness policy: {exc}") from None
 
 
 def add_command(

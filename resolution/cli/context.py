@@ -10,33 +10,39 @@ import argparse
 import os
 from dataclasses import dataclass, field
 
+from resolution.cli.arguments import witness_policy
 from resolution.cli.exits import UsageError
 from resolution.cli.output import info
 from resolution.client.api import Client
 from resolution.client.store import Credentials, Store, config_dir
 from resolution.client.verify import PinnedService
+from resolution.protocol.policy import Policy
 
 
 @dataclass
 class Context:
-    """The config folder's store, the service's URL and API key, and the HTTP timeout."""
+    """The config folder's store, the service's URL and API key, the HTTP timeout, and the
+    witness policy given for this run (``None``: the one pinned for the service)."""
 
     store: Store
     given_url: str | None
     api_key: str | None
     timeout: float
+    policy: Policy | None = None
     _client: Client | None = field(default=None, init=False)
     _pinned: PinnedService | None = field(default=None, init=False)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Context:
         """The context of the service options (``arguments.service_options``), which the
-        environment fills in: ``RS_URL``, ``RS_API_KEY``, ``RS_CONFIG_DIR``."""
+        environment fills in: ``RS_URL``, ``RS_API_KEY``, ``RS_CONFIG_DIR``,
+        ``RS_WITNESS_POLICY``."""
         return cls(
             store=Store(args.config_dir or config_dir()),
             given_url=args.url or os.environ.get("RS_URL") or None,
             api_key=args.api_key or os.environ.get("RS_API_KEY") or None,
             timeout=args.timeout,
+            policy=witness_policy(args.witness_policy or os.environ.get("RS_WITNESS_POLICY")),
         )
 
     def __enter__(self) -> Context:
@@ -64,7 +70,7 @@ class Context:
     def pinned(self) -> PinnedService:
         """The service, checked against the keys pinned for it (pinned on first use)."""
         if self._pinned is None:
-            self._pinned = PinnedService(self.client, self.store, notify=info)
+            self._pinned = PinnedService(self.client, self.store, notify=info, policy=self.policy)
         return self._pinned
 
     def close(self) -> None:

@@ -5,8 +5,8 @@ A command returns its code; a failure it raises is reported on one line and exit
 code of the first entry of ``FAILURES`` it is an instance of.
 
 Public API: ``EXIT_OK``, ``EXIT_FAILED``, ``EXIT_USAGE``, ``EXIT_API``, ``EXIT_NETWORK``,
-``EXIT_PENDING``, ``EXIT_INTERRUPTED``, ``MEANINGS``, ``FAILURES``, ``UsageError``, ``exit_code``,
-``exit_codes_help``.
+``EXIT_PENDING``, ``EXIT_QUORUM_MISSED``, ``EXIT_SPLIT_VIEW``, ``EXIT_INTERRUPTED``,
+``MEANINGS``, ``FAILURES``, ``UsageError``, ``exit_code``, ``exit_codes_help``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Final
 from resolution.client.errors import ApiError, ClientError, NetworkError
 from resolution.client.monitor import MonitorError
 from resolution.client.store import PinMismatchError, StoreError
-from resolution.client.verify import VerificationError
+from resolution.client.trees import SplitViewError
+from resolution.client.verify import VerificationError, WitnessQuorumError
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -26,6 +27,8 @@ EXIT_USAGE: Final = 2
 EXIT_API: Final = 3
 EXIT_NETWORK: Final = 4
 EXIT_PENDING: Final = 5
+EXIT_QUORUM_MISSED: Final = 6
+EXIT_SPLIT_VIEW: Final = 7
 EXIT_INTERRUPTED: Final = 130  # 128 + SIGINT, as shells report it
 
 
@@ -54,6 +57,14 @@ MEANINGS: Final[Mapping[int, tuple[str, ...]]] = MappingProxyType(
             "pending: the number is locked by another holder, and `rs register` asked for a",
             "certificate that waits for their answer; finish with `rs register NUMBER --resume`",
         ),
+        EXIT_QUORUM_MISSED: (
+            "the log's checkpoint misses the witness policy's quorum: too few of its witnesses",
+            "cosigned it (the message names those missing); nothing it proves is trusted",
+        ),
+        EXIT_SPLIT_VIEW: (
+            "split view: the log showed a tree that does not extend one it showed before (a",
+            "smaller one, another root, or no consistency proof); both signed checkpoints are kept",
+        ),
     }
 )
 """What each exit code means, in the lines ``rs --help`` prints."""
@@ -61,6 +72,8 @@ MEANINGS: Final[Mapping[int, tuple[str, ...]]] = MappingProxyType(
 # Subclasses before their bases: the first match wins.
 FAILURES: Final[tuple[tuple[type[Exception], int], ...]] = (
     (PinMismatchError, EXIT_FAILED),
+    (SplitViewError, EXIT_SPLIT_VIEW),
+    (WitnessQuorumError, EXIT_QUORUM_MISSED),
     (VerificationError, EXIT_FAILED),
     (MonitorError, EXIT_FAILED),
     (UsageError, EXIT_USAGE),

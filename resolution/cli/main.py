@@ -31,6 +31,9 @@ environment:
   RS_API_KEY     the provider's API key (--api-key)
   RS_CONFIG_DIR  where keys, certificates and pinned server keys are kept (--config-dir);
                  default $XDG_CONFIG_HOME/rs or ~/.config/rs
+  RS_WITNESS_POLICY
+                 a witness policy file the log's checkpoints must meet (--witness-policy);
+                 default: the policy the service served first, pinned in the config folder
 """
 
 

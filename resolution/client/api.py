@@ -61,6 +61,7 @@ from resolution.protocol.canonical import canonical_json
 from resolution.protocol.jose import ALG_ES256, jws_sign
 from resolution.protocol.lock import STATEMENT_LENGTH
 from resolution.protocol.lookup import VerifiedLookup, verify_lookup
+from resolution.protocol.policy import Policy
 
 JOSE: Final = "application/jose"  # RFC 7515 §9.2.1: a compact JWS body
 _MAX_PEM_BYTES: Final = 64 * 1024
@@ -246,9 +247,11 @@ class LookupAnswer:
     label: str
     raw: Mapping[str, Any] = field(repr=False)
 
-    def verify(self, keys: LogKeys) -> VerifiedLookup:
-        """``resolution.verify_lookup`` of the answer; raises ``LookupVerificationError``."""
-        return verify_lookup(self.raw, keys.note_verifier_key, keys.vrf_public_key)
+    def verify(self, keys: LogKeys, policy: Policy | None = None) -> VerifiedLookup:
+        """``resolution.verify_lookup`` of the answer, its checkpoint under the witness
+        ``policy`` if one is given; raises ``LookupVerificationError`` (``LookupQuorumError``
+        for a checkpoint that misses the policy's quorum)."""
+        return verify_lookup(self.raw, keys.note_verifier_key, keys.vrf_public_key, policy=policy)
 
 
 @dataclass(frozen=True)
@@ -836,6 +839,12 @@ class Client:
         """``GET /log/checkpoint``: the latest signed checkpoint (a C2SP signed note), or
         ``None`` while the log is empty.  Verify it with ``checkpoint.open_checkpoint``."""
         return self.log.checkpoint()
+
+    def log_witness_policy(self) -> str | None:
+        """``GET /log/witness-policy``: the witness policy the log's checkpoints meet (the
+        text of ``resolution.protocol.policy``), or ``None`` from a server that serves none
+        (one from before witnesses: it has none).  Pin it: ``resolution.client.verify``."""
+        return self.log.witness_policy()
 
     def log_entries(self, start: int, end: int | None = None) -> EntriesPage:
         """``GET /v1/log/entries``: entries ``start <= index < end`` (at most 1000)."""

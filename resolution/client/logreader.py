@@ -1,5 +1,6 @@
 """Reading a tiled transparency log over HTTP: its signed checkpoint, hash tiles and entry
-bundles (c2sp.org/tlog-tiles), as the auditor, the monitor and ``Client`` read them.
+bundles (c2sp.org/tlog-tiles), and its witness policy (``witness-policy``, DESIGN §7.3), as
+the auditor, the monitor and ``Client`` read them.
 
 Each read is bounded by the largest file of its kind, and checked for shape only: a hash
 tile has the hashes its width says, an entry bundle the entries.  Whether they are the log's
@@ -11,7 +12,8 @@ tile only grows by appending, the full tile's prefix is the partial one, and is 
 Errors: ``ApiError`` and ``NetworkError`` from the transport; ``ResponseError`` for a tile or
 bundle that is malformed or missing.
 
-Public API: ``LogReader``, ``tile_name``, ``MAX_TILE_BYTES``, ``MAX_BUNDLE_BYTES``.
+Public API: ``LogReader``, ``tile_name``, ``MAX_TILE_BYTES``, ``MAX_BUNDLE_BYTES``,
+``MAX_POLICY_BYTES``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ MAX_TILE_BYTES: Final = TILE_WIDTH * HASH_SIZE
 
 MAX_BUNDLE_BYTES: Final = TILE_WIDTH * (2 + MAX_ENTRY_SIZE)
 """The largest full entry bundle: 256 entries, each a uint16 length and its bytes."""
+
+MAX_POLICY_BYTES: Final = 64 * 1024
+"""The largest witness policy read: a few hundred witnesses' lines."""
 
 
 def tile_name(level: int, index: int, width: int) -> str:
@@ -68,6 +73,17 @@ class LogReader:
         """The latest signed checkpoint (a C2SP signed note), ``None`` while the log is empty;
         open it with ``resolution.protocol.checkpoint.open_checkpoint``."""
         return self.get_if_present("checkpoint", MAX_NOTE_SIZE)
+
+    def witness_policy(self) -> str | None:
+        """The policy the log's checkpoints meet (``resolution.protocol.policy``'s text, not
+        parsed here); ``None`` when the server has none to serve (404: no witnesses)."""
+        data = self.get_if_present("witness-policy", MAX_POLICY_BYTES)
+        if data is None:
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ResponseError(f"GET {self.base_url}witness-policy: not UTF-8 text") from None
 
     def _get_tile(self, partial: str, full: str, width: int, limit: int) -> tuple[bytes, bool]:
         """A tile or bundle of ``width``, and whether it came from the full one."""

@@ -4,6 +4,10 @@ The folder is ``$RS_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/rs``, else ``~/.config
 
     known_logs                  pinned log keys, one server a line (like SSH's known_hosts)
     known_roots                 pinned CA roots, one server a line
+    witness_policies/<server>   the witness policy pinned for a server (resolution.protocol.policy)
+    trees/<server>              the newest signed checkpoint verified of a server's log, with
+                                its cosignatures (resolution.client.trees)
+    trees/<server>.split-view   two signed checkpoints of the log that do not fit one history
     numbers/+33612345678/
         key.pem                 the number certificate's P-256 private key (PKCS #8)
         key.pending.pem         a new key whose challenge awaits its code
@@ -17,7 +21,9 @@ The folder is ``$RS_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/rs``, else ``~/.config
 Every file is written whole (``files.atomic_write``: a temporary file, then a rename) with
 mode 0600, and folders with 0700; a private key that others can read is refused, as SSH
 refuses one.  A pinned key is learnt on first use and never replaced silently: a server
-presenting another one gets ``PinMismatchError`` until its line is removed by hand.
+presenting another one gets ``PinMismatchError`` until its line is removed by hand; a pinned
+witness policy likewise, until its file is.  ``<server>`` in a file name is the server's URL
+(``server_id``) percent-encoded, so that it is one file name.
 
 Public API: ``Store``, ``Credentials``, ``Pending``, ``PendingDispute``, ``StoreError``,
 ``PinMismatchError``,
@@ -36,7 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -45,10 +51,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from resolution.client.files import atomic_write
 from resolution.protocol.note import NoteError, parse_verifier_key
 from resolution.protocol.numbers import is_e164
+from resolution.protocol.policy import PolicyError, format_policy, parse_policy
 
 _NUMBER_FORMAT: Final = "rs-number/1"
 KNOWN_LOGS: Final = "known_logs"
 KNOWN_ROOTS: Final = "known_roots"
+WITNESS_POLICIES: Final = "witness_policies"
+TREES: Final = "trees"
 
 
 class StoreError(Exception):
@@ -479,6 +488,68 @@ class Store:
             )
         self._pin(KNOWN_ROOTS, server_id(url), [base64.b64encode(der).decode()])
         return True
+
+    def _server_file(self, folder: str, url: str, suffix: str = "") -> Path:
+        return self.root / folder / (quote(server_id(url), safe="") + suffix)
+
+    def policy_path(self, url: str) -> Path:
+        """The file of the witness policy pinned for the server at ``url``."""
+        return self._server_file(WITNESS_POLICIES, url)
+
+    def pinned_policy(self, url: str) -> str | None:
+        """The witness policy pinned for the server at ``url``, as ``format_policy`` writes it."""
+        path = self.policy_path(url)
+        raw = _read(path)
+        if raw is None:
+            return None
+        try:
+            return format_policy(parse_policy(raw.decode("utf-8")))
+        except (UnicodeDecodeError, PolicyError) as exc:
+            raise StoreError(f"{path} is not a witness policy: {exc}") from None
+
+    def pin_policy(self, url: str, policy: str, *, replace: bool = False) -> bool:
+        """Pin the witness policy of the server at ``url``; True if it was new.
+
+        Policies are compared as ``format_policy`` writes them (comments and spacing aside).
+        Raises ``PinMismatchError`` if another one is pinned for it, unless ``replace``.
+        """
+        text = format_policy(parse_policy(policy))  # a malformed policy is never pinned
+        pinned = self.pinned_policy(url)
+        if pinned == text:
+            return False
+        if pinned is not None and not replace:
+            path = self.policy_path(url)
+            raise PinMismatchError(
+                f"THE WITNESS POLICY OF {server_id(url)} HAS CHANGED: pinned "
+                f"{_policy_summary(pinned)}, the server now serves {_policy_summary(text)}. "
+                f"Someone may be trying to drop the witnesses that would expose a forked log; "
+                f"if its operator announced the new policy, delete {path} to pin it"
+            )
+        self._save(self.policy_path(url), text.encode("utf-8"))
+        return True
+
+    def pinned_tree(self, url: str) -> bytes | None:
+        """The newest signed checkpoint kept of the log of the server at ``url``."""
+        return _read(self._server_file(TREES, url))
+
+    def pin_tree(self, url: str, note: bytes) -> None:
+        """Keep ``note`` as the newest signed checkpoint of the server's log (verified, and
+        checked to extend the one kept before, by the caller: ``resolution.client.trees``)."""
+        self._save(self._server_file(TREES, url), note)
+
+    def split_view_save(self, url: str, pinned: bytes, shown: bytes) -> Path:
+        """Keep two signed checkpoints of the server's log that do not fit one history (the
+        proof of a split view); return the file."""
+        path = self._server_file(TREES, url, ".split-view")
+        self._save(path, pinned + b"\n" + shown)
+        return path
+
+
+def _policy_summary(text: str) -> str:
+    """A policy on one line: its quorum and its witnesses' keys."""
+    policy = parse_policy(text)
+    witnesses = ", ".join(w.verifier.vkey for w in policy.witnesses.values()) or "none"
+    return f"quorum {policy.quorum} (witnesses: {witnesses})"
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:

@@ -17,17 +17,29 @@ rather than as one bad answer.
   (``CertificateRequest.certificate``), and is checked the same way.
 - ``number_label``: a number's label, its VRF proof checked (RFC 9381 §5.3).
 - ``checkpoint_latest``: the log's latest checkpoint, its signature checked (C2SP
-  tlog-checkpoint).
+  tlog-checkpoint) and, under a witness policy, its cosignatures (C2SP tlog-cosignature).
 - ``PinnedService.lookup``: a lookup answer, for the number asked, its proofs checked
   (``resolution.verify_lookup``); ``PinnedService.passport_verify``: a PASSporT checked here,
   with the chain its x5u serves, the pinned CA root and the CA's current CRL.
+- ``PinnedService.tree_pin``: the log's tree only grows -- each checkpoint verified must
+  extend the newest one kept in the store (``resolution.client.trees``).
 
-Every failure raises ``VerificationError``, saying what did not verify; a lookup
-``LookupVerificationError`` and a PASSporT ``PassportError`` (their reasons are protocol codes).
+The witness policy (DESIGN §7.3) is pinned like the keys: the one the service serves at
+``/log/witness-policy`` the first time (a server without one has no witnesses: ``quorum
+none``), unless the caller gives its own.  Checkpoints of lookups and of ``checkpoint`` must
+meet it; a service that serves another policy later is refused (``PinMismatchError``), but
+for a service that had no witnesses and now has some: that only adds checks, and is pinned
+with a notice.
 
-Public API: ``VerificationError``, ``PinnedService``, ``certificate_check``,
-``certificate_log_check``, ``number_label``, ``checkpoint_latest``,
-``LOG_WAIT``.
+Every failure raises ``VerificationError``, saying what did not verify -- a checkpoint that
+misses the witness quorum ``WitnessQuorumError`` -- except a lookup's
+``LookupVerificationError`` (``LookupQuorumError`` for the quorum), a PASSporT's
+``PassportError`` (their reasons are protocol codes), and a split view's
+``trees.SplitViewError``.
+
+Public API: ``VerificationError``, ``WitnessQuorumError``, ``PinnedService``,
+``certificate_check``, ``certificate_log_check``, ``number_label``, ``checkpoint_latest``,
+``NO_WITNESSES``, ``LOG_WAIT``.
 """
 
 from __future__ import annotations
@@ -49,7 +61,8 @@ from resolution.client.api import (
     LogKeys,
 )
 from resolution.client.errors import ClientError
-from resolution.client.store import Store, public_key_sha256
+from resolution.client.store import Store, StoreError, public_key_sha256
+from resolution.client.trees import SplitViewError, tree_advance
 from resolution.protocol import vrf
 from resolution.protocol.certificates import (
     CertificateError,
@@ -70,15 +83,33 @@ from resolution.protocol.lookup import LookupVerificationError, VerifiedLookup
 from resolution.protocol.merkle import ProofError, leaf_hash, verify_inclusion
 from resolution.protocol.note import NoteError, parse_verifier_key
 from resolution.protocol.passport import VerifiedPassport, passport_parse, passport_verify
+from resolution.protocol.policy import NONE, Policy, PolicyError, format_policy, parse_policy
+from resolution.protocol.witnessed import (
+    QuorumError,
+    WitnessedCheckpoint,
+    open_witnessed_checkpoint,
+)
 
 LOG_WAIT: Final = 15.0
 """Seconds to wait for a new entry to be in a signed checkpoint (the merge delay is 10 s)."""
 
 _POLL: Final = 0.5  # seconds between two reads of the checkpoint while waiting
 
+NO_WITNESSES: Final = "quorum none\n"
+"""The policy of a service that serves none: its checkpoints need only the log's signature."""
+
 
 class VerificationError(Exception):
     """An answer of the service did not verify; the message says which, and why."""
+
+
+class WitnessQuorumError(VerificationError):
+    """A checkpoint misses the witness policy's quorum; ``missing`` names the witnesses whose
+    cosignatures are missing."""
+
+    def __init__(self, message: str, missing: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 def certificate_check(
@@ -112,15 +143,20 @@ def certificate_check(
     return certificate
 
 
-def checkpoint_latest(client: Client, keys: LogKeys) -> tuple[Checkpoint, bytes] | None:
-    """The log's latest checkpoint and its signed note, verified with the log's note key;
-    ``None`` while the log is empty."""
+def checkpoint_latest(
+    client: Client, keys: LogKeys, policy: Policy | None = None
+) -> WitnessedCheckpoint | None:
+    """The log's latest checkpoint and its signed note, verified with the log's note key and,
+    under ``policy``, its witnesses' cosignatures; ``None`` while the log is empty.  Raises
+    ``WitnessQuorumError`` for a checkpoint that misses the policy's quorum."""
     note = client.log_checkpoint()
     if note is None:
         return None
     try:
         verifier = parse_verifier_key(keys.note_verifier_key)
-        return open_checkpoint(note, verifier, verifier.name), note
+        return open_witnessed_checkpoint(note, verifier, policy)
+    except QuorumError as exc:
+        raise WitnessQuorumError(f"the log's checkpoint is refused: {exc}", exc.missing) from None
     except (CheckpointError, NoteError) as exc:
         raise VerificationError(f"the log's checkpoint does not verify: {exc}") from None
 
@@ -160,8 +196,8 @@ def certificate_log_check(
     deadline = time.monotonic() + wait
     while True:  # the entry is in a checkpoint within the merge delay
         found = checkpoint_latest(client, keys)
-        if found is not None and found[0].size > index:
-            checkpoint = found[0]
+        if found is not None and found.checkpoint.size > index:
+            checkpoint = found.checkpoint
             break
         if time.monotonic() >= deadline:
             raise VerificationError(f"log entry {index} is in no checkpoint after {wait:g} s")
@@ -217,19 +253,29 @@ def certificate_log_check(
 
 
 class PinnedService:
-    """The service behind ``client``, its log keys and CA root pinned in ``store``.
+    """The service behind ``client``, its log keys, CA root and witness policy pinned in
+    ``store``, and the newest tree of its log kept there.
 
-    Keys are fetched and pinned on first use; ``notify`` is called with a line for people each
-    time one is (compare it with what the operator publishes).  A pinned key never changes:
-    a service presenting another raises ``PinMismatchError``.
+    Keys and the policy are fetched and pinned on first use; ``notify`` is called with a line
+    for people each time one is (compare it with what the operator publishes).  A pinned key
+    never changes: a service presenting another raises ``PinMismatchError``, and so does one
+    serving another witness policy.  ``policy``, if given, is the witness policy to hold the
+    service's checkpoints to instead of the pinned one (which is then neither read nor
+    pinned).
     """
 
     def __init__(
-        self, client: Client, store: Store, *, notify: Callable[[str], object] | None = None
+        self,
+        client: Client,
+        store: Store,
+        *,
+        notify: Callable[[str], object] | None = None,
+        policy: Policy | None = None,
     ) -> None:
         self.client, self.store = client, store
         self.url = client.base_url
         self._notify = notify
+        self._policy = policy  # given, or pinned and checked against the served one once
 
     def _tell(self, message: str) -> None:
         if self._notify is not None:
@@ -280,13 +326,77 @@ class PinnedService:
         if pinned is not None and pinned != (keys.note_verifier_key, keys.vrf_public_key):
             self.store.pin_log(self.url, keys.note_verifier_key, keys.vrf_public_key)  # raises
 
-    def checkpoint(self) -> tuple[Checkpoint, bytes] | None:
-        """``checkpoint_latest`` with the pinned log keys."""
+    def witness_policy(self) -> Policy:
+        """The witness policy the service's checkpoints must meet: the one given, else the one
+        pinned for it, which the service must still serve (asked once per instance); pinned
+        on first use.  Raises ``PinMismatchError`` if the service serves another one."""
+        if self._policy is not None:
+            return self._policy
+        served_text = self.client.log_witness_policy() or NO_WITNESSES
         try:
-            return checkpoint_latest(self.client, self.log_keys())
+            served = format_policy(parse_policy(served_text))
+        except PolicyError as exc:
+            raise VerificationError(f"the service's witness policy is malformed: {exc}") from None
+        pinned = self.store.pinned_policy(self.url)
+        if pinned is None or (pinned != served and parse_policy(pinned).quorum == NONE):
+            # First use, or a service that had no witnesses and now has: nothing is lost.
+            self.store.pin_policy(self.url, served, replace=True)
+            policy = parse_policy(served)
+            if pinned is not None or policy.quorum != NONE:
+                names = ", ".join(f"{w.name} {w.verifier.vkey}" for w in policy.witnesses.values())
+                self._tell(
+                    f"pinned the witness policy of {self.url}: quorum {policy.quorum} of "
+                    f"{names or 'no witnesses'} (compare it with the policy its operator "
+                    f"publishes)"
+                )
+        else:
+            self.store.pin_policy(self.url, served)  # raises if it changed
+        self._policy = parse_policy(served)
+        return self._policy
+
+    def checkpoint(self) -> WitnessedCheckpoint | None:
+        """``checkpoint_latest`` with the pinned log keys and witness policy."""
+        try:
+            return checkpoint_latest(self.client, self.log_keys(), self.witness_policy())
         except VerificationError:
             self.key_change_check()
             raise
+
+    def tree_pin(self, found: WitnessedCheckpoint) -> Checkpoint | None:
+        """Check that the verified checkpoint ``found`` extends the newest one kept of the
+        service's log, keep it if it is newer, and return the one kept before (``None`` the
+        first time).  Raises ``trees.SplitViewError`` when it does not extend it -- a split
+        view -- after keeping both signed checkpoints as its proof."""
+        verifier = parse_verifier_key(self.log_keys().note_verifier_key)
+        kept_note = self.store.pinned_tree(self.url)
+        if kept_note is None:
+            self.store.pin_tree(self.url, found.note)
+            return None
+        try:
+            kept = open_checkpoint(kept_note, verifier, verifier.name)
+        except CheckpointError as exc:
+            raise StoreError(
+                f"the checkpoint kept of {self.url}'s log does not verify with its pinned key: "
+                f"{exc}"
+            ) from None
+
+        def proof(old: int, new: int) -> tuple[bytes, ...]:
+            return self.client.log_consistency_proof(old, new).proof
+
+        try:
+            newer = tree_advance(
+                kept, found.checkpoint, proof, pinned_note=kept_note, shown_note=found.note
+            )
+        except SplitViewError as exc:
+            saved = self.store.split_view_save(self.url, kept_note, found.note)
+            raise SplitViewError(
+                f"{exc}. Both signed checkpoints are kept in {saved}: together they prove it",
+                pinned=kept_note,
+                shown=found.note,
+            ) from None
+        if newer:
+            self.store.pin_tree(self.url, found.note)
+        return kept
 
     def label(self, number: str) -> bytes:
         """``number_label`` with the pinned VRF key."""
@@ -297,13 +407,15 @@ class PinnedService:
             raise
 
     def lookup(self, number: str, service: str | None = None) -> VerifiedLookup:
-        """Look ``number`` up, and verify the answer with the pinned log keys: it must be for
-        that number, and carry valid proofs (``resolution.verify_lookup``).  Raises
-        ``LookupVerificationError``."""
+        """Look ``number`` up, and verify the answer with the pinned log keys and witness
+        policy: it must be for that number, and carry valid proofs (``resolution.verify_lookup``).
+        Raises ``LookupVerificationError`` (``LookupQuorumError`` when its checkpoint misses
+        the witness quorum)."""
         keys = self.log_keys()
+        policy = self.witness_policy()
         answer = self.client.number_lookup(number, service)
         try:
-            verified = answer.verify(keys)
+            verified = answer.verify(keys, policy)
             if verified.number != number:
                 raise LookupVerificationError(f"the answer is for {verified.number}")
         except LookupVerificationError:

@@ -17,6 +17,8 @@ from resolution.cli.main import build_parser
 from resolution.client import ApiError, NetworkError, ResponseError, VerificationError
 from resolution.client.monitor import MonitorError
 from resolution.client.store import PinMismatchError, StoreError
+from resolution.client.trees import SplitViewError
+from resolution.client.verify import WitnessQuorumError
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -48,6 +50,8 @@ def test_every_command_module_adds_the_command_it_is_named_after():
         (ApiError(method="GET", url="/", status=400, type="t/x", title="x", detail=""), 3),
         (ResponseError("odd"), 3),
         (NetworkError("GET", "http://x/", httpx.ConnectError("refused")), 4),
+        (WitnessQuorumError("misses its quorum", ("a",)), 6),  # a VerificationError
+        (SplitViewError("SPLIT VIEW"), 7),
     ],
 )
 def test_each_failure_has_its_documented_exit_code(failure: Exception, code: int):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from resolution.client.store import (
     config_dir,
     public_key_sha256,
 )
+from resolution.protocol.cosignature import generate_cosigner
 from tests.ca.flow import NUMBER
 from tests.resolution.logserver import TiledLog
 
@@ -131,6 +133,29 @@ def test_log_keys_are_pinned_on_first_use_and_a_change_is_refused(tmp_path):
     assert store.pin_root("https://rs.example.net", root) is False
     with pytest.raises(PinMismatchError, match=r"CA ROOT .* HAS CHANGED"):
         store.pin_root("https://rs.example.net", other)
+
+
+def test_a_witness_policy_is_pinned_on_first_use_and_a_change_is_refused(tmp_path):
+    store = Store(tmp_path)
+    url = "https://rs.example.net/"
+    witness = generate_cosigner("w.example").verifier.vkey
+    policy = f"log {TiledLog().vkey}\nwitness w {witness}  # ours\nquorum w\n"
+    assert store.pinned_policy(url) is None
+    assert store.pin_policy(url, policy) is True
+    path = store.policy_path(url)
+    assert path == tmp_path / "witness_policies" / "https%3A%2F%2Frs.example.net"
+    assert _mode(path) == 0o600
+    # Compared as written back: comments and spacing are not a change.
+    assert store.pin_policy(url, policy.replace("  # ours", "")) is False
+    with pytest.raises(PinMismatchError, match=rf"WITNESS POLICY .* HAS CHANGED: pinned quorum w "
+                       rf"\(witnesses: {re.escape(witness)}\), the server now serves quorum "
+                       rf"none \(witnesses: none\).* delete {re.escape(str(path))}"):  # fmt: skip
+        store.pin_policy(url, "quorum none\n")
+    assert store.pin_policy(url, "quorum none\n", replace=True) is True
+    assert store.pinned_policy(url) == "quorum none\n"
+    path.write_text("quorum\n")
+    with pytest.raises(StoreError, match="is not a witness policy"):
+        store.pinned_policy(url)
 
 
 def test_config_dir_follows_the_environment(tmp_path):

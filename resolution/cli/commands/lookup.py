@@ -1,5 +1,7 @@
 """``rs lookup NUMBER [--service SERVICE] [--json]``: look a number up, and print its handlers
-only once the answer verified against the log keys pinned for the service."""
+only once the answer verified against the log keys pinned for the service, and its checkpoint
+against the witness policy (pinned, or ``--witness-policy``): one that misses the quorum is
+refused (exit 6), one the policy asks no quorum of is shown as unwitnessed."""
 
 from __future__ import annotations
 
@@ -11,8 +13,13 @@ from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
 from resolution.cli.output import show, show_json
-from resolution.client.verify import VerificationError
-from resolution.protocol.lookup import LookupVerificationError, VerifiedHandler, VerifiedLookup
+from resolution.client.verify import VerificationError, WitnessQuorumError
+from resolution.protocol.lookup import (
+    LookupQuorumError,
+    LookupVerificationError,
+    VerifiedHandler,
+    VerifiedLookup,
+)
 
 
 def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -> None:
@@ -24,7 +31,8 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "look a number up, and verify the answer",
         "Look NUMBER up and print its handlers, only after the answer verified against "
         "the log keys pinned for the service (its VRF label, the signed checkpoint, every "
-        "commitment and inclusion proof).",
+        "commitment and inclusion proof), and its checkpoint against the witness policy: "
+        "one cosigned by too few of its witnesses is refused (exit 6).",
     )
     lookup.add_argument("number", type=arguments.number, metavar="NUMBER")
     lookup.add_argument("--service", metavar="SERVICE", help="only this service")
@@ -38,6 +46,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     except LookupVerificationError as exc:
         if args.json:
             show_json({"number": args.number, "verified": False, "error": str(exc)}, indent=None)
+        if isinstance(exc, LookupQuorumError):
+            raise WitnessQuorumError(
+                f"the answer for {args.number} is refused: {exc}", exc.missing
+            ) from None
         raise VerificationError(f"the answer for {args.number} does not verify: {exc}") from None
     if args.json:
         show_json(_document(verified))
@@ -60,6 +72,7 @@ def _handler_json(handler: VerifiedHandler) -> dict[str, Any]:
 
 def _document(verified: VerifiedLookup) -> dict[str, Any]:
     checkpoint = verified.checkpoint
+    witnessing = verified.witnessing
     return {
         "number": verified.number,
         "verified": True,
@@ -70,6 +83,9 @@ def _document(verified: VerifiedLookup) -> dict[str, Any]:
             "origin": checkpoint.origin,
             "size": checkpoint.size,
             "root_hash": base64.b64encode(checkpoint.root_hash).decode(),
+            "witnessed": witnessing.witnessed,
+            "quorum": witnessing.quorum,
+            "cosigned_by": list(witnessing.cosigned),
         },
         "handlers": [_handler_json(h) for h in verified.handlers],
         "pending": [_handler_json(h) for h in verified.pending],
@@ -81,7 +97,7 @@ def _text(verified: VerifiedLookup) -> str:
     where = (
         "no checkpoint yet"
         if checkpoint is None
-        else (f"checkpoint {checkpoint.origin} of size {checkpoint.size}")
+        else (f"checkpoint {checkpoint.origin} of size {checkpoint.size} ({verified.witnessing})")
     )
     lines = [f"{verified.number}: verified against {where}"]
     ordered = sorted(verified.handlers, key=lambda h: (h.service, h.priority, h.provider))

@@ -4,7 +4,11 @@ that a number lock holds back, and for handlers that a certificate not the holde
 (``resolution.client.monitor``).  Version-2 entries are read from the number's history, asked
 for with the stored certificate's key.  Each alert says what to do: refuse a request
 (``rs refuse``), lock the number and dispute a foreign certificate (``rs lock``,
-``rs dispute``)."""
+``rs dispute``).
+
+Before reading entries, the log's checkpoint must meet the witness policy (exit 6 if it does
+not) and extend the newest one kept of the service's log (``PinnedService.tree_pin``): a tree
+that does not is a split view, reported loudly with exit 7."""
 
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ from resolution.client.api import NumberHistory, history_token
 from resolution.client.monitor import MonitorReport, MonitorState, monitor_log
 from resolution.client.parallel import DEFAULT_WORKERS
 from resolution.client.store import Credentials, StoreError
+from resolution.protocol.checkpoint import Checkpoint
+from resolution.protocol.witnessed import Witnessing
 
 
 def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -> None:
@@ -38,7 +44,9 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "run, until it is revoked or expires, or you --accept it; so does a pending request "
         "for such a certificate that your lock holds back (until it is refused, approved or "
         "issued), a handler authorised by a certificate that is not yours, or an entry that "
-        "cannot be opened. Locks, requests and disputes are shown with their meaning.",
+        "cannot be opened. Locks, requests and disputes are shown with their meaning. The "
+        "checkpoint must meet the witness policy (exit 6), and extend the newest one seen of "
+        "the log, with a consistency proof: a tree that does not is a split view (exit 7).",
     )
     monitor.add_argument("number", type=arguments.number, metavar="NUMBER")
     monitor.add_argument(
@@ -75,7 +83,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if found is None:
         show(f"monitor {number}: the log is empty")
         return EXIT_OK
-    checkpoint, note = found
+    checkpoint, note = found.checkpoint, found.note
+    kept = ctx.pinned.tree_pin(found)  # a split view fails the run, loudly (exit 7)
     credentials = _credentials(ctx, number)
     with progress("entries scanned") as bar:
         report = monitor_log(
@@ -94,9 +103,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         )
     ctx.store.monitor_state_save(number, report.state.to_json())
     if args.json:
-        show_json(_document(number, report))
+        show_json(_document(number, report, found.witnessing, kept))
     else:
-        show(_text(number, report))
+        show(_text(number, report, found.witnessing, kept))
     for request in report.requests:
         info(
             f"rs monitor: ALERT: certificate request {request.request} for {number} (log "
@@ -154,11 +163,17 @@ def _history(ctx: Context, credentials: Credentials) -> NumberHistory | None:
     return ctx.client.number_history(number, token)
 
 
-def _document(number: str, report: MonitorReport) -> dict[str, Any]:
+def _document(
+    number: str, report: MonitorReport, witnessing: Witnessing, kept: Checkpoint | None
+) -> dict[str, Any]:
     return {
         "number": number,
         "from": report.previous_size,
         "size": report.size,
+        "witnessed": witnessing.witnessed,
+        "quorum": witnessing.quorum,
+        "cosigned_by": list(witnessing.cosigned),
+        "consistent_with": kept.size if kept is not None else None,
         "flagged": report.flagged,
         "changes": [
             {
@@ -186,7 +201,9 @@ def _document(number: str, report: MonitorReport) -> dict[str, Any]:
     }
 
 
-def _text(number: str, report: MonitorReport) -> str:
+def _text(
+    number: str, report: MonitorReport, witnessing: Witnessing, kept: Checkpoint | None
+) -> str:
     new = report.size - report.previous_size
     lines = [
         f"monitor {number}: log entries {report.previous_size}-{report.size - 1} checked "
@@ -194,6 +211,9 @@ def _text(number: str, report: MonitorReport) -> str:
     ]
     if new == 0:
         lines[0] = f"monitor {number}: no new log entries (tree size {report.size})"
+    lines.append(f"  checkpoint {witnessing}")
+    if kept is not None:
+        lines.append(f"  the log's tree extends the one of size {kept.size} seen before")
     lines += [f"  entry {c.index}: {c.describe()}" for c in report.changes]
     if not report.changes and new:
         lines.append("  no changes for this number")
