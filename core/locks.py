@@ -57,3 +57,8 @@ that find no handler, one creates it and the other then replaces it (directory.s
 NUMBER: Final = 0x5253_0006
 """Namespace of the two-key locks on a number, for its lock (ca.services.locks): a certificate
 issued for it and a lock set on it never miss each other."""
+
+IDEMPOTENCY: Final = 0x5253_0008
+"""Namespace of the two-key session locks on an ``Idempotency-Key`` (provider, key): one request
+with a key runs at a time; a second one sent meanwhile is answered 409 (providers.idempotency).
+Session-scoped, as it is held across the request's own transactions; taken before any of them."""

@@ -5,7 +5,9 @@ errors that come from the machinery every view shares, so that no view has to re
 none can forget them: 401 where an API key is required, 403 where its scope is checked (and
 the operation's ``x-required-scope`` names the scope), 429 where a throttle applies, 400, 413
 and 415 where a request body is parsed, 500, and 503 (the database down or too slow, with
-``Retry-After``). Every problem is documented as
+``Retry-After``); and on a POST that takes an ``Idempotency-Key`` (providers.idempotency), the
+header, 409 while a request with the key runs and 422 for a key used on another request. Every
+problem is documented as
 ``application/problem+json`` (RFC 9457 §3), the content type it is served with.
 """
 
@@ -15,7 +17,8 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 
@@ -135,9 +138,35 @@ class AutoSchema(SpectacularAutoSchema):
             shared[403] = problem("The API key's scope does not include the one required")
         if self.view.get_throttles():
             shared[429] = problem("Rate limited; see Retry-After")
+        if self._idempotent():
+            shared[409] = problem("A request with this Idempotency-Key is still running")
+            shared[422] = problem("This Idempotency-Key was used for another request")
         shared[500] = problem("Internal error; it has been logged")
         shared[503] = problem("The database is down or too slow; see Retry-After")
         return shared
+
+    def _idempotent(self) -> bool:
+        """Whether the operation's method replays a repeated Idempotency-Key
+        (``providers.idempotency.idempotent``)."""
+        handler = getattr(self.view, self.method.lower(), None)
+        return bool(getattr(handler, "idempotent", False))
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters = list(super().get_override_parameters())
+        if self._idempotent():
+            parameters.append(
+                OpenApiParameter(
+                    "Idempotency-Key",
+                    OpenApiTypes.STR,
+                    OpenApiParameter.HEADER,
+                    description=(
+                        "Any new value (a UUID) per request: sent again with the same request "
+                        "within 24 hours, it gets the first success's answer (with "
+                        "Idempotent-Replayed: true) and nothing is done twice."
+                    ),
+                )
+            )
+        return parameters
 
     def _required_scope(self) -> str | None:
         """The API-key scope the view's permissions require (providers.permissions), if any."""

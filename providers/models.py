@@ -75,3 +75,36 @@ class ApiKey(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class IdempotentRequest(models.Model):
+    """A POST made with an ``Idempotency-Key`` that succeeded, and its answer, so that the same
+    request sent again with the same key gets the same answer without repeating its effect
+    (providers.idempotency). Kept ``RS_IDEMPOTENCY_KEEP_HOURS`` (24 h), then pruned.
+
+    The answer is sealed (AES-GCM under a key derived from ``SECRET_KEY``): it may hold a number,
+    or a webhook endpoint's secret, which the database must not hold in clear.
+    """
+
+    provider = models.ForeignKey(
+        Provider, on_delete=models.CASCADE, related_name="idempotent_requests"
+    )
+    key = models.CharField(max_length=255, help_text="The Idempotency-Key, as the client sent it")
+    fingerprint = models.BinaryField(
+        max_length=32, editable=False, help_text="SHA-256 of the method, path, media type and body"
+    )
+    status = models.PositiveSmallIntegerField()
+    answer = models.BinaryField(editable=False, help_text="Sealed: headers and body")
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "key"], name="providers_idempotency_key"),
+            models.CheckConstraint(
+                condition=Exact(Length("fingerprint"), 32), name="providers_idempotency_sha256"
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="providers_idempotency_created")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status})"

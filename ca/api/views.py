@@ -60,6 +60,7 @@ from core.schema import problem
 from core.signed_requests import JoseParser
 from core.throttling import SMS_SENDING_THROTTLES, CaReadRateThrottle, client_address
 from providers.authentication import caller_provider
+from providers.idempotency import idempotent
 from providers.permissions import DirectoryScope, LookupScope
 
 PEM_CHAIN = "application/pem-certificate-chain"  # RFC 8555 §9.1
@@ -91,6 +92,7 @@ class ChallengesApi(APIView):
             503: problem("The database or the cache is down; see Retry-After"),
         },
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         data = s.ChallengeStartInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -134,6 +136,7 @@ class ChallengeVerifyApi(APIView):
             410: problem("Expired"),
         },
     )
+    @idempotent
     def post(self, request: Request, challenge_id: uuid.UUID) -> Response:
         data = s.ChallengeVerifyInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -167,6 +170,7 @@ class CertificatesApi(APIView):
             410: problem("The challenge expired"),
         },
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         data = s.CertificateIssueInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -233,6 +237,7 @@ class CertificateRevokeApi(APIView):
             415: problem("The body is not application/jose"),
         },
     )
+    @idempotent
     def post(self, request: Request, serial: str) -> Response:
         certificate = _own_certificate(request, serial)
         revoked = certificate_revoke_signed(certificate=certificate, token=request.data)
@@ -276,6 +281,7 @@ class CertificateLockApi(APIView):
             **SIGNED_PROBLEMS,
         },
     )
+    @idempotent
     def post(self, request: Request, serial: str) -> Response:
         locked = number_lock(provider=caller_provider(request), serial=serial, token=request.data)
         return Response(s.CertificateOutput(locked).data)
@@ -299,6 +305,7 @@ class CertificateUnlockApi(APIView):
             **SIGNED_PROBLEMS,
         },
     )
+    @idempotent
     def post(self, request: Request, serial: str) -> Response:
         unlocked = number_unlock(
             provider=caller_provider(request), serial=serial, token=request.data
@@ -369,6 +376,7 @@ class CertificateRequestApproveApi(APIView):
             409: problem("The request is closed, the jti was used, or the certificate ended"),
         },
     )
+    @idempotent
     def post(self, request: Request, request_id: uuid.UUID) -> Response:
         provider = caller_provider(request)
         decided = certificate_request_approve(
@@ -395,6 +403,7 @@ class CertificateRequestRefuseApi(APIView):
             409: problem("The request is closed, the jti was used, or the certificate ended"),
         },
     )
+    @idempotent
     def post(self, request: Request, request_id: uuid.UUID) -> Response:
         provider = caller_provider(request)
         decided = certificate_request_refuse(
@@ -429,6 +438,7 @@ class DisputesApi(APIView):
             410: problem("The challenge expired"),
         },
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         dispute = dispute_open(provider=caller_provider(request), token=request.data)
         return Response(s.DisputeOutput(dispute).data, status=201)
@@ -497,6 +507,7 @@ class PassportVerifyApi(APIView):
             413: problem("The request body is too large"),
         },
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         data = s.PassportVerifyInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -169,6 +169,9 @@ RS_WEBHOOK_SECRET_OVERLAP_SECONDS: int = env.int(
 )
 # Days delivered and failed deliveries stay in the history before beat forgets them.
 RS_WEBHOOK_KEEP_DAYS: int = env.int("RS_WEBHOOK_KEEP_DAYS", default=30)
+# Hours the answer to a POST sent with an Idempotency-Key is kept for its retries
+# (providers.idempotency; the IETF draft suggests at least 24).
+RS_IDEMPOTENCY_KEEP_HOURS: int = env.int("RS_IDEMPOTENCY_KEEP_HOURS", default=24)
 
 # Twilio (SMS_BACKEND=twilio). Authenticate with the account's auth token, or with an API key
 # (TWILIO_API_KEY_SID + TWILIO_API_KEY_SECRET); the auth token is still needed to check the
@@ -566,6 +569,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "options": {"expires": 60.0},
     },
     "signed-requests-prune": {"task": "ca.tasks.signed_requests_prune", "schedule": 3600.0},
+    "idempotent-requests-prune": {
+        "task": "providers.tasks.idempotent_requests_prune",
+        "schedule": 3600.0,
+    },
     "clear-expired-sessions": {
         "task": "core.tasks.sessions_clear_expired",
         "schedule": 3600.0,

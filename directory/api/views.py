@@ -24,6 +24,7 @@ from directory.problems import ServiceUnknown
 from directory.selectors import number_lookup
 from directory.services import handler_delete, handler_put, number_history
 from providers.authentication import caller_provider
+from providers.idempotency import idempotent
 from providers.permissions import DirectoryScope, LookupScope
 from resolution.protocol.directory import ServiceError, service_parse
 
@@ -151,6 +152,7 @@ class NumberHistoryApi(APIView):
             415: SIGNED_CHANGE_PROBLEMS[415],
         },
     )
+    @idempotent
     def post(self, request: Request, number: str) -> Response:
         provider = caller_provider(request)
         history = number_history(provider=provider, number=number, token=request.data)

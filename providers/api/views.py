@@ -16,6 +16,7 @@ from providers.api.serializers import (
     CallerOutput,
 )
 from providers.authentication import caller_key, caller_provider
+from providers.idempotency import idempotent
 from providers.permissions import AdminScope, LookupScope
 from providers.selectors import api_key_get, api_key_list
 from providers.services import api_key_create, api_key_revoke
@@ -62,6 +63,7 @@ class ApiKeysApi(APIView):
             429: problem("Rate limited, or RS_API_KEY_CREATE_RATE keys created; see Retry-After"),
         },
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         data = ApiKeyCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -85,6 +87,7 @@ class ApiKeyRevokeApi(APIView):
         request=None,
         responses={200: ApiKeyOutput, 404: problem("No such key")},
     )
+    @idempotent
     def post(self, request: Request, prefix: str) -> Response:
         api_key = api_key_get(provider=caller_provider(request), prefix=prefix)
         if api_key is None:

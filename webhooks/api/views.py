@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from core.schema import problem
 from providers.authentication import caller_provider
+from providers.idempotency import idempotent
 from providers.permissions import DirectoryScope
 from webhooks.api.serializers import (
     DeliveryOutput,
@@ -56,6 +57,7 @@ class EndpointsApi(APIView):
             409: problem("The provider has RS_WEBHOOK_MAX_PER_PROVIDER endpoints"),
         },
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         data = EndpointInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -94,6 +96,7 @@ class EndpointSecretApi(APIView):
         request=None,
         responses={200: EndpointWithSecretOutput, 404: NOT_FOUND},
     )
+    @idempotent
     def post(self, request: Request, endpoint_id: uuid.UUID) -> Response:
         rotated = endpoint_secret_rotate(endpoint=_endpoint(request, endpoint_id))
         return Response(EndpointWithSecretOutput(rotated).data)
