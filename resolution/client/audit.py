@@ -15,14 +15,22 @@ provably extends the old one (RFC 6962 §2.1.2: consistency) -- proven by recomp
 server-provided proof.  The hash tiles that overlap the old tree are checked against the
 compact range too, so a log that serves a different history is named as such.
 
+The checkpoint is held to a witness policy (DESIGN §7.3): the one given, else the one the log
+serves at ``witness-policy`` (none served: no witnesses), recorded in the state file so that a
+later audit refuses a log that changed it (but for witnesses added to a log that had none).
+A checkpoint that misses the quorum fails the audit (``AuditQuorumError``, naming the
+witnesses missing); one under a policy that asks for none is reported unwitnessed.  A log
+that is not consistent with the recorded checkpoint -- smaller, or another history -- is a
+split view (``AuditSplitViewError``).
+
 Entries must be canonical JSON objects (``canonical.parse_canonical``) of an entry version
 of ``entries.VERSIONS`` with a non-empty string ``"kind"``, and an entry of a kind its version
 defines must have that kind's shape (version 2: label, commitment, and the reason of a
 revocation or handler removal).  An unknown version is rejected; an unknown kind is only
 counted (``resolution.protocol.entries``).
 
-Public API: ``AuditError``, ``AuditReport``, ``audit_log``, ``DEFAULT_TIMEOUT``,
-``DEFAULT_WORKERS``, ``DEFAULT_RETRIES``.
+Public API: ``AuditError``, ``AuditQuorumError``, ``AuditSplitViewError``, ``AuditReport``,
+``audit_log``, ``DEFAULT_TIMEOUT``, ``DEFAULT_WORKERS``, ``DEFAULT_RETRIES``.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from resolution.client.files import atomic_write
 from resolution.client.logreader import LogReader, tile_name
 from resolution.client.parallel import DEFAULT_WORKERS, ordered_map
 from resolution.client.transport import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Transport
+from resolution.client.trees import SplitViewError
 from resolution.protocol.canonical import CanonicalJSONError, parse_canonical
 from resolution.protocol.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from resolution.protocol.entries import (
@@ -71,7 +80,16 @@ from resolution.protocol.note import (
     parse_note,
     parse_verifier_key,
 )
+from resolution.protocol.policy import NONE, Policy, PolicyError, format_policy, parse_policy
 from resolution.protocol.tiles import MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, tile_width
+from resolution.protocol.witnessed import (
+    NO_WITNESSES,
+    UNWITNESSED,
+    QuorumError,
+    Witnessing,
+    open_witnessed_checkpoint,
+    policy_summary,
+)
 
 __all__ = [
     "DEFAULT_RETRIES",
@@ -79,7 +97,9 @@ __all__ = [
     "DEFAULT_WORKERS",
     "ENTRY_VERSION",
     "AuditError",
+    "AuditQuorumError",
     "AuditReport",
+    "AuditSplitViewError",
     "ProgressCallback",
     "audit_log",
 ]
@@ -96,13 +116,28 @@ class AuditError(Exception):
     """The log failed the audit, or could not be audited; the message names what failed."""
 
 
+class AuditQuorumError(AuditError):
+    """The log's checkpoint misses the witness policy's quorum; ``missing`` names the
+    witnesses whose cosignatures are missing."""
+
+    def __init__(self, message: str, missing: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+class AuditSplitViewError(SplitViewError, AuditError):
+    """The log is not consistent with the checkpoint of the last audit: it shrank, or shows
+    another history than it showed then (``trees.SplitViewError``)."""
+
+
 @dataclass(frozen=True)
 class AuditReport:
     """What a successful audit checked.
 
     ``entries_checked`` and ``kinds`` count only the entries downloaded by this run (those from
     ``previous_size`` on); ``previous_size`` is the size recorded in the state file, or ``None``
-    when the audit started from an empty tree without state.
+    when the audit started from an empty tree without state.  ``witnessing`` is what the
+    checkpoint's cosignatures showed under the witness policy.
     """
 
     origin: str
@@ -113,22 +148,27 @@ class AuditReport:
     kinds: dict[str, int]
     previous_size: int | None
     seconds: float
+    witnessing: Witnessing = UNWITNESSED
 
 
 @dataclass(frozen=True)
 class _Previous:
-    """The last audited checkpoint, as loaded from the state file."""
+    """The last audited checkpoint, as loaded from the state file, and the witness policy
+    recorded with it (``None`` in a state from before witnesses)."""
 
     path: Path
     size: int
     root_hash: bytes
     compact: dict[NodeId, bytes]
+    note: bytes = b""
+    policy: str | None = None
 
-    def rewritten(self, detail: str) -> AuditError:
+    def rewritten(self, detail: str) -> AuditSplitViewError:
         root = base64.b64encode(self.root_hash).decode()
-        return AuditError(
+        return AuditSplitViewError(
             f"log is not consistent with the checkpoint in {self.path}: size {self.size} root "
-            f"{root} was rewritten: {detail}"
+            f"{root} was rewritten: {detail}",
+            pinned=self.note,
         )
 
 
@@ -241,10 +281,18 @@ def _load_state(path: Path, verifier: Verifier) -> _Previous | None:
         raise corrupt(f"its checkpoint does not verify: {exc}") from None
     if (cp.size, cp.root_hash) != (size, root):
         raise corrupt("its checkpoint is not the recorded size and root")
-    return _Previous(path, size, root, compact)
+    policy = state.get("witness_policy")  # absent from states of audits before witnesses
+    if policy is not None:
+        try:
+            policy = format_policy(parse_policy(policy))
+        except (PolicyError, AttributeError):
+            raise corrupt("its witness policy is not one") from None
+    return _Previous(path, size, root, compact, note.encode(), policy)
 
 
-def _save_state(path: Path, cp: Checkpoint, note: bytes, compact: list[bytes]) -> None:
+def _save_state(
+    path: Path, cp: Checkpoint, note: bytes, compact: list[bytes], policy: Policy
+) -> None:
     """Replace the state file atomically: a crash leaves the old state or the new one."""
     state = {
         "format": _STATE_FORMAT,
@@ -253,8 +301,43 @@ def _save_state(path: Path, cp: Checkpoint, note: bytes, compact: list[bytes]) -
         "root_hash": _b64(cp.root_hash),
         "compact": [_b64(h) for h in compact],
         "checkpoint": note.decode("utf-8"),
+        "witness_policy": format_policy(policy),
     }
     atomic_write(path, (json.dumps(state, indent=2) + "\n").encode())
+
+
+def _audit_policy(log: LogReader, given: Policy | None, previous: _Previous | None) -> Policy:
+    """The witness policy to hold the checkpoint to: ``given``, else the one the log serves,
+    which must be the one recorded by the last audit (or add witnesses to a log that had
+    none)."""
+    if given is not None:
+        return given
+    try:
+        served = parse_policy(log.witness_policy() or NO_WITNESSES)
+    except PolicyError as exc:
+        raise AuditError(f"the log's witness policy is malformed: {exc}") from None
+    recorded = previous.policy if previous is not None else None
+    if recorded is not None and recorded != format_policy(served):
+        before = parse_policy(recorded)
+        if before.quorum != NONE:
+            assert previous is not None
+            raise AuditError(
+                f"THE LOG'S WITNESS POLICY HAS CHANGED since the audit recorded in "
+                f"{previous.path}: then {policy_summary(before)}, now {policy_summary(served)}; "
+                f"if its operator announced the new policy, audit with --witness-policy FILE "
+                f"holding it, which records it"
+            )
+    return served
+
+
+def _witnessing(note: bytes, key: Verifier, policy: Policy) -> Witnessing:
+    """The checkpoint's cosignatures under ``policy`` (its log signature already checked)."""
+    try:
+        return open_witnessed_checkpoint(note, key, policy).witnessing
+    except QuorumError as exc:
+        raise AuditQuorumError(f"the log's checkpoint is refused: {exc}", exc.missing) from None
+    except CheckpointError as exc:  # pragma: no cover - _open_checkpoint passed
+        raise AuditError(f"checkpoint is invalid: {exc}") from None
 
 
 def _check_entries(first: int, entries: Sequence[bytes]) -> dict[str, int]:
@@ -411,8 +494,9 @@ class _TreeAudit:
         """Audit, raising ``AuditError`` on the first failure; return the new compact range."""
         previous = self.previous
         if previous is not None and self.size < self.old:
-            raise AuditError(
-                f"tree shrank from {self.old} to {self.size} (the checkpoint in {previous.path})"
+            raise AuditSplitViewError(
+                f"tree shrank from {self.old} to {self.size} (the checkpoint in {previous.path})",
+                pinned=previous.note,
             )
         if (
             previous is not None
@@ -528,6 +612,7 @@ def audit_log(
     verifier: Verifier | str,
     *,
     state_path: Path | None = None,
+    policy: Policy | None = None,
     workers: int = DEFAULT_WORKERS,
     client: httpx.Client | None = None,
     progress: ProgressCallback | None = None,
@@ -539,13 +624,16 @@ def audit_log(
     ``verifier`` is the log's note verifier or its key string; its name is the log's origin.
     With ``state_path``, only the entries appended since the checkpoint recorded there are
     downloaded, the log must be consistent with that checkpoint, and the file is replaced by
-    the new state after a successful audit (it is created by the first).  ``workers`` downloads
+    the new state after a successful audit (it is created by the first).  ``policy`` is the
+    witness policy the checkpoint must meet; without it, the one the log serves, which must be
+    the one recorded in the state file (see the module docstring).  ``workers`` downloads
     run in parallel over one keep-alive ``client`` (made here, with ``timeout`` and closed at
     the end, unless one is passed in), with the SDK's transport and its retry policy
     (``resolution.client.transport``): failed GETs are retried ``retries`` times.
 
-    Raises ``AuditError`` naming what failed, and ``ValueError`` for an invalid key string or
-    worker count.
+    Raises ``AuditError`` naming what failed -- ``AuditQuorumError`` for a checkpoint that
+    misses the witness quorum, ``AuditSplitViewError`` for a log inconsistent with the state
+    file's checkpoint -- and ``ValueError`` for an invalid key string or worker count.
     """
     started = time.perf_counter()
     key = _verifier(verifier)
@@ -558,6 +646,8 @@ def audit_log(
         log = LogReader(base_url, transport)
         note = log.get("checkpoint", MAX_NOTE_SIZE)
         cp = _open_checkpoint(note, key)
+        audited_policy = _audit_policy(log, policy, previous)
+        witnessing = _witnessing(note, key, audited_policy)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="rs-audit")
         try:
             tree = _TreeAudit(log, pool, workers, cp, previous)
@@ -571,7 +661,7 @@ def audit_log(
         transport.close()
     if state_path is not None:
         try:
-            _save_state(state_path, cp, note, compact)
+            _save_state(state_path, cp, note, compact, audited_policy)
         except OSError as exc:
             raise AuditError(
                 f"the log passed, but state file {state_path} was not written: {exc}"
@@ -587,4 +677,5 @@ def audit_log(
         kinds=dict(sorted(tree.kinds.items())),
         previous_size=previous.size if previous is not None else None,
         seconds=time.perf_counter() - started,
+        witnessing=witnessing,
     )

@@ -52,6 +52,7 @@ from resolution.client.files import atomic_write
 from resolution.protocol.note import NoteError, parse_verifier_key
 from resolution.protocol.numbers import is_e164
 from resolution.protocol.policy import PolicyError, format_policy, parse_policy
+from resolution.protocol.witnessed import policy_summary
 
 _NUMBER_FORMAT: Final = "rs-number/1"
 KNOWN_LOGS: Final = "known_logs"
@@ -521,7 +522,8 @@ class Store:
             path = self.policy_path(url)
             raise PinMismatchError(
                 f"THE WITNESS POLICY OF {server_id(url)} HAS CHANGED: pinned "
-                f"{_policy_summary(pinned)}, the server now serves {_policy_summary(text)}. "
+                f"{policy_summary(parse_policy(pinned))}, the server now serves "
+                f"{policy_summary(parse_policy(text))}. "
                 f"Someone may be trying to drop the witnesses that would expose a forked log; "
                 f"if its operator announced the new policy, delete {path} to pin it"
             )
@@ -543,13 +545,6 @@ class Store:
         path = self._server_file(TREES, url, ".split-view")
         self._save(path, pinned + b"\n" + shown)
         return path
-
-
-def _policy_summary(text: str) -> str:
-    """A policy on one line: its quorum and its witnesses' keys."""
-    policy = parse_policy(text)
-    witnesses = ", ".join(w.verifier.vkey for w in policy.witnesses.values()) or "none"
-    return f"quorum {policy.quorum} (witnesses: {witnesses})"
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:

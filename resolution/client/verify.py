@@ -39,7 +39,7 @@ misses the witness quorum ``WitnessQuorumError`` -- except a lookup's
 
 Public API: ``VerificationError``, ``WitnessQuorumError``, ``PinnedService``,
 ``certificate_check``, ``certificate_log_check``, ``number_label``, ``checkpoint_latest``,
-``NO_WITNESSES``, ``LOG_WAIT``.
+``LOG_WAIT``.
 """
 
 from __future__ import annotations
@@ -85,18 +85,17 @@ from resolution.protocol.note import NoteError, parse_verifier_key
 from resolution.protocol.passport import VerifiedPassport, passport_parse, passport_verify
 from resolution.protocol.policy import NONE, Policy, PolicyError, format_policy, parse_policy
 from resolution.protocol.witnessed import (
+    NO_WITNESSES,
     QuorumError,
     WitnessedCheckpoint,
     open_witnessed_checkpoint,
+    policy_summary,
 )
 
 LOG_WAIT: Final = 15.0
 """Seconds to wait for a new entry to be in a signed checkpoint (the merge delay is 10 s)."""
 
 _POLL: Final = 0.5  # seconds between two reads of the checkpoint while waiting
-
-NO_WITNESSES: Final = "quorum none\n"
-"""The policy of a service that serves none: its checkpoints need only the log's signature."""
 
 
 class VerificationError(Exception):
@@ -343,11 +342,9 @@ class PinnedService:
             self.store.pin_policy(self.url, served, replace=True)
             policy = parse_policy(served)
             if pinned is not None or policy.quorum != NONE:
-                names = ", ".join(f"{w.name} {w.verifier.vkey}" for w in policy.witnesses.values())
                 self._tell(
-                    f"pinned the witness policy of {self.url}: quorum {policy.quorum} of "
-                    f"{names or 'no witnesses'} (compare it with the policy its operator "
-                    f"publishes)"
+                    f"pinned the witness policy of {self.url}: {policy_summary(policy)} "
+                    f"(compare it with the policy its operator publishes)"
                 )
         else:
             self.store.pin_policy(self.url, served)  # raises if it changed

@@ -24,7 +24,7 @@ signature, and the verdict says it is *unwitnessed*: nothing shows that others s
 tree, which a client should say to its user.
 
 Public API: ``QuorumError``, ``Witnessing``, ``WitnessedCheckpoint``, ``UNWITNESSED``,
-``open_witnessed_checkpoint``.
+``NO_WITNESSES``, ``open_witnessed_checkpoint``, ``policy_summary``.
 """
 
 from __future__ import annotations
@@ -77,6 +77,15 @@ class Witnessing:
 
 UNWITNESSED: Final = Witnessing(NONE)
 """The verdict on a checkpoint checked without a policy."""
+
+NO_WITNESSES: Final = "quorum none\n"
+"""The policy of a log that has no witnesses (a server that serves no policy has none)."""
+
+
+def policy_summary(policy: Policy) -> str:
+    """A policy on one line, for messages: its quorum and its witnesses' keys."""
+    witnesses = ", ".join(f"{w.name} {w.verifier.vkey}" for w in policy.witnesses.values())
+    return f"quorum {policy.quorum} (witnesses: {witnesses or 'none'})"
 
 
 @dataclass(frozen=True)

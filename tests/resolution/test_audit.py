@@ -18,12 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from resolution.cli import main
-from resolution.client.audit import AuditError, AuditReport, audit_log
+from resolution.client.audit import AuditError, AuditQuorumError, AuditReport, audit_log
 from resolution.protocol.canonical import canonical_json
 from resolution.protocol.checkpoint import Checkpoint, format_checkpoint
+from resolution.protocol.cosignature import add_cosignatures, generate_cosigner
 from resolution.protocol.merkle import leaf_hash, perfect_subtrees, root_from_leaf_hashes
 from resolution.protocol.note import generate_signer, sign_note
 from resolution.protocol.tiles import TILE_WIDTH, encode_entry_bundle
+from resolution.protocol.witnessed import UNWITNESSED, Witnessing
 from tests.resolution.logserver import ORIGIN, LogServer, TiledLog, log_records
 
 
@@ -597,3 +599,89 @@ def test_timing_of_a_larger_audit(state: Path, capsys: pytest.CaptureFixture[str
             f"{elapsed:.2f} s ({full.entries_checked / elapsed:,.0f} entries/s, in-process "
             f"server); +{more.entries_checked} incremental in {more.seconds:.2f} s"
         )
+
+
+# --- witnesses ---------------------------------------------------------------------------------
+
+WITNESSES = {name: generate_cosigner(f"{name}.witness.example") for name in ("a", "b", "c")}
+
+
+def two_of_three(log: TiledLog) -> str:
+    lines = [f"log {log.vkey}"]
+    lines += [f"witness {name} {w.verifier.vkey}" for name, w in WITNESSES.items()]
+    return "\n".join([*lines, "group two-of-three 2 a b c", "quorum two-of-three"]) + "\n"
+
+
+def cosign(log: TiledLog, *names: str) -> None:
+    """Add the named witnesses' cosignatures to the checkpoint the log serves."""
+    text = log.note.decode().split("\n\n", 1)[0] + "\n"
+    log.note = add_cosignatures(log.note, [WITNESSES[n].cosign(text).line for n in names])
+
+
+def test_a_checkpoint_is_held_to_the_policy_the_log_serves(
+    log: TiledLog, server: LogServer, state: Path
+) -> None:
+    assert audit(server).witnessing == UNWITNESSED  # none served: no witnesses
+    server.overrides["witness-policy"] = two_of_three(log).encode()
+    cosign(log, "a", "c")
+    report = audit(server, state_path=state)
+    assert report.witnessing == Witnessing("two-of-three", ("a", "c"))
+    assert json.loads(state.read_text())["witness_policy"] == two_of_three(log)
+    # The next checkpoint is cosigned by one witness only: refused, naming the others.
+    log.append(log_records(10, 600))
+    cosign(log, "b")
+    with pytest.raises(AuditQuorumError, match=r"no valid cosignature from a, c$") as caught:
+        audit(server, state_path=state)
+    assert caught.value.missing == ("a", "c")
+
+
+def test_a_policy_changed_since_the_last_audit_is_refused_unless_given(
+    log: TiledLog, server: LogServer, state: Path, tmp_path: Path
+) -> None:
+    server.overrides["witness-policy"] = two_of_three(log).encode()
+    cosign(log, "a", "b")
+    audit(server, state_path=state)
+    # The log drops its witnesses: the recorded policy still holds it.
+    del server.overrides["witness-policy"]
+    with pytest.raises(AuditError, match=r"WITNESS POLICY HAS CHANGED .* now quorum none"):
+        audit(server, state_path=state)
+    # An auditor who was told of the new policy gives it, and it is recorded.
+    given = tmp_path / "policy.txt"
+    given.write_text("quorum none\n")
+    assert main(["log", "audit", server.url, "--key", log.vkey, "--state", str(state),
+                 "--witness-policy", str(given)]) == 0  # fmt: skip
+    assert json.loads(state.read_text())["witness_policy"] == "quorum none\n"
+    assert audit(server, state_path=state).witnessing == UNWITNESSED
+
+
+def test_cli_exit_codes_of_a_missed_quorum_and_a_split_view(
+    log: TiledLog,
+    server: LogServer,
+    state: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["log", "audit", server.url, "--key", log.vkey, "--state", str(state)]
+    assert main(args) == 0
+    assert "checkpoint unwitnessed: no witness quorum is required" in capsys.readouterr().out
+    # The same log key signs a fork: with no witnesses, the state file catches it.
+    honest = server.log
+    server.log = log.fork(599, log_records(1, 599, tag="fork-"))
+    assert main(args) == 7
+    assert "audit FAILED: SPLIT VIEW: log is not consistent" in capsys.readouterr().err
+    server.log = honest
+
+    policy = tmp_path / "policy.txt"
+    policy.write_text(two_of_three(log))
+    assert main([*args, "--witness-policy", str(policy)]) == 6
+    assert "misses its witness quorum 'two-of-three'" in capsys.readouterr().err
+    cosign(log, "a", "b", "c")
+    assert main([*args, "--witness-policy", str(policy)]) == 0
+    out = capsys.readouterr().out
+    assert "checkpoint witnessed: quorum two-of-three met, cosigned by a, b, c" in out
+    # A fork the witnesses never cosigned, shown with the honest checkpoint's cosignatures.
+    fork = log.fork(599, log_records(1, 599, tag="fork-"))
+    fork.note = add_cosignatures(fork.note, log.note.decode().split("\n\n")[1].splitlines(True)[1:])
+    server.log = fork
+    assert main([*args, "--witness-policy", str(policy)]) == 6
+    assert "no valid cosignature from a, b, c" in capsys.readouterr().err

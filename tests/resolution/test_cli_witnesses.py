@@ -170,7 +170,7 @@ def test_witnesses_added_to_a_service_that_had_none_are_pinned_and_enforced(
     monkeypatch.setattr(Client, "log_witness_policy", lambda self: served)
     upgraded = holder("lookup", NUMBER)
     assert "pinned the witness policy of" in upgraded.err
-    assert "quorum two-of-three of a " in upgraded.err
+    assert "quorum two-of-three (witnesses: a a.witness.example+" in upgraded.err
     assert pinned_file(holder, "witness_policies").read_text() == served
     assert upgraded.code == 6 and "no valid cosignature from a, b, c" in upgraded.err
     # From then on, dropping them again is a change, refused.

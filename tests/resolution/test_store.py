@@ -148,7 +148,7 @@ def test_a_witness_policy_is_pinned_on_first_use_and_a_change_is_refused(tmp_pat
     # Compared as written back: comments and spacing are not a change.
     assert store.pin_policy(url, policy.replace("  # ours", "")) is False
     with pytest.raises(PinMismatchError, match=rf"WITNESS POLICY .* HAS CHANGED: pinned quorum w "
-                       rf"\(witnesses: {re.escape(witness)}\), the server now serves quorum "
+                       rf"\(witnesses: w {re.escape(witness)}\), the server now serves quorum "
                        rf"none \(witnesses: none\).* delete {re.escape(str(path))}"):  # fmt: skip
         store.pin_policy(url, "quorum none\n")
     assert store.pin_policy(url, "quorum none\n", replace=True) is True
