@@ -139,6 +139,7 @@ class AutoSchema(SpectacularAutoSchema):
         if self.view.get_throttles():
             shared[429] = problem("Rate limited; see Retry-After")
         if self._idempotent():
+            shared.setdefault(400, problem("Malformed request, or Idempotency-Key"))
             shared[409] = problem("A request with this Idempotency-Key is still running")
             shared[422] = problem("This Idempotency-Key was used for another request")
         shared[500] = problem("Internal error; it has been logged")
@@ -159,6 +160,9 @@ class AutoSchema(SpectacularAutoSchema):
                     "Idempotency-Key",
                     OpenApiTypes.STR,
                     OpenApiParameter.HEADER,
+                    # Printable ASCII, quotes and backslashes aside (a structured-field string's
+                    # quotes may surround it).
+                    pattern=r"^[ !#-\[\]-~]{1,255}$",
                     description=(
                         "Any new value (a UUID) per request: sent again with the same request "
                         "within 24 hours, it gets the first success's answer (with "

@@ -199,8 +199,8 @@ def _posts(resolver: URLResolver, prefix: str = "") -> list[tuple[str, Any]]:
     return found
 
 
-# Not a provider's request: Twilio's delivery reports, authenticated by Twilio's signature.
-NOT_A_PROVIDERS = {"TwilioStatusApi"}
+# Not a provider's request: Twilio's delivery reports and inbound SMS, signed by Twilio.
+NOT_A_PROVIDERS = {"TwilioStatusApi", "TwilioInboundApi"}
 
 
 def test_every_post_of_the_api_takes_an_idempotency_key() -> None:
