@@ -461,6 +461,59 @@ def test_signed_notes_are_checked_as_resolution_note_signs_them(
     assert results[3] == "error: The verifier key's ID does not match its name and key."
 
 
+def test_cosignatures_are_counted_as_resolution_witnessed_counts_them(
+    browser: Any, live_server: Any, db: Any
+) -> None:
+    from resolution.protocol.checkpoint import Checkpoint, sign_checkpoint
+    from resolution.protocol.cosignature import add_cosignatures, generate_cosigner
+    from resolution.protocol.policy import parse_policy
+    from resolution.protocol.witnessed import QuorumError, open_witnessed_checkpoint
+
+    log = generate_signer("example.net/log")
+    witnesses = {name: generate_cosigner(f"{name}.witness.example") for name in "abc"}
+    note = sign_checkpoint(Checkpoint(log.name, 42, bytes(range(32))), log)
+    text = note.decode().split("\n\n")[0] + "\n"
+    other = sign_checkpoint(Checkpoint(log.name, 43, bytes(32)), log).decode().split("\n\n")[0]
+    notes = {
+        "two": add_cosignatures(note, [witnesses[n].cosign(text, 1_700_000).line for n in "ac"]),
+        "forged": add_cosignatures(
+            note, [witnesses["a"].cosign(text).line, witnesses["b"].cosign(other + "\n").line]
+        ),
+        "none": note,
+    }
+    policy = "\n".join(
+        [f"log {verifier_key(log.name, log.public_key)}"]
+        + [f"witness {name} {w.verifier.vkey}" for name, w in witnesses.items()]
+        + ["group two-of-three 2 a b c", "quorum two-of-three", ""]
+    )
+    results = run_module(
+        browser,
+        live_server,
+        """
+        const [notes, policy] = args;
+        const out = {};
+        for (const [name, note] of Object.entries(notes)) {
+          const r = await check.checkCosignatures(note, policy);
+          out[name] = [r.met, r.witnesses.map((w) => `${w.name} ${w.status}`).join(", ")];
+        }
+        return out;
+        """,
+        {name: value.decode() for name, value in notes.items()},
+        policy,
+    )
+    assert results == {
+        "two": [True, "a valid, b missing, c valid"],
+        "forged": [False, "a valid, b invalid, c missing"],
+        "none": [False, "a missing, b missing, c missing"],
+    }
+    # The same verdicts as the Python client's.
+    parsed = parse_policy(policy)
+    assert open_witnessed_checkpoint(notes["two"], log.verifier, parsed).witnessing.witnessed
+    for name in ("forged", "none"):
+        with pytest.raises(QuorumError):
+            open_witnessed_checkpoint(notes[name], log.verifier, parsed)
+
+
 @pytest.mark.parametrize(
     ("url", "rendered", "blocked"),
     [

@@ -1,7 +1,8 @@
-// The explorer page: check the latest checkpoint's signature in the browser, and the label box
-// (a number's label, asked with the visitor's API key, then every entry under it).
+// The explorer page: check the latest checkpoint's signature in the browser, and its witnesses'
+// cosignatures under the witness policy the log serves; and the label box (a number's label,
+// asked with the visitor's API key, then every entry under it).
 
-import { base64Decode, checkCheckpoint } from "./logcheck.js";
+import { base64Decode, checkCheckpoint, checkCosignatures } from "./logcheck.js";
 import { Badge, UNSUPPORTED_ED25519, fetchOk } from "./badge.js";
 
 const PAGE = 1000; // /v1/log/entries answers at most this many a request
@@ -14,6 +15,34 @@ if (card) {
   const keyInput = card.querySelector("#verifier-key");
   const note = new TextDecoder().decode(base64Decode(card.dataset.note, "checkpoint"));
 
+  // The policy the log serves (404: it has no witnesses), fetched once.
+  const policy = (async () => {
+    const answer = await fetch(card.dataset.policyUrl);
+    if (answer.status === 404) return "quorum none\n";
+    if (!answer.ok) throw new Error(`The witness policy could not be read (HTTP ${answer.status}).`);
+    return answer.text();
+  })();
+
+  // Adds a line per witness; returns the quorum's verdict (true, false, or null: unknown).
+  const witnessed = async () => {
+    const { quorum, witnesses, met } = await checkCosignatures(note, await policy);
+    for (const w of witnesses) {
+      const when = w.time === undefined ? "" : ` at ${new Date(w.time * 1000).toISOString()}`;
+      if (w.status === "valid") badge.add(true, `Witness ${w.name} cosigned this checkpoint${when}.`);
+      else if (w.status === "invalid") badge.add(false, `Witness ${w.name}'s cosignature is not valid.`);
+      else if (w.status === "missing") badge.add(null, `No cosignature from witness ${w.name}.`);
+      else badge.add(null, `Witness ${w.name}'s cosignature was not checked: ${UNSUPPORTED_ED25519}`);
+    }
+    if (quorum === "none") {
+      badge.add(null, "The log's witness policy asks for no quorum: this checkpoint is unwitnessed.");
+    } else if (met === true) {
+      badge.add(true, `The witness policy's quorum (${quorum}) is met.`);
+    } else if (met === false) {
+      badge.add(false, `The witness policy's quorum (${quorum}) is NOT met.`);
+    }
+    return { quorum, met };
+  };
+
   const check = async () => {
     badge.clear();
     badge.set("checking");
@@ -21,7 +50,17 @@ if (card) {
       const { checkpoint, signature } = await checkCheckpoint(note, keyInput.value);
       if (signature === "valid") {
         badge.add(true, "The checkpoint's Ed25519 signature is valid for the verifier key.");
-        badge.set("valid", `Signature verified in your browser: checkpoint of size ${checkpoint.size}.`);
+        const { quorum, met } = await witnessed();
+        const size = `checkpoint of size ${checkpoint.size}`;
+        if (met === false) {
+          badge.set("invalid", `Verification FAILED: the ${size} misses its witness quorum (${quorum}).`);
+        } else if (met === null) {
+          badge.set("partial", `Signature verified in your browser: ${size}; its cosignatures were not all checked.`);
+        } else if (quorum === "none") {
+          badge.set("valid", `Signature verified in your browser: ${size} (unwitnessed).`);
+        } else {
+          badge.set("valid", `Signature verified in your browser: ${size}, cosigned by its witness quorum.`);
+        }
       } else {
         badge.add(null, UNSUPPORTED_ED25519);
         badge.set("partial", "This browser cannot check Ed25519 signatures: the checkpoint's signature was not checked.");
