@@ -102,7 +102,9 @@ class Handler(models.Model):
 
 
 class HandlerRequest(models.Model):
-    """A signed handler change already accepted, by its ``jti``: a replay is refused.
+    """A signed handler change already accepted, by its ``jti``: another JWS with the same
+    ``jti`` is refused; the very same JWS sent again gets the first answer, rebuilt from the log
+    entry it made (``log_index``), so a client that lost the answer can retry.
 
     Kept while its ``iat`` could still be accepted (five minutes each way), then pruned.
     """
@@ -112,6 +114,13 @@ class HandlerRequest(models.Model):
     )
     jti = models.CharField(max_length=128)
     issued_at = models.DateTimeField(help_text="The JWS 'iat'")
+    request_sha256 = models.BinaryField(
+        max_length=32, null=True, editable=False, help_text="SHA-256 of the compact JWS"
+    )
+    log_index = models.BigIntegerField(
+        null=True, blank=True, help_text="The entry the change made (none for a history read)"
+    )
+    created = models.BooleanField(null=True, help_text="Whether a PUT created the handler")
 
     class Meta:
         constraints = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,10 +61,11 @@ from resolution.protocol.directory import (
 )
 from resolution.protocol.entries import EntryKind, handler_committed
 from resolution.protocol.tiles import TILE_WIDTH
-from transparency.entries import AppendedEntry
+from transparency.entries import AppendedEntry, CommittedEntry
 from transparency.labels import number_label, number_label_keep
 from transparency.selectors import (
     EntryHistoryRow,
+    entry_committed,
     entry_openings,
     tile_inner_proofs_at,
     tree_size,
@@ -103,6 +105,7 @@ class HandlerChange:
     handler: Handler | None
     log: AppendedEntry
     created: bool = False
+    repeated: bool = False  # the same JWS sent again: the first answer, nothing done
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,15 @@ class _SignedChange:
     payload: dict[str, Any]
     jti: str
     issued_at: datetime
+    token_sha256: bytes
+
+
+class _RepeatedError(Exception):
+    """The very JWS of a change already made: the caller answers as it first did."""
+
+    def __init__(self, log_index: int, created: bool) -> None:
+        super().__init__(log_index)
+        self.log_index, self.created = log_index, created
 
 
 _EXTERNAL_REJECTIONS: dict[str, type[Problem]] = {
@@ -213,7 +225,13 @@ def _signed_change(
     if not isinstance(jti, str) or not JTI.fullmatch(jti):
         raise SignedRequestMalformed("'jti' must be 8 to 128 printable ASCII characters.")
     issued_at = datetime.fromtimestamp(payload["iat"], tz=UTC)
-    return _SignedChange(certificate=certificate, payload=payload, jti=jti, issued_at=issued_at)
+    return _SignedChange(
+        certificate=certificate,
+        payload=payload,
+        jti=jti,
+        issued_at=issued_at,
+        token_sha256=hashlib.sha256(str(token).encode("ascii")).digest(),
+    )
 
 
 def _certificate_hold(change: _SignedChange) -> Certificate | ExternalCertificate:
@@ -240,15 +258,42 @@ def _certificate_hold(change: _SignedChange) -> Certificate | ExternalCertificat
 
 
 def _jti_spend(change: _SignedChange) -> None:
-    """Record the jti in the caller's transaction; refuse one seen before."""
+    """Record the jti in the caller's transaction; refuse one seen before, unless this is the
+    very JWS of a change made (``_RepeatedError``: the caller answers as it did)."""
+    certificate_sha256 = bytes(change.certificate.certificate_sha256)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {HandlerRequest._meta.db_table} (certificate_sha256, jti, issued_at) "  # noqa: S608
-            "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
-            [bytes(change.certificate.certificate_sha256), change.jti, change.issued_at],
+            f"INSERT INTO {HandlerRequest._meta.db_table} "  # noqa: S608
+            "(certificate_sha256, jti, issued_at, request_sha256) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
+            [certificate_sha256, change.jti, change.issued_at, change.token_sha256],
         )
-        if cursor.fetchone() is None:
-            raise RequestReplayed("This 'jti' was already used with this certificate.")
+        if cursor.fetchone() is not None:
+            return
+    # A new statement sees the first one's row, committed (it waited for that) or not.
+    first = (
+        HandlerRequest.objects.filter(certificate_sha256=certificate_sha256, jti=change.jti)
+        .values_list("request_sha256", "log_index", "created")
+        .first()
+    )
+    request_sha256, log_index, created = first if first is not None else (None, None, None)
+    same = request_sha256 is not None and bytes(request_sha256) == change.token_sha256
+    if same and log_index is not None:
+        raise _RepeatedError(log_index, bool(created))
+    raise RequestReplayed("This 'jti' was already used with this certificate.")
+
+
+def _jti_made(change: _SignedChange, *, log_index: int, created: bool = False) -> None:
+    """Note, with the jti, the entry its change made (in the change's transaction)."""
+    HandlerRequest.objects.filter(
+        certificate_sha256=bytes(change.certificate.certificate_sha256), jti=change.jti
+    ).update(log_index=log_index, created=created)
+
+
+def _entry_of(index: int) -> CommittedEntry:
+    entry = entry_committed(index=index)
+    assert entry is not None, "a handler change's entry keeps its opening while its jti is kept"
+    return entry
 
 
 def _handler_key_lock(*, provider: Provider, number: str, service: str) -> None:
@@ -321,6 +366,43 @@ def handler_put(*, provider: Provider, number: str, service: str, token: object)
         raise UriInvalid(str(error)) from None
     priority = _priority(change.payload)
     visible_to = _visible_to(change.payload)
+    try:
+        return _handler_put(
+            provider, phone, kind, change, uri=uri, priority=priority, visible_to=visible_to
+        )
+    except _RepeatedError as repeated:
+        # The same JWS again (its answer was lost): the answer it got, nothing done twice.
+        handler = Handler(
+            number=phone.e164,
+            provider=provider,
+            service=kind.value,
+            uri=uri,
+            priority=priority,
+            visible_to=visible_to,
+            expires_at=change.certificate.not_after,
+        )
+        if isinstance(change.certificate, ExternalCertificate):
+            handler.external_certificate = change.certificate
+        else:
+            handler.certificate = change.certificate
+        return HandlerChange(
+            handler=handler,
+            log=_entry_of(repeated.log_index),
+            created=repeated.created,
+            repeated=True,
+        )
+
+
+def _handler_put(
+    provider: Provider,
+    phone: PhoneNumber,
+    kind: Service,
+    change: _SignedChange,
+    *,
+    uri: str,
+    priority: int,
+    visible_to: list[str] | None,
+) -> HandlerChange:
     with transaction.atomic(durable=True):
         # core.locks's order: the certificate, the jti, the handler, the label, the append lock.
         certificate = _certificate_hold(change)
@@ -354,6 +436,7 @@ def handler_put(*, provider: Provider, number: str, service: str, token: object)
         handler.log_index = entry.index
         handler.tile_proof = None  # a new entry: its tile is not full yet
         handler.save()
+        _jti_made(change, log_index=entry.index, created=created)
         handler_changed_notify(
             number=phone.e164,
             service=kind.value,
@@ -381,17 +464,22 @@ def handler_delete(
     change = _signed_change(
         provider=provider, phone=phone, service=kind, token=token, fields=DELETE_FIELDS
     )
-    with transaction.atomic(durable=True):
-        _certificate_hold(change)
-        _jti_spend(change)
-        handler = (
-            Handler.objects.select_for_update()
-            .filter(number=phone.e164, provider=provider, service=kind.value)
-            .first()
-        )
-        if handler is None:
-            raise HandlerNotFound(f"No {kind.value} handler of this provider for this number.")
-        entry = _handler_remove(handler, provider, RemovalReason.REMOVED)
+    try:
+        with transaction.atomic(durable=True):
+            _certificate_hold(change)
+            _jti_spend(change)
+            handler = (
+                Handler.objects.select_for_update()
+                .filter(number=phone.e164, provider=provider, service=kind.value)
+                .first()
+            )
+            if handler is None:
+                raise HandlerNotFound(f"No {kind.value} handler of this provider for this number.")
+            entry = _handler_remove(handler, provider, RemovalReason.REMOVED)
+            _jti_made(change, log_index=entry.index)
+    except _RepeatedError as repeated:
+        # The same JWS again (its answer was lost): the answer it got, nothing done twice.
+        return HandlerChange(handler=None, log=_entry_of(repeated.log_index), repeated=True)
     logger.info(
         "handler removed", provider=provider.slug, service=kind.value, log_index=entry.index
     )

@@ -22,9 +22,9 @@ from directory.api.serializers import (
 from directory.metrics import lookup_counted
 from directory.problems import ServiceUnknown
 from directory.selectors import number_lookup
-from directory.services import handler_delete, handler_put, number_history
+from directory.services import HandlerChange, handler_delete, handler_put, number_history
 from providers.authentication import caller_provider
-from providers.idempotency import idempotent
+from providers.idempotency import REPLAYED_HEADER, idempotent
 from providers.permissions import DirectoryScope, LookupScope
 from resolution.protocol.directory import ServiceError, service_parse
 
@@ -42,6 +42,11 @@ SIGNED_CHANGE_PROBLEMS = {
     413: problem("The body is too large"),
     415: problem("The body is not application/jose"),
 }
+
+
+def _repeated(change: HandlerChange) -> dict[str, str]:
+    """The same JWS sent again gets its first answer, marked as Idempotency-Key replays are."""
+    return {REPLAYED_HEADER: "true"} if change.repeated else {}
 
 
 class HandlerApi(APIView):
@@ -66,7 +71,11 @@ class HandlerApi(APIView):
         provider = caller_provider(request)
         change = handler_put(provider=provider, number=number, service=service, token=request.data)
         output = {"handler": change.handler, "provider": provider.slug, "log": change.log}
-        return Response(HandlerOutput(output).data, status=201 if change.created else 200)
+        return Response(
+            HandlerOutput(output).data,
+            status=201 if change.created else 200,
+            headers=_repeated(change),
+        )
 
     @extend_schema(
         operation_id="handlers_delete",
@@ -88,7 +97,7 @@ class HandlerApi(APIView):
             "service": service,
             "log": change.log,
         }
-        return Response(HandlerRemovedOutput(output).data)
+        return Response(HandlerRemovedOutput(output).data, headers=_repeated(change))
 
 
 class NumberApi(APIView):

@@ -194,13 +194,45 @@ def test_a_stale_iat_is_refused(api_client: Any, holder: Any, skew: int) -> None
     _refused(put(api_client, token), 400, "jws-stale", before)
 
 
-def test_a_replayed_jti_is_refused(api_client: Any, holder: Any) -> None:
-    token = publish_token(holder, jti="same-jti-0001")
-    assert put(api_client, token).status_code == 201
+def test_a_jti_used_by_another_jws_is_refused(api_client: Any, holder: Any) -> None:
+    assert put(api_client, publish_token(holder, jti="same-jti-0001")).status_code == 201
     before = Unchanged()
-    _refused(put(api_client, token), 409, "jws-replayed", before)
     again = publish_token(holder, jti="same-jti-0001", uri="sip:other@chat.example")
     _refused(put(api_client, again), 409, "jws-replayed", before)
+
+
+def test_the_same_jws_again_gets_the_first_answer_and_changes_nothing(
+    api_client: Any, holder: Any
+) -> None:
+    token = publish_token(holder, jti="same-jti-0002")
+    first = put(api_client, token)
+    assert first.status_code == 201
+    before = Unchanged()
+
+    again = put(api_client, token)
+
+    assert again.status_code == 201 and again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    before.check()
+    # A second publication (another jti) replaces the handler; the first JWS still answers as
+    # it did, and does not bring the first URI back.
+    assert put(api_client, publish_token(holder, uri="sip:new@chat.example")).status_code == 200
+    assert put(api_client, token).json() == first.json()
+    assert Handler.objects.get().uri == "sip:new@chat.example"
+
+
+def test_the_same_removal_again_gets_the_first_answer(api_client: Any, holder: Any) -> None:
+    assert put(api_client, publish_token(holder)).status_code == 201
+    token = signed(holder, number=NUMBER, service="messaging", jti="same-jti-0003")
+    first = delete(api_client, token)
+    assert first.status_code == 200, first.content
+    before = Unchanged()
+
+    again = delete(api_client, token)
+
+    assert again.status_code == 200 and again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    before.check()
 
 
 @pytest.mark.parametrize(
