@@ -12,6 +12,7 @@ from ca.api.urls import api_urlpatterns as ca_api
 from ca.api.urls import repository_urlpatterns as ca_repository
 from core.middleware import API_DOCS_CONTENT_SECURITY_POLICY, content_security_policy
 from core.views import HealthApi, problem_page
+from invitations.api.urls import keys_urlpatterns as invitation_keys
 from transparency.api.urls import json_urlpatterns as log_json
 from transparency.api.urls import static_urlpatterns as log_static
 from web.urls import admin_urlpatterns as web_admin
@@ -26,9 +27,11 @@ urlpatterns = [
     path("v1/", include("directory.api.urls")),
     path("v1/", include(ca_api)),
     path("v1/", include("webhooks.api.urls")),
+    path("v1/", include("invitations.api.urls")),
     path("v1/log/", include(log_json)),
     path("log/", include(log_static)),
     path("ca/", include(ca_repository)),
+    path("", include(invitation_keys)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/docs/",

@@ -1,13 +1,18 @@
 from django.contrib import admin
 from django.urls import path
 
-from web import dashboard, views
+from web import dashboard, invitations, views
 
 urlpatterns = [
     path("", views.home, name="web-home"),
     path("explorer/", views.explorer, name="web-explorer"),
     path("explorer/entries/", views.entries, name="web-entries"),
     path("explorer/entries/<int:index>", views.entry, name="web-entry"),
+    # An invitation's SMS links here: short, the code unguessable (invitations.models).
+    path("i/<str:code>", invitations.invitation_page, name="web-invitation"),
+    path("i/<str:code>/token", invitations.invitation_token, name="web-invitation-token"),
+    path("i/<str:code>/stop", invitations.invitation_stop, name="web-invitation-stop"),
+    path("invitations/stop", invitations.opt_out, name="web-opt-out"),
 ]
 
 # Mounted before the admin's own URLs: staff only, as every admin page.

@@ -169,6 +169,24 @@ RS_WEBHOOK_SECRET_OVERLAP_SECONDS: int = env.int(
 )
 # Days delivered and failed deliveries stay in the history before beat forgets them.
 RS_WEBHOOK_KEEP_DAYS: int = env.int("RS_WEBHOOK_KEEP_DAYS", default=30)
+
+# Invitations (invitations, DESIGN §7.5, docs/invitations.md): an SMS to a number no app has
+# registered, on behalf of a certificate holder. Days an invitation waits for the number to
+# publish a handler of its service before it expires.
+RS_INVITATION_LIFETIME_DAYS: int = env.int("RS_INVITATION_LIFETIME_DAYS", default=30)
+# Invitations sent, as "count/window" limits (as the challenges' above): per inviting number and
+# invited number together; per invited number from all inviters; per inviting number; per
+# provider. Each SMS also counts against RS_CHALLENGE_LIMIT_PROVIDER and _COUNTRY, shared with
+# challenges. Exceeding one answers 429 with Retry-After.
+RS_INVITATION_LIMIT_PAIR: str = env.str("RS_INVITATION_LIMIT_PAIR", default="1/30d")
+RS_INVITATION_LIMIT_TARGET: str = env.str("RS_INVITATION_LIMIT_TARGET", default="2/1d")
+RS_INVITATION_LIMIT_INVITER: str = env.str("RS_INVITATION_LIMIT_INVITER", default="20/1d")
+RS_INVITATION_LIMIT_PROVIDER: str = env.str(
+    "RS_INVITATION_LIMIT_PROVIDER", default="200/1h,1000/1d"
+)
+# What one SMS costs, for the dashboard's estimate of what invitations cost (and its currency).
+RS_SMS_COST_ESTIMATE: float = env.float("RS_SMS_COST_ESTIMATE", default=0.05)
+RS_SMS_COST_CURRENCY: str = env.str("RS_SMS_COST_CURRENCY", default="EUR")
 # Hours the answer to a POST sent with an Idempotency-Key is kept for its retries
 # (providers.idempotency; the IETF draft suggests at least 24).
 RS_IDEMPOTENCY_KEEP_HOURS: int = env.int("RS_IDEMPOTENCY_KEEP_HOURS", default=24)
@@ -190,6 +208,11 @@ TWILIO_STATUS_CALLBACK_URL: str = env.str(
 TWILIO_TIMEOUT_SECONDS: float = env.float("TWILIO_TIMEOUT_SECONDS", default=10.0)
 # Replaces https://api.twilio.com, e.g. for an egress proxy or a local stand-in in tests.
 TWILIO_API_BASE_URL: str = env.str("TWILIO_API_BASE_URL", default="")
+# Where Twilio posts the SMS our number receives (STOP replies to invitations): the public URL
+# configured as the number's incoming-message webhook (it is signed).
+TWILIO_INBOUND_URL: str = env.str(
+    "TWILIO_INBOUND_URL", default=f"{RS_PUBLIC_URL}/v1/twilio/inbound"
+)
 
 # --- Certificate authority ---------------------------------------------------------------------
 
@@ -261,6 +284,7 @@ INSTALLED_APPS = [
     "ca",
     "webhooks",
     "transparency",
+    "invitations",
     "web",
 ]
 
@@ -569,6 +593,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "options": {"expires": 60.0},
     },
     "signed-requests-prune": {"task": "ca.tasks.signed_requests_prune", "schedule": 3600.0},
+    # Invitations past RS_INVITATION_LIFETIME_DAYS close (invitations.services).
+    "invitations-expire": {"task": "invitations.tasks.invitations_expire", "schedule": 3600.0},
     "idempotent-requests-prune": {
         "task": "providers.tasks.idempotent_requests_prune",
         "schedule": 3600.0,

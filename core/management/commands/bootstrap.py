@@ -17,6 +17,7 @@ STEPS: list[str] = [
     "transparency.keys.log_keys_bootstrap",
     "ca.authority.ca_bootstrap",
     "ca.services.crls.crl_bootstrap",
+    "invitations.keys.invitation_key_bootstrap",
 ]
 
 
