@@ -16,8 +16,10 @@ not let them reach into our own network or stall a worker. :func:`url_fetch` the
 
 :func:`url_post` sends one POST (a webhook) the same way, with every guarantee but the host
 allow-list: a provider names its own endpoint, so the address checks are what keep it out of
-our network. :func:`url_destination_check` makes those checks ahead, when the URL is registered,
-and also refuses IP literals there: an endpoint is named by a host name.
+our network. Its caller may also allow plain ``http`` (``plain_http``): a witness's submission
+URL, whose answers are signatures checked on their own, so the channel needs no integrity.
+:func:`url_destination_check` makes those checks ahead, when the URL is registered, and also
+refuses IP literals there: an endpoint is named by a host name.
 
 The HTTP client is httpcore (httpx's transport layer, which never reads proxy settings from the
 environment and never follows redirects) over a network backend that does the resolving and
@@ -51,7 +53,7 @@ Resolver = Callable[[str], Iterable[str]]
 
 FetchFailure = Literal[
     "url",  # not a URL we accept: non-ASCII (IDN), spaces, backslashes, odd IPv4 forms, no host
-    "scheme",  # not https
+    "scheme",  # not https (nor http, where the caller allows it)
     "userinfo",  # user:password@ in the URL
     "port",  # a port the allow-list entry for the host does not name
     "host-not-allowed",
@@ -66,6 +68,7 @@ FetchFailure = Literal[
 ]
 
 HTTPS_PORT = 443
+HTTP_PORT = 80
 # The largest delta-seconds a cache needs to read (RFC 9111 §1.2.2).
 MAX_DELTA_SECONDS = 2**31
 USER_AGENT = b"resolution-service-fetch/1"
@@ -165,15 +168,17 @@ def url_post(
     permitted_networks: Collection[str | IPNetwork] = (),
     ca_file: str | Path | None = None,
     resolver: Resolver | None = None,
+    plain_http: bool = False,
 ) -> PostAnswer:
     """POST ``content`` to ``url`` if it is safe to; the answer, whatever its status. Raise
     :class:`FetchError` when no answer came: the URL or its addresses are refused (as
     :func:`url_fetch` refuses them, with no host allow-list), the connection or TLS failed, or
     ``timeout`` seconds passed for the whole exchange. A redirect is an answer like any other,
     never followed. ``headers`` are added to the request (names and values in ASCII).
+    ``plain_http`` also accepts ``http`` URLs (sent without TLS; the address checks still hold).
     """
     connection = _Connection.within(timeout, permitted_networks, ca_file, resolver)
-    target = _url_parse(url)
+    target = _url_parse(url, plain_http=plain_http)
     request_headers = [
         (b"Content-Type", content_type.encode("ascii")),
         (b"Content-Length", str(len(content)).encode("ascii")),
@@ -258,7 +263,7 @@ def _exchange(
         (b"Connection", b"close"),
     ]
     request_url = httpcore.URL(
-        scheme=b"https",
+        scheme=target.scheme.encode("ascii"),
         host=target.host.encode("ascii"),
         port=target.port,
         target=target.path.encode("ascii"),
@@ -358,20 +363,23 @@ class _Target:
     port: int
     path: str  # path and query, as sent in the request line
     literal: bool  # the host is an IP address
+    scheme: str = "https"
 
     @property
     def authority(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port == HTTPS_PORT else f"{host}:{self.port}"
+        default = HTTPS_PORT if self.scheme == "https" else HTTP_PORT
+        return host if self.port == default else f"{host}:{self.port}"
 
 
-def _url_parse(url: str) -> _Target:
+def _url_parse(url: str, *, plain_http: bool = False) -> _Target:
     # Printable ASCII only: URL parsers silently drop tabs and newlines, IDNA has look-alike
     # letters, and parsers disagree about backslashes (WHATWG reads them as "/").
     if not all("!" <= char <= "~" for char in url) or "\\" in url:
         raise FetchError("url", "only printable ASCII without spaces or backslashes")
     scheme, _, rest = url.partition(":")
-    if scheme.lower() != "https":
+    scheme = scheme.lower()
+    if scheme != "https" and not (plain_http and scheme == "http"):
         raise FetchError("scheme", "only https URLs are fetched")
     if not rest.startswith("//"):
         raise FetchError("url", "no host")
@@ -383,8 +391,8 @@ def _url_parse(url: str) -> _Target:
     if match is None:
         raise FetchError("url", "no valid host")
     host, literal = _host_parse(match["host"])
-    port = _port_parse(match["port"])
-    return _Target(host=host, port=port, path=path, literal=literal)
+    port = _port_parse(match["port"], HTTPS_PORT if scheme == "https" else HTTP_PORT)
+    return _Target(host=host, port=port, path=path, literal=literal, scheme=scheme)
 
 
 def _authority_split(rest: str) -> tuple[str, str]:
@@ -416,9 +424,9 @@ def _host_parse(text: str) -> tuple[str, bool]:
     return text, False
 
 
-def _port_parse(text: str | None) -> int:
+def _port_parse(text: str | None, default: int = HTTPS_PORT) -> int:
     if text is None:
-        return HTTPS_PORT
+        return default
     port = int(text)
     if not 0 < port < 65536:
         raise FetchError("url", "port out of range")

@@ -58,6 +58,11 @@ NUMBER: Final = 0x5253_0006
 """Namespace of the two-key locks on a number, for its lock (ca.services.locks): a certificate
 issued for it and a lock set on it never miss each other."""
 
+WITNESS: Final = 0x5253_0007
+"""Namespace of the two-key session locks on a witness (``transparency.models.Witness``'s id):
+one submitter at a time talks to a witness and records its state (transparency.services).
+Session-scoped, as a submission waits on the network and holds no transaction meanwhile."""
+
 IDEMPOTENCY: Final = 0x5253_0008
 """Namespace of the two-key session locks on an ``Idempotency-Key`` (provider, key): one request
 with a key runs at a time; a second one sent meanwhile is answered 409 (providers.idempotency).

@@ -11,6 +11,8 @@
 - ``Label``: a number's VRF label and proof, kept once computed.
 - ``EntryOpening``: the opening and content of a version-2 entry's commitment, kept by the
   server only; not append-only (deleting one erases that content for good).
+- ``Witness`` and ``Cosignature``: each configured witness's state as the log last saw it,
+  and the cosignatures it returned, verified before they are kept (transparency.services).
 """
 
 from __future__ import annotations
@@ -162,3 +164,60 @@ class EntryOpening(models.Model):
 
     def __str__(self) -> str:
         return f"opening of #{self.entry_id}"
+
+
+class Witness(models.Model):
+    """What the log knows of a witness it submits to (``RS_WITNESSES``), by its verifier key.
+
+    ``held_size`` is the size the witness last said it holds for this log (its cosignature, or
+    a 409 answer): the ``old`` of the next submission. ``cosigned_size`` and ``cosigned_at``
+    are those of its newest cosignature kept; ``error`` the last attempt's failure ("" after a
+    success). Written only by the submitter that holds the witness's advisory lock.
+    """
+
+    verifier_key = models.CharField(max_length=512, unique=True, editable=False)
+    held_size = models.BigIntegerField(null=True, blank=True)
+    cosigned_size = models.BigIntegerField(null=True, blank=True)
+    cosigned_at = models.DateTimeField(null=True, blank=True)
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(held_size__gte=0) | Q(held_size__isnull=True),
+                name="transparency_witness_held_size",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"witness {self.verifier_key.split('+', 1)[0]}"
+
+
+class Cosignature(models.Model):
+    """A witness's verified cosignature on a checkpoint (C2SP tlog-cosignature): the signature
+    line as served, and its timestamp (POSIX seconds, as signed).
+
+    ``size`` is the checkpoint's, without a foreign key: the append-only checkpoints refer to
+    nothing and nothing refers to them, so their truncation guard stays theirs alone.
+    """
+
+    size = models.BigIntegerField(help_text="The cosigned checkpoint's size")
+    witness = models.ForeignKey(Witness, on_delete=models.PROTECT, related_name="cosignatures")
+    timestamp = models.BigIntegerField()
+    line = models.TextField(editable=False)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["size", "witness"], name="transparency_cosignature_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(timestamp__gte=0), name="transparency_cosignature_timestamp"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"cosignature of checkpoint {self.size} by {self.witness_id}"

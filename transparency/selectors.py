@@ -2,12 +2,15 @@
 with their openings (``entry_openings``); and, for the pages (web), entries over time, the merge
 delay and the backlog.
 
-Proofs and tiles are answered for a tree size no larger than the latest checkpoint's: what has
+Proofs and tiles are answered for a tree size no larger than the served checkpoint's: what has
 not been integrated yet has no verifiable place in the tree (only ``entry_at`` and the figures
-see such entries). Tiles come from ``Tile`` (the widest
-stored version, whose prefix is every narrower one), partial level-0 tiles from the entries'
-leaf hashes, and a proof at a checkpoint's size takes its right-edge nodes from that
-checkpoint's compact range: a proof costs two or three small queries.
+see such entries). The served checkpoint is the latest one, or, when the witness policy has a
+quorum (``transparency.witnesses``), the newest one whose kept cosignatures meet it
+(``checkpoint_served``): entries beyond it are pending, as entries not yet integrated are.
+Tiles come from ``Tile`` (the widest stored version, whose prefix is every narrower one),
+partial level-0 tiles from the entries' leaf hashes, and a proof at a checkpoint's size takes
+its right-edge nodes from that checkpoint's compact range: a proof costs two or three small
+queries.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from django.db.models import Count, Max, Min
 from django.db.models.functions import TruncDay, TruncHour
 
 from resolution.protocol import merkle
+from resolution.protocol.cosignature import add_cosignatures
 from resolution.protocol.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -32,7 +36,8 @@ from resolution.protocol.tiles import (
     tile_inner_proofs,
 )
 from transparency.entries import CommittedEntry
-from transparency.models import Checkpoint, Entry, EntryOpening
+from transparency.models import Checkpoint, Cosignature, Entry, EntryOpening, Witness
+from transparency.witnesses import WitnessConfig, witness_config
 
 
 class LogRangeError(ValueError):
@@ -40,12 +45,12 @@ class LogRangeError(ValueError):
 
 
 def checkpoint_latest() -> Checkpoint | None:
-    """The most recent signed checkpoint, or None before the first integration."""
+    """The most recent signed checkpoint, served or not, or None before the first integration."""
     return Checkpoint.objects.order_by("-size").first()
 
 
 def tree_size() -> int:
-    """The size of the latest checkpoint (0 for an empty log), at most 0.25 s old."""
+    """The size of the served checkpoint (0 for an empty log), at most 0.25 s old."""
     return _tree_head(None).latest
 
 
@@ -87,6 +92,8 @@ def _tree_head(size: int | None) -> TreeHead:
 
     At most one query, and usually none.
     """
+    if witness_config().quorum_required:
+        return _tree_head_cosigned(size)
     global _latest_size
     now = time.monotonic()
     expires, latest = _latest_size
@@ -106,16 +113,43 @@ def _tree_head(size: int | None) -> TreeHead:
     _latest_size = (now + LATEST_SIZE_SECONDS, latest)
     compact: dict[merkle.NodeId, bytes] = {}
     if found is not None and packed is not None:
-        packed = bytes(packed)
-        ids = merkle.perfect_subtrees(0, found)
-        compact = {
-            node: packed[i * merkle.HASH_SIZE : (i + 1) * merkle.HASH_SIZE]
-            for i, node in enumerate(ids)
-        }
-        if len(_compact_ranges) >= _COMPACT_RANGES_KEPT:
-            _compact_ranges.pop(next(iter(_compact_ranges)))
-        _compact_ranges[found] = compact
+        compact = _compact_range_keep(found, bytes(packed))
     return TreeHead(latest=latest, compact_range=compact)
+
+
+def _tree_head_cosigned(size: int | None) -> TreeHead:
+    """``_tree_head`` when a quorum is required: the latest size is the served checkpoint's."""
+    head = signed_head()
+    latest = head.size if head else 0
+    want = latest if size is None else size
+    if head is None or want > latest:
+        return TreeHead(latest=latest, compact_range={})
+    if want == latest:
+        return TreeHead(latest=latest, compact_range=head.compact_range)
+    if want not in _compact_ranges:
+        packed = (
+            Checkpoint.objects.filter(size=want).values_list("compact_range", flat=True).first()
+        )
+        if packed is None:
+            return TreeHead(latest=latest, compact_range={})
+        _compact_range_keep(want, bytes(packed))
+    return TreeHead(latest=latest, compact_range=_compact_ranges[want])
+
+
+def _compact_range_parse(size: int, packed: bytes) -> dict[merkle.NodeId, bytes]:
+    ids = merkle.perfect_subtrees(0, size)
+    return {
+        node: packed[i * merkle.HASH_SIZE : (i + 1) * merkle.HASH_SIZE]
+        for i, node in enumerate(ids)
+    }
+
+
+def _compact_range_keep(size: int, packed: bytes) -> dict[merkle.NodeId, bytes]:
+    compact = _compact_range_parse(size, packed)
+    if len(_compact_ranges) >= _COMPACT_RANGES_KEPT:
+        _compact_ranges.pop(next(iter(_compact_ranges)))
+    _compact_ranges[size] = compact
+    return compact
 
 
 def _leaf_hash_rows(ranges: Sequence[tuple[int, int]]) -> dict[int, bytes]:
@@ -234,6 +268,15 @@ def consistency_proof(*, old: int, new: int | None = None) -> tuple[int, list[by
     return new, merkle.consistency_proof(old, new, node_reader(new, head.compact_range))
 
 
+def consistency_proof_to(*, old: int, checkpoint: Checkpoint) -> list[bytes]:
+    """RFC 9162 §2.1.4.1 consistency proof from tree size ``old`` (0 < old <= its size) to a
+    signed ``checkpoint``, served or not: what a witness is sent with it."""
+    if not 0 < old <= checkpoint.size:
+        raise LogRangeError(f"need 0 < from <= {checkpoint.size}, got from={old}")
+    compact = _compact_range_parse(checkpoint.size, bytes(checkpoint.compact_range))
+    return merkle.consistency_proof(old, checkpoint.size, node_reader(checkpoint.size, compact))
+
+
 def entry_index_by_leaf_hash(*, leaf_hash: bytes, size: int) -> int | None:
     """The first index below ``size`` whose leaf hash is ``leaf_hash``."""
     return (
@@ -346,7 +389,8 @@ def entry_bundle(*, index: int, width: int) -> bytes:
 
 @dataclass(frozen=True)
 class SignedHead:
-    """The latest checkpoint: its size, its signed note, and its compact range."""
+    """The served checkpoint: its size, its signed note with the cosignature lines kept for it
+    (``resolution.protocol.cosignature.add_cosignatures``), and its compact range."""
 
     size: int
     note: str
@@ -354,24 +398,155 @@ class SignedHead:
 
 
 def signed_head() -> SignedHead | None:
-    """The latest checkpoint, at most LATEST_SIZE_SECONDS old; None before the first one."""
+    """The served checkpoint, at most LATEST_SIZE_SECONDS old; None before there is one."""
     global _signed_head
     now = time.monotonic()
     expires, head = _signed_head
     if now < expires:
         return head
-    row = Checkpoint.objects.order_by("-size").values_list("size", "note", "compact_range").first()
+    served = checkpoint_served()
     head = None
-    if row is not None:
-        size, note, packed = row[0], row[1], bytes(row[2])
-        ids = merkle.perfect_subtrees(0, size)
-        compact = {
-            node: packed[i * merkle.HASH_SIZE : (i + 1) * merkle.HASH_SIZE]
-            for i, node in enumerate(ids)
-        }
-        head = SignedHead(size=size, note=note, compact_range=compact)
+    if served is not None:
+        compact = _compact_range_parse(served.size, served.compact_range)
+        head = SignedHead(size=served.size, note=served.note, compact_range=compact)
     _signed_head = (now + LATEST_SIZE_SECONDS, head)
     return head
+
+
+@dataclass(frozen=True)
+class CosignatureShown:
+    """A kept cosignature: the witness's name in the policy, its key, timestamp and line."""
+
+    witness: str
+    verifier_key: str
+    timestamp: int
+    line: str
+
+
+@dataclass(frozen=True)
+class ServedCheckpoint:
+    """The checkpoint the log serves, with the cosignatures kept for it."""
+
+    size: int
+    root_hash: bytes
+    note: str  # the log's signed note with the cosignature lines appended
+    compact_range: bytes
+    created_at: datetime
+    cosignatures: tuple[CosignatureShown, ...]
+
+
+# Checkpoints with enough cosignatures to perhaps meet the quorum, newest first, a page at a
+# time; the unique (checkpoint, witness) index walks them backwards and stops at the page.
+_CANDIDATES = f"""
+SELECT size FROM {Cosignature._meta.db_table}
+WHERE size < %s
+GROUP BY size HAVING count(*) >= %s
+ORDER BY size DESC LIMIT %s
+"""  # noqa: S608 (table names from the models)
+_CANDIDATES_PAGE = 32
+_ABOVE_EVERY_SIZE = 1 << 63
+
+
+def checkpoint_served() -> ServedCheckpoint | None:
+    """The checkpoint to serve: the latest, or, when the witness policy has a quorum, the newest
+    whose kept cosignatures (from the policy's witnesses) meet it. None before there is one.
+
+    Without a quorum the latest checkpoint carries whatever cosignatures were kept for it.
+    A few queries; ``signed_head`` keeps the answer for LATEST_SIZE_SECONDS.
+    """
+    config = witness_config()
+    if not config.quorum_required:
+        latest = checkpoint_latest()
+        if latest is None:
+            return None
+        shown = (
+            _cosignatures_of(config, [latest.size]).get(latest.size, ()) if config.witnesses else ()
+        )
+        return _served(latest, shown)
+    least = _quorum_least(config)
+    below = _ABOVE_EVERY_SIZE
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(_CANDIDATES, [below, least, _CANDIDATES_PAGE])
+            sizes = [size for (size,) in cursor.fetchall()]
+        if not sizes:
+            return None
+        by_size = _cosignatures_of(config, sizes)
+        for size in sizes:
+            shown = by_size.get(size, ())
+            cosigners = [_cosigner(config, c.verifier_key) for c in shown]
+            if config.policy.evaluate(c for c in cosigners if c is not None).satisfied:
+                return _served(Checkpoint.objects.get(size=size), shown)
+        below = sizes[-1]
+
+
+def _served(checkpoint: Checkpoint, shown: tuple[CosignatureShown, ...]) -> ServedCheckpoint:
+    note = checkpoint.note
+    if shown:
+        note = add_cosignatures(note.encode(), [c.line for c in shown]).decode()
+    return ServedCheckpoint(
+        size=checkpoint.size,
+        root_hash=bytes(checkpoint.root_hash),
+        note=note,
+        compact_range=bytes(checkpoint.compact_range),
+        created_at=checkpoint.created_at,
+        cosignatures=shown,
+    )
+
+
+def _cosigner(config: WitnessConfig, vkey: str) -> tuple[str, bytes] | None:
+    endpoint = config.endpoint_by_key(vkey)
+    if endpoint is None:
+        return None
+    return endpoint.verifier.name, endpoint.verifier.key_id
+
+
+def _cosignatures_of(
+    config: WitnessConfig, sizes: Sequence[int]
+) -> dict[int, tuple[CosignatureShown, ...]]:
+    """The kept cosignatures of the checkpoints ``sizes`` by the configured witnesses, in the
+    order of RS_WITNESSES."""
+    rows = Cosignature.objects.filter(size__in=sizes).values_list(
+        "size", "witness__verifier_key", "timestamp", "line"
+    )
+    order = {w.verifier.vkey: n for n, w in enumerate(config.witnesses)}
+    found: dict[int, list[CosignatureShown]] = {}
+    for size, vkey, timestamp, line in rows:
+        endpoint = config.endpoint_by_key(vkey)
+        if endpoint is not None:
+            found.setdefault(size, []).append(
+                CosignatureShown(endpoint.name, vkey, timestamp, line)
+            )
+    return {
+        size: tuple(sorted(shown, key=lambda c: order[c.verifier_key]))
+        for size, shown in found.items()
+    }
+
+
+def _quorum_least(config: WitnessConfig) -> int:
+    """The fewest cosignatures that can meet the quorum: candidates with fewer are skipped."""
+    policy = config.policy
+
+    def least(name: str) -> int:
+        if name in policy.witnesses:
+            return 1
+        group = policy.groups[name]
+        return sum(sorted(least(member) for member in group.members)[: group.threshold])
+
+    return least(policy.quorum)
+
+
+def witnesses_state() -> list[tuple[str, Witness | None]]:
+    """Each configured witness's name and what the log knows of it (None before any attempt),
+    in the order of RS_WITNESSES."""
+    config = witness_config()
+    rows = {
+        w.verifier_key: w
+        for w in Witness.objects.filter(
+            verifier_key__in=[e.verifier.vkey for e in config.witnesses]
+        )
+    }
+    return [(e.name, rows.get(e.verifier.vkey)) for e in config.witnesses]
 
 
 def inclusion_proofs(

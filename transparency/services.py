@@ -10,24 +10,46 @@ opening and content (``EntryOpening``) in the same transaction.
 
 :func:`log_integrate` hashes new entries into tiles and signs a checkpoint. It runs as a Celery
 beat task every second (production) or in-process after each commit (embedded default).
+
+:func:`witnesses_submit` sends the newest checkpoint to each witness of ``RS_WITNESSES``
+(C2SP tlog-witness v1) and keeps the cosignatures that verify. Each new checkpoint asks for one
+(:func:`witnesses_kick`): a task on the ``witness`` queue, or without a broker a thread of this
+process; never inside the integration, so a witness that is down or slow delays only the
+cosigned checkpoint, never an append or a signature.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from celery import current_app
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from core import locks
+from core.fetch import FetchError, PostAnswer, operator_options, url_post
 from resolution.protocol import merkle
 from resolution.protocol.canonical import canonical_json
 from resolution.protocol.checkpoint import Checkpoint as SignedTreeHead
 from resolution.protocol.checkpoint import sign_checkpoint
+from resolution.protocol.cosignature import (
+    Cosignature as CosignatureLine,
+)
+from resolution.protocol.cosignature import (
+    CosignatureError,
+    add_cosignatures,
+    open_cosigned_checkpoint,
+)
 from resolution.protocol.entries import (
     ENTRY_VERSION,
     OPENING_SIZE,
@@ -37,6 +59,7 @@ from resolution.protocol.entries import (
     content_check,
     entry_encode,
 )
+from resolution.protocol.note import parse_verifier_key
 from resolution.protocol.tiles import (
     TILE_WIDTH,
     TileKey,
@@ -44,11 +67,20 @@ from resolution.protocol.tiles import (
     node_reader_from_tiles,
     tile_width,
 )
+from resolution.protocol.witness import (
+    MAX_REQUEST_SIZE,
+    AddCheckpoint,
+    WitnessFormatError,
+    format_add_checkpoint,
+    parse_cosignature_lines,
+    parse_tree_size,
+)
 from transparency import selectors
 from transparency.entries import AppendedEntry, CommittedEntry
 from transparency.keys import log_keys
-from transparency.models import Checkpoint, Entry, EntryOpening, Tile
-from transparency.selectors import hash_tiles
+from transparency.models import Checkpoint, Cosignature, Entry, EntryOpening, Tile, Witness
+from transparency.selectors import consistency_proof_to, hash_tiles
+from transparency.witnesses import WitnessEndpoint, witness_config
 
 logger = structlog.get_logger(__name__)
 
@@ -204,4 +236,295 @@ def log_integrate(*, batch: int | None = None) -> Checkpoint | None:
             size=newest.size,
             seconds=round(time.perf_counter() - started, 4),
         )
+        witnesses_kick()
     return newest
+
+
+# --- Witnesses (C2SP tlog-witness v1) ---------------------------------------------------------
+
+# The task that runs witnesses_submit (transparency.tasks), queued by name: services import no
+# tasks.
+WITNESS_TASK = "transparency.tasks.witnesses_submit"
+# Exchanges with one witness per submission: a 409 names the size to send from, and the
+# resend may meet one more 409 if another submitter moved the witness on meanwhile.
+SUBMIT_EXCHANGES = 3
+WITNESS_ERROR_LENGTH = 300
+# After a kick found the broker down, the seconds this process leaves it alone (beat's
+# submissions go on meanwhile, once the broker is back).
+KICK_PAUSE_SECONDS = 10.0
+
+
+@dataclass
+class _Kicks:
+    paused_until: float = 0.0  # time.monotonic()
+    again: threading.Event = field(default_factory=threading.Event)
+    running: threading.Lock = field(default_factory=threading.Lock)
+
+
+_kicks = _Kicks()
+
+
+def witnesses_kick() -> None:
+    """Have the newest checkpoint submitted to the witnesses soon, without waiting for them.
+
+    With a broker, a ``witnesses_submit`` task on the ``witness`` queue (if the broker is down,
+    beat's next submission does it); without one, a thread of this process, one at a time (a
+    kick while it runs makes it go round once more). Nothing when no witness is configured.
+    """
+    if not witness_config().witnesses:
+        return
+    if not settings.CELERY_BROKER_URL:
+        _kicks.again.set()
+        _background_start()
+        return
+    if time.monotonic() < _kicks.paused_until:
+        return
+    try:
+        current_app.tasks[WITNESS_TASK].apply_async(
+            retry=False, expires=settings.RS_WITNESS_SUBMIT_SECONDS
+        )
+    except Exception as error:  # the broker is down: beat's next run submits
+        if isinstance(error, BrokerError):
+            _kicks.paused_until = time.monotonic() + KICK_PAUSE_SECONDS
+        logger.warning(
+            "witness submission not queued now; beat's next one submits",
+            error=f"{type(error).__name__}: {error}"[:WITNESS_ERROR_LENGTH],
+        )
+
+
+def _background_start() -> None:
+    if _kicks.running.acquire(blocking=False):
+        threading.Thread(target=_background_run, name="witness-submit", daemon=True).start()
+
+
+def _background_run() -> None:
+    try:
+        while _kicks.again.is_set():
+            _kicks.again.clear()
+            try:
+                witnesses_submit()
+            except Exception:
+                logger.exception("witness submission failed")
+    finally:
+        connections.close_all()  # this thread's own
+        _kicks.running.release()
+    if _kicks.again.is_set():  # kicked between the last round and the release
+        _background_start()
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What one exchange with a witness came to."""
+
+    cosignature: CosignatureLine | None = None
+    held: int | None = None  # the size the witness now holds, when it said
+    resend_from: int | None = None  # a 409's size, to send from again
+    error: str = ""
+
+
+def witnesses_submit() -> int:
+    """Submit the latest checkpoint to each configured witness that has not cosigned it; keep
+    the cosignatures that verify with the witness's key; record each witness's state. Return
+    how many witnesses cosigned it here.
+
+    Each witness is sent ``old <size it holds>`` and the consistency proof from that size
+    (C2SP tlog-witness, "add-checkpoint"); a 409 names the size it holds, and the checkpoint
+    is sent again from there. The witnesses are asked at once, each in a thread; a witness
+    another submitter is talking to (its advisory lock is taken) is left to it.
+    """
+    config = witness_config()
+    if not config.witnesses:
+        return 0
+    rows = {
+        e.name: Witness.objects.get_or_create(verifier_key=e.verifier.vkey)[0]
+        for e in config.witnesses
+    }
+    with _witnesses_locked(rows) as mine:
+        # Read after the locks: no other submitter moves these witnesses on now.
+        checkpoint = Checkpoint.objects.order_by("-size").first()
+        if checkpoint is None or not mine:
+            return 0
+        for row in mine.values():
+            row.refresh_from_db()
+        due = [e for e in config.witnesses if e.name in mine]
+        due = [e for e in due if mine[e.name].cosigned_size != checkpoint.size]
+        return _submit(checkpoint, due, mine) if due else 0
+
+
+@contextmanager
+def _witnesses_locked(rows: Mapping[str, Witness]) -> Iterator[dict[str, Witness]]:
+    """The witnesses of ``rows`` whose session advisory lock this connection took; released
+    when the block ends (or with the connection, if the process dies)."""
+    taken: dict[str, Witness] = {}
+    try:
+        with connection.cursor() as cursor:
+            for name, row in rows.items():
+                cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [locks.WITNESS, row.pk])
+                if cursor.fetchone()[0]:
+                    taken[name] = row
+        yield taken
+    finally:
+        with connection.cursor() as cursor:
+            for row in taken.values():
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [locks.WITNESS, row.pk])
+
+
+def _submit(
+    checkpoint: Checkpoint, due: Sequence[WitnessEndpoint], rows: Mapping[str, Witness]
+) -> int:
+    """Exchange with the ``due`` witnesses at once; record each one's outcome as it comes."""
+    note = checkpoint.note.encode()
+    bodies: dict[int, bytes] = {}
+
+    def body(old: int) -> bytes:
+        if old not in bodies:
+            proof = consistency_proof_to(old=old, checkpoint=checkpoint) if old else []
+            bodies[old] = format_add_checkpoint(AddCheckpoint(old, tuple(proof), note))
+        return bodies[old]
+
+    cosigned = 0
+    with ThreadPoolExecutor(max_workers=len(due), thread_name_prefix="witness-post") as pool:
+        running: dict[Future[PostAnswer], tuple[WitnessEndpoint, int, int]] = {}
+
+        def send(endpoint: WitnessEndpoint, old: int, exchange: int) -> None:
+            row = rows[endpoint.name]
+            if old > checkpoint.size:
+                _witness_record(row, checkpoint, _Outcome(error=_beyond(old, checkpoint.size)))
+                return
+            try:
+                request = body(old)
+            except (merkle.ProofError, selectors.LogRangeError) as error:
+                # The stored tree cannot prove this checkpoint from there: never expected.
+                failed = _Outcome(error=f"no consistency proof from {old}: {error}")
+                _witness_record(row, checkpoint, failed)
+                return
+            running[pool.submit(_add_checkpoint_post, endpoint, request)] = (
+                endpoint,
+                old,
+                exchange,
+            )
+
+        for endpoint in due:
+            send(endpoint, rows[endpoint.name].held_size or 0, 1)
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                endpoint, old, exchange = running.pop(future)
+                outcome = _outcome(future, endpoint, checkpoint, old)
+                again = outcome.resend_from
+                if again is not None and exchange < SUBMIT_EXCHANGES:
+                    rows[endpoint.name].held_size = again
+                    send(endpoint, again, exchange + 1)
+                    continue
+                if again is not None:
+                    outcome = _Outcome(held=again, error=f"409 again: the witness holds {again}")
+                _witness_record(rows[endpoint.name], checkpoint, outcome)
+                cosigned += outcome.cosignature is not None
+    return cosigned
+
+
+def _add_checkpoint_post(endpoint: WitnessEndpoint, body: bytes) -> PostAnswer:
+    """POST ``<prefix>/add-checkpoint``, SSRF-checked (core.fetch): a witness's address must be
+    public, or in RS_WITNESS_PERMITTED_NETWORKS or RS_FETCH_PERMITTED_NETWORKS."""
+    options = operator_options()
+    return url_post(
+        endpoint.add_checkpoint_url,
+        content=body,
+        content_type="text/plain; charset=utf-8",
+        max_bytes=MAX_REQUEST_SIZE,
+        timeout=settings.RS_WITNESS_TIMEOUT_SECONDS,
+        permitted_networks=[
+            *settings.RS_WITNESS_PERMITTED_NETWORKS,
+            *options["permitted_networks"],
+        ],
+        ca_file=options["ca_file"],
+        plain_http=True,
+    )
+
+
+def _beyond(held: int, latest: int) -> str:
+    return (
+        f"the witness holds a tree of size {held}, beyond the log's latest checkpoint {latest}: "
+        "it has cosigned a tree this log never signed (a fork under the log's key?)"
+    )
+
+
+def _outcome(
+    future: Future[PostAnswer], endpoint: WitnessEndpoint, checkpoint: Checkpoint, old: int
+) -> _Outcome:
+    """Read a witness's answer to ``checkpoint`` sent from ``old``: a verified cosignature, a
+    size to send from again, or an error."""
+    try:
+        answer = future.result()
+    except FetchError as error:
+        return _Outcome(error=f"not reached: {error}")
+    if answer.status == 409:
+        try:
+            held = parse_tree_size(answer.body)
+        except WitnessFormatError as error:
+            return _Outcome(error=f"409 with a malformed size: {error}")
+        if held > checkpoint.size:
+            return _Outcome(held=held, error=_beyond(held, checkpoint.size))
+        if held == old:
+            # It holds the size we sent from, with another root hash.
+            return _Outcome(
+                held=held,
+                error=f"the witness holds another tree of size {held} than this log's "
+                "(a fork under the log's key?)",
+            )
+        return _Outcome(resend_from=held)
+    if answer.status != 200:
+        return _Outcome(error=f"HTTP {answer.status}: {_first_line(answer.body)}")
+    try:
+        lines = parse_cosignature_lines(answer.body)
+        cosigned = open_cosigned_checkpoint(
+            add_cosignatures(checkpoint.note.encode(), lines),
+            parse_verifier_key(log_keys().note_verifier_key),
+            settings.RS_LOG_ORIGIN,
+            [endpoint.verifier],
+        )
+    except (WitnessFormatError, CosignatureError) as error:
+        return _Outcome(error=f"answer refused, no cosignature kept: {error}")
+    cosignature = cosigned.cosigned_by(endpoint.verifier)
+    if cosignature is None:
+        return _Outcome(error="answer refused: no cosignature by the witness's key in it")
+    return _Outcome(cosignature=cosignature, held=checkpoint.size)
+
+
+def _first_line(body: bytes) -> str:
+    text = body.decode("ascii", "replace").split("\n", 1)[0]
+    return "".join(c if " " <= c <= "~" else "?" for c in text)[:WITNESS_ERROR_LENGTH] or "(empty)"
+
+
+def _witness_record(row: Witness, checkpoint: Checkpoint, outcome: _Outcome) -> None:
+    """Keep a verified cosignature, and what the exchange says of the witness."""
+    now = timezone.now()
+    row.attempted_at = now
+    if outcome.held is not None:
+        row.held_size = outcome.held
+    fields = ["attempted_at", "held_size", "error", "failed_at"]
+    with transaction.atomic():
+        if outcome.cosignature is not None:
+            Cosignature.objects.bulk_create(
+                [
+                    Cosignature(
+                        size=checkpoint.size,
+                        witness=row,
+                        timestamp=outcome.cosignature.timestamp,
+                        line=outcome.cosignature.line,
+                    )
+                ],
+                ignore_conflicts=True,
+            )
+            row.cosigned_size, row.cosigned_at, row.error = checkpoint.size, now, ""
+            fields += ["cosigned_size", "cosigned_at"]
+            transaction.on_commit(selectors.cache_clear)  # this process serves it at once
+        else:
+            row.error, row.failed_at = outcome.error[:WITNESS_ERROR_LENGTH], now
+            logger.warning(
+                "witness did not cosign",
+                witness=row.verifier_key.split("+", 1)[0],
+                size=checkpoint.size,
+                error=row.error,
+            )
+        row.save(update_fields=fields)

@@ -23,7 +23,6 @@ from resolution.protocol.entries import EntryField
 from resolution.protocol.note import NoteError, parse_note
 from transparency import selectors
 from transparency.keys import log_keys
-from transparency.models import Checkpoint
 from web.figures import EXPLORER_PERIODS, log_figures
 from web.throttling import throttled
 
@@ -53,7 +52,7 @@ class CheckpointShown:
     signatures: list[SignatureLine]
 
 
-def _checkpoint_shown(checkpoint: Checkpoint | None) -> CheckpointShown | None:
+def _checkpoint_shown(checkpoint: selectors.ServedCheckpoint | None) -> CheckpointShown | None:
     if checkpoint is None:
         return None
     note = checkpoint.note.encode()
@@ -144,7 +143,7 @@ def home(request: HttpRequest) -> HttpResponse:
     """What the service is, the log's keys, and where to go next."""
     context = {
         "keys": _keys(),
-        "checkpoint": _checkpoint_shown(selectors.checkpoint_latest()),
+        "checkpoint": _checkpoint_shown(selectors.checkpoint_served()),
         # The tiles' base URL, as `rs log audit` takes it.
         "log_url": request.build_absolute_uri(reverse("log-key")).removesuffix("key"),
     }
@@ -156,7 +155,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def explorer(request: HttpRequest) -> HttpResponse:
     """The latest checkpoint, the log's growth and kinds, the newest entries, the label box."""
     period = EXPLORER_PERIODS.get(request.GET.get("period", ""), EXPLORER_PERIODS["30d"])
-    checkpoint = _checkpoint_shown(selectors.checkpoint_latest())
+    checkpoint = _checkpoint_shown(selectors.checkpoint_served())
     size = checkpoint.size if checkpoint else 0
     context = {
         "keys": _keys(),
@@ -208,7 +207,7 @@ def entry(request: HttpRequest, index: int) -> HttpResponse:
             {"what": f"The log has no entry {index}."},
             status=404,
         )
-    checkpoint = _checkpoint_shown(selectors.checkpoint_latest())
+    checkpoint = _checkpoint_shown(selectors.checkpoint_served())
     size = checkpoint.size if checkpoint else 0
     shown = _entry_shown(stored, size)
     proof: list[str] = []

@@ -65,6 +65,31 @@ RS_LOG_INTEGRATE_BATCH: int = env.int("RS_LOG_INTEGRATE_BATCH", default=65536)
 # Each run that finds new entries signs one checkpoint.
 RS_LOG_INTEGRATE_SECONDS: float = env.float("RS_LOG_INTEGRATE_SECONDS", default=0.5)
 
+# --- Witnesses (C2SP tlog-witness: transparency.witnesses, docs/witnessing.md) ----------------
+
+# The witnesses the log submits each new checkpoint to: one per line (or separated by ";"),
+# "[NAME] VKEY URL": a local name for the policy (default: the key's name), the witness's
+# cosigner verifier key (`rs witness keygen` prints it) and the URL of its submission prefix
+# (https, or http behind a trusted network). Checked as every process starts. Empty: none.
+RS_WITNESSES: str = env.str("RS_WITNESSES", default="")
+# Which cosignatures a checkpoint needs before it is served (C2SP policy `group` and `quorum`
+# lines, over RS_WITNESSES' names; lines separated by newlines or ";"). Default with witnesses:
+# a majority of them ("group majority <n//2+1> ..." and "quorum majority"); without: "quorum
+# none". "quorum none" with witnesses gathers cosignatures without holding checkpoints back.
+RS_WITNESS_POLICY: str = env.str("RS_WITNESS_POLICY", default="")
+# Seconds one add-checkpoint exchange may take (resolution, connection, TLS, answer).
+RS_WITNESS_TIMEOUT_SECONDS: float = env.float("RS_WITNESS_TIMEOUT_SECONDS", default=5.0)
+# Seconds between beat's submissions (`witnesses-submit`), besides the one each new checkpoint
+# asks for: they retry witnesses that were down, and catch up any checkpoint a submission missed.
+RS_WITNESS_SUBMIT_SECONDS: float = env.float("RS_WITNESS_SUBMIT_SECONDS", default=5.0)
+# Networks (CIDRs) a witness's URL may resolve to although they are not public (a witness on
+# the operator's own network, or loopback). By default only globally routable addresses: a
+# witness's DNS, which its operator controls, cannot point the log's requests into ours.
+RS_WITNESS_PERMITTED_NETWORKS: list[str] = [
+    str(ipaddress.ip_network(network))
+    for network in env.list("RS_WITNESS_PERMITTED_NETWORKS", default=[])
+]
+
 # --- Number verification (SMS challenges) ----------------------------------------------------
 
 # Which SMS backend sends challenge codes: "console", "locmem", "twilio" or a dotted path to a
@@ -507,8 +532,12 @@ CELERY_TASK_IGNORE_RESULT = True
 # backlog of SMS sends, an outbox dispatch of up to 20 s): that wait is merge delay. A worker
 # started without -Q consumes both queues; a worker for `log` alone isolates it completely
 # (docs/deployment.md).
-CELERY_TASK_QUEUES = (Queue("celery"), Queue("log"))
-CELERY_TASK_ROUTES = {"transparency.tasks.log_integrate": {"queue": "log"}}
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("log"), Queue("witness"))
+# Submissions to witnesses wait on other hosts: in a queue of their own, never in the log's.
+CELERY_TASK_ROUTES = {
+    "transparency.tasks.log_integrate": {"queue": "log"},
+    "transparency.tasks.witnesses_submit": {"queue": "witness"},
+}
 # A task is acknowledged when it ends, not when a worker takes it: a task whose worker dies is
 # delivered again (every task is idempotent; the outbox keeps its own record of what was sent).
 CELERY_TASK_ACKS_LATE = True
@@ -591,6 +620,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "ca.tasks.certificate_requests_settle",
         "schedule": 60.0,
         "options": {"expires": 60.0},
+    # Submit the newest checkpoint to the witnesses that have not cosigned it (each new
+    # checkpoint also asks for a submission at once): retries witnesses that were down.
+    "witnesses-submit": {
+        "task": "transparency.tasks.witnesses_submit",
+        "schedule": RS_WITNESS_SUBMIT_SECONDS,
+        "options": {"expires": RS_WITNESS_SUBMIT_SECONDS},
+    },
     },
     "signed-requests-prune": {"task": "ca.tasks.signed_requests_prune", "schedule": 3600.0},
     # Invitations past RS_INVITATION_LIFETIME_DAYS close (invitations.services).

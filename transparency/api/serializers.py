@@ -88,11 +88,22 @@ def _size_field(*, min_value: int = 0, **kwargs: Any) -> serializers.IntegerFiel
     return serializers.IntegerField(min_value=min_value, max_value=MAX_TREE_SIZE, **kwargs)
 
 
+class CosignatureOutput(serializers.Serializer[Any]):
+    witness = serializers.CharField(help_text="The witness's name in the log's witness policy")
+    verifier_key = serializers.CharField(help_text="Its cosigner key (C2SP tlog-cosignature)")
+    timestamp = serializers.IntegerField(help_text="When it cosigned (POSIX seconds, signed)")
+    line = serializers.CharField(help_text="The signature line, as appended to the note")
+
+
 class CheckpointOutput(serializers.Serializer[Any]):
     origin = serializers.CharField()
     size = serializers.IntegerField()
     root_hash = Base64Field()
-    note = serializers.CharField(help_text="The signed checkpoint (C2SP signed note)")
+    note = serializers.CharField(
+        help_text="The signed checkpoint (C2SP signed note), with the witnesses' cosignature "
+        "lines appended; the same bytes as /log/checkpoint"
+    )
+    cosignatures = CosignatureOutput(many=True)
     created_at = serializers.DateTimeField()
 
 

@@ -6,6 +6,7 @@ from transparency.api import views
 static_urlpatterns = [
     path("checkpoint", views.StaticCheckpointApi.as_view(), name="log-static-checkpoint"),
     path("key", views.LogKeyApi.as_view(), name="log-key"),
+    path("witness-policy", views.WitnessPolicyApi.as_view(), name="log-witness-policy"),
     re_path(r"^tile/(?P<path>[0-9a-z./]{1,128})$", views.TileApi.as_view(), name="log-tile"),
 ]
 

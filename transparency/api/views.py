@@ -1,8 +1,10 @@
 """The log's read API: C2SP static endpoints under /log/ and JSON under /v1/log/.
 
 Both are public (auditors and monitors need no account) and answer only for the tree of the
-latest checkpoint; only a number's label (``/v1/log/labels/{number}``) needs an API key. Full
-tiles and entry bundles never change, so they are cacheable forever.
+served checkpoint (the latest, or with a witness quorum the newest that meets it:
+``selectors.checkpoint_served``); only a number's label (``/v1/log/labels/{number}``) needs an
+API key. Full tiles and entry bundles never change, so they are cacheable forever.
+``/log/witness-policy`` is the witness policy served checkpoints meet, for clients to pin.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound
@@ -33,7 +36,7 @@ from transparency import selectors
 from transparency.api import serializers as s
 from transparency.keys import log_keys
 from transparency.labels import number_label
-from transparency.models import Checkpoint
+from transparency.witnesses import policy_served
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 PARTIAL = "public, max-age=60"
@@ -52,9 +55,11 @@ class LogRange(Problem):
     status_code = 400
 
 
-def _latest() -> Checkpoint:
-    checkpoint = selectors.checkpoint_latest()
+def _served() -> selectors.ServedCheckpoint:
+    checkpoint = selectors.checkpoint_served()
     if checkpoint is None:
+        if selectors.checkpoint_latest() is not None:
+            raise LogEmpty("No checkpoint has been cosigned by the witness policy's quorum yet.")
         raise LogEmpty("No entry has been integrated yet.")
     return checkpoint
 
@@ -75,7 +80,7 @@ def _query(serializer_class: type[Any], request: Request) -> dict[str, Any]:
 
 
 class StaticCheckpointApi(_PublicLogView):
-    """The latest signed checkpoint (C2SP tlog-checkpoint in a signed note)."""
+    """The served checkpoint (C2SP tlog-checkpoint in a signed note), with its cosignatures."""
 
     throttle_classes = [LogReadRateThrottle]
 
@@ -84,13 +89,13 @@ class StaticCheckpointApi(_PublicLogView):
         responses={(200, "text/plain"): OpenApiTypes.STR, 404: problem("Empty log")},
     )
     def get(self, request: Request) -> HttpResponse:
-        response = HttpResponse(_latest().note, content_type="text/plain; charset=utf-8")
+        response = HttpResponse(_served().note, content_type="text/plain; charset=utf-8")
         response["Cache-Control"] = CHECKPOINT_CACHE
         return response
 
 
 class TileApi(_PublicLogView):
-    """Hash tiles and entry bundles (C2SP tlog-tiles), for the latest checkpoint's tree."""
+    """Hash tiles and entry bundles (C2SP tlog-tiles), for the served checkpoint's tree."""
 
     throttle_classes = [LogReadRateThrottle]
 
@@ -147,23 +152,43 @@ class LogKeyApi(_PublicLogView):
         )
 
 
+class WitnessPolicyApi(_PublicLogView):
+    """The witness policy (C2SP / Sigsum policy text) that served checkpoints meet: a ``log``
+    line for the log's key, each witness with its URL, the groups and the quorum (``quorum
+    none`` when the log has no witnesses). Clients pin it, as they pin the log's keys."""
+
+    throttle_classes = [LogReadRateThrottle]
+
+    @extend_schema(
+        operation_id="log_witness_policy",
+        responses={(200, "text/plain"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        log_url = request.build_absolute_uri(reverse("log-key")).removesuffix("key")
+        text = policy_served(log_vkey=log_keys().note_verifier_key, log_url=log_url)
+        response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+        response["Cache-Control"] = PARTIAL
+        return response
+
+
 # --- JSON API (/v1/log/) --------------------------------------------------------------------
 
 
 class CheckpointApi(_PublicLogView):
-    """The latest checkpoint, parsed, with its signed note."""
+    """The served checkpoint, parsed, with its signed note and cosignatures."""
 
     @extend_schema(
         operation_id="log_checkpoint",
-        responses={200: s.CheckpointOutput, 404: problem("Empty log")},
+        responses={200: s.CheckpointOutput, 404: problem("Empty log, or nothing cosigned yet")},
     )
     def get(self, request: Request) -> Response:
-        checkpoint = _latest()
+        checkpoint = _served()
         output = {
             "origin": log_keys().signer.name,
             "size": checkpoint.size,
-            "root_hash": bytes(checkpoint.root_hash),
+            "root_hash": checkpoint.root_hash,
             "note": checkpoint.note,
+            "cosignatures": checkpoint.cosignatures,
             "created_at": checkpoint.created_at,
         }
         return Response(s.CheckpointOutput(output).data)
