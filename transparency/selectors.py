@@ -741,3 +741,29 @@ def log_backlog() -> Backlog:
         )
         entries, oldest, checkpoint_at = cursor.fetchone()
     return Backlog(entries=entries, oldest=oldest, checkpoint_at=checkpoint_at)
+
+
+@dataclass(frozen=True)
+class CosigningBacklog:
+    """The latest checkpoint's size, the served one's (None: none meets the quorum), and when
+    the oldest checkpoint newer than the served one was signed (None: nothing waits)."""
+
+    latest_size: int
+    served_size: int | None
+    waiting_since: datetime | None
+
+
+def cosigning_backlog() -> CosigningBacklog:
+    """What waits for the witnesses' quorum now (the operator dashboard): read afresh."""
+    latest = checkpoint_latest()
+    if latest is None:
+        return CosigningBacklog(latest_size=0, served_size=None, waiting_since=None)
+    served = checkpoint_served()
+    served_size = served.size if served else None
+    waiting = (
+        Checkpoint.objects.filter(size__gt=served_size or 0)
+        .order_by("size")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return CosigningBacklog(latest_size=latest.size, served_size=served_size, waiting_since=waiting)

@@ -1,8 +1,9 @@
 """The operator dashboard, in the admin (staff only: ``admin.site.admin_view`` guards it).
 
 Challenges sent, verified and failed per hour and per country, the commonest delivery errors,
-certificates issued and revoked, lookups per provider, and the log's merge delay and backlog
-(web.figures); and the disputes waiting on the operator's queue. Counts only: no number, code
+certificates issued and revoked, lookups per provider, the log's merge delay and backlog, and
+each witness's lag and last error (web.figures); and the disputes waiting on the operator's
+queue. Counts only: no number, code
 or key is shown.
 """
 
@@ -16,6 +17,9 @@ from ca.selectors import disputes_open_count
 from web.figures import DASHBOARD_PERIODS, dashboard_figures
 
 MERGE_DELAY_LIMIT_SECONDS = 10  # DESIGN §4.2: never more than 10 s
+# A checkpoint waiting longer than this for the witnesses' quorum raises the alarm: clients
+# that enforce the policy see nothing newer meanwhile.
+QUORUM_LAG_LIMIT_SECONDS = 10
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -27,6 +31,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "period": period,
         "periods": list(DASHBOARD_PERIODS.values()),
         "merge_delay_limit": MERGE_DELAY_LIMIT_SECONDS,
+        "quorum_lag_limit": QUORUM_LAG_LIMIT_SECONDS,
         "disputes_open": disputes_open_count(),
     }
     return TemplateResponse(request, "admin/dashboard.html", context)

@@ -27,10 +27,13 @@ from directory.metrics import lookups_by_provider_hour
 from resolution.protocol.entries import EntryKind
 from transparency.selectors import (
     Backlog,
+    cosigning_backlog,
     entries_by_period,
     log_backlog,
     merge_delay_by_hour,
+    witnesses_state,
 )
+from transparency.witnesses import witness_config
 from web.charts import Chart, Series, bar_chart, filled, line_chart, number, periods
 
 PUBLIC_SECONDS = 60
@@ -157,6 +160,68 @@ class ProviderLookups:
 
 
 @dataclass(frozen=True)
+class WitnessLag:
+    """One witness as the dashboard shows it: how far behind the latest checkpoint it is."""
+
+    name: str
+    url: str
+    cosigned_size: int | None
+    lag_entries: int | None  # the latest checkpoint's size minus the size it last cosigned
+    lag_seconds: float | None  # since its last cosignature was kept
+    error: str  # the last attempt's failure, "" after a success
+    failed_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Witnessing:
+    """The witnesses, the policy's quorum, and how long checkpoints have waited for it."""
+
+    witnesses: list[WitnessLag]
+    quorum: str
+    quorum_required: bool
+    latest_size: int
+    served_size: int | None
+    quorum_lag_seconds: float | None  # the oldest checkpoint not served yet: since signed
+
+
+def witnessing(now: datetime) -> Witnessing:
+    """The witnesses' lag and errors, and the quorum's: a few queries, none without witnesses."""
+    config = witness_config()
+    if not config.witnesses:
+        return Witnessing([], config.policy.quorum, False, 0, None, None)
+    backlog = cosigning_backlog()
+    urls = {w.name: w.url for w in config.witnesses}
+    lags = []
+    for name, row in witnesses_state():
+        cosigned = row.cosigned_size if row else None
+        lags.append(
+            WitnessLag(
+                name=name,
+                url=urls[name],
+                cosigned_size=cosigned,
+                lag_entries=None if cosigned is None else backlog.latest_size - cosigned,
+                lag_seconds=_seconds_since(now, row.cosigned_at if row else None),
+                error=row.error if row else "",
+                failed_seconds=_seconds_since(now, row.failed_at if row else None),
+            )
+        )
+    return Witnessing(
+        witnesses=lags,
+        quorum=config.policy.quorum,
+        quorum_required=config.quorum_required,
+        latest_size=backlog.latest_size,
+        served_size=backlog.served_size,
+        quorum_lag_seconds=(
+            _seconds_since(now, backlog.waiting_since) if config.quorum_required else None
+        ),
+    )
+
+
+def _seconds_since(now: datetime, then: datetime | None) -> float | None:
+    return None if then is None else max((now - then).total_seconds(), 0.0)
+
+
+@dataclass(frozen=True)
 class Dashboard:
     challenges: Chart
     challenges_started: int
@@ -174,10 +239,12 @@ class Dashboard:
     backlog: Backlog
     backlog_seconds: float | None
     checkpoint_seconds: float | None
+    witnessing: Witnessing
 
 
 def dashboard_figures(period: Period) -> Dashboard:
-    """Every figure of the operator dashboard over ``period``: seven queries."""
+    """Every figure of the operator dashboard over ``period``: seven queries, and those of
+    ``witnessing``."""
     now = timezone.now()
     starts = period.starts(now)
     short, full = period.labels(starts)
@@ -275,4 +342,5 @@ def dashboard_figures(period: Period) -> Dashboard:
         checkpoint_seconds=(
             (now - backlog.checkpoint_at).total_seconds() if backlog.checkpoint_at else None
         ),
+        witnessing=witnessing(now),
     )

@@ -9,10 +9,12 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
@@ -422,3 +424,31 @@ def test_a_process_with_a_bad_witness_setting_does_not_start(settings):
     )
     assert done.returncode != 0
     assert "RS_WITNESSES item 1: not a witness verifier key" in done.stderr
+
+
+# --- The operator's dashboard ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_dashboard_shows_each_witness_lag_and_the_quorum_alarm(
+    settings, deferred, three, admin_client
+):
+    witnesses_configure(settings, three, "group g 2 w1 w2 w3\nquorum g")
+    _grow(4, 0)
+    witnesses_submit()
+    three[1].stop()
+    three[2].stop()
+    _grow(3, 4)
+    witnesses_submit()
+    page = admin_client.get("/admin/dashboard/").content.decode()
+    assert "<h3>Witnesses</h3>" in page
+    row = r'w2 <small>http://127\.0\.0\.1:\d+</small></td>\s*<td class="num">4</td>\s*'
+    assert re.search(row + r'<td class="num">3</td>', page)  # cosigned 4, 3 entries behind
+    assert "not reached: connect" in page
+    assert "waited" not in page  # the newest checkpoint has not waited 10 s yet
+    # Eleven seconds after the checkpoint that waits was signed, the quorum's lag is an alarm.
+    waiting = Checkpoint.objects.get(size=7).created_at
+    with time_machine.travel(waiting + timedelta(seconds=11)):
+        page = admin_client.get("/admin/dashboard/").content.decode()
+    assert re.search(r"waited 1\d\.\d s for the\s+witnesses' quorum \(g\)", page)
+    assert re.search(r"the log serves size\s+4 while it has signed 7", page)
