@@ -573,6 +573,12 @@ class Client:
         elif json is not None:
             headers["Content-Type"] = "application/json"
             content = canonical_json(json)
+        # A write is sent again after a network error or an overload only where the service
+        # makes the repeat harmless: a POST by its Idempotency-Key (one per call, the same for
+        # each attempt), a PUT or DELETE by its JWS (docs/integration.md, "Safe retries").
+        idempotent = (method == "POST" and auth) or (method in ("PUT", "DELETE") and jose)
+        if method == "POST" and auth:
+            headers["Idempotency-Key"] = f'"{uuid.uuid4()}"'
         return self.transport.request(
             method,
             self.base_url + path,
@@ -581,6 +587,7 @@ class Client:
             params=params,
             content=content,
             limit=limit,
+            idempotent=bool(idempotent),
         )
 
     def _json(self, method: str, path: str, **kwargs: Any) -> _Reader:

@@ -6,7 +6,11 @@ x5u fetch goes through ``Transport.request``, under one policy.
   after a network error, a 429 or a 502/503/504: the service may be passing through an
   overload.  The wait is ``BACKOFF`` seconds, doubled at each attempt, or the answer's
   ``Retry-After`` (RFC 9110 §10.2.3) when that is longer, never more than ``MAX_RETRY_AFTER``.
-- Other methods are sent once: a POST that timed out may have done its work.
+- Writes are retried the same way only when the caller says they are idempotent
+  (``idempotent=True``): a POST that carries an ``Idempotency-Key`` (the service answers its
+  repeat with the first answer, and ``409 idempotency-key-in-use`` while the first still runs,
+  which is retried too), or a PUT or DELETE whose JWS body the service recognises when sent
+  again. Other writes are sent once: a POST that timed out may have done its work.
 - A body is read up to a limit when the caller gives one, so that a hostile server cannot
   fill the memory; the body of a 4xx/5xx is read up to 64 KiB.
 - A 4xx/5xx answer raises ``ApiError`` with its RFC 9457 members, a failed connection
@@ -45,6 +49,9 @@ MAX_RETRY_AFTER: Final = 10.0
 
 RETRIED_STATUSES: Final = frozenset({429, 502, 503, 504})
 """Statuses that may pass: too many requests, and a gateway's overload or timeout."""
+
+KEY_IN_USE: Final = "idempotency-key-in-use"
+"""The problem of a POST whose Idempotency-Key is still in use by a first attempt: retried."""
 
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 _MAX_PROBLEM_BYTES: Final = 64 * 1024
@@ -140,14 +147,17 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         content: bytes | None = None,
         limit: int | None = None,
+        idempotent: bool = False,
     ) -> Answer:
         """Send ``method url`` and return its answer, retried as the module says.
 
         ``name`` is how an ``ApiError`` or ``ResponseError`` names the request target (the URL
-        by default; the SDK gives the API path); ``limit`` is the most bytes the body may have.
+        by default; the SDK gives the API path); ``limit`` is the most bytes the body may have;
+        ``idempotent`` says that a write may be sent again (the module's docstring).
         """
         shown = name or url
-        attempts = 1 + (self.retries if method in _SAFE_METHODS else 0)
+        retried = method in _SAFE_METHODS or idempotent
+        attempts = 1 + (self.retries if retried else 0)
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
@@ -158,7 +168,11 @@ class Transport:
                     if status in RETRIED_STATUSES and not last:
                         delay = retry_delay(attempt, response.headers.get("retry-after"))
                     elif status >= 400:
-                        raise _api_error(method, shown, response)
+                        error = _api_error(method, shown, response)
+                        if not (idempotent and error.slug == KEY_IN_USE and not last):
+                            raise error
+                        # The first attempt, whose answer was lost, still runs: wait for it.
+                        delay = retry_delay(attempt, response.headers.get("retry-after"))
                     else:
                         body = _read(response, limit, f"{method} {shown}")
                         return Answer(status, response.headers, body)

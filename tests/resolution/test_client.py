@@ -196,7 +196,7 @@ def _mock(handler: Any) -> httpx.Client:
     return httpx.Client(transport=httpx.MockTransport(handler))
 
 
-def test_reads_are_retried_and_writes_are_not(monkeypatch):
+def test_reads_and_keyed_writes_are_retried(monkeypatch):
     monkeypatch.setattr(time, "sleep", lambda seconds: None)
     calls: list[str] = []
 
@@ -211,7 +211,8 @@ def test_reads_are_retried_and_writes_are_not(monkeypatch):
     calls.clear()
     with pytest.raises(ApiError) as refused:
         client.challenge_start(NUMBER)
-    assert calls == ["POST"]  # a POST that failed may have done its work: never repeated
+    # The SDK's POSTs carry an Idempotency-Key: repeated, they cannot do their work twice.
+    assert calls == ["POST", "POST", "POST"]
     assert (refused.value.status, refused.value.slug) == (503, "service-unavailable")
 
 

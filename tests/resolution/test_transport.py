@@ -1,6 +1,7 @@
 """The SDK's one HTTP transport (``resolution.client.transport``) and the log reader on it:
 reads retried after an overload, as long as ``Retry-After`` asks within a cap; writes sent
-once; bodies bounded."""
+once unless made idempotent (an Idempotency-Key, a JWS), then retried with the same key and
+bytes; bodies bounded."""
 
 from __future__ import annotations
 
@@ -103,6 +104,50 @@ def test_writes_are_sent_once_whatever_happens(slept):
             server.transport().request(method, "http://rs.test/x")
     assert server.methods == ["POST", "PUT", "DELETE"] and lost.methods == ["POST"]
     assert slept == []
+
+
+def in_use() -> httpx.Response:
+    problem = {"type": "https://rs.test/problems/idempotency-key-in-use", "title": "Running"}
+    return httpx.Response(409, headers={"Retry-After": "1"}, json=problem)
+
+
+def test_the_sdks_posts_carry_a_key_and_are_retried_with_it(slept):
+    challenge = {
+        "id": "6f1c0e4a-9d59-4a2e-9f0e-3c7c1d2b5a10",
+        "number": NUMBER,
+        "status": "pending",
+        "expires_at": "2026-12-05T10:00:00Z",
+        "attempts_left": 5,
+        "delivery": "queued",
+    }
+    server = Server(
+        httpx.ReadTimeout("no answer"), in_use(), busy("2"), httpx.Response(201, json=challenge)
+    )
+    http = httpx.Client(transport=httpx.MockTransport(server))
+    with Client("http://rs.test", "k", http=http, retries=3) as client:
+        assert client.challenge_start(NUMBER).id == challenge["id"]
+        keys = {request.headers["Idempotency-Key"] for request in server.seen}
+        assert len(server.seen) == 4 and len(keys) == 1  # one key for the call's attempts
+        assert slept == [BACKOFF, 1.0, 2.0]
+        server.seen.clear()
+        client.challenge_start(NUMBER)
+        assert server.seen[0].headers["Idempotency-Key"] not in keys  # a new call, a new key
+
+
+def test_a_conflict_that_is_not_the_key_in_use_is_not_retried(slept):
+    used = httpx.Response(409, json={"type": "https://rs.test/problems/challenge-used"})
+    server = Server(used)
+    with pytest.raises(ApiError):
+        server.transport().request("POST", "http://rs.test/x", idempotent=True)
+    assert server.methods == ["POST"] and slept == []
+
+
+def test_a_jws_put_or_delete_is_retried_with_the_same_bytes(slept):
+    for method in ("PUT", "DELETE"):
+        server = Server(httpx.ConnectError("reset"), httpx.Response(200, content=b"{}"))
+        server.transport().request(method, "http://rs.test/h", content=b"jws", idempotent=True)
+        assert server.methods == [method, method]
+        assert [request.content for request in server.seen] == [b"jws", b"jws"]
 
 
 def test_a_network_error_is_retried_for_a_read(slept):
