@@ -1,7 +1,7 @@
 """Merge delay under steady writes: from an entry's append to the first checkpoint covering it.
 
     .venv/bin/python bench/merge_delay.py [--rate 20] [--seconds 90] [--server-workers 4]
-        [--concurrency 8] [--broker redis://127.0.0.1:6379/14] [--log-worker]
+        [--concurrency 8] [--broker redis://127.0.0.1:6379/14] [--log-worker] [--witnesses 3]
 
 The production shape, as bench/issuance.py runs it (its ``service_running``): gunicorn, a Redis
 broker, a Celery worker (which sends the SMS and runs the integrator) and Celery beat (which has
@@ -21,6 +21,12 @@ operator's dashboard): from the entry's ``created_at`` to that of the first chec
 it, both PostgreSQL's now() at the start of their transactions. Printed: p50, p99 and max over
 the entries appended while the writes ran, the checkpoints signed per second, and the
 selector's mean and worst over the same entries as a cross-check. The goal: p99 at most 1 s.
+
+With ``--witnesses N``, N ``rs witness serve`` processes run on loopback and the service submits
+each checkpoint to them (RS_WITNESSES, the default policy: a majority). The same run then also
+prints the delay from each entry's append to the first checkpoint covering it that met the
+quorum: the time the majority-th of its cosignatures was kept (``Cosignature.created_at``, the
+start of the transaction that kept it), which is when the service starts serving it.
 """
 
 from __future__ import annotations
@@ -28,7 +34,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -65,6 +74,47 @@ CROSS JOIN LATERAL (
 ) AS covering
 WHERE e.created_at >= %s AND e.created_at < %s
 """
+
+
+# Per entry appended in [start, end): seconds to the first checkpoint covering it whose %(k)s-th
+# cosignature was kept (the quorum of the default policy).
+_COSIGNED_DELAYS_SQL = """
+WITH quorum AS (
+    SELECT size, created_at FROM (
+        SELECT size, created_at,
+               row_number() OVER (PARTITION BY size ORDER BY created_at) AS n
+        FROM transparency_cosignature
+    ) AS ranked WHERE n = %(k)s
+)
+SELECT GREATEST(extract(epoch FROM (
+    SELECT min(q.created_at) FROM quorum AS q WHERE q.size > e."index"
+) - e.created_at), 0)::float8
+FROM transparency_entry AS e
+WHERE e.created_at >= %(start)s AND e.created_at < %(end)s
+"""
+
+
+def witnesses_started(count: int, scratch: Path) -> list[subprocess.Popen[str]]:
+    """``count`` witnesses (``rs witness serve``) on loopback trusting the log's key, named in
+    RS_WITNESSES for the service's processes (which inherit this environment)."""
+    from resolution.client.witness import keygen
+    from transparency.keys import log_keys
+
+    processes, entries = [], []
+    for n in range(1, count + 1):
+        key = scratch / f"witness-{n}.key"
+        signer = keygen(f"w{n}.bench.test", key)
+        command = [sys.executable, "-m", "resolution.cli", "witness", "serve", "--key", str(key)]
+        command += ["--state", str(scratch / f"witness-{n}.state"), "--listen", "127.0.0.1:0"]
+        command += ["--log", log_keys().note_verifier_key]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        processes.append(process)
+        assert process.stdout is not None
+        url = process.stdout.readline().strip().removeprefix("listening on ")
+        entries.append(f"w{n} {signer.verifier.vkey} {url}")
+    os.environ["RS_WITNESSES"] = "\n".join(entries)
+    os.environ["RS_WITNESS_PERMITTED_NETWORKS"] = "127.0.0.0/8"
+    return processes
 
 
 def database_now() -> datetime:
@@ -123,7 +173,7 @@ def integrated_wait(timeout: float = 30.0) -> None:
         time.sleep(0.2)
 
 
-def report(started: datetime, ended: datetime, late: int, planned: int) -> None:
+def report(started: datetime, ended: datetime, late: int, planned: int, witnesses: int = 0) -> None:
     from django.db import connection
 
     from transparency.models import Checkpoint
@@ -162,6 +212,16 @@ def report(started: datetime, ended: datetime, late: int, planned: int) -> None:
         f"cross-check, merge_delay_by_hour since the start: {entries} entries, "
         f"mean {mean * 1000:.0f} ms, worst {worst * 1000:.0f} ms"
     )
+    if witnesses:
+        quorum = witnesses // 2 + 1
+        with connection.cursor() as cursor:
+            cursor.execute(_COSIGNED_DELAYS_SQL, {"k": quorum, "start": started, "end": ended})
+            cosigned = [row[0] for row in cursor.fetchall() if row[0] is not None]
+        print(
+            f"append -> cosigned by {quorum} of {witnesses} witnesses, over {len(cosigned)} "
+            f"entries: p50 {statistics.median(cosigned) * 1000:.0f} ms, "
+            f"p99 {percentile(cosigned, 0.99) * 1000:.0f} ms, max {max(cosigned) * 1000:.0f} ms"
+        )
     if late:
         print(f"{late} of {planned} flows started more than {LATE * 1000:.0f} ms late")
     verdict = "meets" if p99 <= GOAL_P99 else "misses"
@@ -180,6 +240,12 @@ def main() -> None:
         action="store_true",
         help="also run a worker for the log's queue alone, as docs/deployment.md advises",
     )
+    parser.add_argument(
+        "--witnesses",
+        type=int,
+        default=0,
+        help="run this many local witnesses; the service submits each checkpoint to them",
+    )
     args = parser.parse_args()
     if not broker_answers(args.broker):
         parser.error(f"no Redis answers at {args.broker}: the production shape needs a broker")
@@ -195,6 +261,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="rs-bench-merge-"))
     sms_dir = scratch / "sms"
     sms_dir.mkdir()
+    witnesses: list[subprocess.Popen[str]] = []
     where = "embedded PostgreSQL"
     if os.environ.get("DATABASE_URL"):
         where = f"PostgreSQL at {urlsplit(os.environ['DATABASE_URL']).hostname}"
@@ -205,6 +272,9 @@ def main() -> None:
         from providers.services import api_key_create, provider_create
 
         key = api_key_create(provider=provider_create(slug="bench", name="Bench")).secret
+        if args.witnesses:
+            witnesses = witnesses_started(args.witnesses, scratch)
+            print(f"{args.witnesses} witnesses (rs witness serve) on loopback", flush=True)
         schedule = settings.CELERY_BEAT_SCHEDULE["log-integrate"]["schedule"]
         workers = "worker, a worker for the log's queue" if args.log_worker else "worker"
         print(
@@ -235,8 +305,13 @@ def main() -> None:
             late = steady(api, items, args.rate, args.concurrency)
             ended = database_now()
             integrated_wait()
-        report(started, ended, late, len(items))
+            if witnesses:
+                time.sleep(2.0)  # the last checkpoints' cosignatures
+        report(started, ended, late, len(items), args.witnesses)
     finally:
+        for process in witnesses:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=10)
         from django.conf import settings as configured
 
         if configured.configured:
