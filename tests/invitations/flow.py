@@ -17,7 +17,12 @@ SERVICE = "messaging"
 
 def invite_token(holder: Holder, to: str = INVITED, service: str = SERVICE, **claims: Any) -> str:
     """The holder's JWS inviting ``to`` (a fresh iat and jti unless given; None drops one)."""
-    payload = {"to": to, "service": service, "iat": int(time.time()), "jti": uuid.uuid4().hex}
+    payload: dict[str, Any] = {
+        "to": to,
+        "service": service,
+        "iat": int(time.time()),
+        "jti": uuid.uuid4().hex,
+    }
     payload.update(claims)
     payload = {name: value for name, value in payload.items() if value is not None}
     key = payload.pop("key", holder.key)
