@@ -28,11 +28,12 @@ against the keys pinned for the service (an issued certificate, its log entry, a
 
 The number lock (DESIGN §7.2, docs/hijack.md) adds the signed ``lock_token``,
 ``unlock_token``, ``approve_token``, ``refuse_token`` and ``dispute_token``: a holder locks its
-number, answers the requests a lock holds back, and disputes a foreign certificate.
+number, answers the requests a lock holds back, and disputes a foreign certificate;
+``invite_token``: a holder invites a number no app has registered (DESIGN §7.5).
 
 Public API: ``Client``, the answer dataclasses, ``csr_pem``, ``handler_put_token``,
 ``handler_delete_token``, ``history_token``, ``revoke_token``, ``lock_token``,
-``unlock_token``, ``approve_token``, ``refuse_token``, ``dispute_token``.
+``unlock_token``, ``approve_token``, ``refuse_token``, ``dispute_token``, ``invite_token``.
 """
 
 from __future__ import annotations
@@ -133,6 +134,35 @@ class CertificateState:
     locked: bool = False
     locked_at: datetime | None = None
     lock_log_index: int | None = None
+
+
+INVITATION_STATUSES: Final = ("open", "accepted", "expired")
+"""An invitation's statuses: ``open`` until the number publishes a handler of the service that
+the inviter may see (``accepted``: the ``invitation.accepted`` webhook was sent), or until it
+``expired``."""
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """An invitation the caller's provider had the service send (``POST /v1/invitations``,
+    DESIGN §7.5): one SMS to ``to`` naming ``inviter`` (a number it holds a certificate for).
+
+    ``spinvitation`` is the token the service signed (``resolution.protocol.invitation``);
+    ``link`` the page the SMS gives."""
+
+    id: str
+    to: str
+    inviter: str
+    service: str
+    status: str  # one of INVITATION_STATUSES
+    sms: str  # queued, retrying, sent or not_sent
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None
+    handler_log_index: int | None
+    log_index: int
+    link: str
+    spinvitation: str
 
 
 REQUEST_STATUSES: Final = ("pending", "approved", "refused", "waited", "unlocked")
@@ -457,6 +487,27 @@ def _issued_certificate(r: _Reader) -> IssuedCertificate:
     )
 
 
+def _invitation(reader: _Reader) -> Invitation:
+    status = reader.text("status")
+    if status not in INVITATION_STATUSES:
+        reader.fail(f"has the status {status!r}")
+    return Invitation(
+        id=reader.text("id"),
+        to=reader.text("to"),
+        inviter=reader.text("inviter"),
+        service=reader.text("service"),
+        status=status,
+        sms=reader.text("sms"),
+        created_at=reader.moment("created_at"),
+        expires_at=reader.moment("expires_at"),
+        accepted_at=reader.moment("accepted_at", null=True),
+        handler_log_index=reader.get("handler_log_index", int, null=True),
+        log_index=reader.integer("log_index"),
+        link=reader.text("link"),
+        spinvitation=reader.text("spinvitation"),
+    )
+
+
 def _certificate_request(reader: _Reader) -> CertificateRequest:
     status = reader.text("status")
     if status not in REQUEST_STATUSES:
@@ -658,6 +709,26 @@ class Client:
         return tuple(
             _certificate_request(_Reader(f"{r.what} result", item))
             for item in r.get("results", list)
+        )
+
+    def invitation_create(self, token: str) -> Invitation:
+        """``POST /v1/invitations`` with an ``invite_token``: the service sends the number one
+        SMS inviting it to the service, unless a rule refuses it (a ``ProblemError``: 403
+        ``number-not-invitable`` for a number that opted out or holds a certificate, alike;
+        429 ``invitation-rate-limited`` with its ``scope``)."""
+        return _invitation(self._json("POST", "/v1/invitations", jose=token))
+
+    def invitation_get(self, invitation_id: str) -> Invitation:
+        """``GET /v1/invitations/{id}``: one of the caller's invitations, to poll it."""
+        return _invitation(self._json("GET", f"/v1/invitations/{_segment(invitation_id)}"))
+
+    def invitations(self, status: str | None = None) -> tuple[Invitation, ...]:
+        """``GET /v1/invitations[?status=]``: the caller's invitations, newest first (at most
+        100)."""
+        params = {"status": status} if status is not None else None
+        r = self._json("GET", "/v1/invitations", params=params)
+        return tuple(
+            _invitation(_Reader(f"{r.what} result", item)) for item in r.get("results", list)
         )
 
     def certificate_request_get(self, request_id: str) -> CertificateRequest:
@@ -1012,6 +1083,21 @@ def lock_token(
     """The JWS that locks the number of certificate ``serial``, signed by its own key:
     ``{serial, iat, jti}`` (``Client.certificate_lock``)."""
     return _signed(key, serial, {"serial": serial} | _fresh(iat, jti))
+
+
+def invite_token(
+    key: ec.EllipticCurvePrivateKey,
+    serial: str,
+    *,
+    to: str,
+    service: str,
+    iat: int | None = None,
+    jti: str | None = None,
+) -> str:
+    """The JWS inviting ``to`` (E.164) to ``service``, signed by the key of certificate
+    ``serial``, whose number the invitation names: ``{to, service, iat, jti}``
+    (``Client.invitation_create``)."""
+    return _signed(key, serial, {"to": to, "service": service} | _fresh(iat, jti))
 
 
 unlock_token: Final = lock_token

@@ -15,6 +15,8 @@ from resolution.cli.arguments import Commands
 from resolution.cli.commands import (
     approve,
     dispute,
+    invitations,
+    invite,
     lock,
     log,
     lookup,
@@ -49,6 +51,8 @@ COMMANDS: Final[tuple[Command, ...]] = (
     approve,
     refuse,
     dispute,
+    invite,
+    invitations,
     lookup,
     passport,
     monitor,
