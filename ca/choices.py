@@ -10,6 +10,7 @@ class ChallengeStatus(models.TextChoices):
     VERIFIED = "verified", "verified (may be used for one certificate)"
     USED = "used", "used (a certificate was issued)"
     FAILED = "failed", "failed (too many wrong codes)"
+    CANCELLED = "cancelled", "cancelled (by its provider, before a certificate was issued)"
 
 
 class DeliveryStatus(models.TextChoices):

@@ -47,6 +47,12 @@ class ChallengeNotVerified(Problem):
     status_code = 409
 
 
+class ChallengeCancelled(Problem):
+    slug = "challenge-cancelled"
+    title = "The challenge was cancelled by its provider"
+    status_code = 409
+
+
 class ChallengeUsed(Problem):
     slug = "challenge-used"
     title = "The challenge has already been used for a certificate"

@@ -32,7 +32,7 @@ class ChallengeStartInput(serializers.Serializer[Any]):
 class ChallengeOutput(serializers.Serializer[Challenge]):
     id = serializers.UUIDField()
     number = serializers.CharField(help_text="E.164")
-    status = serializers.CharField(help_text="pending, verified, used or failed")
+    status = serializers.CharField(help_text="pending, verified, used, failed or cancelled")
     expires_at = serializers.DateTimeField()
     attempts_left = serializers.SerializerMethodField()
     delivery = serializers.CharField(

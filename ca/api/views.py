@@ -43,7 +43,7 @@ from ca.selectors import (
     crl_latest,
     dispute_get,
 )
-from ca.services.challenges import challenge_start, challenge_verify
+from ca.services.challenges import challenge_cancel, challenge_start, challenge_verify
 from ca.services.delivery import challenge_delivery_report
 from ca.services.issuance import certificate_issue
 from ca.services.locks import (
@@ -117,6 +117,21 @@ class ChallengeApi(APIView):
         challenge = challenge_get(provider=caller_provider(request), challenge_id=challenge_id)
         if challenge is None:
             raise ChallengeNotFound("The calling provider has no challenge with this id.")
+        return Response(s.ChallengeOutput(challenge).data)
+
+    @extend_schema(
+        operation_id="challenges_cancel",
+        request=None,
+        responses={
+            200: s.ChallengeOutput,
+            404: problem("No such challenge"),
+            409: problem("The challenge was used for a certificate"),
+        },
+    )
+    def delete(self, request: Request, challenge_id: uuid.UUID) -> Response:
+        """Cancel the challenge: its code is refused from now on, its SMS is not sent if it has
+        not been yet. It still counts against the SMS limits."""
+        challenge = challenge_cancel(provider=caller_provider(request), challenge_id=challenge_id)
         return Response(s.ChallengeOutput(challenge).data)
 
 

@@ -18,6 +18,7 @@ from ca.limits import LimitedKey, limits_enforce, limits_parse
 from ca.models import Challenge
 from ca.problems import (
     ChallengeAlreadyVerified,
+    ChallengeCancelled,
     ChallengeCodeWrong,
     ChallengeExpired,
     ChallengeFailed,
@@ -162,6 +163,8 @@ def challenge_verify(*, provider: Provider, challenge_id: uuid.UUID, code: str) 
             raise ChallengeAlreadyVerified("This challenge is verified: request the certificate.")
         if challenge.status == ChallengeStatus.FAILED:
             raise ChallengeFailed("Too many wrong codes; start a new challenge.")
+        if challenge.status == ChallengeStatus.CANCELLED:
+            raise ChallengeCancelled("This challenge was cancelled; start a new one.")
         if challenge.is_expired:
             raise ChallengeExpired("The code has expired; start a new challenge.")
         if code_matches(challenge.id, code, bytes(challenge.code_hmac)):
@@ -184,4 +187,20 @@ def challenge_verify(*, provider: Provider, challenge_id: uuid.UUID, code: str) 
         )
         raise wrong
     logger.info("challenge verified", challenge=str(challenge.id), provider=provider.slug)
+    return challenge
+
+
+def challenge_cancel(*, provider: Provider, challenge_id: uuid.UUID) -> Challenge:
+    """Cancel a challenge not yet used for a certificate: its code is no longer accepted, and
+    its SMS, if not sent yet, is not sent. It still counts against the SMS limits. Cancelling
+    a cancelled challenge changes nothing (DELETE is idempotent)."""
+    with transaction.atomic(durable=True):
+        challenge = challenge_lock(provider=provider, challenge_id=challenge_id)
+        if challenge.status == ChallengeStatus.CANCELLED:
+            return challenge
+        if challenge.status == ChallengeStatus.USED:
+            raise ChallengeUsed("This challenge has been used for a certificate.")
+        challenge.status = ChallengeStatus.CANCELLED
+        challenge.save(update_fields=["status"])
+    logger.info("challenge cancelled", challenge=str(challenge.id), provider=provider.slug)
     return challenge

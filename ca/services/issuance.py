@@ -18,7 +18,13 @@ from ca import authority
 from ca.choices import ChallengeStatus, RequestStatus
 from ca.csr import csr_public_key
 from ca.models import Certificate, CertificateRequest, Challenge
-from ca.problems import ChallengeExpired, ChallengeFailed, ChallengeNotVerified, ChallengeUsed
+from ca.problems import (
+    ChallengeCancelled,
+    ChallengeExpired,
+    ChallengeFailed,
+    ChallengeNotVerified,
+    ChallengeUsed,
+)
 from ca.services.challenges import challenge_lock
 from ca.services.holders import (
     certificate_lock_set,
@@ -70,6 +76,8 @@ def challenge_spend(*, provider: Provider, challenge_id: uuid.UUID) -> str:
         raise ChallengeUsed("This challenge has already been used for a certificate.")
     if challenge.status == ChallengeStatus.FAILED:
         raise ChallengeFailed("This challenge ended after too many wrong codes.")
+    if challenge.status == ChallengeStatus.CANCELLED:
+        raise ChallengeCancelled("This challenge was cancelled: start a new one.")
     if challenge.status != ChallengeStatus.VERIFIED:
         raise ChallengeNotVerified("Answer the challenge with its code first.")
     raise ChallengeExpired("The challenge expired before a certificate was requested.")

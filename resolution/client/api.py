@@ -650,6 +650,11 @@ class Client:
         """``POST /v1/challenges``: send a code by SMS to ``number`` (E.164)."""
         return _challenge(self._json("POST", "/v1/challenges", json={"number": number}))
 
+    def challenge_cancel(self, challenge_id: str) -> Challenge:
+        """``DELETE /v1/challenges/{id}``: cancel a challenge not used yet (its SMS, if not sent
+        yet, is not sent; its code is refused from now on)."""
+        return _challenge(self._json("DELETE", f"/v1/challenges/{_segment(challenge_id)}"))
+
     def challenge_get(self, challenge_id: str) -> Challenge:
         """``GET /v1/challenges/{id}``: a challenge's state and SMS delivery."""
         return _challenge(self._json("GET", f"/v1/challenges/{_segment(challenge_id)}"))

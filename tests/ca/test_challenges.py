@@ -550,3 +550,70 @@ def test_codes_and_numbers_never_reach_the_logs(
     assert {"challenge started", "challenge sms sent", "challenge verified"} <= set(events)
     assert code not in logged
     assert NUMBER[3:] not in logged
+
+
+# --- Cancelling ----------------------------------------------------------------------------
+
+
+def test_a_cancelled_challenge_refuses_its_code(api_client: Any, sms_outbox: list[Any]) -> None:
+    challenge = challenge_started(api_client)
+
+    cancelled = api_client.delete(f"/v1/challenges/{challenge['id']}")
+
+    assert cancelled.status_code == 200, cancelled.content
+    assert cancelled.json()["status"] == "cancelled"
+    answer = api_client.post(
+        f"/v1/challenges/{challenge['id']}/verify", {"code": code_sent(sms_outbox)}, format="json"
+    )
+    assert_problem(answer, 409, "challenge-cancelled")
+    assert Challenge.objects.get(pk=challenge["id"]).attempts == 0
+    # Again: nothing more to do, the same answer (DELETE is idempotent).
+    again = api_client.delete(f"/v1/challenges/{challenge['id']}")
+    assert again.status_code == 200 and again.json() == cancelled.json()
+
+
+def test_a_cancelled_verified_challenge_gives_no_certificate(
+    api_client: Any, sms_outbox: list[Any]
+) -> None:
+    from tests.ca.flow import challenge_verified, csr_pem
+
+    challenge_id = challenge_verified(api_client, sms_outbox)
+    assert api_client.delete(f"/v1/challenges/{challenge_id}").status_code == 200
+
+    refused = api_client.post(
+        "/v1/certificates", {"challenge": challenge_id, "csr": csr_pem()}, format="json"
+    )
+
+    assert_problem(refused, 409, "challenge-cancelled")
+
+
+def test_a_challenge_cancelled_before_its_sms_left_sends_none(
+    provider: Any, api_client: Any, sms_outbox: list[Any]
+) -> None:
+    from ca.services.challenges import challenge_start
+    from outbox.services import outbox_dispatch
+    from tests.ca.flow import CLIENT_IP
+
+    # Outside ``committed()``: no kick, the SMS waits in the outbox.
+    challenge = challenge_start(provider=provider, number=NUMBER, client_ip=CLIENT_IP)
+    assert api_client.delete(f"/v1/challenges/{challenge.pk}").status_code == 200
+
+    outbox_dispatch()
+
+    assert sms_outbox == []
+    assert Challenge.objects.get(pk=challenge.pk).delivery_status == DeliveryStatus.FAILED
+
+
+def test_a_used_or_unknown_challenge_is_not_cancelled(
+    api_client: Any, client_for: Any, sms_outbox: list[Any]
+) -> None:
+    from tests.ca.flow import certificate_obtained
+
+    holder = certificate_obtained(api_client, sms_outbox)
+    used = Challenge.objects.get(status=ChallengeStatus.USED)
+    assert_problem(api_client.delete(f"/v1/challenges/{used.pk}"), 409, "challenge-used")
+    other = client_for(api_key_create(provider=ProviderFactory(), label="other").secret)
+    assert_problem(other.delete(f"/v1/challenges/{used.pk}"), 404, "challenge-not-found")
+    assert_problem(api_client.delete(f"/v1/challenges/{uuid.uuid4()}"), 404, "challenge-not-found")
+    assert Challenge.objects.get(pk=used.pk).status == ChallengeStatus.USED
+    assert holder.serial
