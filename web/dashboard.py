@@ -12,8 +12,10 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from ca.selectors import disputes_open_count
+from invitations.selectors import invitation_figures
 from web.figures import DASHBOARD_PERIODS, dashboard_figures
 
 MERGE_DELAY_LIMIT_SECONDS = 10  # DESIGN §4.2: never more than 10 s
@@ -33,5 +35,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "merge_delay_limit": MERGE_DELAY_LIMIT_SECONDS,
         "quorum_lag_limit": QUORUM_LAG_LIMIT_SECONDS,
         "disputes_open": disputes_open_count(),
+        # Invitations sent, accepted and refused, opt-outs, and their SMS cost (DESIGN §7.5).
+        "invitations": invitation_figures(since=period.starts(timezone.now())[0]),
     }
     return TemplateResponse(request, "admin/dashboard.html", context)

@@ -64,7 +64,8 @@ def test_the_dashboard_shows_challenges_certificates_lookups_and_the_log(
     lookup(other_client)
     lookup_counts_flush()
 
-    with django_assert_num_queries(12):  # session, user, permissions (2), 7 figures, disputes
+    # session, user, permissions (2), 7 figures, disputes, 3 of invitations
+    with django_assert_num_queries(15):
         response = operator.get(URL + "?period=7d")
 
     assert response.status_code == 200
