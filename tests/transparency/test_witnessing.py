@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -360,6 +361,40 @@ def test_without_a_broker_each_checkpoint_is_cosigned_in_the_background(settings
             time.sleep(0.05)
     finally:
         witness.stop()
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_submitters_ask_each_witness_once(settings, tmp_path, monkeypatch):
+    """Four submitters at once (beat's run, kicks of several checkpoints): each witness is
+    talked to by one of them, cosigns once, and its state is the one it holds."""
+    monkeypatch.setattr(services, "witnesses_kick", lambda: None)
+    witnesses = [local_witness(tmp_path, f"w{n}").start() for n in (1, 2, 3)]
+    try:
+        witnesses_configure(settings, witnesses)
+        append_entries(5)
+        log_integrated()
+        results: list[int] = []
+
+        def submit() -> None:
+            try:
+                results.append(witnesses_submit())
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=submit) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sum(results) == 3 and len(results) == 4
+        assert Cosignature.objects.filter(size=5).count() == 3
+        rows = WitnessRow.objects.values_list("held_size", "cosigned_size", "error")
+        assert sorted(rows) == [(5, 5, "")] * 3
+        assert [w.holds() for w in witnesses] == [5, 5, 5]
+    finally:
+        for witness in witnesses:
+            witness.stop()
         connection.close()
 
 
