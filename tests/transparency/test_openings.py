@@ -93,7 +93,8 @@ CONTENTS: dict[EntryKind, dict[str, Any]] = {
         "dispute": REQUEST,
         "disputed": SERIAL,
         "closed_at": AT,
-    },    EntryKind.INVITATION: {
+    },
+    EntryKind.INVITATION: {
         "number": NUMBER,
         "provider": "acme-chat",
         "inviter": "+33698765432",
