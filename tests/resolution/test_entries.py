@@ -442,7 +442,8 @@ CONTENT: dict[EntryKind, dict[str, Any]] = {
         "dispute": "4a0f1a3e-2b4c-4d5e-8f60-718293a4b5c6",
         "disputed": "0c2d",
         "closed_at": "2026-02-03T00:00:00Z",
-    },    EntryKind.INVITATION: {
+    },
+    EntryKind.INVITATION: {
         "number": "+33612345678",
         "provider": "acme-chat",
         "inviter": "+33698765432",
