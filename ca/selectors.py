@@ -418,3 +418,40 @@ def dispute_get(*, provider: Provider, dispute_id: uuid.UUID) -> Dispute | None:
         .filter(pk=dispute_id, disputer__provider=provider)
         .first()
     )
+
+
+CERTIFICATE_STATES = ("valid", "not_yet_valid", "expired", "revoked")
+
+
+def certificates_of(
+    *, provider: Provider, number: str | None = None, status: str | None = None
+) -> QuerySet[Certificate]:
+    """The provider's certificates, for ``number`` and in ``status`` (one of
+    ``CERTIFICATE_STATES``, as ``Certificate.status`` reads) when given."""
+    certificates = Certificate.objects.filter(provider=provider).select_related("provider")
+    if number is not None:
+        certificates = certificates.filter(number=number)
+    now = timezone.now()
+    if status == "revoked":
+        certificates = certificates.filter(revoked_at__isnull=False)
+    elif status == "expired":
+        certificates = certificates.filter(revoked_at__isnull=True, not_after__lte=now)
+    elif status == "not_yet_valid":
+        certificates = certificates.filter(revoked_at__isnull=True, not_before__gt=now)
+    elif status == "valid":
+        certificates = certificates.filter(
+            revoked_at__isnull=True, not_before__lte=now, not_after__gt=now
+        )
+    return certificates
+
+
+def challenges_of(
+    *, provider: Provider, number: str | None = None, status: str | None = None
+) -> QuerySet[Challenge]:
+    """The provider's challenges, for ``number`` and in ``status`` when given."""
+    challenges = Challenge.objects.filter(provider=provider)
+    if number is not None:
+        challenges = challenges.filter(number=number)
+    if status is not None:
+        challenges = challenges.filter(status=status)
+    return challenges

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ca.models import Certificate, ExternalCertificate
@@ -183,3 +184,10 @@ def _handler_proofs(found: list[tuple[Any, ...]], head: SignedHead) -> dict[int,
         if index not in proofs:
             proofs[index] = hashes + proofs[first_of_tile[index // TILE_WIDTH]][TILE_HEIGHT:]
     return proofs
+
+
+def handlers_of(*, provider: Provider, number: str) -> QuerySet[Handler]:
+    """The provider's own handlers of ``number`` (E.164), whatever their visibility."""
+    return Handler.objects.filter(provider=provider, number=number).select_related(
+        "provider", "certificate", "external_certificate"
+    )

@@ -10,13 +10,15 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ca.choices import RequestStatus
+from ca.choices import ChallengeStatus, RequestStatus
 from ca.csr import MAX_CSR_LENGTH
 from ca.models import Certificate, CertificateRequest, Challenge, Dispute
-from ca.selectors import certificate_pem, chain_pems
+from ca.selectors import CERTIFICATE_STATES, certificate_pem, chain_pems
 from ca.services.issuance import IssuedCertificate
 from core.encoding import b64
-from core.numbers import MAX_INPUT_LENGTH
+from core.numbers import MAX_INPUT_LENGTH, number_parse
+from core.pagination import PageQuery
+from core.problems import Problem
 from transparency.api.serializers import CommittedLogPosition
 from transparency.selectors import entry_committed
 
@@ -26,6 +28,41 @@ class ChallengeStartInput(serializers.Serializer[Any]):
         max_length=MAX_INPUT_LENGTH,
         trim_whitespace=True,
         help_text="E.164, with '+' and the country code: +33612345678",
+    )
+
+
+class _NumberFilter(serializers.CharField):
+    """A list's ``number`` filter: any spelling of a number, compared in E.164. A ``+`` sent
+    unencoded in a query string arrives as a space: it is read as the ``+`` it was."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        text = str(super().to_internal_value(data))
+        if text.startswith(" ") and text.strip()[:1].isdigit():
+            text = "+" + text.strip()
+        try:
+            return number_parse(text).e164
+        except Problem as error:  # malformed, or not a number
+            raise serializers.ValidationError(str(error.detail)) from None
+
+
+class ChallengeListQuery(PageQuery):
+    number = _NumberFilter(
+        required=False, max_length=MAX_INPUT_LENGTH, help_text="Only this number's (E.164)"
+    )
+    status = serializers.ChoiceField(
+        required=False, choices=ChallengeStatus.values, help_text="Only those in this state"
+    )
+
+
+class CertificateListQuery(PageQuery):
+    number = _NumberFilter(
+        required=False, max_length=MAX_INPUT_LENGTH, help_text="Only this number's (E.164)"
+    )
+    status = serializers.ChoiceField(
+        required=False, choices=CERTIFICATE_STATES, help_text="Only those in this state"
     )
 
 

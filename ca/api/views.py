@@ -39,7 +39,9 @@ from ca.selectors import (
     certificate_in_repository,
     certificate_request_visible,
     certificate_requests_visible,
+    certificates_of,
     challenge_get,
+    challenges_of,
     crl_latest,
     dispute_get,
 )
@@ -56,6 +58,7 @@ from ca.services.locks import (
 from ca.services.passports import passport_check
 from ca.services.revocation import certificate_revoke_signed
 from ca.sms.twilio import twilio_signature_valid
+from core.pagination import keyset_page, page_of, page_response
 from core.schema import problem
 from core.signed_requests import JoseParser
 from core.throttling import SMS_SENDING_THROTTLES, CaReadRateThrottle, client_address
@@ -75,11 +78,36 @@ def _client_ip(request: Request) -> str:
 
 
 class ChallengesApi(APIView):
-    """Start an SMS challenge: the number receives a one-time code."""
+    """Start an SMS challenge: the number receives a one-time code; or list the caller's
+    challenges, newest first."""
 
     permission_classes = [DirectoryScope]
-    # The API's rates, refused (503) rather than counted per process while the cache is down.
-    throttle_classes = SMS_SENDING_THROTTLES
+
+    def get_throttles(self) -> list[Any]:
+        # The API's rates, refused (503) rather than counted per process while the cache is
+        # down, for what sends an SMS; a list is an ordinary read.
+        if self.request.method == "POST":
+            return [throttle() for throttle in SMS_SENDING_THROTTLES]
+        return super().get_throttles()
+
+    @extend_schema(
+        operation_id="challenges_list",
+        parameters=[s.ChallengeListQuery],
+        responses={
+            200: page_of("ChallengePage", s.ChallengeOutput(many=True)),
+            400: problem("A malformed filter, limit or cursor"),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = s.ChallengeListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        challenges = challenges_of(
+            provider=caller_provider(request),
+            number=query.validated_data.get("number"),
+            status=query.validated_data.get("status"),
+        )
+        page = keyset_page(challenges, request, keys=("created_at", "id"))
+        return page_response([s.ChallengeOutput(row).data for row in page.rows], page)
 
     @extend_schema(
         operation_id="challenges_start",
@@ -164,9 +192,29 @@ class ChallengeVerifyApi(APIView):
 
 
 class CertificatesApi(APIView):
-    """Issue a number certificate for a CSR, spending a verified challenge."""
+    """Issue a number certificate for a CSR, spending a verified challenge; or list the
+    caller's certificates, newest first."""
 
     permission_classes = [DirectoryScope]
+
+    @extend_schema(
+        operation_id="certificates_list",
+        parameters=[s.CertificateListQuery],
+        responses={
+            200: page_of("CertificatePage", s.CertificateOutput(many=True)),
+            400: problem("A malformed filter, limit or cursor"),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = s.CertificateListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        certificates = certificates_of(
+            provider=caller_provider(request),
+            number=query.validated_data.get("number"),
+            status=query.validated_data.get("status"),
+        )
+        page = keyset_page(certificates, request, keys=("created_at", "id"))
+        return page_response([s.CertificateOutput(row).data for row in page.rows], page)
 
     @extend_schema(
         operation_id="certificates_issue",

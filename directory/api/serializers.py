@@ -69,6 +69,25 @@ class HandlerOutput(serializers.Serializer[Any]):
     log = LogPosition()
 
 
+class OwnHandlerOutput(serializers.Serializer[Any]):
+    """One of the caller's handlers, as it stands (serialises a ``directory.models.Handler``)."""
+
+    number = serializers.CharField(help_text="E.164")
+    provider = serializers.CharField(source="provider.slug")
+    service = serializers.CharField()
+    uri = serializers.CharField()
+    priority = serializers.IntegerField()
+    visibility = VisibilityField(
+        source="visible_to", help_text='"all", or the slugs of the providers that see it'
+    )
+    expires_at = Rfc3339Field(help_text="The certificate's notAfter")
+    certificate = serializers.CharField(
+        source="certificate_serial", help_text="The serial of the certificate that signed it"
+    )
+    log_index = serializers.IntegerField(help_text="Its latest entry in the log")
+    updated_at = Rfc3339Field()
+
+
 class HandlerRemovedOutput(serializers.Serializer[Any]):
     number = serializers.CharField(help_text="E.164")
     provider = serializers.SlugField()

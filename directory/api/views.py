@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.numbers import number_parse
+from core.pagination import PageQuery, keyset_page, page_of, page_response
 from core.schema import problem
 from core.signed_requests import JoseParser
 from core.throttling import LookupRateThrottle, LookupThrottles
@@ -18,10 +19,11 @@ from directory.api.serializers import (
     HistoryOutput,
     LookupOutput,
     LookupQuery,
+    OwnHandlerOutput,
 )
 from directory.metrics import lookup_counted
 from directory.problems import ServiceUnknown
-from directory.selectors import number_lookup
+from directory.selectors import handlers_of, number_lookup
 from directory.services import HandlerChange, handler_delete, handler_put, number_history
 from providers.authentication import caller_provider
 from providers.idempotency import REPLAYED_HEADER, idempotent
@@ -98,6 +100,25 @@ class HandlerApi(APIView):
             "log": change.log,
         }
         return Response(HandlerRemovedOutput(output).data, headers=_repeated(change))
+
+
+class HandlersApi(APIView):
+    """The caller's own handlers of a number, by service."""
+
+    permission_classes = [DirectoryScope]
+
+    @extend_schema(
+        operation_id="handlers_list",
+        parameters=[PageQuery],
+        responses={
+            200: page_of("HandlerPage", OwnHandlerOutput(many=True)),
+            400: problem("Malformed number, limit or cursor"),
+        },
+    )
+    def get(self, request: Request, number: str) -> Response:
+        handlers = handlers_of(provider=caller_provider(request), number=number_parse(number).e164)
+        page = keyset_page(handlers, request, keys=("service",), descending=False)
+        return page_response([OwnHandlerOutput(row).data for row in page.rows], page)
 
 
 class NumberApi(APIView):
