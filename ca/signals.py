@@ -16,6 +16,13 @@ from django.dispatch import Signal
 certificate_revoking = Signal()
 certificate_revoked = Signal()
 
+# A renewal signed by the certificate renewed (ca.services.renewal), alike:
+# ``certificate_renewing(certificate)`` before anything is logged (receivers lock the rows they
+# will change), ``certificate_renewed(certificate, renewal)`` once the new certificate is logged
+# (receivers move those rows to it and log that; each returns how many it moved).
+certificate_renewing = Signal()
+certificate_renewed = Signal()
+
 # The number lock's (ca.services.locks), each sent inside the transaction of its change, after
 # it is logged; the webhooks app tells the providers concerned.
 certificate_issued = Signal()  # certificate

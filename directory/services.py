@@ -554,6 +554,42 @@ def handlers_remove_revoked(
     return len(handlers)
 
 
+def handlers_lock_renewing(*, certificate: Certificate, **_signal: Any) -> None:
+    """Lock the handlers a certificate being renewed authorised, before the renewal is logged
+    (``core.locks``: handler rows before the append lock); nothing changes yet."""
+    list(_handlers_authorised(certificate).values_list("pk", flat=True))
+
+
+def handlers_carry_over(*, certificate: Certificate, renewal: Certificate, **_signal: Any) -> int:
+    """Move the handlers ``certificate`` authorised to its ``renewal``, in the renewing
+    transaction (which locked them with :func:`handlers_lock_renewing`): each is logged again,
+    committing to the new certificate and expiry; its holders are told. How many."""
+    handlers = list(_handlers_authorised(certificate).select_related("provider"))
+    for handler in handlers:
+        handler.certificate = renewal
+        handler.expires_at = renewal.not_after
+        handler.updated_at = timezone.now()
+        entry = log_append_committed(
+            kind=EntryKind.HANDLER,
+            label=bytes(handler.label),
+            content=handler_fields_of(handler, handler.provider.slug),
+        )
+        handler.opening = entry.opening
+        handler.log_index = entry.index
+        handler.tile_proof = None  # a new entry: its tile is not full yet
+        handler.save()
+        handler_changed_notify(
+            number=handler.number,
+            service=handler.service,
+            provider=handler.provider,
+            action="published",
+            log_index=entry.index,
+        )
+    if handlers:
+        logger.info("handlers carried over", count=len(handlers), renewal=renewal.serial)
+    return len(handlers)
+
+
 def handlers_expire(*, batch: int = 500) -> int:
     """Remove (and log the removal of) handlers whose certificate has expired; how many."""
     removed = 0

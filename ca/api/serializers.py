@@ -104,6 +104,15 @@ class CertificateIssueInput(serializers.Serializer[Any]):
         trim_whitespace=False,
         help_text="PEM PKCS #10 request for a P-256 key; its subject and extensions are ignored",
     )
+    renewal = serializers.CharField(
+        required=False,
+        max_length=4096,
+        help_text=(
+            "To renew a valid certificate of the number, carrying its handlers and lock over: "
+            "a compact JWS (ES256) made with that certificate's key, kid its serial, over "
+            '{"renews": serial, "challenge": this challenge\'s id, "iat", "jti"}'
+        ),
+    )
 
 
 X5U_HELP = (
@@ -127,6 +136,15 @@ class CertificateIssuedOutput(serializers.Serializer[IssuedCertificate]):
     )
     log = CommittedLogPosition(
         help_text="The certificate's log entry, with the opening and content of its commitment"
+    )
+    renews = serializers.CharField(
+        source="renews.serial",
+        allow_null=True,
+        default=None,
+        help_text="A renewal's certificate renewed (its serial); null otherwise",
+    )
+    handlers_carried = serializers.IntegerField(
+        help_text="How many handlers a renewal moved to this certificate (each logged again)"
     )
 
     def get_certificate(self, issued: IssuedCertificate) -> str:

@@ -56,6 +56,7 @@ from ca.services.locks import (
     number_unlock,
 )
 from ca.services.passports import passport_check
+from ca.services.renewal import certificate_renew
 from ca.services.revocation import certificate_revoke_signed
 from ca.sms.twilio import twilio_signature_valid
 from core.pagination import keyset_page, page_of, page_response
@@ -238,11 +239,19 @@ class CertificatesApi(APIView):
         data = s.CertificateIssueInput(data=request.data)
         data.is_valid(raise_exception=True)
         provider = caller_provider(request)
-        issued = certificate_issue(
-            provider=provider,
-            challenge_id=data.validated_data["challenge"],
-            csr=data.validated_data["csr"],
-        )
+        if "renewal" in data.validated_data:
+            issued = certificate_renew(
+                provider=provider,
+                challenge_id=data.validated_data["challenge"],
+                csr=data.validated_data["csr"],
+                token=data.validated_data["renewal"],
+            )
+        else:
+            issued = certificate_issue(
+                provider=provider,
+                challenge_id=data.validated_data["challenge"],
+                csr=data.validated_data["csr"],
+            )
         if isinstance(issued, CertificateRequest):
             return _request_response(issued, provider=provider, status=202)
         return Response(s.CertificateIssuedOutput(issued).data, status=201)

@@ -48,6 +48,8 @@ logger = structlog.get_logger(__name__)
 class IssuedCertificate:
     certificate: Certificate
     log: CommittedEntry
+    renews: Certificate | None = None  # a renewal's certificate renewed
+    handlers_carried: int = 0  # the handlers a renewal moved to the new certificate
 
 
 def challenge_spend(*, provider: Provider, challenge_id: uuid.UUID) -> str:
@@ -111,7 +113,7 @@ def certificate_issue(
                 public_key=public_key,
                 now=now,
             )
-        issued = _certificate_sign(
+        issued = certificate_sign(
             provider=provider,
             challenge_id=challenge_id,
             number=number,
@@ -119,7 +121,7 @@ def certificate_issue(
             public_key=public_key,
             now=now,
         )
-    _issued_log(issued)
+    issued_log(issued)
     return issued
 
 
@@ -134,7 +136,7 @@ def certificate_from_request(
     by the caller's transaction), and close the request with ``status``."""
     public_key = serialization.load_der_public_key(bytes(request.public_key_der))
     assert isinstance(public_key, ec.EllipticCurvePublicKey)  # a CSR's, checked then
-    issued = _certificate_sign(
+    issued = certificate_sign(
         provider=request.provider,
         challenge_id=request.challenge_id,
         number=request.number,
@@ -145,11 +147,11 @@ def certificate_from_request(
     certificate_request_close(
         request, status=status, now=now, decided_by=decided_by, certificate=issued.certificate
     )
-    transaction.on_commit(lambda: _issued_log(issued))
+    transaction.on_commit(lambda: issued_log(issued))
     return issued
 
 
-def _certificate_sign(
+def certificate_sign(
     *,
     provider: Provider,
     challenge_id: uuid.UUID,
@@ -207,7 +209,7 @@ def _certificate_sign(
     return IssuedCertificate(certificate=certificate, log=entry)
 
 
-def _issued_log(issued: IssuedCertificate) -> None:
+def issued_log(issued: IssuedCertificate) -> None:
     logger.info(
         "certificate issued",
         serial=issued.certificate.serial,

@@ -110,7 +110,7 @@ def signed_by_holder(
     return SignedByHolder(certificate=certificate, payload=payload, jti=jti, issued_at=issued_at)
 
 
-def _certificate_hold(certificate: Certificate, *, now: datetime) -> Certificate:
+def certificate_hold(certificate: Certificate, *, now: datetime) -> Certificate:
     """Lock a certificate's row until the caller's transaction ends; refuse one no longer valid
     (a revocation or expiry that came after the JWS was checked is seen here)."""
     held = (
@@ -125,7 +125,7 @@ def _certificate_hold(certificate: Certificate, *, now: datetime) -> Certificate
     return held
 
 
-def _jti_spend(signed: SignedByHolder) -> None:
+def jti_spend(signed: SignedByHolder) -> None:
     """Record the jti in the caller's transaction; refuse one seen before."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -155,9 +155,9 @@ def number_lock(*, provider: Provider, serial: str, token: object) -> Certificat
         raise SignedRequestMismatch("The payload's 'serial' is not this certificate's serial.")
     now = timezone.now().replace(microsecond=0)
     with transaction.atomic(durable=True):
-        certificate = _certificate_hold(signed.certificate, now=now)
+        certificate = certificate_hold(signed.certificate, now=now)
         number_hold(certificate.number)
-        _jti_spend(signed)
+        jti_spend(signed)
         if certificate.locked_at is None:
             certificate_lock_set(certificate=certificate, now=now)
             logger.info("number locked", serial=serial, provider=provider.slug)
@@ -172,9 +172,9 @@ def number_unlock(*, provider: Provider, serial: str, token: object) -> Certific
         raise SignedRequestMismatch("The payload's 'serial' is not this certificate's serial.")
     now = timezone.now().replace(microsecond=0)
     with transaction.atomic(durable=True):
-        certificate = _certificate_hold(signed.certificate, now=now)
+        certificate = certificate_hold(signed.certificate, now=now)
         number_hold(certificate.number)
-        _jti_spend(signed)
+        jti_spend(signed)
         if certificate.locked_at is not None:
             log_append_committed(
                 kind=EntryKind.UNLOCK,
@@ -218,7 +218,7 @@ def _decision_check(signed: SignedByHolder, request_id: uuid.UUID) -> None:
 def _decider_hold(
     signed: SignedByHolder, request: CertificateRequest, *, now: datetime
 ) -> Certificate:
-    holder = _certificate_hold(signed.certificate, now=now)
+    holder = certificate_hold(signed.certificate, now=now)
     if holder.number != request.number:
         raise CertificateNotForNumber("The signing certificate is for another number.")
     number_hold(holder.number)
@@ -237,7 +237,7 @@ def certificate_request_approve(
     with transaction.atomic(durable=True):
         request = _request_hold(request_id)
         holder = _decider_hold(signed, request, now=now)
-        _jti_spend(signed)
+        jti_spend(signed)
         certificate_from_request(request, status=RequestStatus.APPROVED, now=now, decided_by=holder)
     return request
 
@@ -253,7 +253,7 @@ def certificate_request_refuse(
     with transaction.atomic(durable=True):
         request = _request_hold(request_id)
         holder = _decider_hold(signed, request, now=now)
-        _jti_spend(signed)
+        jti_spend(signed)
         certificate_request_close(request, status=RequestStatus.REFUSED, now=now, decided_by=holder)
     return request
 
@@ -329,7 +329,7 @@ def dispute_open(*, provider: Provider, token: object) -> Dispute:
     now = timezone.now().replace(microsecond=0)
     with transaction.atomic(durable=True):
         number = challenge_spend(provider=provider, challenge_id=challenge_id)
-        disputer = _certificate_hold(signed.certificate, now=now)
+        disputer = certificate_hold(signed.certificate, now=now)
         if number != disputer.number:
             raise ChallengeNotForNumber("The challenge is for another number than the certificate.")
         disputed = (
@@ -348,7 +348,7 @@ def dispute_open(*, provider: Provider, token: object) -> Dispute:
         if Dispute.objects.filter(disputed=disputed, status=DisputeStatus.OPEN).exists():
             raise DisputeAlreadyOpen("This certificate is already on the operator's queue.")
         number_hold(number)
-        _jti_spend(signed)
+        jti_spend(signed)
         dispute_id = uuid.uuid4()
         entry = log_append_committed(
             kind=EntryKind.DISPUTE,

@@ -8,6 +8,7 @@ of the server's clock) and a fresh ``jti`` (8 to 128 printable ASCII characters)
     lock, unlock      serial                              the certificate that locks
     approve, refuse   request                             a pending request's id
     dispute           disputed, challenge, statement?     a serial, a verified challenge's id
+    renewal           renews, challenge                   the serial renewed, the challenge's id
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ DECISION_FIELDS: Final = frozenset({"request", "iat", "jti"})
 
 DISPUTE_FIELDS: Final = frozenset({"disputed", "challenge", "statement", "iat", "jti"})
 """The payload of a dispute (``statement`` optional)."""
+
+RENEWAL_FIELDS: Final = frozenset({"renews", "challenge", "iat", "jti"})
+"""The payload of a renewal (``POST /v1/certificates`` with ``renewal``), made with the key of
+the certificate renewed: its handlers and its lock pass to the new certificate."""
 
 STATEMENT_LENGTH: Final = 1000
 """The longest ``statement`` a dispute may carry, in characters."""
