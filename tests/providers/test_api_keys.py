@@ -181,3 +181,19 @@ def test_provider_create_command_prints_a_working_key(client_for, db, capsys):
     call_command("provider_create", "acme-chat", "--name", "Acme Chat")
     secret = capsys.readouterr().out.strip()
     assert client_for(secret).get("/v1/me").json()["provider"] == "acme-chat"
+
+
+def test_provider_create_twice_fails_unless_exists_ok(client_for, db, capsys):
+    from django.core.management import CommandError, call_command
+
+    call_command("provider_create", "acme-chat", "--name", "Acme Chat")
+    first = capsys.readouterr().out.strip()
+    with pytest.raises(CommandError):
+        call_command("provider_create", "acme-chat", "--name", "Acme Chat")
+
+    call_command("provider_create", "acme-chat", "--name", "Acme Chat", "--exists-ok")
+
+    second = capsys.readouterr().out.strip()
+    assert second != first
+    assert client_for(second).get("/v1/me").json()["provider"] == "acme-chat"
+    assert client_for(first).get("/v1/me").status_code == 200  # the first key still works

@@ -1,5 +1,7 @@
-"""``manage.py provider_create SLUG --name NAME``: register a provider and print its first key,
-an ``admin`` key (it manages the provider's other keys)."""
+"""``manage.py provider_create SLUG --name NAME [--exists-ok]``: register a provider and print its
+first key, an ``admin`` key (it manages the provider's other keys). With ``--exists-ok``, a
+provider of that slug that exists already gets a new admin key instead of an error (a script
+run twice)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from providers.choices import Scope
+from providers.models import Provider
 from providers.services import api_key_create, provider_create
 
 
@@ -23,15 +26,22 @@ class Command(BaseCommand):
         parser.add_argument("slug", help="Short identifier, e.g. 'acme-chat'")
         parser.add_argument("--name", required=True, help="Display name")
         parser.add_argument("--label", default="", help="A note on the key, e.g. 'production'")
+        parser.add_argument(
+            "--exists-ok",
+            action="store_true",
+            help="if the provider exists, print a new admin key of it rather than fail",
+        )
 
-    def handle(self, *args: Any, slug: str, name: str, label: str, **options: Any) -> None:
+    def handle(
+        self, *args: Any, slug: str, name: str, label: str, exists_ok: bool, **options: Any
+    ) -> None:
+        existing = Provider.objects.filter(slug=slug).first() if exists_ok else None
         try:
             with transaction.atomic():
-                provider = provider_create(slug=slug, name=name)
+                provider = existing or provider_create(slug=slug, name=name)
                 issued = api_key_create(provider=provider, scope=Scope.ADMIN, label=label)
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from error
-        self.stderr.write(
-            f"Provider '{provider.slug}' created. Its admin API key (shown only once):"
-        )
+        done = "exists; a new admin API key" if existing else "created. Its admin API key"
+        self.stderr.write(f"Provider '{provider.slug}' {done} (shown only once):")
         self.stdout.write(issued.secret)
