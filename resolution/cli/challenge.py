@@ -8,6 +8,8 @@ Public API: ``interactive``, ``challenge_answer``, ``challenge_answer_asked``,
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections.abc import Callable
 
@@ -16,6 +18,9 @@ from resolution.cli.exits import UsageError
 from resolution.cli.output import info, show
 from resolution.client.api import Challenge
 from resolution.client.errors import ApiError
+
+CODE_COMMAND_SECONDS = 300
+"""How long a ``--code-command`` may take to print the code (it may wait for the SMS)."""
 
 
 def interactive() -> bool:
@@ -31,6 +36,37 @@ def _ask_code(number: str, finish: str) -> str:
     return line.strip()
 
 
+def code_from_command(command: str) -> Callable[[str, str], str]:
+    """A code source that runs ``command`` (a shell command line) with ``RS_NUMBER`` set to the
+    number: the code is the first line it prints, e.g. read from an SMS gateway's inbox."""
+
+    def ask(number: str, finish: str) -> str:
+        try:
+            # The user's own command line, run by a shell as cron would run it.
+            done = subprocess.run(  # noqa: S602
+                command,
+                shell=True,
+                env={**os.environ, "RS_NUMBER": number},
+                capture_output=True,
+                text=True,
+                timeout=CODE_COMMAND_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise UsageError(
+                f"the code command printed no code in {CODE_COMMAND_SECONDS} s"
+            ) from None
+        lines = done.stdout.strip().splitlines()
+        if done.returncode != 0 or not lines:
+            raise UsageError(
+                f"the code command failed (exit {done.returncode}) or printed nothing: "
+                f"answer with '{finish}'"
+            )
+        return lines[0].strip()
+
+    return ask
+
+
 def challenge_answer(ctx: Context, challenge_id: str, code: str) -> None:
     """Answer the challenge; one already verified (an earlier run stopped later) is fine."""
     try:
@@ -40,12 +76,19 @@ def challenge_answer(ctx: Context, challenge_id: str, code: str) -> None:
             raise
 
 
-def challenge_answer_asked(ctx: Context, number: str, challenge_id: str, finish: str) -> None:
-    """Ask for the code on the terminal and answer the challenge with it, asking again after
-    a wrong code while attempts are left; ``finish`` is the command that answers later."""
+def challenge_answer_asked(
+    ctx: Context,
+    number: str,
+    challenge_id: str,
+    finish: str,
+    ask: Callable[[str, str], str] = _ask_code,
+) -> None:
+    """Ask for the code (on the terminal, or from ``ask``) and answer the challenge with it,
+    asking again after a wrong code while attempts are left; ``finish`` is the command that
+    answers later."""
     while True:
         try:
-            challenge_answer(ctx, challenge_id, _ask_code(number, finish))
+            challenge_answer(ctx, challenge_id, ask(number, finish))
             return
         except ApiError as exc:
             left = exc.extensions.get("attempts_left")
@@ -61,16 +104,17 @@ def challenge_started(
     keep: Callable[[Challenge], object],
     finish: str,
     why: str = "",
+    ask: Callable[[str, str], str] | None = None,
 ) -> str | None:
     """Start a challenge for ``number``, ``keep`` it (in the store, for a second run), then
-    answer it with the code asked for on a terminal: its id, verified.  Without a terminal,
-    say how to finish (``finish``, with ``--code CODE``) and return None."""
+    answer it with the code from ``ask`` or asked for on a terminal: its id, verified.  With
+    neither, say how to finish (``finish``, with ``--code CODE``) and return None."""
     challenge = ctx.client.challenge_start(number)
     keep(challenge)
     expiry = f"{challenge.expires_at:%H:%M:%S %Z}"
-    if not interactive():
+    if ask is None and not interactive():
         show(f"code sent by SMS to {number}, valid until {expiry}: finish with '{finish}'")
         return None
     info(f"code sent by SMS to {number}{why}; it is valid until {expiry}")
-    challenge_answer_asked(ctx, number, challenge.id, finish)
+    challenge_answer_asked(ctx, number, challenge.id, finish, ask or _ask_code)
     return challenge.id

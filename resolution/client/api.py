@@ -109,6 +109,10 @@ class IssuedCertificate:
     content: Mapping[str, Any]
     """What the log entry commits to (``log.content``): number, provider, serial, hashes and
     validity (``resolution.protocol.entries.CONTENT_FIELDS``)."""
+    renews: str | None = None
+    """A renewal's certificate renewed (its serial)."""
+    handlers_carried: int = 0
+    """How many handlers a renewal moved to this certificate."""
 
     def x509(self) -> x509.Certificate:
         """The certificate, parsed."""
@@ -484,6 +488,9 @@ def _issued_certificate(r: _Reader) -> IssuedCertificate:
         log=r.position(),
         opening=log.b64("opening"),
         content=log.get("content", Mapping),
+        # Older services do not say: no renewal.
+        renews=r.get("renews", str, null=True) if "renews" in r.data else None,
+        handlers_carried=r.integer("handlers_carried") if "handlers_carried" in r.data else 0,
     )
 
 
@@ -665,10 +672,20 @@ class Client:
         return _challenge(self._json("POST", path, json={"code": code}))
 
     def certificate_issue(
-        self, challenge_id: str, csr: str
+        self,
+        challenge_id: str,
+        csr: str,
+        *,
+        renews: tuple[str, ec.EllipticCurvePrivateKey] | None = None,
+        iat: int | None = None,
+        jti: str | None = None,
     ) -> IssuedCertificate | CertificateRequest:
         """``POST /v1/certificates``: a number certificate for a PEM CSR, spending a verified
         challenge.
+
+        ``renews``, the serial and key of a valid certificate of the number, makes it a
+        renewal: its handlers (each logged again) and its lock pass to the new certificate in
+        the same call (``renewal``, a JWS by that key; ``handlers_carried`` says how many).
 
         While a holder has locked the number and no locked holder has the CSR's key, the
         service answers 202 with a pending ``CertificateRequest`` instead: poll it with
@@ -676,6 +693,10 @@ class Client:
         ``issues_at`` passes.
         """
         body = {"challenge": challenge_id, "csr": csr}
+        if renews is not None:
+            serial, key = renews
+            payload = {"renews": serial, "challenge": challenge_id, **_fresh(iat, jti)}
+            body["renewal"] = _signed(key, serial, payload)
         answer = self._request("POST", "/v1/certificates", json=body)
         r = _answer_reader("POST /v1/certificates", answer)
         if answer.status == 202:

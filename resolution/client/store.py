@@ -179,6 +179,13 @@ class Store:
 
     # --- numbers ------------------------------------------------------------------------
 
+    def numbers(self) -> list[str]:
+        """The numbers with a folder here, in order."""
+        folder = self.root / "numbers"
+        if not folder.is_dir():
+            return []
+        return sorted(path.name for path in folder.iterdir() if is_e164(path.name))
+
     def number_dir(self, number: str) -> Path:
         """The number's folder (not created); ``number`` must be E.164."""
         if not is_e164(number):

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 from ca.models import Certificate, Dispute
+from ca.sms import locmem
+from directory.models import Handler
 from providers.services import api_key_create
 from resolution.cli import main
 from resolution.protocol.note import generate_signer, verifier_key
@@ -389,30 +391,64 @@ def test_an_approved_second_app_collects_its_certificate(holder, sms_outbox, cap
     assert second("publish", NUMBER, "messaging", "sip:alice@second.example").code == 0
 
 
-def test_a_renewal_keeps_the_key_and_the_lock(holder, sms_outbox):
+def test_a_renewal_keeps_the_key_the_lock_and_the_handlers(holder, sms_outbox):
     assert register(holder, sms_outbox).code == 0
     assert holder("lock", NUMBER).code == 0
+    assert holder("publish", NUMBER, "messaging", "sip:alice@chat.example").code == 0
     first = stored_serial(holder)
     key = (holder.folder / "numbers" / NUMBER / "key.pem").read_bytes()
 
     started = holder("register", NUMBER)
-    assert f"renewing the certificate of {NUMBER} for its stored key" in started.err
+    assert f"renewing certificate {first} of {NUMBER}" in started.err
     renewed = holder("register", NUMBER, "--code", code_sent(sms_outbox))
 
     assert renewed.code == 0, renewed.out + renewed.err
     assert "locked: the lock of the certificate it renews carried over" in renewed.out
+    assert f"renewed {first}: 1 handler(s) carried over" in renewed.out
     second = stored_serial(holder)
     assert second != first
     assert (holder.folder / "numbers" / NUMBER / "key.pem").read_bytes() == key
     # The lock went over to the new certificate: the service says so, and nothing waits.
     assert Certificate.objects.get(serial=second).locked_at is not None
     assert holder("requests", NUMBER).out.strip() == f"no pending certificate requests for {NUMBER}"
+    assert Handler.objects.get().certificate.serial == second
 
-    # A new key, asked for, is held back by the number's own lock.
-    started = holder("register", NUMBER, "--new-key")
+    # A new key: the renewal is signed with the old one, so the lock does not hold it back.
+    started = holder("renew", NUMBER, "--new-key")
     assert started.code == 0, started.err
-    rotated = holder("register", NUMBER, "--code", code_sent(sms_outbox))
-    assert rotated.code == 5 and "approve it with the certificate that holds" in rotated.out
+    rotated = holder("renew", NUMBER, "--code", code_sent(sms_outbox))
+    assert rotated.code == 0, rotated.out + rotated.err
+    assert (holder.folder / "numbers" / NUMBER / "key.pem").read_bytes() != key
+    assert Handler.objects.get().certificate.serial == stored_serial(holder)
+
+
+def test_renew_all_runs_unattended_with_a_code_command(holder, sms_outbox, monkeypatch, tmp_path):
+    assert register(holder, sms_outbox).code == 0
+    assert holder("publish", NUMBER, "messaging", "sip:alice@chat.example").code == 0
+    first = stored_serial(holder)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+
+    class Gateway(list):
+        """The SMS sent, each code also left where the code command reads it."""
+
+        def append(self, message: Any) -> None:
+            super().append(message)
+            (inbox / message.to).write_text(code_sent([message], message.to) + "\n")
+
+    monkeypatch.setattr(locmem, "outbox", Gateway())
+    nothing = holder("renew", "--all")  # a 30-day certificate does not end within 7 days
+    assert nothing.code == 0 and "nothing to renew" in nothing.out
+
+    renewed = holder(
+        "renew", "--all", "--within", "31", "--code-command", f'cat "{inbox}/$RS_NUMBER"'
+    )
+
+    assert renewed.code == 0, renewed.out + renewed.err
+    assert f"renewed {first}: 1 handler(s) carried over" in renewed.out
+    assert Handler.objects.get().certificate.serial == stored_serial(holder) != first
+    failing = holder("renew", "--all", "--within", "31", "--code-command", "exit 3")
+    assert failing.code == 1 and "the code command failed (exit 3)" in failing.err
 
 
 def test_the_holder_locks_and_disputes_a_foreign_certificate(holder, hijacker, sms_outbox):

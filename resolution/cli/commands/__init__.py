@@ -26,6 +26,7 @@ from resolution.cli.commands import (
     refuse,
     register,
     remove,
+    renew,
     requests,
     revoke,
     unlock,
@@ -42,6 +43,7 @@ class Command(Protocol):
 
 COMMANDS: Final[tuple[Command, ...]] = (
     register,
+    renew,
     publish,
     remove,
     revoke,

@@ -6,9 +6,11 @@ terminal, or given to a second run with ``--code``.  The certificate issued is c
 key, TNAuthList and chain to the pinned CA root) before it is stored, and its log entry
 against the pinned log keys (``resolution.client.verify``).
 
-Registering a number whose certificate is stored here (not revoked) renews it for the same key,
-so that a lock it holds carries over to the new certificate; ``--new-key`` makes a new key
-instead (which a lock, even one's own, then holds back).
+Registering a number whose certificate is stored here (valid: not revoked, not expired) renews
+it: the request is signed with that certificate's key, so that its handlers and its lock pass
+to the new certificate in the same call (nothing to publish again). The new certificate is for
+the same key, or with ``--new-key`` for a new one. ``rs renew`` is the same, for one number or
+every number stored here whose certificate ends soon.
 
 When another holder has locked the number (DESIGN §7.2), the service holds the certificate
 back as a request that waits for a locked holder's answer, or until its ``issues_at``: the
@@ -19,6 +21,8 @@ the certificate once issued (checked and stored as above), or says it was refuse
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -28,7 +32,7 @@ from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_API, EXIT_OK, EXIT_PENDING, UsageError
 from resolution.cli.output import failure, info, show
 from resolution.client.api import CertificateRequest, Challenge, IssuedCertificate, csr_pem
-from resolution.client.store import Pending, StoreError, server_id
+from resolution.client.store import Credentials, Pending, StoreError, server_id
 
 
 def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -> None:
@@ -44,8 +48,8 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "checked, and its entry in the transparency log against the pinned log keys. If "
         "another holder locked the number, the certificate waits for their answer (or the "
         "end of the wait): the run exits 5, and --resume collects it once issued. A number "
-        "already registered here is renewed for its stored key (its lock carries over), "
-        "unless --new-key.",
+        "already registered here is renewed: its handlers and lock pass to the new "
+        "certificate, for the stored key or with --new-key a new one.",
     )
     register.add_argument(
         "number", type=arguments.number, metavar="NUMBER", help="E.164, +33612345678"
@@ -60,7 +64,7 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
     register.add_argument(
         "--new-key",
         action="store_true",
-        help="renew with a new key rather than the stored one (a lock then holds it back)",
+        help="renew with a new key rather than the stored one (handlers and lock carry over)",
     )
 
 
@@ -72,7 +76,22 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     ctx.pinned.ca_root()
     if args.resume:
         return _resume(ctx, number)
-    if args.code is not None:
+    return register(ctx, number, code=args.code, new_key=args.new_key)
+
+
+def register(
+    ctx: Context,
+    number: str,
+    *,
+    code: str | None,
+    new_key: bool,
+    ask: Callable[[str, str], str] | None = None,
+    command: str = "register",
+) -> int:
+    """Register ``number``, or renew its stored certificate (``rs register``, ``rs renew``);
+    the code from ``code``, ``ask``, or the terminal."""
+    current = _renewed(ctx, number)
+    if code is not None:
         # The second step: the code of the challenge the first step started.
         pending = _pending(ctx, number)
         if pending.request_id is not None:
@@ -81,10 +100,20 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 f"a number lock holds back: run 'rs register {number} --resume'"
             )
         key, challenge_id = pending.key, pending.challenge_id
-        challenge_answer(ctx, challenge_id, args.code)
+        challenge_answer(ctx, challenge_id, code)
     else:
-        renewed = None if args.new_key else _renewed_key(ctx, number)
-        key = renewed or ec.generate_private_key(ec.SECP256R1())
+        if current is not None:
+            info(
+                f"renewing certificate {current.serial} of {number}: its handlers and lock "
+                f"pass to the new one, for "
+                + ("a new key" if new_key else "its stored key (--new-key for a new one)")
+            )
+        reused = current is not None and not new_key
+        key = (
+            current.key
+            if current is not None and reused
+            else ec.generate_private_key(ec.SECP256R1())
+        )
 
         def keep(challenge: Challenge) -> None:
             # Kept before anything else: a certificate for this key is ours even if we stop.
@@ -97,12 +126,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             )
 
         started = challenge_started(
-            ctx, number, keep=keep, finish=f"rs register {number} --code CODE"
+            ctx, number, keep=keep, finish=f"rs {command} {number} --code CODE", ask=ask
         )
         if started is None:
             return EXIT_OK
         challenge_id = started
-    issued = ctx.client.certificate_issue(challenge_id, csr_pem(key))
+    renews = (current.serial, current.key) if current is not None else None
+    issued = ctx.client.certificate_issue(challenge_id, csr_pem(key), renews=renews)
     if isinstance(issued, CertificateRequest):
         ctx.store.request_save(number, request_id=issued.id, issues_at=issued.issues_at.isoformat())
         renewal = (
@@ -122,16 +152,17 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     return _stored(ctx, number, key, issued)
 
 
-def _renewed_key(ctx: Context, number: str) -> ec.EllipticCurvePrivateKey | None:
-    """The stored key of the number's certificate, not revoked, for a renewal; else None."""
+def _renewed(ctx: Context, number: str) -> Credentials | None:
+    """The number's stored certificate if it can be renewed (not revoked, not expired)."""
     try:
         credentials = ctx.store.credentials(number)
     except StoreError:
         return None
-    if credentials.revoked:
+    if credentials.revoked or credentials.certificate.not_valid_after_utc <= datetime.now(UTC):
         return None
-    info(f"renewing the certificate of {number} for its stored key (--new-key for a new one)")
-    return credentials.key
+    if credentials.server != server_id(ctx.url):
+        return None  # a certificate of another service: this one cannot renew it
+    return credentials
 
 
 def _holds_certificate(ctx: Context, number: str) -> bool:
@@ -204,6 +235,11 @@ def _stored(
         f"  verified: log entry {issued.log.index} in the signed checkpoint of size "
         f"{checkpoint.size}\n"
         f"  stored in {folder}\n"
+        + (
+            f"  renewed {issued.renews}: {issued.handlers_carried} handler(s) carried over\n"
+            if issued.renews
+            else ""
+        )
         + (
             "  locked: the lock of the certificate it renews carried over"
             if ctx.client.certificate_get(issued.serial).locked
