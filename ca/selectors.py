@@ -8,7 +8,7 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -404,6 +404,14 @@ def certificate_request_visible(
     """One request ``provider`` may see (``certificate_requests_visible``), or None: another's
     is not found, as an unknown id is not."""
     return certificate_requests_visible(provider=provider).filter(pk=request_id).first()
+
+
+def certificates_ending_count(*, within: timedelta) -> int:
+    """How many valid certificates end within ``within`` (not renewed, their handlers go)."""
+    now = timezone.now()
+    return Certificate.objects.filter(
+        revoked_at__isnull=True, not_after__gt=now, not_after__lte=now + within
+    ).count()
 
 
 def disputes_open_count() -> int:

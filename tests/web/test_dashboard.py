@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.auth.models import User
+from django.utils import timezone
 
+from ca.choices import RevocationReason
+from ca.models import Certificate
+from ca.services.revocation import certificate_revoke
 from ca.sms import SmsPermanentError, locmem
 from core.middleware import CONTENT_SECURITY_POLICY
 from directory.metrics import lookup_counts_flush
 from providers.services import api_key_create
-from tests.ca.flow import pending_challenge
+from tests.ca.flow import certificate_issued, pending_challenge
 from tests.directory.flow import lookup
 from tests.factories import ProviderFactory
 from tests.web.logbuild import log_built_through_services
@@ -64,8 +70,8 @@ def test_the_dashboard_shows_challenges_certificates_lookups_and_the_log(
     lookup(other_client)
     lookup_counts_flush()
 
-    # session, user, permissions (2), 7 figures, disputes, 3 of invitations
-    with django_assert_num_queries(15):
+    # session, user, permissions (2), 7 figures, disputes, certificates ending, 3 of invitations
+    with django_assert_num_queries(16):
         response = operator.get(URL + "?period=7d")
 
     assert response.status_code == 200
@@ -79,6 +85,7 @@ def test_the_dashboard_shows_challenges_certificates_lookups_and_the_log(
     ]
     assert [(e.error, e.challenges) for e in figures.errors] == [("21211: invalid 'To' number", 1)]
     assert (figures.certificates_issued, figures.certificates_revoked) == (2, 1)
+    assert response.context["certificates_ending"] == 0  # 30 days ahead
     lookups = {row.provider: row.lookups for row in figures.lookups_by_provider}
     assert lookups["zeta-talk"] == 1 and sum(lookups.values()) == 4
     assert figures.backlog.entries == 0
@@ -115,3 +122,25 @@ def test_the_dashboard_alarms_when_entries_wait_too_long(
         )
     content = operator.get(URL).content.decode()
     assert 'role="alert"' in content and "is the integrator" in content
+
+
+def test_the_dashboard_counts_the_certificates_that_end_within_7_days(
+    operator: Any, provider: Any
+) -> None:
+    certificate_issued(provider)  # 30 days
+    revoked = certificate_issued(provider, "+33612345670")
+    certificate_revoke(
+        certificate=Certificate.objects.get(serial=revoked.serial),
+        reason=RevocationReason.UNSPECIFIED,
+        actor="holder",
+    )
+
+    staff = User.objects.get(is_staff=True)
+    with time_machine.travel(timezone.now() + timedelta(days=24)):
+        operator.force_login(staff)  # the session of 24 days ago has expired
+        soon = operator.get(URL).context["certificates_ending"]
+    with time_machine.travel(timezone.now() + timedelta(days=31)):
+        operator.force_login(staff)
+        ended = operator.get(URL).context["certificates_ending"]
+
+    assert (soon, ended) == (1, 0)  # the valid one, not the revoked one; none once ended
