@@ -12,11 +12,12 @@ import uuid
 
 import structlog
 from django.conf import settings
+from django.utils import timezone
 
 from ca.sms import SmsError, SmsMessage, SmsPermanentError, SmsTemporaryError, sms_backend
 from invitations.choices import InvitationStatus, SmsStatus
-from invitations.digests import number_digests
-from invitations.models import DoNotInvite, Invitation
+from invitations.eligibility import number_invitable
+from invitations.models import Invitation
 from outbox.models import Message
 from outbox.senders import Sender, error_described
 
@@ -41,12 +42,14 @@ def invitation_sms_text(invitation: Invitation) -> str:
 
 def invitation_sms_deliver(*, invitation_id: uuid.UUID) -> str:
     """Send the invitation's SMS now; the provider's message id. ``SmsPermanentError`` when
-    the invitation is no longer open or its number opted out meanwhile: it gets no SMS."""
+    the invitation is no longer open, or its number opted out or registered meanwhile: it gets
+    no SMS."""
     invitation = Invitation.objects.filter(pk=invitation_id).first()
     if invitation is None or invitation.status != InvitationStatus.OPEN:
         raise SmsPermanentError("ended", "the invitation ended before its SMS was sent")
-    if DoNotInvite.objects.filter(number_hmac__in=number_digests(invitation.number)).exists():
-        raise SmsPermanentError("opted-out", "the number asked for no invitations")
+    if not number_invitable(invitation.number, now=timezone.now()):
+        # Opted out or registered since it was invited: one reason, as the API gives it.
+        raise SmsPermanentError("not-invitable", "the number is no longer invited")
     message = SmsMessage(
         to=invitation.number, body=invitation_sms_text(invitation), reference=str(invitation.id)
     )

@@ -35,7 +35,8 @@ from directory.models import Handler
 from directory.problems import ServiceUnknown
 from invitations.choices import InvitationStatus, OptOutSource, Refusal
 from invitations.delivery import INVITATION_SMS
-from invitations.digests import number_digest, number_digests
+from invitations.digests import number_digest
+from invitations.eligibility import number_invitable
 from invitations.keys import invitation_key
 from invitations.limits import invitation_limits_enforce
 from invitations.models import DoNotInvite, Invitation, RefusalCount
@@ -86,18 +87,6 @@ def _inviter_hold(certificate: Certificate, *, now: datetime) -> Certificate:
     if not held.provider.is_active:
         raise InviterNotHolder("The signing certificate's provider is inactive.")
     return held
-
-
-def number_invitable(e164: str, *, now: datetime) -> bool:
-    """Whether ``e164`` may be sent an invitation: not on the do-not-invite list, holding no
-    valid certificate of ours, and no handler (one authorised by another CA's certificate)."""
-    if DoNotInvite.objects.filter(number_hmac__in=number_digests(e164)).exists():
-        return False
-    if Certificate.objects.filter(
-        number=e164, revoked_at__isnull=True, not_before__lte=now, not_after__gt=now
-    ).exists():
-        return False
-    return not Handler.objects.filter(number=e164, expires_at__gt=now).exists()
 
 
 def refusal_count(reason: Refusal, *, now: datetime | None = None) -> None:
