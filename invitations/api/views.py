@@ -32,6 +32,7 @@ from invitations.problems import InvitationNotFound
 from invitations.selectors import invitation_get, invitation_list
 from invitations.services import invitation_send, sms_reply_receive
 from providers.authentication import caller_provider
+from providers.idempotency import idempotent
 from providers.permissions import DirectoryScope
 
 NOT_FOUND = problem("The calling provider has no invitation with this id")
@@ -89,6 +90,7 @@ class InvitationsApi(APIView):
             429: problem("A limit on invitations or SMS is reached (its scope and Retry-After)"),
         },
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         invitation = invitation_send(provider=caller_provider(request), token=request.data)
         return Response(

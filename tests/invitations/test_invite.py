@@ -189,3 +189,22 @@ def test_a_replayed_request_is_refused(api_client: Any, sms_outbox: list[Any]) -
     again = api_client.post("/v1/invitations", token, content_type="application/jose")
     assert_problem(again, 409, "jws-replayed")
     assert sms_outbox == [] and Invitation.objects.count() == 1
+
+
+def test_an_invitation_sent_again_with_its_idempotency_key_sends_no_second_sms(
+    api_client: Any, sms_outbox: list[Any]
+) -> None:
+    holder = holder_of(api_client)
+    token = invite_token(holder)
+    sms_outbox.clear()
+
+    first = api_client.post(
+        "/v1/invitations", token, content_type="application/jose", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    again = api_client.post(
+        "/v1/invitations", token, content_type="application/jose", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert len(sms_outbox) == 1 and Invitation.objects.count() == 1

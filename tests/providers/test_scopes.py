@@ -34,6 +34,7 @@ PATH_VALUES = {
     "request_id": str(uuid.uuid4()),
     "dispute_id": str(uuid.uuid4()),
     "endpoint_id": str(uuid.uuid4()),
+    "invitation_id": str(uuid.uuid4()),
     "serial": "0" * 32,
     "prefix": "rs_unknown",
 }
