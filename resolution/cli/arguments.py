@@ -1,7 +1,8 @@
 """The arguments ``rs`` commands share: the service options, and the types that parse a
 number, a priority, a log key or a file.
 
-Public API: ``Commands``, ``SEE_HELP``, ``service_options``, ``add_command``, ``number``,
+Public API: ``Commands``, ``SEE_HELP``, ``HelpFormatter``, ``epilog``, ``service_options``,
+``add_command``, ``add_json``, ``number``,
 ``priority``, ``positive_int``, ``serial``, ``request_id``, ``verifier``, ``witness_policy``,
 ``read_input``, ``token``, ``listen_address``.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final, TypeAlias
 
@@ -28,6 +29,29 @@ Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 """Where a command module adds its parser (``add_subparsers``)."""
 
 SEE_HELP: Final = "Exit codes and environment variables: see 'rs --help'."
+
+Example: TypeAlias = tuple[str, str]
+"""An invocation of a command, and what it does: a line of its help's examples."""
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps a command's description to the terminal, and keeps the lines of a text written
+    in lines (the examples, the exit codes) as they are."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def epilog(examples: Sequence[Example]) -> str:
+    """The end of a command's help: its examples, then where exit codes are explained."""
+    if not examples:
+        return SEE_HELP
+    lines = ["examples:"]
+    for invocation, what in examples:
+        lines += [f"  {invocation}", f"      {what}"]
+    return "\n".join(lines) + "\n\n" + SEE_HELP + "\n"
 
 
 def service_options() -> argparse.ArgumentParser:
@@ -83,13 +107,25 @@ def add_command(
     run: Callable[..., int],
     help_text: str,
     description: str,
+    examples: Sequence[Example] = (),
 ) -> argparse.ArgumentParser:
-    """Add command ``name``, with the ``service`` options, run by ``run(args, context)``."""
+    """Add command ``name``, with the ``service`` options, run by ``run(args, context)``, its
+    help ending with ``examples``."""
     command = commands.add_parser(
-        name, parents=[service], help=help_text, description=description, epilog=SEE_HELP
+        name,
+        parents=[service],
+        help=help_text,
+        description=description,
+        epilog=epilog(examples),
+        formatter_class=HelpFormatter,
     )
     command.set_defaults(run=run, needs_service=True)
     return command
+
+
+def add_json(command: argparse.ArgumentParser) -> None:
+    """``--json``: the result as one JSON document on standard output, for scripts."""
+    command.add_argument("--json", action="store_true", help="print JSON, for scripts")
 
 
 def number(value: str) -> str:

@@ -21,7 +21,8 @@ later audit refuses a log that changed it (but for witnesses added to a log that
 A checkpoint that misses the quorum fails the audit (``AuditQuorumError``, naming the
 witnesses missing); one under a policy that asks for none is reported unwitnessed.  A log
 that is not consistent with the recorded checkpoint -- smaller, or another history -- is a
-split view (``AuditSplitViewError``).
+split view (``AuditSplitViewError``).  A log that cannot be reached, or does not answer in
+time once the retries are spent, is ``AuditNetworkError``: nothing was shown to be wrong.
 
 Entries must be canonical JSON objects (``canonical.parse_canonical``) of an entry version
 of ``entries.VERSIONS`` with a non-empty string ``"kind"``, and an entry of a kind its version
@@ -29,7 +30,8 @@ defines must have that kind's shape (version 2: label, commitment, and the reaso
 revocation or handler removal).  An unknown version is rejected; an unknown kind is only
 counted (``resolution.protocol.entries``).
 
-Public API: ``AuditError``, ``AuditQuorumError``, ``AuditSplitViewError``, ``AuditReport``,
+Public API: ``AuditError``, ``AuditQuorumError``, ``AuditSplitViewError``,
+``AuditNetworkError``, ``AuditReport``,
 ``audit_log``, ``DEFAULT_TIMEOUT``, ``DEFAULT_WORKERS``, ``DEFAULT_RETRIES``.
 """
 
@@ -130,6 +132,11 @@ class AuditSplitViewError(SplitViewError, AuditError):
     another history than it showed then (``trees.SplitViewError``)."""
 
 
+class AuditNetworkError(AuditError):
+    """The log could not be read: unreachable, or no answer in time (after the retries).
+    The audit did not run to its end; nothing it read was found wrong."""
+
+
 @dataclass(frozen=True)
 class AuditReport:
     """What a successful audit checked.
@@ -196,7 +203,8 @@ def _read_failure(exc: ClientError) -> AuditError:
         reason = httpx.codes.get_reason_phrase(exc.status)
         return AuditError(f"{exc.method} {exc.url}: HTTP {exc.status} {reason}")
     if isinstance(exc, NetworkError):
-        return AuditError(f"{exc.method} {exc.url} failed: {type(exc.cause).__name__}: {exc.cause}")
+        cause = f"{type(exc.cause).__name__}: {exc.cause}"
+        return AuditNetworkError(f"{exc.method} {exc.url} failed: {cause}")
     return AuditError(str(exc))  # a tile or bundle of the wrong shape (ResponseError)
 
 
@@ -633,7 +641,8 @@ def audit_log(
 
     Raises ``AuditError`` naming what failed -- ``AuditQuorumError`` for a checkpoint that
     misses the witness quorum, ``AuditSplitViewError`` for a log inconsistent with the state
-    file's checkpoint -- and ``ValueError`` for an invalid key string or worker count.
+    file's checkpoint, ``AuditNetworkError`` for a log that could not be read -- and
+    ``ValueError`` for an invalid key string or worker count.
     """
     started = time.perf_counter()
     key = _verifier(verifier)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from resolution.cli import main
 from resolution.client.audit import AuditError, AuditQuorumError, AuditReport, audit_log
+from resolution.client.store import Store
 from resolution.protocol.canonical import canonical_json
 from resolution.protocol.checkpoint import Checkpoint, format_checkpoint
 from resolution.protocol.cosignature import add_cosignatures, generate_cosigner
@@ -201,10 +202,78 @@ def test_cli_failure_exits_1(
     assert captured.out == ""
 
 
+def test_cli_audits_the_log_of_rs_url_with_the_key_pinned_for_it(
+    log: TiledLog,
+    server: LogServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    service = server.url.removesuffix("/log/")
+    Store(tmp_path).pin_log(service, log.vkey, b"\x01" * 32)  # as a first lookup pins it
+    monkeypatch.setenv("RS_URL", service)
+    monkeypatch.setenv("RS_CONFIG_DIR", str(tmp_path))
+
+    assert main(["log", "audit", "--json"]) == 0
+
+    document = json.loads(capsys.readouterr().out)
+    assert document["ok"] is True and document["url"] == server.url
+    assert document["origin"] == ORIGIN and document["size"] == 600
+    assert document["root_hash"] == b64(log.root)
+    assert document["kinds"] == {
+        "certificate": 150,
+        "handler": 150,
+        "handler_removed": 150,
+        "revocation": 150,
+    }
+
+
+def test_cli_without_a_key_given_or_pinned_says_how_to_give_one(
+    server: LogServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("RS_CONFIG_DIR", str(tmp_path))
+
+    assert main(["log", "audit", server.url]) == 2
+
+    err = capsys.readouterr().err
+    assert "no log key pinned for http://127.0.0.1:" in err and "pass --key" in err
+
+
+def test_cli_without_a_url_or_rs_url_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("RS_URL", raising=False)
+
+    assert main(["log", "audit", "--key", TiledLog().vkey]) == 2
+    assert "no log URL" in capsys.readouterr().err
+
+
+def test_cli_exits_4_when_the_log_cannot_be_reached(
+    log: TiledLog, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{unused.getsockname()[1]}/log/"
+
+    code = main(["log", "audit", url, "--key", log.vkey, "--timeout", "2", "--json"])
+
+    captured = capsys.readouterr()
+    assert code == 4
+    assert captured.err.startswith(f"audit FAILED: GET {url}checkpoint failed: ConnectError")
+    assert json.loads(captured.out) == {
+        "ok": False,
+        "url": url,
+        "exit_code": 4,
+        "error": captured.err.removeprefix("audit FAILED: ").strip(),
+    }
+
+
 @pytest.mark.parametrize(
     "args",
     [
-        ["log", "audit", "http://127.0.0.1:1/log/"],  # no --key
         ["log", "audit", "http://127.0.0.1:1/log/", "--key", "not-a-key"],
         ["log", "audit", "http://127.0.0.1:1/log/", "--key", "@/nonexistent/key"],
         ["log", "audit", "http://127.0.0.1:1/log/", "--key", "K", "--workers", "0"],
