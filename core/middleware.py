@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 
 from core.logging import ROUTE_ENVIRON_KEY
 from core.outages import DATABASE_ERRORS, database_outage
-from core.problems import database_unavailable_response, problem_response
+from core.problems import database_unavailable_response, handler404, problem_response
 
 logger = structlog.get_logger("rs.request")
 
@@ -104,6 +104,30 @@ class RequestSizeLimitMiddleware:
                 detail=f"Request bodies are limited to {limit} bytes.",
             )
         return self.get_response(request)
+
+
+# Paths whose every answer is JSON, a problem included, even from an unknown URL.
+API_PATH_PREFIXES = ("/v1/", "/log/", "/ca/")
+
+
+class ApiNotFoundMiddleware:
+    """With ``DEBUG``, Django answers an unknown URL with its HTML page, not ``handler404``:
+    API paths keep their problem+json 404 (RFC 9457), as in production. Pages keep Django's.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            settings.DEBUG
+            and response.status_code == 404
+            and request.path.startswith(API_PATH_PREFIXES)
+            and response.get("Content-Type", "").startswith("text/html")
+        ):
+            return handler404(request)
+        return response
 
 
 def _query_answered(execute: Callable[..., Any], *args: Any) -> Any:

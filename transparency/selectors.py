@@ -49,6 +49,13 @@ def checkpoint_latest() -> Checkpoint | None:
     return Checkpoint.objects.order_by("-size").first()
 
 
+def log_origin() -> str | None:
+    """The log's name as its first checkpoint signed it (C2SP tlog-checkpoint: the note's first
+    line), or None before the first checkpoint. Verifiers pin it; it never changes after."""
+    note = Checkpoint.objects.order_by("size").values_list("note", flat=True).first()
+    return note.split("\n", 1)[0] if note is not None else None
+
+
 def tree_size() -> int:
     """The size of the served checkpoint (0 for an empty log), at most 0.25 s old."""
     return _tree_head(None).latest

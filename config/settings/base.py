@@ -38,6 +38,20 @@ CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", defaul
 # distribution points, so it must be the public https URL in production.
 RS_PUBLIC_URL: str = env.str("RS_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 
+
+def public_url_defaults(public_url: str) -> dict[str, str]:
+    """The defaults that follow RS_PUBLIC_URL, by setting name. ``manage.py serve ADDR:PORT``
+    applies them again when it derives RS_PUBLIC_URL from the address it listens on."""
+    return {
+        "RS_LOG_ORIGIN": urlsplit(public_url).netloc + "/log",
+        "RS_SMS_OTP_DOMAIN": urlsplit(public_url).hostname or "localhost",
+        "TWILIO_STATUS_CALLBACK_URL": f"{public_url}/v1/twilio/status",
+        "TWILIO_INBOUND_URL": f"{public_url}/v1/twilio/inbound",
+    }
+
+
+_PUBLIC_URL_DEFAULTS = public_url_defaults(RS_PUBLIC_URL)
+
 # Keys, the embedded database and other local state live here.
 RS_DATA_DIR = Path(env.str("RS_DATA_DIR", default=str(BASE_DIR / ".data"))).resolve()
 
@@ -57,7 +71,7 @@ RS_CA_CREATE_ON_BOOTSTRAP: bool = env.bool("RS_CA_CREATE_ON_BOOTSTRAP", default=
 # `ca_issue_intermediate`); asked for when unset. The service never needs it.
 RS_ROOT_KEY_PASSPHRASE: str = env.str("RS_ROOT_KEY_PASSPHRASE", default="")
 # The log's name in checkpoints and its note key (C2SP tlog-checkpoint "origin").
-RS_LOG_ORIGIN: str = env.str("RS_LOG_ORIGIN", default=urlsplit(RS_PUBLIC_URL).netloc + "/log")
+RS_LOG_ORIGIN: str = env.str("RS_LOG_ORIGIN", default=_PUBLIC_URL_DEFAULTS["RS_LOG_ORIGIN"])
 # Most entries one integrator run hashes into one checkpoint.
 RS_LOG_INTEGRATE_BATCH: int = env.int("RS_LOG_INTEGRATE_BATCH", default=65536)
 # Seconds between integrator runs (beat's `log-integrate`): an entry waits about this long at
@@ -99,7 +113,7 @@ SMS_BACKEND: str = env.str("SMS_BACKEND", default="console")
 RS_SMS_SERVICE_NAME: str = env.str("RS_SMS_SERVICE_NAME", default="Resolution Service")
 # The host of the "@host #code" line (WebOTP, origin-bound one-time codes); default: our host.
 RS_SMS_OTP_DOMAIN: str = env.str(
-    "RS_SMS_OTP_DOMAIN", default=urlsplit(RS_PUBLIC_URL).hostname or "localhost"
+    "RS_SMS_OTP_DOMAIN", default=_PUBLIC_URL_DEFAULTS["RS_SMS_OTP_DOMAIN"]
 )
 RS_CHALLENGE_CODE_DIGITS: int = env.int("RS_CHALLENGE_CODE_DIGITS", default=6)
 RS_CHALLENGE_LIFETIME_SECONDS: int = env.int("RS_CHALLENGE_LIFETIME_SECONDS", default=600)
@@ -227,7 +241,7 @@ TWILIO_FROM_NUMBER: str = env.str("TWILIO_FROM_NUMBER", default="")
 TWILIO_MESSAGING_SERVICE_SID: str = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
 # Where Twilio posts delivery reports; must be the public URL Twilio sees (it is signed).
 TWILIO_STATUS_CALLBACK_URL: str = env.str(
-    "TWILIO_STATUS_CALLBACK_URL", default=f"{RS_PUBLIC_URL}/v1/twilio/status"
+    "TWILIO_STATUS_CALLBACK_URL", default=_PUBLIC_URL_DEFAULTS["TWILIO_STATUS_CALLBACK_URL"]
 )
 # Seconds before a request to Twilio is abandoned (and retried later).
 TWILIO_TIMEOUT_SECONDS: float = env.float("TWILIO_TIMEOUT_SECONDS", default=10.0)
@@ -236,7 +250,7 @@ TWILIO_API_BASE_URL: str = env.str("TWILIO_API_BASE_URL", default="")
 # Where Twilio posts the SMS our number receives (STOP replies to invitations): the public URL
 # configured as the number's incoming-message webhook (it is signed).
 TWILIO_INBOUND_URL: str = env.str(
-    "TWILIO_INBOUND_URL", default=f"{RS_PUBLIC_URL}/v1/twilio/inbound"
+    "TWILIO_INBOUND_URL", default=_PUBLIC_URL_DEFAULTS["TWILIO_INBOUND_URL"]
 )
 
 # --- Certificate authority ---------------------------------------------------------------------
@@ -318,6 +332,8 @@ MIDDLEWARE = [
     # A database outage is a 503 problem on pages too, not Django's 500 (core.outages).
     "core.middleware.DatabaseOutageMiddleware",
     "core.middleware.RequestSizeLimitMiddleware",
+    # DEBUG's HTML 404 page stays off API paths: they answer problem+json.
+    "core.middleware.ApiNotFoundMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -35,6 +35,13 @@ def test_unknown_url_is_404_problem(api_client):
     assert_problem(api_client.get("/nothing/here", HTTP_ACCEPT="text/html"), 404, "not-found")
 
 
+@pytest.mark.parametrize("path", ["/v1/no-such-thing", "/log/no-such-thing", "/ca/nothing"])
+def test_unknown_api_url_is_404_problem_with_debug_too(api_client, settings, path):
+    # manage.py serve runs with DEBUG on by default: its API answers as production's does.
+    settings.DEBUG = True
+    assert_problem(api_client.get(path), 404, "not-found")
+
+
 def test_wrong_method_is_405_problem_with_allow(api_client):
     response = api_client.delete("/v1/me")
     assert_problem(response, 405, "method-not-allowed")

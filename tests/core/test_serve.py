@@ -61,6 +61,37 @@ def _stop(process: subprocess.Popen[str]) -> str:
     return output
 
 
+def _refused(data_dir: Path, port: int) -> str:
+    """What ``serve`` says as it refuses to start (it must not start)."""
+    process = _serve(data_dir, port)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode != 0, output
+    assert "Traceback" not in output, output
+    return output
+
+
+def _log_entry_integrated(data_dir: Path, public_url: str) -> None:
+    """One entry in the log and the first checkpoint, signed under ``public_url``'s origin."""
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.db import transaction\n"
+            "from transparency.services import log_append, log_integrate\n"
+            "with transaction.atomic():\n"
+            "    log_append(kind='test', payload={'n': 0})\n"
+            "log_integrate()\n",
+        ],
+        cwd=ROOT,
+        env=_embedded_env(data_dir) | {"RS_PUBLIC_URL": public_url},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
 def test_serve_starts_on_embedded_postgres_and_reuses_its_data(tmp_path):
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -80,9 +111,12 @@ def test_serve_starts_on_embedded_postgres_and_reuses_its_data(tmp_path):
             check=True,
         )
         key = created.stdout.strip()
-        # Bootstrap made the log's keys and the CA: their public parts are served.
+        # Bootstrap made the log's keys and the CA: their public parts are served. The log is
+        # named after the address served (no RS_PUBLIC_URL), as are problem types.
         log_key = httpx.get(f"{base}/log/key").json()
-        assert log_key["note_verifier_key"].startswith("127.0.0.1:")
+        assert log_key["note_verifier_key"].startswith(f"127.0.0.1:{port}/log+")
+        missing = httpx.get(f"{base}/v1/no-such-thing")
+        assert missing.json()["type"] == f"{base}/problems/not-found"
         assert httpx.get(f"{base}/ca/root.pem").text.startswith("-----BEGIN CERTIFICATE-----")
         assert httpx.get(f"{base}/ca/crl").status_code == 200
         # A challenge's SMS goes to the console.
@@ -102,6 +136,22 @@ def test_serve_starts_on_embedded_postgres_and_reuses_its_data(tmp_path):
 
     # The server stopped with its last user...
     assert not list(tmp_path.glob("pg/postmaster.pid"))
+
+    # A taken port is refused before any migration, with the way out.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        output = _refused(tmp_path, busy)
+    assert f"127.0.0.1:{busy} is in use" in output
+    assert f"manage.py serve 127.0.0.1:{busy + 1}" in output
+    assert "Database:" not in output  # printed just before migrating
+
+    # Once the first checkpoint has named the log, another address would rename it: refused.
+    _log_entry_integrated(tmp_path, base)
+    output = _refused(tmp_path, _free_port())
+    assert f"this log is named '127.0.0.1:{port}/log' by its first checkpoint" in output
+    assert f"manage.py serve 127.0.0.1:{port}" in output
     # ...and a second start finds the provider created during the first.
     second = _serve(tmp_path, port)
     try:
