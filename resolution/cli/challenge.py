@@ -1,6 +1,6 @@
 """The SMS code of a challenge, as ``rs register`` and ``rs dispute`` take it: asked for on a
-terminal (again after a wrong code, while attempts are left), or given to a second run with
-``--code``.
+terminal (again after a wrong code, while attempts are left, and after one the service
+refused to read, with the problem's ``errors`` shown), or given to a second run with ``--code``.
 
 Public API: ``interactive``, ``challenge_answer``, ``challenge_answer_asked``,
 ``challenge_started``.
@@ -15,12 +15,17 @@ from collections.abc import Callable
 
 from resolution.cli.context import Context
 from resolution.cli.exits import UsageError
-from resolution.cli.output import info, show
+from resolution.cli.output import Emit, info, show
 from resolution.client.api import Challenge
 from resolution.client.errors import ApiError
 
 CODE_COMMAND_SECONDS = 300
 """How long a ``--code-command`` may take to print the code (it may wait for the SMS)."""
+
+MALFORMED_CODES = 3
+"""How many codes in a row the service may refuse to read (a validation problem: letters, too
+few digits) before asking stops; they spend no attempt, so a code command that keeps printing
+the wrong thing must still end."""
 
 
 def interactive() -> bool:
@@ -86,15 +91,29 @@ def challenge_answer_asked(
     """Ask for the code (on the terminal, or from ``ask``) and answer the challenge with it,
     asking again after a wrong code while attempts are left; ``finish`` is the command that
     answers later."""
+    malformed = 0
     while True:
         try:
             challenge_answer(ctx, challenge_id, ask(number, finish))
             return
         except ApiError as exc:
             left = exc.extensions.get("attempts_left")
+            if exc.slug == "validation-error" and malformed + 1 < MALFORMED_CODES:
+                malformed += 1
+                _tell_errors("the service cannot read that code", exc)
+                info("no attempt was spent; type the code again")
+                continue
             if exc.slug != "challenge-code-wrong" or not left:
                 raise
-            info(f"wrong code; {left} attempts left")
+            malformed = 0
+            _tell_errors(f"wrong code; {left} attempts left", exc)
+
+
+def _tell_errors(what: str, problem: ApiError) -> None:
+    """Say ``what``, then each member of the problem's ``errors``, on a line of its own."""
+    info(what + (":" if problem.field_errors else ""))
+    for error in problem.field_errors:
+        info(f"  {error}")
 
 
 def challenge_started(
@@ -105,15 +124,28 @@ def challenge_started(
     finish: str,
     why: str = "",
     ask: Callable[[str, str], str] | None = None,
+    emit: Emit | None = None,
 ) -> str | None:
     """Start a challenge for ``number``, ``keep`` it (in the store, for a second run), then
     answer it with the code from ``ask`` or asked for on a terminal: its id, verified.  With
-    neither, say how to finish (``finish``, with ``--code CODE``) and return None."""
+    neither, say how to finish (``finish``, with ``--code CODE``; to ``emit`` as JSON if
+    given) and return None."""
     challenge = ctx.client.challenge_start(number)
     keep(challenge)
     expiry = f"{challenge.expires_at:%H:%M:%S %Z}"
     if ask is None and not interactive():
-        show(f"code sent by SMS to {number}, valid until {expiry}: finish with '{finish}'")
+        if emit is not None:
+            emit(
+                {
+                    "number": number,
+                    "status": "code_sent",
+                    "challenge": challenge.id,
+                    "expires_at": challenge.expires_at.isoformat(),
+                    "finish": finish,
+                }
+            )
+        else:
+            show(f"code sent by SMS to {number}, valid until {expiry}: finish with '{finish}'")
         return None
     info(f"code sent by SMS to {number}{why}; it is valid until {expiry}")
     challenge_answer_asked(ctx, number, challenge.id, finish, ask or _ask_code)

@@ -1,17 +1,17 @@
 """What ``rs`` prints: results on standard output (text, or JSON for scripts), notices,
 failures and progress bars on standard error.
 
-Public API: ``show``, ``show_json``, ``info``, ``failure``, ``one_line``, ``progress``,
-``ProgressBar``.
+Public API: ``show``, ``show_json``, ``Emit``, ``info``, ``failure``, ``one_line``,
+``progress``, ``ProgressBar``.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO, TypeAlias
 
 
 def show(text: str) -> None:
@@ -22,6 +22,11 @@ def show(text: str) -> None:
 def show_json(document: object, *, indent: int | None = 2) -> None:
     """Print a command's result as JSON (dates and other values as their ``str``)."""
     print(json.dumps(document, indent=indent, default=str))
+
+
+Emit: TypeAlias = Callable[[dict[str, Any]], None]
+"""Where a step shared by commands sends its result as JSON, rather than print it as text:
+``show_json`` for a command's one document, or a list a command gathers them in."""
 
 
 def info(message: str) -> None:

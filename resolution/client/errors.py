@@ -47,7 +47,26 @@ class ApiError(ClientError):
             message += f" ({self.extensions['attempts_left']} attempts left)"
         if isinstance(self.extensions.get("retry_after"), int):
             message += f" (retry in {self.extensions['retry_after']} s)"
+        if self.field_errors:
+            message += ": " + "; ".join(self.field_errors)
         super().__init__(message)
+
+    @property
+    def field_errors(self) -> tuple[str, ...]:
+        """The problem's ``errors`` members (a validation problem's), each as "<field>:
+        <detail>": the field named by the JSON Pointer without its "#/" ("request" for the
+        whole body); members not of that shape are skipped."""
+        errors = self.extensions.get("errors")
+        if not isinstance(errors, list):
+            return ()
+        shown = []
+        for error in errors:
+            if not isinstance(error, dict) or not isinstance(error.get("detail"), str):
+                continue
+            pointer = error.get("pointer")
+            field = pointer.lstrip("#/") if isinstance(pointer, str) else ""
+            shown.append(f"{field or 'request'}: {error['detail']}")
+        return tuple(shown)
 
     @property
     def slug(self) -> str:

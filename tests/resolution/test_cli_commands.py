@@ -411,7 +411,7 @@ def test_a_renewal_keeps_the_key_the_lock_and_the_handlers(holder, sms_outbox):
     # The lock went over to the new certificate: the service says so, and nothing waits.
     assert Certificate.objects.get(serial=second).locked_at is not None
     assert holder("requests", NUMBER).out.strip() == f"no pending certificate requests for {NUMBER}"
-    assert Handler.objects.get().certificate.serial == second
+    assert Handler.objects.values_list("certificate__serial", flat=True).get() == second
 
     # A new key: the renewal is signed with the old one, so the lock does not hold it back.
     started = holder("renew", NUMBER, "--new-key")
@@ -419,7 +419,9 @@ def test_a_renewal_keeps_the_key_the_lock_and_the_handlers(holder, sms_outbox):
     rotated = holder("renew", NUMBER, "--code", code_sent(sms_outbox))
     assert rotated.code == 0, rotated.out + rotated.err
     assert (holder.folder / "numbers" / NUMBER / "key.pem").read_bytes() != key
-    assert Handler.objects.get().certificate.serial == stored_serial(holder)
+    assert Handler.objects.values_list("certificate__serial", flat=True).get() == stored_serial(
+        holder
+    )
 
 
 def test_renew_all_runs_unattended_with_a_code_command(holder, sms_outbox, monkeypatch, tmp_path):
@@ -429,7 +431,7 @@ def test_renew_all_runs_unattended_with_a_code_command(holder, sms_outbox, monke
     inbox = tmp_path / "inbox"
     inbox.mkdir()
 
-    class Gateway(list):
+    class Gateway(list[Any]):
         """The SMS sent, each code also left where the code command reads it."""
 
         def append(self, message: Any) -> None:
@@ -439,6 +441,7 @@ def test_renew_all_runs_unattended_with_a_code_command(holder, sms_outbox, monke
     monkeypatch.setattr(locmem, "outbox", Gateway())
     nothing = holder("renew", "--all")  # a 30-day certificate does not end within 7 days
     assert nothing.code == 0 and "nothing to renew" in nothing.out
+    assert json.loads(holder("renew", "--all", "--json").out) == {"renewed": [], "not_renewed": []}
 
     renewed = holder(
         "renew", "--all", "--within", "31", "--code-command", f'cat "{inbox}/$RS_NUMBER"'
@@ -446,7 +449,11 @@ def test_renew_all_runs_unattended_with_a_code_command(holder, sms_outbox, monke
 
     assert renewed.code == 0, renewed.out + renewed.err
     assert f"renewed {first}: 1 handler(s) carried over" in renewed.out
-    assert Handler.objects.get().certificate.serial == stored_serial(holder) != first
+    assert (
+        Handler.objects.values_list("certificate__serial", flat=True).get()
+        == stored_serial(holder)
+        != first
+    )
     failing = holder("renew", "--all", "--within", "31", "--code-command", "exit 3")
     assert failing.code == 1 and "the code command failed (exit 3)" in failing.err
 
@@ -520,3 +527,92 @@ def test_the_lock_commands_fail_with_one_line_and_their_exit_codes(holder, hijac
     late = holder("refuse", request)
     assert late.code == 3 and "403 holder-not-locked" in late.err
     assert len(late.err.strip().splitlines()) == 1 and late.err.startswith("rs refuse: ")
+
+
+class Typed:
+    """Standard input on a terminal, answering each prompt with the next of ``answers``: a
+    string, or a callable that reads it then (the code of the SMS sent by then)."""
+
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self) -> str:
+        answer = self.answers.pop(0)
+        return str(answer() if callable(answer) else answer) + "\n"
+
+
+def test_a_code_the_service_cannot_read_is_asked_again_with_its_errors(holder, sms_outbox):
+    # Letters: a 400 validation problem, whose errors[] say why; no attempt is spent. Then a
+    # wrong code: an attempt is spent. Then the code of the SMS.
+    def wrong() -> str:
+        return "000000" if code_sent(sms_outbox) != "000000" else "111111"
+
+    holder.monkeypatch.setattr("sys.stdin", Typed("abcdef", wrong, lambda: code_sent(sms_outbox)))
+
+    registered = holder("register", NUMBER)
+
+    assert registered.code == 0, registered.err
+    assert "the service cannot read that code:\n  code: Digits only.\n" in registered.err
+    assert "no attempt was spent; type the code again" in registered.err
+    assert "wrong code; 4 attempts left" in registered.err
+    assert f"registered {NUMBER}: certificate" in registered.out
+
+
+def test_codes_the_service_cannot_read_end_the_run_with_the_errors(holder, sms_outbox):
+    holder.monkeypatch.setattr("sys.stdin", Typed("abcdef", "12", "letters"))
+
+    refused = holder("register", NUMBER)
+
+    assert refused.code == 3
+    assert refused.err.count("the service cannot read that code:") == 2
+    assert "400 validation-error" in refused.err and "code: Digits only." in refused.err
+    # The challenge is kept: a later run answers it.
+    assert holder("register", NUMBER, "--code", code_sent(sms_outbox)).code == 0
+
+
+def test_commands_print_one_json_document_with_json(holder, sms_outbox):
+    started = holder("register", NUMBER, "--json")
+    assert started.code == 0, started.err
+    sent = json.loads(started.out)
+    assert sent["status"] == "code_sent" and sent["number"] == NUMBER
+    assert sent["finish"] == f"rs register {NUMBER} --code CODE"
+
+    registered = holder("register", NUMBER, "--code", code_sent(sms_outbox), "--json")
+    assert registered.code == 0, registered.err
+    certificate = json.loads(registered.out)
+    assert certificate["status"] == "registered" and certificate["locked"] is False
+    assert Certificate.objects.get(serial=certificate["serial"]).number == NUMBER
+
+    published = json.loads(
+        holder("publish", NUMBER, "messaging", "sip:alice@chat.example", "--json").out
+    )
+    assert published["uri"] == "sip:alice@chat.example" and published["visibility"] == "all"
+    assert published["certificate"] == certificate["serial"]
+
+    locked = json.loads(holder("lock", NUMBER, "--json").out)
+    assert locked == {
+        "number": NUMBER,
+        "serial": certificate["serial"],
+        "locked": True,
+        "not_after": certificate["not_after"],
+        "lock_log_index": locked["lock_log_index"],
+    }
+    assert isinstance(locked["lock_log_index"], int)
+    assert json.loads(holder("unlock", NUMBER, "--json").out)["locked"] is False
+
+    token = json.loads(holder("passport", "sign", "--from", NUMBER, "--to", CALLEE, "--json").out)[
+        "token"
+    ]
+    verdict = json.loads(holder("passport", "verify", token, "--json").out)
+    assert verdict["verdict"] == "valid"
+
+    removed = json.loads(holder("remove", NUMBER, "messaging", "--json").out)
+    assert removed["service"] == "messaging"
+    assert removed["log_index"] > published["log_index"]
+    assert not Handler.objects.filter(service="messaging").exists()
+
+    revoked = json.loads(holder("revoke", NUMBER, "--json").out)
+    assert revoked["status"] == "revoked" and revoked["serial"] == certificate["serial"]

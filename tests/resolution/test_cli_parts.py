@@ -39,6 +39,27 @@ def test_every_command_module_adds_the_command_it_is_named_after():
         assert parser.get_default("needs_service") is (parser.prog not in serviceless)
 
 
+def _runnable() -> list[argparse.ArgumentParser]:
+    """Every command that runs: the commands, and the subcommands of the groups."""
+    commands = _subcommands(build_parser())
+    groups = ("passport", "log", "witness", "webhook")
+    runnable = [commands[name] for name in commands if name not in groups]
+    return runnable + [leaf for name in groups for leaf in _subcommands(commands[name]).values()]
+
+
+@pytest.mark.parametrize("command", _runnable(), ids=lambda parser: parser.prog)
+def test_every_command_has_json_and_examples_in_its_help(command: argparse.ArgumentParser):
+    options = {option for action in command._actions for option in action.option_strings}
+    # The webhook receiver prints each event as a JSON line already.
+    assert ("--json" in options) is (command.prog != "rs webhook serve")
+    help_text = command.format_help()
+    examples = help_text.split("\nexamples:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    invocations = [line.strip() for line in examples if not line.startswith("      ")]
+    assert len(invocations) >= 2
+    assert all(command.prog in invocation for invocation in invocations)
+    assert "Exit codes and environment variables: see 'rs --help'." in help_text
+
+
 @pytest.mark.parametrize(
     ("failure", "code"),
     [
@@ -79,3 +100,23 @@ def test_numbers_are_e164_with_spaces_and_dashes_dropped(given: str, number: str
 def test_other_numbers_are_refused_saying_why(given: str, message: str):
     with pytest.raises(argparse.ArgumentTypeError, match=message):
         arguments.number(given)
+
+
+def test_a_validation_problem_names_each_field_and_why():
+    problem = ApiError(
+        method="POST",
+        url="http://rs.example/v1/challenges/x/verify",
+        status=400,
+        type="https://rs.example/problems/validation-error",
+        title="Invalid request",
+        detail="The request has invalid fields; see errors.",
+        extensions={
+            "errors": [
+                {"pointer": "#/code", "detail": "Digits only.", "code": "invalid"},
+                {"pointer": "#", "detail": "Too late.", "code": "invalid"},
+                "not an error object",
+            ]
+        },
+    )
+    assert problem.field_errors == ("code: Digits only.", "request: Too late.")
+    assert str(problem).endswith("see errors.: code: Digits only.; request: Too late.")

@@ -16,7 +16,7 @@ from resolution.cli import arguments
 from resolution.cli.challenge import challenge_answer, challenge_started
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK, UsageError
-from resolution.cli.output import info, show
+from resolution.cli.output import info, show, show_json
 from resolution.client.api import DISPUTE_STATEMENT_LENGTH, Challenge, dispute_token
 from resolution.client.store import Credentials, server_id
 
@@ -40,6 +40,16 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "dispute queue: signed with the key of NUMBER's stored certificate, with a fresh SMS "
         "challenge for NUMBER (the code is asked for, or given to a second run with --code). "
         "The certificate stays valid until an operator revokes it.",
+        (
+            (
+                'rs dispute 5f1c0a2b9d --number +33612345678 --statement "not my app"',
+                "a certificate 'rs monitor' flagged: prove the number again, then it is queued",
+            ),
+            (
+                "rs dispute 5f1c0a2b9d --number +33612345678 --code 123456 --json",
+                "the second step in a script, the code given; the dispute printed as JSON",
+            ),
+        ),
     )
     dispute.add_argument("serial", type=arguments.serial, metavar="SERIAL")
     dispute.add_argument(
@@ -52,6 +62,7 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         help=f"for the operator: what happened (at most {DISPUTE_STATEMENT_LENGTH} characters)",
     )
     dispute.add_argument("--code", metavar="DIGITS", help="the code from the SMS")
+    arguments.add_json(dispute)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -93,11 +104,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             keep=keep,
             finish=f"rs dispute {args.serial} --number {number} --code CODE",
             why=" to prove it is yours",
+            emit=show_json if args.json else None,
         )
         if started is None:
             return EXIT_OK
         challenge_id = started
-    return _sent(ctx, credentials, args.serial, challenge_id, statement)
+    return _sent(ctx, credentials, args.serial, challenge_id, statement, json=args.json)
 
 
 def _sent(
@@ -106,6 +118,8 @@ def _sent(
     disputed: str,
     challenge_id: str,
     statement: str | None,
+    *,
+    json: bool,
 ) -> int:
     number = credentials.number
     token = dispute_token(
@@ -117,12 +131,27 @@ def _sent(
     )
     dispute = ctx.client.dispute_open(token)
     ctx.store.dispute_clear(number)
-    show(
-        f"disputed certificate {dispute.disputed} of {number}: dispute {dispute.id} is on the "
-        f"operator's queue (log entry {dispute.log_index}); the certificate stays valid until "
-        f"an operator revokes it, and 'rs monitor {number}' reports the outcome"
-    )
-    if not ctx.client.certificate_get(credentials.serial).locked:
+    locked = ctx.client.certificate_get(credentials.serial).locked
+    if json:
+        show_json(
+            {
+                "id": dispute.id,
+                "number": number,
+                "disputed": dispute.disputed,
+                "certificate": dispute.certificate,
+                "status": dispute.status,
+                "opened_at": dispute.opened_at.isoformat(),
+                "log_index": dispute.log_index,
+                "locked": locked,
+            }
+        )
+    else:
+        show(
+            f"disputed certificate {dispute.disputed} of {number}: dispute {dispute.id} is on "
+            f"the operator's queue (log entry {dispute.log_index}); the certificate stays valid "
+            f"until an operator revokes it, and 'rs monitor {number}' reports the outcome"
+        )
+    if not locked:
         info(
             f"rs dispute: {number} is not locked: run 'rs lock {number}' so that no other "
             f"certificate is issued for it without your answer"

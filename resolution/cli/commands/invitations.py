@@ -23,6 +23,10 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "list your provider's invitations and whether each was accepted",
         "List the invitations your provider had the service send (at most 100, newest "
         "first): open, accepted (the number published a handler you may see) or expired.",
+        (
+            ("rs invitations", "every invitation, newest first"),
+            ("rs invitations --status accepted --json", "those accepted, as JSON"),
+        ),
     )
     invitations.add_argument("--status", choices=INVITATION_STATUSES, help="only these")
     invitations.add_argument("--json", action="store_true", help="print JSON, for scripts")

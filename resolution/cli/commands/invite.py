@@ -11,11 +11,12 @@ SERVICE that your provider may see, its webhook receives ``invitation.accepted``
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 
 from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import show
+from resolution.cli.output import show, show_json
 from resolution.client.api import invite_token
 from resolution.protocol.directory import Service
 
@@ -32,6 +33,16 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "SERVICE that your provider may see, your webhook receives invitation.accepted; "
         "'rs invitations' shows where each invitation stands. Invitations are limited, and a "
         "number that opted out or is registered already is refused.",
+        (
+            (
+                "rs invite +33698765432 messaging --from +33612345678",
+                "one SMS to +33698765432, inviting it to messaging in your name",
+            ),
+            (
+                "rs invite +33698765432 messaging --from +33612345678 --json",
+                "the same, the invitation printed as JSON",
+            ),
+        ),
     )
     invite.add_argument("number", type=arguments.number, metavar="NUMBER")
     invite.add_argument("service", metavar="SERVICE", help=", ".join(Service))
@@ -43,6 +54,7 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         metavar="YOUR_NUMBER",
         help="the number the invitation comes from (its certificate is in the config folder)",
     )
+    arguments.add_json(invite)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -50,6 +62,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     credentials = ctx.credentials(args.inviter)
     token = invite_token(credentials.key, credentials.serial, to=args.number, service=args.service)
     invitation = ctx.client.invitation_create(token)
+    if args.json:
+        show_json(asdict(invitation))  # as 'rs invitations --json' lists it
+        return EXIT_OK
     show(
         f"invited {invitation.to} to {invitation.service} from {invitation.inviter}: "
         f"invitation {invitation.id}, SMS {invitation.sms}, open until "

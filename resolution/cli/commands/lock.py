@@ -12,7 +12,7 @@ import argparse
 from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import show
+from resolution.cli.output import show, show_json
 from resolution.client.api import lock_token
 
 
@@ -26,8 +26,13 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "Lock NUMBER with its stored certificate (signed with its key). Until the certificate "
         "ends, a registration of NUMBER with any other key waits as a request that you "
         "approve or refuse ('rs requests'), or until the service's wait ends.",
+        (
+            ("rs lock +33612345678", "another key's certificate for it now waits for you"),
+            ("rs lock +33612345678 --json", "the same, printed as JSON"),
+        ),
     )
     lock.add_argument("number", type=arguments.number, metavar="NUMBER")
+    arguments.add_json(lock)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -36,6 +41,17 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     state = ctx.client.certificate_lock(
         credentials.serial, lock_token(credentials.key, credentials.serial)
     )
+    if args.json:
+        show_json(
+            {
+                "number": args.number,
+                "serial": state.serial,
+                "locked": state.locked,
+                "not_after": state.not_after.isoformat(),
+                "lock_log_index": state.lock_log_index,
+            }
+        )
+        return EXIT_OK
     show(
         f"locked {args.number} with certificate {state.serial} until "
         f"{state.not_after:%Y-%m-%d %H:%M %Z} (log entry {state.lock_log_index}): a "

@@ -33,6 +33,13 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "the log keys pinned for the service (its VRF label, the signed checkpoint, every "
         "commitment and inclusion proof), and its checkpoint against the witness policy: "
         "one cosigned by too few of its witnesses is refused (exit 6).",
+        (
+            ("rs lookup +33612345678", "the number's handlers, verified against the log"),
+            (
+                "rs lookup +33612345678 --service messaging --json",
+                "its messaging handlers only, as JSON for a script",
+            ),
+        ),
     )
     lookup.add_argument("number", type=arguments.number, metavar="NUMBER")
     lookup.add_argument("--service", metavar="SERVICE", help="only this service")

@@ -47,6 +47,13 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "cannot be opened. Locks, requests and disputes are shown with their meaning. The "
         "checkpoint must meet the witness policy (exit 6), and extend the newest one seen of "
         "the log, with a consistency proof: a tree that does not is a split view (exit 7).",
+        (
+            ("rs monitor +33612345678", "what the log holds about the number since the last run"),
+            (
+                "rs monitor +33612345678 --json || alert-oncall",
+                "in a timer: exit 1 when a certificate or request is not yours",
+            ),
+        ),
     )
     monitor.add_argument("number", type=arguments.number, metavar="NUMBER")
     monitor.add_argument(
@@ -81,7 +88,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     label = previous.label if previous is not None else ctx.pinned.label(number)
     found = ctx.pinned.checkpoint()
     if found is None:
-        show(f"monitor {number}: the log is empty")
+        if args.json:
+            empty = {"number": number, "from": 0, "size": 0, "flagged": False, "changes": []}
+            show_json(empty)
+        else:
+            show(f"monitor {number}: the log is empty")
         return EXIT_OK
     checkpoint, note = found.checkpoint, found.note
     kept = ctx.pinned.tree_pin(found)  # a split view fails the run, loudly (exit 7)

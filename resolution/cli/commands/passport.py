@@ -33,6 +33,16 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "sign a PASSporT for a call or a message",
         "Print a PASSporT from --from to --to, signed with the stored key of --from. With "
         '--msg, a "msg" PASSporT (RFC 9475) protecting the message body in FILE.',
+        (
+            (
+                "TOKEN=$(rs passport sign --from +33612345678 --to +33698765432)",
+                "a call's PASSporT, to send in the SIP Identity header",
+            ),
+            (
+                "rs passport sign --from +33612345678 --to +33698765432 --msg body.txt --json",
+                "a message's, bound to its body, as JSON",
+            ),
+        ),
     )
     sign.add_argument("--from", dest="orig", type=arguments.number, required=True, metavar="NUMBER")
     sign.add_argument(
@@ -44,6 +54,7 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         metavar="NUMBER",
     )
     sign.add_argument("--msg", metavar="FILE", help="the message body ('-': standard input)")
+    arguments.add_json(sign)
 
     verify = arguments.add_command(
         passport_commands,
@@ -53,11 +64,18 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "verify a PASSporT",
         "Have the service verify TOKEN (POST /v1/passports/verify), or with --offline verify "
         "it here against the CA root pinned for the service and its current CRL.",
+        (
+            ('rs passport verify "$TOKEN"', "the service's verdict: valid, or why not"),
+            (
+                "rs passport verify - --body body.txt --offline --json < token.txt",
+                "a message's PASSporT, checked here, the verdict as JSON",
+            ),
+        ),
     )
     verify.add_argument("token", metavar="TOKEN", help="the compact PASSporT ('-': standard input)")
     verify.add_argument("--body", metavar="FILE", help='the message body of a "msg" PASSporT')
     verify.add_argument("--offline", action="store_true", help="verify here, not by the service")
-    verify.add_argument("--json", action="store_true", help="print JSON, for scripts")
+    arguments.add_json(verify)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -81,6 +99,9 @@ def _sign(args: argparse.Namespace, ctx: Context) -> int:
         )
     except PassportError as exc:
         raise UsageError(f"cannot sign this PASSporT: {exc}") from None
+    if args.json:
+        show_json({"token": token, "from": args.orig, "to": args.dest, "msg": body is not None})
+        return EXIT_OK
     show(token)
     return EXIT_OK
 

@@ -8,7 +8,7 @@ import argparse
 from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import show
+from resolution.cli.output import show, show_json
 from resolution.client.api import handler_put_token
 from resolution.protocol.directory import MAX_PRIORITY, Service
 
@@ -22,6 +22,17 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "publish (or replace) a handler of a number",
         "Publish, signed with the number's stored key, that your provider handles SERVICE "
         "for NUMBER at URI. It replaces your provider's handler of that service.",
+        (
+            (
+                "rs publish +33612345678 messaging sip:alice@chat.example",
+                "your provider now handles messaging for the number, seen by every provider",
+            ),
+            (
+                "rs publish +33612345678 voice sip:alice@pbx.example --priority 10 "
+                "--visible-to acme-chat --json",
+                "a voice handler only acme-chat sees, printed as JSON",
+            ),
+        ),
     )
     publish.add_argument("number", type=arguments.number, metavar="NUMBER")
     publish.add_argument("service", metavar="SERVICE", help=", ".join(Service))
@@ -38,6 +49,7 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         metavar="PROVIDER",
         help="only these providers (slugs) see it (default: every provider)",
     )
+    arguments.add_json(publish)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -54,6 +66,23 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         visibility=visibility,
     )
     handler = ctx.client.handler_put(args.number, args.service, token)
+    if args.json:
+        show_json(
+            {
+                "number": handler.number,
+                "service": handler.service,
+                "uri": handler.uri,
+                "priority": handler.priority,
+                "visibility": handler.visibility
+                if isinstance(handler.visibility, str)
+                else list(handler.visibility),
+                "provider": handler.provider,
+                "expires_at": handler.expires_at,
+                "certificate": handler.certificate,
+                "log_index": handler.log.index,
+            }
+        )
+        return EXIT_OK
     shown = (
         handler.visibility if isinstance(handler.visibility, str) else ", ".join(handler.visibility)
     )

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -30,7 +31,7 @@ from resolution.cli import arguments
 from resolution.cli.challenge import challenge_answer, challenge_started
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_API, EXIT_OK, EXIT_PENDING, UsageError
-from resolution.cli.output import failure, info, show
+from resolution.cli.output import Emit, failure, info, show, show_json
 from resolution.client.api import CertificateRequest, Challenge, IssuedCertificate, csr_pem
 from resolution.client.store import Credentials, Pending, StoreError, server_id
 
@@ -50,6 +51,13 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "end of the wait): the run exits 5, and --resume collects it once issued. A number "
         "already registered here is renewed: its handlers and lock pass to the new "
         "certificate, for the stored key or with --new-key a new one.",
+        (
+            ("rs register +33612345678", "the code is asked for here, from the SMS"),
+            (
+                "rs register +33612345678 --json; rs register +33612345678 --code 123456 --json",
+                "in a script: start, then answer with the code, each result as JSON",
+            ),
+        ),
     )
     register.add_argument(
         "number", type=arguments.number, metavar="NUMBER", help="E.164, +33612345678"
@@ -66,6 +74,7 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         action="store_true",
         help="renew with a new key rather than the stored one (handlers and lock carry over)",
     )
+    arguments.add_json(register)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -74,9 +83,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     ctx.store.number_dir(number)
     ctx.pinned.log_keys()
     ctx.pinned.ca_root()
+    emit = show_json if args.json else None
     if args.resume:
-        return _resume(ctx, number)
-    return register(ctx, number, code=args.code, new_key=args.new_key)
+        return _resume(ctx, number, emit)
+    return register(ctx, number, code=args.code, new_key=args.new_key, emit=emit)
 
 
 def register(
@@ -87,9 +97,11 @@ def register(
     new_key: bool,
     ask: Callable[[str, str], str] | None = None,
     command: str = "register",
+    emit: Emit | None = None,
 ) -> int:
     """Register ``number``, or renew its stored certificate (``rs register``, ``rs renew``);
-    the code from ``code``, ``ask``, or the terminal."""
+    the code from ``code``, ``ask``, or the terminal.  The outcome is printed, or given to
+    ``emit`` as JSON."""
     current = _renewed(ctx, number)
     if code is not None:
         # The second step: the code of the challenge the first step started.
@@ -126,7 +138,12 @@ def register(
             )
 
         started = challenge_started(
-            ctx, number, keep=keep, finish=f"rs {command} {number} --code CODE", ask=ask
+            ctx,
+            number,
+            keep=keep,
+            finish=f"rs {command} {number} --code CODE",
+            ask=ask,
+            emit=emit,
         )
         if started is None:
             return EXIT_OK
@@ -135,6 +152,9 @@ def register(
     issued = ctx.client.certificate_issue(challenge_id, csr_pem(key), renews=renews)
     if isinstance(issued, CertificateRequest):
         ctx.store.request_save(number, request_id=issued.id, issues_at=issued.issues_at.isoformat())
+        if emit is not None:
+            emit(_request_document(number, issued))
+            return EXIT_PENDING
         renewal = (
             f"\n  a new key for a number locked here? approve it with the certificate that "
             f"holds the lock: 'rs approve {issued.id}'"
@@ -149,7 +169,17 @@ def register(
             f"  finish with 'rs register {number} --resume' once it is issued{renewal}"
         )
         return EXIT_PENDING
-    return _stored(ctx, number, key, issued)
+    return _stored(ctx, number, key, issued, emit)
+
+
+def _request_document(number: str, request: CertificateRequest) -> dict[str, Any]:
+    return {
+        "number": number,
+        "status": request.status,
+        "request_id": request.id,
+        "issues_at": request.issues_at.isoformat(),
+        "finish": f"rs register {number} --resume",
+    }
 
 
 def _renewed(ctx: Context, number: str) -> Credentials | None:
@@ -183,7 +213,7 @@ def _pending(ctx: Context, number: str) -> Pending:
     return pending
 
 
-def _resume(ctx: Context, number: str) -> int:
+def _resume(ctx: Context, number: str, emit: Emit | None) -> int:
     """Collect the certificate of the request a number lock held back, once issued."""
     pending = _pending(ctx, number)
     if pending.request_id is None:
@@ -192,6 +222,9 @@ def _resume(ctx: Context, number: str) -> int:
             f"'rs register {number} --code CODE'"
         )
     request = ctx.client.certificate_request_get(pending.request_id)
+    if request.pending and emit is not None:
+        emit(_request_document(number, request))
+        return EXIT_PENDING
     if request.pending:
         show(
             f"certificate request {request.id} for {number} still waits for the answer of "
@@ -201,6 +234,8 @@ def _resume(ctx: Context, number: str) -> int:
         return EXIT_PENDING
     if not request.issued or request.certificate is None:
         ctx.store.pending_clear(number)
+        if emit is not None:
+            emit(_request_document(number, request) | {"finish": None})
         failure(
             "register",
             f"certificate request {request.id} for {number} was {request.status} by the "
@@ -209,11 +244,15 @@ def _resume(ctx: Context, number: str) -> int:
         )
         return EXIT_API
     info(f"certificate request {request.id} for {number} was issued ({request.status})")
-    return _stored(ctx, number, pending.key, request.certificate)
+    return _stored(ctx, number, pending.key, request.certificate, emit)
 
 
 def _stored(
-    ctx: Context, number: str, key: ec.EllipticCurvePrivateKey, issued: IssuedCertificate
+    ctx: Context,
+    number: str,
+    key: ec.EllipticCurvePrivateKey,
+    issued: IssuedCertificate,
+    emit: Emit | None,
 ) -> int:
     """Check the certificate, store it with its key, then check its log entry."""
     ctx.pinned.certificate_check(issued, number=number, key=key)
@@ -228,6 +267,24 @@ def _stored(
     )
     checkpoint = ctx.pinned.certificate_log_check(issued, number=number, key=key)
     folder = ctx.store.number_dir(number)
+    locked = ctx.client.certificate_get(issued.serial).locked
+    if emit is not None:
+        emit(
+            {
+                "number": number,
+                "status": "registered",
+                "serial": issued.serial,
+                "not_before": issued.not_before.isoformat(),
+                "not_after": issued.not_after.isoformat(),
+                "log_index": issued.log.index,
+                "checkpoint_size": checkpoint.size,
+                "renews": issued.renews,
+                "handlers_carried": issued.handlers_carried,
+                "locked": locked,
+                "stored_in": str(folder),
+            }
+        )
+        return EXIT_OK
     show(
         f"registered {number}: certificate {issued.serial}, valid until "
         f"{issued.not_after:%Y-%m-%d %H:%M %Z}\n"
@@ -242,7 +299,7 @@ def _stored(
         )
         + (
             "  locked: the lock of the certificate it renews carried over"
-            if ctx.client.certificate_get(issued.serial).locked
+            if locked
             else f"  lock it against SMS hijacks: 'rs lock {number}'"
         )
     )

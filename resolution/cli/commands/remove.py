@@ -8,7 +8,7 @@ import argparse
 from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import show
+from resolution.cli.output import show, show_json
 from resolution.client.api import handler_delete_token
 
 
@@ -20,9 +20,14 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         run,
         "remove a handler of a number",
         "Remove your provider's handler of SERVICE for NUMBER (signed with its stored key).",
+        (
+            ("rs remove +33612345678 messaging", "your provider no longer handles messaging"),
+            ("rs remove +33612345678 voice --json", "the same, printed as JSON"),
+        ),
     )
     remove.add_argument("number", type=arguments.number, metavar="NUMBER")
     remove.add_argument("service", metavar="SERVICE")
+    arguments.add_json(remove)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -32,6 +37,16 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         credentials.key, credentials.serial, number=args.number, service=args.service
     )
     removed = ctx.client.handler_delete(args.number, args.service, token)
+    if args.json:
+        show_json(
+            {
+                "number": removed.number,
+                "service": removed.service,
+                "provider": removed.provider,
+                "log_index": removed.log.index,
+            }
+        )
+        return EXIT_OK
     show(
         f"removed {removed.service} of {removed.number} (by {removed.provider}); "
         f"log entry {removed.log.index}"

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from resolution.cli import arguments
 from resolution.cli.challenge import code_from_command
 from resolution.cli.commands.register import register
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_FAILED, EXIT_OK, UsageError
-from resolution.cli.output import failure, info, show
+from resolution.cli.output import failure, info, show, show_json
 from resolution.client.errors import ApiError
 from resolution.client.store import StoreError, server_id
 
@@ -35,9 +36,14 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "Renew NUMBER's stored certificate, or with --all every stored certificate of this "
         "service that ends within --within days: a fresh SMS challenge each (the code asked "
         "for, given with --code, or printed by --code-command), and a request signed with the "
-        "old certificate's key, so that its handlers and lock pass to the new one. "
-        "Examples: 'rs renew +33612345678'; in a daily timer, "
-        "'rs renew --all --within 7 --code-command \"sms-inbox --latest-code $RS_NUMBER\"'.",
+        "old certificate's key, so that its handlers and lock pass to the new one.",
+        (
+            ("rs renew +33612345678", "a fresh SMS code, typed here; the handlers carry over"),
+            (
+                'rs renew --all --within 7 --code-command "sms-inbox --latest-code $RS_NUMBER"',
+                "in a daily timer: each certificate that ends within a week, unattended",
+            ),
+        ),
     )
     renew.add_argument("number", type=arguments.number, metavar="NUMBER", nargs="?", help="E.164")
     renew.add_argument("--all", action="store_true", help="every number stored here")
@@ -57,6 +63,7 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
     renew.add_argument(
         "--new-key", action="store_true", help="certify a new key (handlers and lock carry over)"
     )
+    arguments.add_json(renew)
 
 
 def _due(ctx: Context, within: timedelta) -> list[str]:
@@ -89,24 +96,42 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.number is not None:
         ctx.credentials(args.number)  # a clear error if nothing is stored for it
         return register(
-            ctx, args.number, code=args.code, new_key=args.new_key, ask=ask, command="renew"
+            ctx,
+            args.number,
+            code=args.code,
+            new_key=args.new_key,
+            ask=ask,
+            command="renew",
+            emit=show_json if args.json else None,
         )
     numbers = _due(ctx, timedelta(days=args.within))
+    if not numbers and args.json:
+        show_json({"renewed": [], "not_renewed": []})
+        return EXIT_OK
     if not numbers:
         show(f"nothing to renew: no certificate stored here ends within {args.within} days")
         return EXIT_OK
     info(f"renewing {len(numbers)} certificate(s) that end within {args.within} days")
     failed = []
+    renewed: list[dict[str, Any]] = []
     for number in numbers:
         try:
             status = register(
-                ctx, number, code=None, new_key=args.new_key, ask=ask, command="renew"
+                ctx,
+                number,
+                code=None,
+                new_key=args.new_key,
+                ask=ask,
+                command="renew",
+                emit=renewed.append if args.json else None,
             )
         except (ApiError, UsageError) as exc:
             failure("renew", f"{number}: {exc}")
             status = EXIT_FAILED
         if status != EXIT_OK:
             failed.append(number)
+    if args.json:
+        show_json({"renewed": renewed, "not_renewed": failed})
     if failed:
         failure("renew", f"not renewed: {', '.join(failed)}")
         return EXIT_FAILED

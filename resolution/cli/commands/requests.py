@@ -30,6 +30,10 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "certificate with another key while your lock holds) and your own, with what to do: "
         "refuse one you did not make ('rs refuse ID'), approve another app of yours "
         "('rs approve ID'); with no answer it is issued when its wait ends.",
+        (
+            ("rs requests", "the pending requests for every number you locked"),
+            ("rs requests +33612345678 --all --json", "all of one number's, as JSON"),
+        ),
     )
     requests.add_argument(
         "number", type=arguments.number, nargs="?", metavar="NUMBER", help="only this number"

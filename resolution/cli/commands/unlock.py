@@ -8,7 +8,7 @@ import argparse
 from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import show
+from resolution.cli.output import show, show_json
 from resolution.client.api import unlock_token
 
 
@@ -21,8 +21,13 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         "lift the number's lock",
         "Lift the lock of NUMBER's stored certificate (signed with its key). Requests the "
         "lock held back are issued once no lock holds the number.",
+        (
+            ("rs unlock +33612345678", "certificates to other keys no longer wait for you"),
+            ("rs unlock +33612345678 --json", "the same, printed as JSON"),
+        ),
     )
     unlock.add_argument("number", type=arguments.number, metavar="NUMBER")
+    arguments.add_json(unlock)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -31,6 +36,17 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     state = ctx.client.certificate_unlock(
         credentials.serial, unlock_token(credentials.key, credentials.serial)
     )
+    if args.json:
+        show_json(
+            {
+                "number": args.number,
+                "serial": state.serial,
+                "locked": state.locked,
+                "not_after": state.not_after.isoformat(),
+                "lock_log_index": state.lock_log_index,
+            }
+        )
+        return EXIT_OK
     show(
         f"unlocked {args.number} (certificate {state.serial}): a certificate for it to "
         f"another key is issued without your answer once no other lock holds"

@@ -127,9 +127,24 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
             "Listen for webhook deliveries, verify each with the endpoint's secret, print each "
             "verified event as one JSON line {id, type, timestamp, data}, and answer 204 (400 "
             "malformed, 401 not signed with the secret or too old). The service sends to https "
-            "URLs only: give --tls-cert and --tls-key, or serve behind a TLS proxy."
+            "URLs only: give --tls-cert and --tls-key, or serve behind a TLS proxy. Its "
+            "output is JSON already (one line per event): it has no --json."
         ),
-        epilog=arguments.SEE_HELP,
+        epilog=arguments.epilog(
+            (
+                (
+                    "rs webhook serve --secret-file whsec.txt --listen 0.0.0.0:8443 "
+                    "--tls-cert fullchain.pem --tls-key privkey.pem",
+                    "receive the service's events over https, one JSON line each",
+                ),
+                (
+                    "rs webhook serve --secret-file whsec.txt --listen 127.0.0.1:9000 "
+                    "| jq -r .type",
+                    "behind a TLS proxy; the type of each verified event",
+                ),
+            )
+        ),
+        formatter_class=arguments.HelpFormatter,
     )
     serve.add_argument(
         "--secret-file",

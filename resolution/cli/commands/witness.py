@@ -18,7 +18,7 @@ from types import FrameType
 
 from resolution.cli import arguments
 from resolution.cli.exits import EXIT_OK, UsageError
-from resolution.cli.output import info, show
+from resolution.cli.output import info, show, show_json
 from resolution.client.witness import (
     WitnessStateError,
     keygen,
@@ -48,7 +48,19 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
             "existing file is never overwritten) and print its verifier key "
             "NAME+<key ID>+<base64(0x04 || public key)>, for the logs' and clients' policies."
         ),
-        epilog=arguments.SEE_HELP,
+        epilog=arguments.epilog(
+            (
+                (
+                    "rs witness keygen --name witness.example.org/w1 --key /etc/rs/witness.key",
+                    "make the key once; give the verifier key printed to the logs you witness",
+                ),
+                (
+                    "rs witness keygen --name witness.example.org/w1 --key w1.key --json",
+                    "the same, printed as JSON",
+                ),
+            )
+        ),
+        formatter_class=arguments.HelpFormatter,
     )
     make.add_argument(
         "--name",
@@ -57,6 +69,7 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         help="the witness's name, best a URL without its scheme, e.g. witness.example.org/w1",
     )
     make.add_argument("--key", required=True, type=Path, metavar="FILE", help="where to write it")
+    arguments.add_json(make)
     make.set_defaults(run=run, needs_service=False)
 
     serve = witness_commands.add_parser(
@@ -69,7 +82,21 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
             "which is kept in the state file PATH: keep it, and back it up never older than it "
             "is, since a witness that loses it can be made to cosign a fork."
         ),
-        epilog=arguments.SEE_HELP,
+        epilog=arguments.epilog(
+            (
+                (
+                    "rs witness serve --key /etc/rs/witness.key --listen 0.0.0.0:7380 "
+                    "--state /var/lib/rs-witness/state.json --log @rs.example.net.vkey",
+                    "cosign rs.example.net's log; keep the state file safe",
+                ),
+                (
+                    "rs witness serve --key w1.key --listen 127.0.0.1:0 --state w1.json "
+                    "--log @log.vkey --json",
+                    "any free port; its address on standard output as JSON",
+                ),
+            )
+        ),
+        formatter_class=arguments.HelpFormatter,
     )
     serve.add_argument("--key", required=True, type=Path, metavar="FILE", help="the private key")
     serve.add_argument(
@@ -92,6 +119,7 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
         help="a log's verifier key <origin>+<id>+<key>, or @FILE; repeat for more logs",
     )
     serve.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    arguments.add_json(serve)
     serve.set_defaults(run=run, needs_service=False)
 
 
@@ -110,7 +138,10 @@ def _keygen(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot make a key named {args.name!r}: {exc}") from None
     except OSError as exc:
         raise UsageError(f"cannot write {args.key}: {exc.strerror or exc}") from None
-    show(signer.verifier.vkey)
+    if args.json:
+        show_json({"name": args.name, "key": str(args.key), "verifier_key": signer.verifier.vkey})
+    else:
+        show(signer.verifier.vkey)
     return EXIT_OK
 
 
@@ -135,7 +166,17 @@ def _serve(args: argparse.Namespace) -> int:
     info(f"witness {signer.verifier.vkey}")
     info(f"cosigning {origins}; state {args.state}")
     # The address on standard output, once bound: what a script (or a test) waits for.
-    show(f"listening on {server.url}")
+    if args.json:
+        show_json(
+            {
+                "listening": server.url,
+                "witness": signer.verifier.vkey,
+                "logs": sorted({log.name for log in args.logs}),
+            },
+            indent=None,
+        )
+    else:
+        show(f"listening on {server.url}")
     sys.stdout.flush()
     with server, contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
