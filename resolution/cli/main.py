@@ -9,7 +9,9 @@ auditors ``log audit``.  Keys, certificates and pinned server keys live in the c
 against the CA root pinned likewise.
 
 Each command is a module of ``resolution.cli.commands``; this one builds the parser from
-them and runs the one asked for, turning its failures into exit codes (``exits``).
+them and runs the one asked for, turning its failures into exit codes (``exits``).  A shell
+completing ``rs`` (``eval "$(register-python-argcomplete rs)"``) runs it too: argcomplete
+answers from the parser and exits before anything else runs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from typing import Final
+
+import argcomplete
 
 from resolution import __version__
 from resolution.cli.arguments import service_options
@@ -34,6 +38,9 @@ environment:
   RS_WITNESS_POLICY
                  a witness policy file the log's checkpoints must meet (--witness-policy);
                  default: the policy the service served first, pinned in the config folder
+
+shell completion (bash, zsh; fish: register-python-argcomplete --shell fish rs):
+  eval "$(register-python-argcomplete rs)"     in ~/.bashrc or ~/.zshrc
 """
 
 
@@ -70,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Errors are reported as one line on standard error, ``rs <command>: <what failed>``.
     """
     parser = build_parser()
+    # Only when a shell asks for completions ($_ARGCOMPLETE set): it prints them and exits.
+    argcomplete.autocomplete(parser)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -4,6 +4,10 @@ argument (the protocol's E.164 rule)."""
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
 from types import ModuleType
 from typing import cast
 
@@ -120,3 +124,42 @@ def test_a_validation_problem_names_each_field_and_why():
     )
     assert problem.field_errors == ("code: Digits only.", "request: Too late.")
     assert str(problem).endswith("see errors.: code: Digits only.; request: Too late.")
+
+
+def _completions(line: str, tmp_path: Path) -> list[str]:
+    """What ``rs`` offers a shell completing ``line`` (argcomplete's protocol, as
+    ``register-python-argcomplete rs`` sets it up)."""
+    answer = tmp_path / "completions"
+    environment = {
+        **os.environ,
+        "_ARGCOMPLETE": "1",
+        "_ARGCOMPLETE_SHELL": "bash",
+        "_ARGCOMPLETE_IFS": "\n",
+        "_ARGCOMPLETE_STDOUT_FILENAME": str(answer),
+        "COMP_LINE": line,
+        "COMP_POINT": str(len(line)),
+        "COMP_TYPE": "9",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "resolution.cli"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return [word.strip() for word in answer.read_text().split("\n")]
+
+
+def test_the_shell_completes_commands_and_options(tmp_path):
+    assert sorted(_completions("rs re", tmp_path)) == [
+        "refuse",
+        "register",
+        "remove",
+        "renew",
+        "requests",
+        "revoke",
+    ]
+    assert "--state" in _completions("rs log audit --st", tmp_path)
+    assert _completions("rs lookup +33612345678 --js", tmp_path) == ["--json"]

@@ -95,6 +95,8 @@ def test_the_client_wheel_installs_rs_and_the_sdk_without_django(tmp_path):
     checked(python, "-m", "pip", "install", "--quiet", "-c", pins(tmp_path), wheel)
 
     assert checked(rs, "--version").strip() == f"rs {__version__}"
+    # Shell completion, as the README says to enable it.
+    assert "complete " in checked(venv / "bin" / "register-python-argcomplete", "rs")
     assert "lookup" in checked(rs, "--help")
     assert checked(python, "-c", IMPORT_ALL, cwd=tmp_path).strip() == "imported"
     no_django = run(python, "-c", "import django", cwd=tmp_path)
