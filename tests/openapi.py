@@ -39,7 +39,7 @@ from openapi_schema_validator import OAS30Validator, OAS31Validator
 # Not the API: web pages, the admin, the API's own documentation, problem type pages, and
 # views that tests mount under /test/ to provoke errors.
 UNDOCUMENTED = re.compile(
-    r"/$|/explorer/|/admin/|/api/(schema|docs|redoc)/|/static/|/problems/|/test/"
+    r"/$|/explorer/|/docs/|/admin/|/api/(schema|docs|redoc)/|/static/|/problems/|/test/"
 )
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"

@@ -5,6 +5,8 @@ from web import dashboard, invitations, views
 
 urlpatterns = [
     path("", views.home, name="web-home"),
+    path("docs/", views.guide_index, name="web-guides"),
+    path("docs/<slug:name>/", views.guide, name="web-guide"),
     path("explorer/", views.explorer, name="web-explorer"),
     path("explorer/entries/", views.entries, name="web-entries"),
     path("explorer/entries/<int:index>", views.entry, name="web-entry"),

@@ -24,6 +24,7 @@ from resolution.protocol.note import NoteError, parse_note
 from transparency import selectors
 from transparency.keys import log_keys
 from web.figures import EXPLORER_PERIODS, log_figures
+from web.guides import guide_rendered, guides
 from web.throttling import throttled
 
 PAGE_SIZE = 50
@@ -225,3 +226,22 @@ def entry(request: HttpRequest, index: int) -> HttpResponse:
         "entries_url": reverse("web-entries"),
     }
     return render(request, "web/entry.html", context)
+
+
+@require_GET
+@throttled
+def guide_index(request: HttpRequest) -> HttpResponse:
+    """The guides under docs/, with the API references beside them."""
+    return render(request, "web/guides.html", {"guides": guides()})
+
+
+@require_GET
+@throttled
+def guide(request: HttpRequest, name: str) -> HttpResponse:
+    """One guide, rendered from its Markdown."""
+    shown = guide_rendered(name)
+    if shown is None:
+        return render(
+            request, "web/not_found.html", {"what": f"There is no guide {name!r}."}, status=404
+        )
+    return render(request, "web/guide.html", {"guide": shown.guide, "html": shown.html})
