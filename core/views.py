@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.guides import problem_causes
 from core.health import broker_health, database_health, keys_health
 from core.outages import retry_after
 from core.problems import DependencyUnavailable, problem_catalogue, problem_type
@@ -56,12 +57,13 @@ class HealthApi(APIView):
 
 
 def problem_page(request: HttpRequest, slug: str) -> HttpResponse:
-    """What a problem ``type`` URI points to: a page for people, JSON for programs."""
+    """What a problem ``type`` URI points to: a page for people, with the problem's causes and
+    fixes (docs/problems.md), and JSON for programs."""
     catalogue = problem_catalogue()
     if slug not in catalogue:
         raise Http404
     status, title = catalogue[slug]
     context = {"type": problem_type(slug), "status": status, "title": title}
     if "text/html" in request.headers.get("Accept", ""):
-        return render(request, "problems/detail.html", context)
+        return render(request, "problems/detail.html", context | {"causes": problem_causes(slug)})
     return JsonResponse(context)

@@ -18,13 +18,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from core.encoding import b64
+from core.guides import guide_rendered, guides
 from resolution.protocol.checkpoint import MAX_TREE_SIZE, CheckpointError, parse_checkpoint
 from resolution.protocol.entries import EntryField
 from resolution.protocol.note import NoteError, parse_note
 from transparency import selectors
 from transparency.keys import log_keys
 from web.figures import EXPLORER_PERIODS, log_figures
-from web.guides import guide_rendered, guides
 from web.throttling import throttled
 
 PAGE_SIZE = 50

@@ -11,6 +11,9 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from config.urls import urlpatterns as project_urls
+from core.guides import problem_sections
+from core.middleware import CONTENT_SECURITY_POLICY
+from core.problems import problem_catalogue
 from providers.models import ApiKey
 from tests.problems import assert_problem
 
@@ -98,3 +101,38 @@ def test_problem_type_uri_documents_the_problem(client):
     assert client.get("/problems/log-range").json()["status"] == 400
     page = client.get("/problems/rate-limited", HTTP_ACCEPT="text/html")
     assert page["Content-Type"].startswith("text/html") and b"Too many requests" in page.content
+
+
+def _every_problem_type() -> dict[str, tuple[int, str]]:
+    """The catalogue once every module that may define a problem type is imported."""
+    import importlib
+    import pkgutil
+
+    from django.apps import apps
+
+    import config.urls  # noqa: F401  # the views, and the problems they define
+
+    for app in apps.get_app_configs():
+        if app.name.split(".")[0] in {"django", "rest_framework", "drf_spectacular", "axes"}:
+            continue
+        for module in pkgutil.walk_packages([app.path], f"{app.name}."):
+            if ".migrations" not in module.name and ".management" not in module.name:
+                importlib.import_module(module.name)
+    return problem_catalogue()
+
+
+def test_every_problem_type_has_its_causes_and_fixes():
+    sections = problem_sections()
+    missing = sorted(set(_every_problem_type()) - set(sections))
+    assert missing == [], f"docs/problems.md has no section for {missing}"
+    for slug, body in sections.items():
+        assert "**Causes.**" in body and "**Fixes.**" in body, slug
+    assert sorted(set(sections) - set(problem_catalogue())) == [], "sections for no problem"
+
+
+def test_a_problem_page_gives_its_causes_and_fixes(client):
+    page = client.get("/problems/challenge-expired", HTTP_ACCEPT="text/html")
+    content = page.content.decode()
+    assert page["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert "<strong>Causes.</strong>" in content and "Start a new challenge" in content
+    assert 'href="/docs/problems/"' in content

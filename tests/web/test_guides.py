@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from core.guides import docs_dir, heading_anchor, markdown_render
 from core.middleware import CONTENT_SECURITY_POLICY
 from tests.web.test_pages import page
-from web.guides import docs_dir, heading_anchor, markdown_render
 
 pytestmark = pytest.mark.django_db
 

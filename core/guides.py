@@ -1,4 +1,5 @@
-"""The guides under ``docs/`` as HTML pages: ``/docs/`` lists them, ``/docs/<name>/`` shows one.
+"""The guides under ``docs/`` as HTML: ``/docs/`` lists them, ``/docs/<name>/`` shows one (web),
+and each ``/problems/<slug>`` page shows that problem's section of docs/problems.md (core.views).
 
 Markdown is CommonMark (markdown-it-py) with tables, and with raw HTML off: a ``<tag>`` in a
 guide is shown as text, never passed through, so a page holds only the elements the renderer
@@ -136,3 +137,24 @@ def guides() -> list[Guide]:
     """Every guide, by title."""
     found = [guide_rendered(path.stem) for path in sorted(docs_dir().glob("*.md"))]
     return sorted((shown.guide for shown in found if shown), key=lambda guide: guide.title)
+
+
+# The guide whose "## <slug>" sections give each problem type's causes and fixes.
+PROBLEMS_GUIDE = "problems"
+
+
+def problem_sections() -> dict[str, str]:
+    """The Markdown of each ``## <slug>`` section of docs/problems.md, by slug."""
+    path = _path(PROBLEMS_GUIDE)
+    text = path.read_text(encoding="utf-8") if path else ""
+    sections: dict[str, str] = {}
+    for part in re.split(r"^## ", text, flags=re.M)[1:]:
+        slug, _, body = part.partition("\n")
+        sections[slug.strip()] = body.strip()
+    return sections
+
+
+def problem_causes(slug: str) -> str | None:
+    """A problem type's causes and fixes, rendered, or None when the guide has none for it."""
+    body = problem_sections().get(slug)
+    return markdown_render(body) if body else None
