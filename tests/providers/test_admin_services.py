@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission, User
 
-from providers.models import Provider
+from providers.models import ApiKey, Provider
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +113,54 @@ def test_the_revoke_action_revokes_through_the_service(
     assert b"Revoked 1 key(s)." in response.content
     assert [event["event"] for event in events()] == ["api key revoked"]
     assert client_for(issued_key.secret).get("/v1/me").status_code == 401
+
+
+def test_an_api_key_issued_in_the_admin_is_shown_once_and_never_kept(
+    admin_client: Any, client_for: Any, provider: Provider, caplog: Any
+) -> None:
+    change = admin_client.get(f"/admin/providers/provider/{provider.pk}/change/")
+    url = f"/admin/providers/provider/{provider.pk}/issue-key/"
+    assert url.encode() in change.content
+    assert admin_client.get(url).status_code == 200
+
+    with caplog.at_level(logging.DEBUG):
+        page = admin_client.post(url, {"scope": "lookup", "label": "ci"})
+    assert page.status_code == 200
+    secret = re.search(rb'id="api-key-secret">(rs_[^<]+)<', page.content)
+    assert secret, page.content
+    key = secret.group(1).decode()
+    assert "no-store" in page["Cache-Control"]
+    assert client_for(key).get("/v1/me").json()["scope"] == "lookup"
+
+    # Kept nowhere: not in the database (a hash), the logs, the session, or a page again.
+    api_key = ApiKey.objects.get(provider=provider, label="ci")
+    assert key not in str(ApiKey.objects.filter(pk=api_key.pk).values().get())
+    assert key not in caplog.text
+    assert all(key not in str(value) for value in admin_client.session.values())
+    assert key.encode() not in admin_client.get(url).content
+    assert key.encode() not in admin_client.get(change.wsgi_request.path).content
+    history = admin_client.get(f"/admin/providers/provider/{provider.pk}/history/")
+    assert f"Issued API key {api_key.prefix}".encode() in history.content
+
+
+def test_a_key_over_the_providers_limit_is_refused_with_the_problem_said(
+    admin_client: Any, provider: Provider, issued_key: Any, settings: Any
+) -> None:
+    settings.RS_API_KEY_MAX_PER_PROVIDER = 1
+    url = f"/admin/providers/provider/{provider.pk}/issue-key/"
+    page = admin_client.post(url, {"scope": "admin"})
+    assert page.status_code == 200
+    assert b"as many API keys as it may" in page.content
+    assert b"api-key-secret" not in page.content
+    assert ApiKey.objects.filter(provider=provider).count() == 1
+
+
+def test_staff_who_may_only_view_providers_cannot_issue_keys(
+    client: Any, provider: Provider
+) -> None:
+    viewer = User.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_provider"))
+    client.force_login(viewer)
+    url = f"/admin/providers/provider/{provider.pk}/issue-key/"
+    assert client.post(url, {"scope": "admin"}).status_code == 403
+    assert not ApiKey.objects.filter(provider=provider).exists()
