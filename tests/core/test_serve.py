@@ -130,6 +130,7 @@ def test_serve_starts_on_embedded_postgres_and_reuses_its_data(tmp_path):
     finally:
         banner = _stop(first)
     assert "embedded PostgreSQL" in banner and f"{base}/api/docs/" in banner
+    assert f"{base}/docs/" in banner
     assert "is your code to link this number to Kept" in banner
     assert "Traceback" not in banner, banner
     assert first.returncode == 0

@@ -151,13 +151,15 @@ class Command(BaseCommand):
                 [
                     "",
                     f"  Home          {base}/   (log explorer: {base}/explorer/)",
+                    f"  Guides        {base}/docs/",
                     f"  API docs      {base}/api/docs/   (ReDoc: {base}/api/redoc/)",
                     f"  OpenAPI       {base}/api/schema/",
                     f"  Admin         {base}/admin/   (create a login: "
                     ".venv/bin/python manage.py createsuperuser)",
                     f"  Dashboard     {base}/admin/dashboard/   (staff)",
                     f"  Health        {base}/healthz",
-                    "  API key       .venv/bin/python manage.py provider_create SLUG --name NAME",
+                    "  API key       .venv/bin/python manage.py provider_create SLUG --name NAME"
+                    "   (or the admin: a provider → Issue an API key)",
                     f"  Try it        curl -H 'Authorization: Bearer <key>' {base}/v1/me",
                     "",
                 ]
