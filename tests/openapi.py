@@ -4,7 +4,8 @@ The schema is the contract app developers build on (``/api/schema/``): drf-spect
 once per test session, and openapi-core checks each response the tests' client
 (``tests.api_client.ApiClient``) returns, with :func:`response_checked`: its status is one the
 operation documents, its content type one documented for that status, and its body matches
-that schema. Problem responses (``application/problem+json``) are checked like any other.
+that schema. Problem responses (``application/problem+json``) are checked like any other, and
+every time is held to the API's one format (RFC 3339 in UTC with ``Z``, to the second).
 
 Objects are held to their documented fields here (``additionalProperties: false`` on each
 object schema), so a field the service adds without documenting it fails a test; the published
@@ -88,8 +89,13 @@ def _route(request: HttpRequest) -> ResolverMatch | None:
         return None
 
 
+# One time format in every answer: RFC 3339, UTC, to the second, with Z (core.dates).
+RFC3339_UTC = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
+
+
 def _closed(schema: Any) -> Any:
-    """``schema`` with each object schema allowing only the properties it documents."""
+    """``schema`` with each object schema allowing only the properties it documents, and each
+    time written in the one format the API uses."""
     if isinstance(schema, list):
         return [_closed(item) for item in schema]
     if not isinstance(schema, dict):
@@ -97,6 +103,8 @@ def _closed(schema: Any) -> Any:
     closed = {key: _closed(value) for key, value in schema.items()}
     if "properties" in closed and "additionalProperties" not in closed:
         closed["additionalProperties"] = False
+    if closed.get("format") == "date-time":
+        closed["pattern"] = RFC3339_UTC
     return closed
 
 

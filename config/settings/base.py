@@ -516,6 +516,9 @@ REST_FRAMEWORK: dict[str, Any] = {
     # (core.throttling.client_address; `check --deploy` warns while it is 0).
     "NUM_PROXIES": env.int("RS_TRUSTED_PROXIES", default=0),
     "EXCEPTION_HANDLER": "core.problems.problem_exception_handler",
+    # One time format in every answer: RFC 3339 in UTC, to the second, with Z (core.dates, as
+    # the log and the services write times).
+    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",
     "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -535,6 +538,43 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # 3.1: a null nested object is oneOf [object, null]; 3.0's "nullable" beside a $ref is void.
     "OAS_VERSION": "3.1.0",
+    # Operations are grouped by the task they serve (core.schema.OPERATIONS).
+    "TAGS": [
+        {
+            "name": "Register a number",
+            "description": "Prove control of a number by SMS; get a number certificate.",
+        },
+        {
+            "name": "Publish handlers",
+            "description": "Say which app handles a number for a service (signed).",
+        },
+        {
+            "name": "Look up numbers",
+            "description": "Find the handlers of a number; verify a PASSporT; a number's history.",
+        },
+        {
+            "name": "Number lock",
+            "description": "Hold a number against certificates to other keys.",
+        },
+        {
+            "name": "Read the log",
+            "description": "The transparency log: checkpoints, entries, proofs, tiles, its key.",
+        },
+        {
+            "name": "Certificate repository",
+            "description": "The root, number certificates by repository id, and the CRL.",
+        },
+        {
+            "name": "Webhooks",
+            "description": "Endpoints that receive the caller's events; deliveries.",
+        },
+        {"name": "API keys", "description": "The calling provider, and its API keys."},
+        {
+            "name": "Invitations",
+            "description": "Invite a number's holder to an app by SMS.",
+        },
+        {"name": "Service", "description": "Health, and the callbacks of the SMS gateway."},
+    ],
 }
 
 # --- Tasks ----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.core.management import call_command
+from drf_spectacular.generators import SchemaGenerator
 
 from tests.openapi import SchemaMismatchError, schema_check
 
@@ -18,6 +19,23 @@ def test_schema_generates_without_warnings(tmp_path):
     # --fail-on-warn turns every drf-spectacular warning and error into a failure.
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yaml"))
     assert "/v1/keys" in (tmp_path / "s.yaml").read_text()
+
+
+def _operations(document):
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            if method != "parameters":
+                yield f"{method.upper()} {path}", operation
+
+
+def test_every_operation_has_a_summary_and_a_described_task_tag():
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    described = [tag["name"] for tag in document["tags"]]
+    for name, operation in _operations(document):
+        assert operation.get("summary"), name
+        assert len(operation["tags"]) == 1 and operation["tags"][0] in described, name
+    used = {operation["tags"][0] for _, operation in _operations(document)}
+    assert used == set(described)
 
 
 def test_schema_endpoint_serves_openapi_3(client):
