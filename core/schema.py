@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -23,6 +24,11 @@ from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 
 from core.problems import CONTENT_TYPE as PROBLEM_CONTENT_TYPE
+from resolution.protocol.directory import Service
+from resolution.protocol.numbers import E164
+
+# A number as the API writes it, and as its inputs take it (resolution.protocol.numbers).
+E164_PATTERN = f"^{E164.pattern}$"
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
@@ -189,8 +195,12 @@ class AutoSchema(SpectacularAutoSchema):
         shared: dict[int, OpenApiResponse] = {}
         if self.method in BODY_METHODS and self.get_request_serializer() is not None:
             shared[400] = problem("Malformed request body")
+            shared[411] = problem("A body sent without Content-Length (length-required)")
             shared[413] = problem("The request body is too large")
             shared[415] = problem("Unsupported content type for the request body")
+        if "{" in self.path:
+            # A path parameter its route does not accept (core.converters) never reaches a view.
+            shared[404] = problem("No resource at this URL (not-found)")
         if any(isinstance(p, IsAuthenticated) for p in self.view.get_permissions()):
             shared[401] = problem("Missing, unknown or revoked API key")
         if self._required_scope() is not None:
@@ -238,7 +248,7 @@ class AutoSchema(SpectacularAutoSchema):
                     OpenApiParameter.HEADER,
                     # Printable ASCII, quotes and backslashes aside (a structured-field string's
                     # quotes may surround it).
-                    pattern=r"^[ !#-\[\]-~]{1,255}$",
+                    pattern=IDEMPOTENCY_KEY_PATTERN,
                     description=(
                         "Any new value (a UUID) per request: sent again with the same request "
                         "within 24 hours, it gets the first success's answer (with "
@@ -277,3 +287,129 @@ class AutoSchema(SpectacularAutoSchema):
         return super()._get_response_for_code(  # type: ignore[no-untyped-call]
             serializer, status_code, media_types, direction
         )
+
+
+# What providers.idempotency takes as a key, trailing spaces aside: a structured-field string
+# ("…", no quote or backslash inside), or the same bare (any printable ASCII, not starting with
+# a space; one that starts and ends with a quote is read as quoted), of 1 to 255 characters.
+IDEMPOTENCY_KEY_PATTERN = r'^(?:"[ !#-\[\]-~]{1,255}"|"|"[ -~]{0,253}[!#-~]|[!#-~][ -~]{0,254}) *$'
+
+# --- Signed requests: a compact JWS (RFC 7515 §7.1) over a payload each operation defines ------
+
+JWS_MEDIA_TYPE = "application/jose"
+JWS_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+# An obviously fake JWS of the right shape ({"alg":"ES256","kid":"…"}.{…}.signature).
+JWS_EXAMPLE = (
+    "eyJhbGciOiJFUzI1NiIsImtpZCI6IjAxMjM0NTY3ODlhYmNkZWYifQ"
+    ".eyJleGFtcGxlIjp0cnVlfQ"
+    ".ZmFrZS1zaWduYXR1cmUtZm9yLXRoZS1kb2N1bWVudGF0aW9uLW9ubHk"
+)
+# What every payload carries (core.signed_requests).
+JWS_COMMON: dict[str, dict[str, Any]] = {
+    "iat": {
+        "type": "integer",
+        "description": "Seconds since the epoch, within 5 minutes of the server's clock",
+    },
+    "jti": {
+        "type": "string",
+        "pattern": r"^[\x21-\x7e]{8,128}$",
+        "description": "A new value per request (8 to 128 printable ASCII characters)",
+    },
+}
+E164_SCHEMA: dict[str, Any] = {"type": "string", "pattern": E164_PATTERN}
+SERVICE_SCHEMA: dict[str, Any] = {"type": "string", "enum": [str(name) for name in Service]}
+
+
+def jws_payload(
+    name: str,
+    fields: frozenset[str],
+    *,
+    optional: frozenset[str] = frozenset(),
+    **properties: dict[str, Any],
+) -> dict[str, Any]:
+    """The JSON Schema of a signed request's payload ``name``, over exactly ``fields`` (the set
+    its service checks the payload against), ``iat`` and ``jti`` included when it has them."""
+    properties = {**{k: v for k, v in JWS_COMMON.items() if k in fields}, **properties}
+    if set(properties) != set(fields):
+        raise ValueError(f"{name}: the properties {sorted(properties)} are not {sorted(fields)}")
+    return {
+        "title": name,
+        "type": "object",
+        "properties": {field: properties[field] for field in sorted(fields)},
+        "required": sorted(fields - optional),
+        "additionalProperties": False,
+    }
+
+
+def jws_request(payload: dict[str, Any], *, field: str | None = None) -> dict[str, Any]:
+    """``extend_schema`` arguments for an operation whose body is a compact JWS over ``payload``
+    (:func:`jws_payload`): the ``application/jose`` body, and ``x-jws-payload`` pointing to
+    the payload's schema among the components (:func:`schema_postprocess` puts it there).
+    With ``field``, the JWS is that field of a JSON body instead, and only the extension is
+    given."""
+    if field is not None:
+        return {"extensions": {"x-jws-payload": {**payload, "x-jws-field": field}}}
+    return {
+        "request": {JWS_MEDIA_TYPE: OpenApiTypes.STR},
+        "extensions": {"x-jws-payload": payload},
+    }
+
+
+def _jws_documented(result: dict[str, Any], operation: dict[str, Any]) -> None:
+    """An operation's ``x-jws-payload`` as a component, its body's schema saying what it is."""
+    payload = operation.get("x-jws-payload")
+    if not isinstance(payload, dict) or "title" not in payload:
+        return
+    payload = dict(payload)
+    field = payload.pop("x-jws-field", None)
+    name = payload["title"]
+    result.setdefault("components", {}).setdefault("schemas", {})[name] = payload
+    reference = f"#/components/schemas/{name}"
+    operation["x-jws-payload"] = {"$ref": reference}
+    body = operation.get("requestBody", {})
+    media = body.get("content", {}).get(JWS_MEDIA_TYPE)
+    if media is not None:
+        body["required"] = True
+        media["schema"] = {
+            "type": "string",
+            "pattern": JWS_PATTERN,
+            "description": f"A compact JWS (RFC 7515 §7.1, ES256) whose payload is a {name}",
+        }
+        media.setdefault("example", JWS_EXAMPLE)
+    where = "The body" if field is None else f"The `{field}` field"
+    note = f"{where} is a compact JWS whose payload is a [{name}]({reference})."
+    operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
+
+
+# The lists' query parameters (core.pagination, ca.api.serializers) that, sent empty, are read
+# as not sent: ``?cursor=`` is the first page.
+EMPTY_AS_ABSENT = frozenset({"cursor", "limit", "number"})
+
+
+def schema_postprocess(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """Protocol facts the serializers and converters cannot tell drf-spectacular: a ``number``
+    (parameter or field) is E.164, a ``service`` one of the services (resolution.protocol); and
+    each signed request's payload schema (:func:`jws_request`); and this instance
+    (``RS_PUBLIC_URL``) as the server clients call."""
+    result["servers"] = [{"url": settings.RS_PUBLIC_URL, "description": "This instance"}]
+    services = SERVICE_SCHEMA["enum"]
+    for methods in result.get("paths", {}).values():
+        for operation in methods.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                schema = parameter.get("schema", {})
+                if parameter["name"] == "number" and schema.get("type") == "string":
+                    schema["pattern"] = E164_PATTERN
+                    parameter.setdefault("example", "+33612345678")
+                if parameter["name"] in EMPTY_AS_ABSENT and parameter["in"] == "query":
+                    # DRF reads an optional query field given empty as not given.
+                    parameter["allowEmptyValue"] = True
+                if parameter["name"] == "service" and schema.get("type") == "string":
+                    schema.pop("pattern", None)
+                    schema["enum"] = services
+            if isinstance(operation, dict):
+                _jws_documented(result, operation)
+    for component in result.get("components", {}).get("schemas", {}).values():
+        for name, field in component.get("properties", {}).items():
+            if name == "number" and field.get("type") == "string":
+                field["pattern"] = E164_PATTERN
+    return result

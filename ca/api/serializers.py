@@ -48,22 +48,31 @@ class _NumberFilter(serializers.CharField):
             raise serializers.ValidationError(str(error.detail)) from None
 
 
+class StatusFilter(serializers.ChoiceField):
+    """A list's ``status`` filter: ``?status=`` (empty) is refused as no state, where DRF would
+    read it as no filter at all."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, **kwargs)
+
+    def get_value(self, dictionary: Any) -> Any:
+        if dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+
 class ChallengeListQuery(PageQuery):
     number = _NumberFilter(
         required=False, max_length=MAX_INPUT_LENGTH, help_text="Only this number's (E.164)"
     )
-    status = serializers.ChoiceField(
-        required=False, choices=ChallengeStatus.values, help_text="Only those in this state"
-    )
+    status = StatusFilter(choices=ChallengeStatus.values, help_text="Only those in this state")
 
 
 class CertificateListQuery(PageQuery):
     number = _NumberFilter(
         required=False, max_length=MAX_INPUT_LENGTH, help_text="Only this number's (E.164)"
     )
-    status = serializers.ChoiceField(
-        required=False, choices=CERTIFICATE_STATES, help_text="Only those in this state"
-    )
+    status = StatusFilter(choices=CERTIFICATE_STATES, help_text="Only those in this state")
 
 
 class ChallengeOutput(serializers.Serializer[Challenge]):
@@ -210,7 +219,7 @@ class CertificateRequestOutput(serializers.Serializer[CertificateRequest]):
 
 
 class CertificateRequestListQuery(serializers.Serializer[Any]):
-    status = serializers.ChoiceField(choices=RequestStatus.values, required=False)
+    status = StatusFilter(choices=RequestStatus.values, help_text="Only those in this state")
 
 
 class CertificateRequestListOutput(serializers.Serializer[Any]):

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -22,6 +23,7 @@ from rest_framework.views import APIView
 
 from ca.api import serializers as s
 from ca.authority import ca_keys
+from ca.choices import RevocationReason
 from ca.models import Certificate, CertificateRequest
 from ca.passports import PassportVerdict, certificate_serial
 from ca.problems import (
@@ -60,17 +62,54 @@ from ca.services.renewal import certificate_renew
 from ca.services.revocation import certificate_revoke_signed
 from ca.sms.twilio import twilio_signature_valid
 from core.pagination import keyset_page, page_of, page_response
-from core.schema import problem
+from core.schema import jws_payload, jws_request, problem
 from core.signed_requests import JoseParser
 from core.throttling import SMS_SENDING_THROTTLES, CaReadRateThrottle, client_address
 from providers.authentication import caller_provider
 from providers.idempotency import idempotent
 from providers.permissions import DirectoryScope, LookupScope
+from resolution.protocol.lock import (
+    DECISION_FIELDS,
+    DISPUTE_FIELDS,
+    LOCK_FIELDS,
+    RENEWAL_FIELDS,
+    STATEMENT_LENGTH,
+)
 
 PEM_CHAIN = "application/pem-certificate-chain"  # RFC 8555 §9.1
 CERTIFICATE_CACHE = "public, max-age=86400"
 # Before the first CRL is signed (by `manage.py bootstrap`, or beat's ca.tasks.crl_refresh).
 CRL_RETRY_AFTER_SECONDS = 60
+
+
+# The payloads of the signed requests, over the field sets their services check.
+SERIAL = {"type": "string", "maxLength": 40, "description": "A certificate's serial (hex)"}
+UUID = {"type": "string", "format": "uuid"}
+LOCK_PAYLOAD = jws_payload("LockPayload", LOCK_FIELDS, serial=SERIAL)
+DECISION_PAYLOAD = jws_payload(
+    "DecisionPayload", DECISION_FIELDS, request={**UUID, "description": "The request's id"}
+)
+DISPUTE_PAYLOAD = jws_payload(
+    "DisputePayload",
+    DISPUTE_FIELDS,
+    optional=frozenset({"statement"}),
+    disputed={**SERIAL, "description": "The serial of the certificate disputed"},
+    challenge={**UUID, "description": "A challenge for the number the caller just verified"},
+    statement={"type": "string", "maxLength": STATEMENT_LENGTH},
+)
+RENEWAL_PAYLOAD = jws_payload(
+    "RenewalPayload",
+    RENEWAL_FIELDS,
+    renews={**SERIAL, "description": "The serial of the certificate renewed"},
+    challenge={**UUID, "description": "The body's challenge"},
+)
+REVOKE_PAYLOAD = jws_payload(
+    "RevokePayload",
+    frozenset({"serial", "reason", "iat"}),
+    optional=frozenset({"reason"}),
+    serial=SERIAL,
+    reason={"type": "string", "enum": list(RevocationReason.values), "default": "unspecified"},
+)
 
 
 def _client_ip(request: Request) -> str:
@@ -220,6 +259,7 @@ class CertificatesApi(APIView):
     @extend_schema(
         operation_id="certificates_issue",
         request=s.CertificateIssueInput,
+        **jws_request(RENEWAL_PAYLOAD, field="renewal"),
         responses={
             201: s.CertificateIssuedOutput,
             202: OpenApiResponse(
@@ -299,7 +339,7 @@ class CertificateRevokeApi(APIView):
 
     @extend_schema(
         operation_id="certificates_revoke",
-        request={"application/jose": OpenApiTypes.STR},
+        **jws_request(REVOKE_PAYLOAD),
         responses={
             200: s.CertificateOutput,
             400: problem("Malformed JWS, stale iat, or a payload for another certificate"),
@@ -318,7 +358,6 @@ class CertificateRevokeApi(APIView):
 
 # --- The number lock (DESIGN §7.2) ----------------------------------------------------------------
 
-JWS_BODY = {"application/jose": OpenApiTypes.STR}
 SIGNED_PROBLEMS = {
     400: problem("Malformed JWS, stale iat, or a payload that does not match the request"),
     403: problem("The signature is not by the named certificate's key"),
@@ -346,7 +385,7 @@ class CertificateLockApi(APIView):
 
     @extend_schema(
         operation_id="certificates_lock",
-        request=JWS_BODY,
+        **jws_request(LOCK_PAYLOAD),
         responses={
             200: s.CertificateOutput,
             404: problem("The calling provider has no certificate with this serial"),
@@ -370,7 +409,7 @@ class CertificateUnlockApi(APIView):
 
     @extend_schema(
         operation_id="certificates_unlock",
-        request=JWS_BODY,
+        **jws_request(LOCK_PAYLOAD),
         responses={
             200: s.CertificateOutput,
             404: problem("The calling provider has no certificate with this serial"),
@@ -439,7 +478,7 @@ class CertificateRequestApproveApi(APIView):
 
     @extend_schema(
         operation_id="certificate_requests_approve",
-        request=JWS_BODY,
+        **jws_request(DECISION_PAYLOAD),
         responses={
             200: s.CertificateRequestOutput,
             **SIGNED_PROBLEMS,
@@ -466,7 +505,7 @@ class CertificateRequestRefuseApi(APIView):
 
     @extend_schema(
         operation_id="certificate_requests_refuse",
-        request=JWS_BODY,
+        **jws_request(DECISION_PAYLOAD),
         responses={
             200: s.CertificateRequestOutput,
             **SIGNED_PROBLEMS,
@@ -498,7 +537,7 @@ class DisputesApi(APIView):
 
     @extend_schema(
         operation_id="disputes_open",
-        request=JWS_BODY,
+        **jws_request(DISPUTE_PAYLOAD),
         responses={
             201: s.DisputeOutput,
             **SIGNED_PROBLEMS,
@@ -600,7 +639,16 @@ class TwilioStatusApi(APIView):
 
     @extend_schema(
         operation_id="twilio_status",
-        request={"application/x-www-form-urlencoded": OpenApiTypes.OBJECT},
+        request={
+            "application/x-www-form-urlencoded": inline_serializer(
+                "TwilioStatusForm",
+                {
+                    "MessageSid": serializers.CharField(),
+                    "MessageStatus": serializers.CharField(),
+                    "ErrorCode": serializers.CharField(required=False, allow_blank=True),
+                },
+            )
+        },
         responses={204: None, 403: problem("Missing or invalid X-Twilio-Signature")},
     )
     def post(self, request: Request) -> Response:

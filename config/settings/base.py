@@ -538,6 +538,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # 3.1: a null nested object is oneOf [object, null]; 3.0's "nullable" beside a $ref is void.
     "OAS_VERSION": "3.1.0",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        # servers (RS_PUBLIC_URL), E.164 patterns, services, the signed requests' payloads
+        "core.schema.schema_postprocess",
+    ],
     # Operations are grouped by the task they serve (core.schema.OPERATIONS).
     "TAGS": [
         {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -10,7 +9,7 @@ from rest_framework.views import APIView
 
 from core.numbers import number_parse
 from core.pagination import PageQuery, keyset_page, page_of, page_response
-from core.schema import problem
+from core.schema import E164_SCHEMA, SERVICE_SCHEMA, jws_payload, jws_request, problem
 from core.signed_requests import JoseParser
 from core.throttling import LookupRateThrottle, LookupThrottles
 from directory.api.serializers import (
@@ -24,11 +23,48 @@ from directory.api.serializers import (
 from directory.metrics import lookup_counted
 from directory.problems import ServiceUnknown
 from directory.selectors import handlers_of, number_lookup
-from directory.services import HandlerChange, handler_delete, handler_put, number_history
+from directory.services import (
+    DELETE_FIELDS,
+    HISTORY_FIELDS,
+    MAX_VISIBLE_TO,
+    PUT_FIELDS,
+    HandlerChange,
+    handler_delete,
+    handler_put,
+    number_history,
+)
 from providers.authentication import caller_provider
 from providers.idempotency import REPLAYED_HEADER, idempotent
 from providers.permissions import DirectoryScope, LookupScope
-from resolution.protocol.directory import ServiceError, service_parse
+from resolution.protocol.directory import MAX_PRIORITY, MAX_URI_LENGTH, ServiceError, service_parse
+
+# The payloads of the signed requests, over the field sets their services check.
+HANDLER_PUT_PAYLOAD = jws_payload(
+    "HandlerPutPayload",
+    PUT_FIELDS,
+    optional=frozenset({"priority", "visibility"}),
+    number={**E164_SCHEMA, "description": "The number of the URL"},
+    service={**SERVICE_SCHEMA, "description": "The service of the URL"},
+    uri={"type": "string", "maxLength": MAX_URI_LENGTH, "description": "Where to reach it"},
+    priority={"type": "integer", "minimum": 0, "maximum": MAX_PRIORITY, "default": 0},
+    visibility={
+        "oneOf": [
+            {"type": "string", "enum": ["all"]},
+            {
+                "type": "array",
+                "items": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
+                "minItems": 1,
+                "maxItems": MAX_VISIBLE_TO,
+            },
+        ],
+        "default": "all",
+        "description": '"all", or the slugs of the providers that may see it',
+    },
+)
+HANDLER_DELETE_PAYLOAD = jws_payload(
+    "HandlerDeletePayload", DELETE_FIELDS, number=E164_SCHEMA, service=SERVICE_SCHEMA
+)
+HISTORY_PAYLOAD = jws_payload("HistoryPayload", HISTORY_FIELDS, number=E164_SCHEMA)
 
 SIGNED_CHANGE_PROBLEMS = {
     400: problem(
@@ -66,7 +102,7 @@ class HandlerApi(APIView):
 
     @extend_schema(
         operation_id="handlers_put",
-        request={"application/jose": OpenApiTypes.STR},
+        **jws_request(HANDLER_PUT_PAYLOAD),
         responses={200: HandlerOutput, 201: HandlerOutput, **SIGNED_CHANGE_PROBLEMS},
     )
     def put(self, request: Request, number: str, service: str) -> Response:
@@ -81,7 +117,7 @@ class HandlerApi(APIView):
 
     @extend_schema(
         operation_id="handlers_delete",
-        request={"application/jose": OpenApiTypes.STR},
+        **jws_request(HANDLER_DELETE_PAYLOAD),
         responses={
             200: HandlerRemovedOutput,
             404: problem("No handler of the caller for this number and service"),
@@ -172,7 +208,7 @@ class NumberHistoryApi(APIView):
 
     @extend_schema(
         operation_id="numbers_history",
-        request={"application/jose": OpenApiTypes.STR},
+        **jws_request(HISTORY_PAYLOAD),
         responses={
             200: HistoryOutput,
             400: problem("Malformed number, JWS or payload; stale iat"),

@@ -12,7 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
@@ -22,7 +23,7 @@ from rest_framework.views import APIView
 
 from ca.problems import TwilioSignatureInvalid
 from ca.sms.twilio import twilio_signature_valid
-from core.schema import problem
+from core.schema import E164_SCHEMA, SERVICE_SCHEMA, jws_payload, jws_request, problem
 from core.signed_requests import JoseParser
 from core.throttling import SMS_SENDING_THROTTLES, CaReadRateThrottle
 from invitations.api.serializers import InvitationListOutput, InvitationOutput, JwksOutput
@@ -34,9 +35,16 @@ from invitations.services import invitation_send, sms_reply_receive
 from providers.authentication import caller_provider
 from providers.idempotency import idempotent
 from providers.permissions import DirectoryScope
+from resolution.protocol.invitation import INVITE_FIELDS
 
 NOT_FOUND = problem("The calling provider has no invitation with this id")
-JWS_BODY = {"application/jose": OpenApiTypes.STR}
+# The payload of an invitation's signed request (resolution.protocol.invitation).
+INVITE_PAYLOAD = jws_payload(
+    "InvitationPayload",
+    INVITE_FIELDS,
+    to={**E164_SCHEMA, "description": "The number invited"},
+    service=SERVICE_SCHEMA,
+)
 
 
 class InvitationsApi(APIView):
@@ -75,7 +83,7 @@ class InvitationsApi(APIView):
 
     @extend_schema(
         operation_id="invitations_create",
-        request=JWS_BODY,
+        **jws_request(INVITE_PAYLOAD),
         responses={
             201: InvitationOutput,
             400: problem("Malformed JWS or number, stale iat, unknown service"),
@@ -141,7 +149,16 @@ class TwilioInboundApi(APIView):
 
     @extend_schema(
         operation_id="twilio_inbound",
-        request={"application/x-www-form-urlencoded": OpenApiTypes.OBJECT},
+        request={
+            "application/x-www-form-urlencoded": inline_serializer(
+                "TwilioInboundForm",
+                {
+                    "From": serializers.CharField(),
+                    "Body": serializers.CharField(allow_blank=True),
+                    "OptOutType": serializers.CharField(required=False, allow_blank=True),
+                },
+            )
+        },
         responses={
             (200, "text/xml"): OpenApiTypes.STR,
             403: problem("Missing or invalid X-Twilio-Signature"),

@@ -28,8 +28,17 @@ class ApiKeyOutput(serializers.Serializer[Any]):
     revoked_at = serializers.DateTimeField(allow_null=True)
 
 
+class LabelField(serializers.CharField):
+    """A string, and only a string: DRF's CharField would turn ``123`` into ``"123"``."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ApiKeyCreateInput(serializers.Serializer[Any]):
-    label = serializers.CharField(  # type: ignore[assignment]  # a field, not Field.label
+    label = LabelField(  # type: ignore[assignment]  # a field, not Field.label
         max_length=100, required=False, default="", allow_blank=True
     )
     scope = serializers.ChoiceField(

@@ -106,3 +106,8 @@ def test_an_unknown_path_may_only_be_a_404_problem(api_client):
     schema_check().check(response)
     with pytest.raises(SchemaMismatchError, match="documents no such path"):
         schema_check().check(_altered(response, status=200))
+
+
+def test_the_schema_names_this_instance_as_its_server(settings):
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    assert [server["url"] for server in document["servers"]] == [settings.RS_PUBLIC_URL]
