@@ -657,6 +657,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": RS_LOG_INTEGRATE_SECONDS,
         "options": {"expires": 5},  # a backlog of stale runs is useless: the next one catches up
     },
+    # Submit the newest checkpoint to the witnesses that have not cosigned it (each new
+    # checkpoint also asks for a submission at once): retries witnesses that were down.
+    "witnesses-submit": {
+        "task": "transparency.tasks.witnesses_submit",
+        "schedule": RS_WITNESS_SUBMIT_SECONDS,
+        "options": {"expires": RS_WITNESS_SUBMIT_SECONDS},
+    },
     # This CA's CRL is renewed once past half its life (RS_CRL_LIFETIME_HOURS / 2): checked every
     # 15 min, the CRL served keeps at least that half, less 15 min, before its nextUpdate.
     "crl-refresh": {"task": "ca.tasks.crl_refresh", "schedule": 900.0},
@@ -681,13 +688,6 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "ca.tasks.certificate_requests_settle",
         "schedule": 60.0,
         "options": {"expires": 60.0},
-    # Submit the newest checkpoint to the witnesses that have not cosigned it (each new
-    # checkpoint also asks for a submission at once): retries witnesses that were down.
-    "witnesses-submit": {
-        "task": "transparency.tasks.witnesses_submit",
-        "schedule": RS_WITNESS_SUBMIT_SECONDS,
-        "options": {"expires": RS_WITNESS_SUBMIT_SECONDS},
-    },
     },
     "signed-requests-prune": {"task": "ca.tasks.signed_requests_prune", "schedule": 3600.0},
     # Invitations past RS_INVITATION_LIFETIME_DAYS close (invitations.services).
