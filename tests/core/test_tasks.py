@@ -62,3 +62,14 @@ def test_in_process_beat_runs_due_entries_of_the_schedule():
     with time_machine.travel(timezone.now() + timedelta(hours=1, seconds=1)):
         beat.tick()
     assert not Session.objects.filter(session_key=key).exists()
+
+
+def test_every_beat_entry_is_well_formed_and_names_a_registered_task() -> None:
+    from django.conf import settings
+
+    from config.celery_app import app
+
+    app.loader.import_default_modules()
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        assert set(entry) <= {"task", "schedule", "options", "args", "kwargs"}, name
+        assert entry["task"] in app.tasks, name
