@@ -10,7 +10,9 @@ x5u fetch goes through ``Transport.request``, under one policy.
   (``idempotent=True``): a POST that carries an ``Idempotency-Key`` (the service answers its
   repeat with the first answer, and ``409 idempotency-key-in-use`` while the first still runs,
   which is retried too), or a PUT or DELETE whose JWS body the service recognises when sent
-  again. Other writes are sent once: a POST that timed out may have done its work.
+  again; unless the server asks a write to wait longer than ``MAX_RETRY_AFTER`` (a limit that
+  lasts): the error is then raised at once. Other writes are sent once: a POST that timed out
+  may have done its work.
 - A body is read up to a limit when the caller gives one, so that a hostile server cannot
   fill the memory; the body of a 4xx/5xx is read up to 64 KiB.
 - A 4xx/5xx answer raises ``ApiError`` with its RFC 9457 members, a failed connection
@@ -78,6 +80,17 @@ def retry_delay(attempt: int, retry_after: str | None = None) -> float:
     if asked is None:
         return backoff
     return min(max(backoff, asked), MAX_RETRY_AFTER)
+
+
+def _worth_waiting(method: str, response: httpx.Response) -> bool:
+    """Whether to try again: always for a read; for a write, unless the server asks for a
+    longer wait than ``MAX_RETRY_AFTER`` (a limit on writes, such as SMS sent, that lasts
+    minutes or hours: waiting the cap and asking again would only be refused again)."""
+    if method in _SAFE_METHODS:
+        return True
+    header = response.headers.get("retry-after")
+    asked = _retry_after_seconds(header) if header is not None else None
+    return asked is None or asked <= MAX_RETRY_AFTER
 
 
 def _retry_after_seconds(header: str) -> float | None:
@@ -165,7 +178,7 @@ class Transport:
                     method, url, headers=headers, params=params, content=content
                 ) as response:
                     status = response.status_code
-                    if status in RETRIED_STATUSES and not last:
+                    if status in RETRIED_STATUSES and not last and _worth_waiting(method, response):
                         delay = retry_delay(attempt, response.headers.get("retry-after"))
                     elif status >= 400:
                         error = _api_error(method, shown, response)

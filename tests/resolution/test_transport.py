@@ -134,6 +134,14 @@ def test_the_sdks_posts_carry_a_key_and_are_retried_with_it(slept):
         assert server.seen[0].headers["Idempotency-Key"] not in keys  # a new call, a new key
 
 
+def test_a_keyed_write_told_to_wait_long_fails_at_once(slept):
+    limited = httpx.Response(429, headers={"Retry-After": "3600"}, json={"type": "t/limit"})
+    server = Server(limited)
+    with pytest.raises(ApiError) as refused:
+        server.transport().request("POST", "http://rs.test/x", idempotent=True)
+    assert refused.value.status == 429 and server.methods == ["POST"] and slept == []
+
+
 def test_a_conflict_that_is_not_the_key_in_use_is_not_retried(slept):
     used = httpx.Response(409, json={"type": "https://rs.test/problems/challenge-used"})
     server = Server(used)
