@@ -135,6 +135,7 @@ class SchemaCheck:
                 "application/pem-certificate-chain": _text,
                 "application/pkix-crl": _octets,
                 "application/octet-stream": _octets,
+                "text/xml": _text,  # TwiML, to Twilio
             }
         )
         self.openapi = OpenAPI.from_dict(closed, config=config)

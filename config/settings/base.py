@@ -542,6 +542,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         # servers (RS_PUBLIC_URL), E.164 patterns, services, the signed requests' payloads
         "core.schema.schema_postprocess",
+        # request and response examples, taken from real answers (core.schema_examples)
+        "core.schema_examples.examples_postprocess",
     ],
     # Operations are grouped by the task they serve (core.schema.OPERATIONS).
     "TAGS": [
