@@ -11,5 +11,10 @@ SECRET_KEY = env.str(
 )
 DATABASES = {"default": database_from_environment()}
 RS_KEY_PASSPHRASE = env.str("RS_KEY_PASSPHRASE", default="development-only-passphrase")
+# The SMS of a development server are printed to its console and reach no phone: the limits per
+# number are looser than production's, so that a developer can run the README's story again
+# (and try a flow several times) without waiting ten minutes. The others are production's.
+RS_CHALLENGE_LIMIT_NUMBER = env.str("RS_CHALLENGE_LIMIT_NUMBER", default="10/10m,30/1d")
+RS_CHALLENGE_LIMIT_NUMBER_TOTAL = env.str("RS_CHALLENGE_LIMIT_NUMBER_TOTAL", default="20/1h,60/1d")
 
 configure_logging(fmt=RS_LOG_FORMAT, level=RS_LOG_LEVEL)

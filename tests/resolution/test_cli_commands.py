@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
+from ca.choices import RevocationReason
 from ca.models import Certificate, Dispute
+from ca.services.revocation import certificate_revoke
 from ca.sms import locmem
 from directory.models import Handler
 from providers.services import api_key_create
@@ -488,6 +490,28 @@ def test_the_holder_locks_and_disputes_a_foreign_certificate(holder, hijacker, s
     later = holder("monitor", NUMBER)
     assert later.code == 1
     assert f"certificate {foreign} disputed by" in later.out and "operator's queue" in later.out
+
+
+def test_a_certificate_revoked_since_it_was_stored_is_registered_anew(holder, hijacker, sms_outbox):
+    assert register(holder, sms_outbox).code == 0
+    assert register(hijacker, sms_outbox).code == 0
+    foreign = stored_serial(hijacker)
+    # An operator revokes the intruder's certificate after a dispute: its folder does not know.
+    certificate_revoke(
+        certificate=Certificate.objects.get(serial=foreign),
+        reason=RevocationReason.KEY_COMPROMISE,
+        actor="admin:operator",
+    )
+
+    started = hijacker("register", NUMBER)
+    again = hijacker("register", NUMBER, "--code", code_sent(sms_outbox))
+
+    assert f"certificate {foreign} of {NUMBER} was revoked (keyCompromise)" in started.err
+    assert again.code == 0, again.err
+    anew = Certificate.objects.get(serial=stored_serial(hijacker))
+    old = Certificate.objects.get(serial=foreign)
+    assert anew.serial != foreign and anew.status == "valid"
+    assert bytes(anew.public_key_sha256) != bytes(old.public_key_sha256)  # a new key
 
 
 def test_the_lock_commands_fail_with_one_line_and_their_exit_codes(holder, hijacker, sms_outbox):

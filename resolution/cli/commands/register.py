@@ -192,6 +192,16 @@ def _renewed(ctx: Context, number: str) -> Credentials | None:
         return None
     if credentials.server != server_id(ctx.url):
         return None  # a certificate of another service: this one cannot renew it
+    # Revoked since it was stored (by an operator, after a dispute; or by another copy of this
+    # folder): it renews nothing. The number is registered anew, with a new key.
+    state = ctx.client.certificate_get(credentials.serial)
+    if state.status == "revoked":
+        ctx.store.mark_revoked(number)
+        info(
+            f"certificate {credentials.serial} of {number} was revoked "
+            f"({state.revocation_reason}): registering the number anew, with a new key"
+        )
+        return None
     return credentials
 
 
