@@ -207,6 +207,14 @@ def _integrate_batch(batch: int) -> tuple[Checkpoint, int] | None:
                 merkle.verify_consistency(old_size, new_size, bytes(last.root_hash), root, proof)
             except merkle.ProofError as error:
                 raise IntegrationError(f"tiles inconsistent with checkpoint {old_size}") from error
+        origin = last.note.split("\n", 1)[0] if last is not None else settings.RS_LOG_ORIGIN
+        if origin != settings.RS_LOG_ORIGIN:
+            # Verifiers pin the log's name: a checkpoint under another would fork it for them.
+            raise IntegrationError(
+                f"the log is named {origin!r} by its checkpoints, and this process would sign "
+                f"as {settings.RS_LOG_ORIGIN!r}: give it the service's RS_PUBLIC_URL (or "
+                f"RS_LOG_ORIGIN={origin})"
+            )
         _store_tiles(changed)
         head = SignedTreeHead(origin=settings.RS_LOG_ORIGIN, size=new_size, root_hash=root)
         note = sign_checkpoint(head, log_keys().signer).decode()

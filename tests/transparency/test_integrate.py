@@ -71,6 +71,21 @@ def test_a_forged_tile_stops_the_integrator_from_signing(deferred_integration):
     assert Checkpoint.objects.latest().size == 512
 
 
+def test_a_process_configured_for_another_origin_signs_nothing(deferred_integration, settings):
+    # A command run beside `serve 127.0.0.1:8001` without its RS_PUBLIC_URL, say.
+    append_entries(3)
+    first = log_integrated()
+    settings.RS_LOG_ORIGIN = "127.0.0.1:8000/log"
+    append_entries(2, start=3)
+
+    with pytest.raises(IntegrationError, match="named 'testserver/log'"):
+        log_integrate()
+
+    assert Checkpoint.objects.get() == first  # the entries wait for the service's own origin
+    settings.RS_LOG_ORIGIN = "testserver/log"
+    assert log_integrate().size == 5
+
+
 def test_rolled_back_integration_leaves_no_checkpoint(deferred_integration):
     append_entries(3)
     with pytest.raises(RuntimeError), transaction.atomic():
