@@ -1,6 +1,6 @@
 """Request middleware: one structured log line per request, a cap on request body size, a
-database outage answered as a 503 problem on every view, and the Content-Security-Policy of
-HTML pages."""
+database outage answered as a 503 problem on every view, a provider's reads kept on the primary
+after its writes, and the Content-Security-Policy of HTML pages."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from core.logging import ROUTE_ENVIRON_KEY
 from core.outages import DATABASE_ERRORS, database_outage
 from core.problems import database_unavailable_response, handler404, problem_response
+from core.read_replica import principal_wrote, replica_configured, request_principal
 
 logger = structlog.get_logger("rs.request")
 
@@ -160,6 +161,28 @@ class DatabaseOutageMiddleware:
         if isinstance(exception, DATABASE_ERRORS):
             return database_unavailable_response(exception)
         return None
+
+
+class ReadYourWritesMiddleware:
+    """After an unsafe request (POST, PUT, PATCH, DELETE) by a provider, that provider's reads
+    stay on the primary for a while (core.read_replica): it sees its own writes, whatever a
+    replica has replayed. Marked when the response leaves, after the write committed, so
+    before the provider can read again; whatever the status (a failed write may have written).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.method not in _SAFE_METHODS and replica_configured():
+            principal = request_principal(request)
+            if principal is not None:
+                principal_wrote(principal)
+        return response
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 # Pages load only what this service serves: no inline script, no other origin (docs/explorer.md).

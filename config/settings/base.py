@@ -7,6 +7,7 @@ is documented in docs/configuration.md.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import warnings
 from datetime import timedelta
@@ -331,6 +332,8 @@ MIDDLEWARE = [
     "core.middleware.RequestLogMiddleware",
     # A database outage is a 503 problem on pages too, not Django's 500 (core.outages).
     "core.middleware.DatabaseOutageMiddleware",
+    # A provider's reads after its writes stay on the primary (core.read_replica).
+    "core.middleware.ReadYourWritesMiddleware",
     "core.middleware.RequestSizeLimitMiddleware",
     # DEBUG's HTML 404 page stays off API paths: they answer problem+json.
     "core.middleware.ApiNotFoundMiddleware",
@@ -727,6 +730,16 @@ RS_EMBEDDED_DATABASE = not env.str("DATABASE_URL", default="")
 # owns nothing and gets only what `manage.py db_grant` grants (core.database_roles). Unset: one
 # role does everything (the embedded server, development).
 DATABASE_MIGRATE_URL: str = env.str("DATABASE_MIGRATE_URL", default="")
+# A streaming replica of DATABASE_URL's database (core.read_replica): the public lookup and the
+# log's reads take their rows from it while it is up and at most DATABASE_REPLICA_MAX_LAG
+# seconds behind; everything else, and a provider's reads just after its writes, stay on the
+# primary. Unset: no replica, every read on the primary.
+DATABASE_REPLICA_URL: str = env.str("DATABASE_REPLICA_URL", default="")
+DATABASE_REPLICA_MAX_LAG: float = env.float("DATABASE_REPLICA_MAX_LAG", default=5.0)
+# Seconds each process trusts its last look at the replica's lag (two small queries, one on
+# each server); a replica that failed is left alone for RS_OUTAGE_RETRY_AFTER_SECONDS.
+RS_DB_REPLICA_CHECK_SECONDS: float = env.float("RS_DB_REPLICA_CHECK_SECONDS", default=1.0)
+DATABASE_ROUTERS = ["core.read_replica.ReadReplicaRouter"]
 
 
 def database_from_environment() -> dict[str, Any]:
@@ -740,6 +753,30 @@ def database_from_environment() -> dict[str, Any]:
     if config["ENGINE"] != "django.db.backends.postgresql":
         raise environ.ImproperlyConfigured("DATABASE_URL must point to PostgreSQL")
     return database_tuned(dict(config))
+
+
+def database_replica(primary: dict[str, Any]) -> dict[str, Any]:
+    """The ``replica`` alias: ``DATABASE_REPLICA_URL`` with the primary's connection settings
+    and timeouts, or, unset, the primary's own settings (the router then never uses it).
+
+    Read only either way (``default_transaction_read_only``). Tests never create a database
+    for it: it mirrors ``default``'s test database.
+    """
+    from core.database_timeouts import options_joined
+
+    if DATABASE_REPLICA_URL:
+        config = environ.Env.db_url_config(DATABASE_REPLICA_URL)
+        if config["ENGINE"] != "django.db.backends.postgresql":
+            raise environ.ImproperlyConfigured("DATABASE_REPLICA_URL must point to PostgreSQL")
+        config = database_tuned(dict(config))
+    else:
+        config = copy.deepcopy(primary)
+    config["OPTIONS"] = dict(config["OPTIONS"])
+    config["OPTIONS"]["options"] = options_joined(
+        config["OPTIONS"].get("options", ""), "-c default_transaction_read_only=on"
+    )
+    config["TEST"] = {"MIRROR": "default"}
+    return config
 
 
 def database_tuned(config: dict[str, Any]) -> dict[str, Any]:

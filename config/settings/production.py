@@ -10,7 +10,14 @@ from environ import ImproperlyConfigured
 from core.logging import configure_logging
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, DATABASE_MIGRATE_URL, RS_LOG_LEVEL, database_tuned, env
+from .base import (
+    BASE_DIR,
+    DATABASE_MIGRATE_URL,
+    RS_LOG_LEVEL,
+    database_replica,
+    database_tuned,
+    env,
+)
 
 DEBUG = False
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
@@ -52,6 +59,8 @@ RS_EMBEDDED_DATABASE = False
 if env.db("DATABASE_URL")["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL")
 DATABASES = {"default": database_tuned(env.db("DATABASE_URL"))}
+# DATABASE_REPLICA_URL, or unset the primary itself, never routed to (core.read_replica).
+DATABASES["replica"] = database_replica(DATABASES["default"])
 # The tables' owner, for `manage.py migrate`; the service's own role then owns nothing
 # (core.database_roles, docs/deployment.md "Database roles and keys").
 if (

@@ -7,7 +7,7 @@ from pathlib import Path
 from core.logging import configure_logging
 
 from .base import *  # noqa: F403
-from .base import database_from_environment, env
+from .base import database_from_environment, database_replica, env
 
 DEBUG = False
 SECRET_KEY = "test-only-key-0123456789-0123456789-0123456789-0123456789"  # noqa: S105
@@ -17,6 +17,8 @@ DATABASES["default"]["OPTIONS"]["options"] += " -c rs.allow_test_truncate=on"
 # Two test runs on one server at once need two test databases (default: test_<name>).
 if env.str("RS_TEST_DATABASE", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env.str("RS_TEST_DATABASE")}
+# Read only, and a mirror of the test database: no second test database (core.read_replica).
+DATABASES["replica"] = database_replica(DATABASES["default"])
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 RS_PUBLIC_URL = "http://testserver"
