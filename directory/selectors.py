@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from ca.models import Certificate, ExternalCertificate
+from core.read_replica import read_connection
 from directory.models import Handler
 from providers.models import Provider
 from resolution.protocol.merkle import HASH_SIZE, NodeId
@@ -99,9 +99,10 @@ def number_lookup(*, caller: Provider, number: str, service: str | None) -> Look
     handlers (their certificate's notAfter) and those of revoked certificates never appear, nor
     those of an inactive provider (until it is reactivated: nothing is removed).
     One query whatever the number of handlers, and now and then the checkpoint, the upper
-    tiles, and the partial level-0 tile of the newest entries.
+    tiles, and the partial level-0 tile of the newest entries. Inside a read path that opted
+    in, the rows come from the replica and the checkpoint from the primary (core.read_replica).
     """
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             _LOOKUP,
             {

@@ -11,6 +11,14 @@ Tiles come from ``Tile`` (the widest stored version, whose prefix is every narro
 partial level-0 tiles from the entries' leaf hashes, and a proof at a checkpoint's size takes
 its right-edge nodes from that checkpoint's compact range: a proof costs two or three small
 queries.
+
+With a read replica (core.read_replica), the head -- the served checkpoint, its cosignatures,
+the tree size answers are for -- is always read from the primary: a replica's smaller tree
+would look like a split view to a client that saw the primary's. The content under it (tiles,
+leaf hashes, entries) is read where ``read_connection`` says, the replica in the read paths
+that opted in; it never changes once written, and what the replica lacks yet is a miss that
+raises (``TileError``, ``LogRangeError``, ``Entry.DoesNotExist``), never a short answer, so
+that the read runs again on the primary.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from django.db import connection
 from django.db.models import Count, Max, Min
 from django.db.models.functions import TruncDay, TruncHour
 
+from core.read_replica import PRIMARY, read_connection
 from resolution.protocol import merkle
 from resolution.protocol.cosignature import add_cosignatures
 from resolution.protocol.tiles import (
@@ -46,13 +55,13 @@ class LogRangeError(ValueError):
 
 def checkpoint_latest() -> Checkpoint | None:
     """The most recent signed checkpoint, served or not, or None before the first integration."""
-    return Checkpoint.objects.order_by("-size").first()
+    return Checkpoint.objects.using(PRIMARY).order_by("-size").first()
 
 
 def log_origin() -> str | None:
     """The log's name as its first checkpoint signed it (C2SP tlog-checkpoint: the note's first
     line), or None before the first checkpoint. Verifiers pin it; it never changes after."""
-    note = Checkpoint.objects.order_by("size").values_list("note", flat=True).first()
+    note = Checkpoint.objects.using(PRIMARY).order_by("size").values_list("note", flat=True).first()
     return note.split("\n", 1)[0] if note is not None else None
 
 
@@ -135,7 +144,10 @@ def _tree_head_cosigned(size: int | None) -> TreeHead:
         return TreeHead(latest=latest, compact_range=head.compact_range)
     if want not in _compact_ranges:
         packed = (
-            Checkpoint.objects.filter(size=want).values_list("compact_range", flat=True).first()
+            Checkpoint.objects.using(PRIMARY)
+            .filter(size=want)
+            .values_list("compact_range", flat=True)
+            .first()
         )
         if packed is None:
             return TreeHead(latest=latest, compact_range={})
@@ -165,7 +177,7 @@ def _leaf_hash_rows(ranges: Sequence[tuple[int, int]]) -> dict[int, bytes]:
         return {}
     clauses = " OR ".join(['("index" >= %s AND "index" < %s)'] * len(ranges))
     params = [bound for pair in ranges for bound in pair]
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             f'SELECT "index", leaf_hash FROM transparency_entry WHERE {clauses}',  # noqa: S608
             params,
@@ -197,7 +209,7 @@ def _hash_tiles_read(keys: Sequence[TileKey]) -> dict[TileKey, bytes]:
     stored = [key for key in keys if key[0] > 0 or key[2] == TILE_WIDTH]
     if stored:
         pairs = " OR ".join(["(level = %s AND index = %s)"] * len(stored))
-        with connection.cursor() as cursor:
+        with read_connection().cursor() as cursor:
             cursor.execute(
                 "SELECT DISTINCT ON (level, index) level, index, data FROM transparency_tile "  # noqa: S608
                 f"WHERE {pairs} ORDER BY level, index, width DESC",
@@ -308,13 +320,17 @@ class EntryRow:
 
 
 def entries_range(*, start: int, end: int) -> list[EntryRow]:
-    """Integrated entries with ``start <= index < end``."""
+    """Integrated entries with ``start <= index < end``, all of them: ``LogRangeError`` when
+    some are missing (a replica that has not replayed them yet)."""
     rows = (
         Entry.objects.filter(index__gte=start, index__lt=end)
         .order_by("index")
         .values_list("index", "kind", "data", "leaf_hash")
     )
-    return [EntryRow(i, kind, bytes(data), bytes(leaf)) for i, kind, data, leaf in rows]
+    found = [EntryRow(i, kind, bytes(data), bytes(leaf)) for i, kind, data, leaf in rows]
+    if len(found) != max(end - start, 0):
+        raise LogRangeError(f"entries {start} to {end} are not all stored")
+    return found
 
 
 @dataclass(frozen=True)
@@ -382,7 +398,7 @@ def entry_committed(*, index: int) -> CommittedEntry | None:
 def entry_bundle(*, index: int, width: int) -> bytes:
     """Entry bundle ``index`` with ``width`` entries (C2SP tlog-tiles), as served."""
     start = index * TILE_WIDTH
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             'SELECT data FROM transparency_entry WHERE "index" >= %s AND "index" < %s '
             'ORDER BY "index"',
@@ -483,7 +499,7 @@ def checkpoint_served() -> ServedCheckpoint | None:
             shown = by_size.get(size, ())
             cosigners = [_cosigner(config, c.verifier_key) for c in shown]
             if config.policy.evaluate(c for c in cosigners if c is not None).satisfied:
-                return _served(Checkpoint.objects.get(size=size), shown)
+                return _served(Checkpoint.objects.using(PRIMARY).get(size=size), shown)
         below = sizes[-1]
 
 
@@ -513,8 +529,10 @@ def _cosignatures_of(
 ) -> dict[int, tuple[CosignatureShown, ...]]:
     """The kept cosignatures of the checkpoints ``sizes`` by the configured witnesses, in the
     order of RS_WITNESSES."""
-    rows = Cosignature.objects.filter(size__in=sizes).values_list(
-        "size", "witness__verifier_key", "timestamp", "line"
+    rows = (
+        Cosignature.objects.using(PRIMARY)
+        .filter(size__in=sizes)
+        .values_list("size", "witness__verifier_key", "timestamp", "line")
     )
     order = {w.verifier.vkey: n for n, w in enumerate(config.witnesses)}
     found: dict[int, list[CosignatureShown]] = {}

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from core.numbers import number_parse
 from core.pagination import PageQuery, keyset_page, page_of, page_response
+from core.read_replica import served_from_replica
 from core.schema import E164_SCHEMA, SERVICE_SCHEMA, jws_payload, jws_request, problem
 from core.signed_requests import JoseParser
 from core.throttling import LookupRateThrottle, LookupThrottles
@@ -37,6 +38,7 @@ from providers.authentication import caller_provider
 from providers.idempotency import REPLAYED_HEADER, idempotent
 from providers.permissions import DirectoryScope, LookupScope
 from resolution.protocol.directory import MAX_PRIORITY, MAX_URI_LENGTH, ServiceError, service_parse
+from resolution.protocol.tiles import TileError
 
 # The payloads of the signed requests, over the field sets their services check.
 HANDLER_PUT_PAYLOAD = jws_payload(
@@ -176,6 +178,8 @@ class NumberApi(APIView):
             400: problem("Malformed or invalid number, or unknown service"),
         },
     )
+    # From the replica when it can (core.read_replica): a proof's tile it lacks yet is a miss.
+    @served_from_replica(TileError)
     def get(self, request: Request, number: str) -> Response:
         # One optional parameter, read directly: a serializer would cost every lookup more.
         service = request.query_params.get("service")

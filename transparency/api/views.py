@@ -5,12 +5,18 @@ served checkpoint (the latest, or with a witness quorum the newest that meets it
 ``selectors.checkpoint_served``); only a number's label (``/v1/log/labels/{number}``) needs an
 API key. Full tiles and entry bundles never change, so they are cacheable forever.
 ``/log/witness-policy`` is the witness policy served checkpoints meet, for clients to pin.
+
+With a read replica, tiles, entries, proofs and labels take their rows from it
+(``core.read_replica``; what it lacks yet is asked of the primary), and every answer is for
+the primary's served checkpoint, which the checkpoint endpoints read there too: no client is
+ever shown a tree older than one it saw.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -23,6 +29,7 @@ from rest_framework.views import APIView
 
 from core.numbers import number_parse
 from core.problems import Problem
+from core.read_replica import served_from_replica
 from core.schema import problem
 from core.throttling import (
     ClientIpRateThrottle,
@@ -31,7 +38,13 @@ from core.throttling import (
 )
 from providers.permissions import LookupScope
 from resolution.protocol import vrf
-from resolution.protocol.tiles import TILE_WIDTH, TilePathError, parse_tile_path, tile_width
+from resolution.protocol.tiles import (
+    TILE_WIDTH,
+    TileError,
+    TilePathError,
+    parse_tile_path,
+    tile_width,
+)
 from transparency import selectors
 from transparency.api import serializers as s
 from transparency.keys import log_keys
@@ -62,6 +75,17 @@ def _served() -> selectors.ServedCheckpoint:
             raise LogEmpty("No checkpoint has been cosigned by the witness policy's quorum yet.")
         raise LogEmpty("No entry has been integrated yet.")
     return checkpoint
+
+
+# What reading a replica that has not replayed the newest rows yet raises (core.read_replica): the
+# read is then run again on the primary.
+REPLICA_MISSES = (
+    selectors.LogRangeError,
+    TileError,
+    ObjectDoesNotExist,
+    NotFound,
+    LogRange,
+)
 
 
 class _PublicLogView(APIView):
@@ -109,6 +133,7 @@ class TileApi(_PublicLogView):
             404: problem("Not in the tree (yet) or malformed path"),
         },
     )
+    @served_from_replica(*REPLICA_MISSES)
     def get(self, request: Request, path: str) -> HttpResponse:
         try:
             ref = parse_tile_path("tile/" + path)
@@ -202,6 +227,7 @@ class EntriesApi(_PublicLogView):
         parameters=[s.EntriesQuery],
         responses={200: s.EntriesOutput, 400: problem("Bad range")},
     )
+    @served_from_replica(*REPLICA_MISSES)
     def get(self, request: Request) -> Response:
         query = _query(s.EntriesQuery, request)
         size = selectors.tree_size()
@@ -230,6 +256,7 @@ class InclusionProofApi(_PublicLogView):
             404: problem("No entry with this leaf hash"),
         },
     )
+    @served_from_replica(*REPLICA_MISSES)
     def get(self, request: Request) -> Response:
         query = _query(s.InclusionQuery, request)
         size = query.get("size")
@@ -261,6 +288,7 @@ class ConsistencyProofApi(_PublicLogView):
         parameters=[s.ConsistencyQuery],
         responses={200: s.ConsistencyOutput, 400: problem("Bad sizes")},
     )
+    @served_from_replica(*REPLICA_MISSES)
     def get(self, request: Request) -> Response:
         query = _query(s.ConsistencyQuery, request)
         try:
@@ -288,6 +316,7 @@ class LabelApi(APIView):
             400: problem("Malformed or invalid number"),
         },
     )
+    @served_from_replica()
     def get(self, request: Request, number: str) -> Response:
         e164 = number_parse(number).e164
         return Response(s.LabelOutput({"number": e164, "label": number_label(e164)}).data)
