@@ -340,9 +340,9 @@ def invitation_key() -> None:
 def test_the_examples_are_what_the_service_answers(
     client_for: Any,
     anonymous_client: Any,
-    receiver: Any,
+    receiver: Any,  # noqa: F811  # the fixture imported above
     settings: Any,
-    crl: Any,  # noqa: F811
+    crl: Any,
 ) -> None:
     document = SchemaGenerator().get_schema(request=None, public=True)
     walk = Walk(document)
