@@ -11,6 +11,7 @@ so that each format can be read, tested against its vectors and reused alone.
   against a policy's quorum
 - ``vrf``: RFC 9381 ECVRF labels of numbers
 - ``tnauthlist``, ``certificates``: the RFC 8226 number-certificate profile and its checks
+- ``advertisements``: which resolution service serves which ranges (signed, DESIGN §7.4)
 - ``jose``, ``passport``: compact JWS (ES256) and RFC 8225 PASSporTs
 - ``lookup``: offline verification of a directory lookup answer
 - ``directory``: the services vocabulary and the rules for handler URIs

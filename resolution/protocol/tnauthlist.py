@@ -117,22 +117,32 @@ def _der_element(tag: int, contents: bytes) -> bytes:
     return bytes([tag]) + _der_length(len(contents)) + contents
 
 
-def encode_tn_auth_list(numbers: Sequence[str]) -> bytes:
-    """Return the DER TNAuthorizationList with one ``one`` entry per number, in order.
+def encode_tn_auth_list(numbers: Sequence[str], ranges: Sequence[tuple[str, int]] = ()) -> bytes:
+    """Return the DER TNAuthorizationList with one ``one`` entry per number, in order, then
+    one ``range`` entry per ``(start, count)`` (the ranges of a range certificate: an RS's
+    advertisement is signed with one).
 
     Each number is 1 to 15 characters of ``0123456789#*`` (RFC 8226 §9); this service's
-    numbers are E.164 digits without "+" (RFC 8224 §8.3).  Raises ``TNAuthListError`` for an
-    empty list (the SEQUENCE is SIZE (1..MAX)), a bare string, or a malformed number.
+    numbers are E.164 digits without "+" (RFC 8224 §8.3); a range's count is at least 2.
+    Raises ``TNAuthListError`` for an empty list (the SEQUENCE is SIZE (1..MAX)), a bare
+    string, a malformed number or a count below 2.
     """
     # A str is itself a Sequence[str]: "15551234567" would become eleven one-digit entries.
     if isinstance(numbers, (str, bytes, bytearray)):
         raise TNAuthListError("numbers must be a sequence of strings, not a single string")
-    if not numbers:
+    if not numbers and not ranges:
         raise TNAuthListError("a TNAuthorizationList holds at least one entry")
     entries = b"".join(
         _der_element(_TAG_ONE, _der_element(_IA5_STRING, _telephone_number_bytes(number)))
         for number in numbers
     )
+    for start, count in ranges:
+        if not isinstance(count, int) or isinstance(count, bool) or count < 2:
+            raise TNAuthListError(f"range count {count!r} is not an integer of at least 2")
+        body = _der_element(_IA5_STRING, _telephone_number_bytes(start)) + _der_element(
+            _INTEGER, count.to_bytes(count.bit_length() // 8 + 1, "big")
+        )
+        entries += _der_element(_TAG_RANGE, _der_element(_SEQUENCE, body))
     return _der_element(_SEQUENCE, entries)
 
 
