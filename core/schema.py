@@ -6,9 +6,12 @@ none can forget them: 401 where an API key is required, 403 where its scope is c
 the operation's ``x-required-scope`` names the scope), 429 where a throttle applies, 400, 413
 and 415 where a request body is parsed, 500, and 503 (the database down or too slow, with
 ``Retry-After``); and on a POST that takes an ``Idempotency-Key`` (providers.idempotency), the
-header, 409 while a request with the key runs and 422 for a key used on another request. Every
-problem is documented as
-``application/problem+json`` (RFC 9457 §3), the content type it is served with.
+header, 409 while a request with the key runs and 422 for a key used on another request.
+
+Every problem is documented as ``application/problem+json`` (RFC 9457 §3), the content type it
+is served with, and names the problem types it may carry (:func:`problem`): each slug linked to
+its page in the description, and ``x-problem-types`` for programs. A status that a view and
+the shared machinery both declare gets both lists.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 
 from core.problems import CONTENT_TYPE as PROBLEM_CONTENT_TYPE
+from core.problems import Problem, ServiceUnavailable, problem_catalogue
+from core.signed_requests import JoseParser, SignedRequestMalformed
 from resolution.protocol.directory import Service
 from resolution.protocol.numbers import E164
 
@@ -165,9 +171,63 @@ OPERATIONS: dict[str, tuple[str, str]] = {
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
-def problem(description: str) -> OpenApiResponse:
-    """An OpenAPI response entry for a problem+json error."""
-    return OpenApiResponse(response=ProblemSerializer, description=description)
+ProblemKind = type[Problem] | str
+
+
+class ProblemResponse(OpenApiResponse):
+    """A problem+json response that names each problem type (slug) it may carry.
+
+    Made with :func:`problem`. Its description lists the slugs, each linked to its page
+    (``/problems/<slug>``) with its title, and the response gets ``x-problem-types``, the
+    sorted slugs, for programs (:meth:`AutoSchema._get_response_for_code`). Two responses for
+    one status join with ``|``: the view's and the shared machinery's.
+    """
+
+    def __init__(self, kinds: tuple[ProblemKind, ...], note: str = "") -> None:
+        if not kinds:
+            raise ValueError("a problem response names the problem types it may carry")
+        super().__init__(response=ProblemSerializer, description=note)
+        self.kinds = kinds
+        self.note = note
+
+    def __or__(self, other: ProblemResponse) -> ProblemResponse:
+        notes = [note for note in dict.fromkeys((self.note, other.note)) if note]
+        return ProblemResponse((*self.kinds, *other.kinds), " ".join(notes))
+
+    def titles(self) -> dict[str, str]:
+        """``slug -> title`` of each problem type, sorted by slug. A slug given as text is
+        looked up in the catalogue, which is whole once the URLconf has loaded every view."""
+        catalogue = problem_catalogue()
+        titles = {}
+        for kind in self.kinds:
+            if isinstance(kind, str):
+                if kind not in catalogue:
+                    raise ValueError(f"{kind!r} is no slug of core.problems.problem_catalogue()")
+                titles[kind] = catalogue[kind][1]
+            else:
+                titles[kind.slug] = kind.title
+        return dict(sorted(titles.items()))
+
+    def described(self) -> OpenApiResponse:
+        """The response as drf-spectacular renders it: the note, then the linked slugs."""
+        lines = [
+            f"- [`{slug}`](/problems/{slug}): {title}" for slug, title in self.titles().items()
+        ]
+        description = "\n".join(lines) if not self.note else f"{self.note}\n\n" + "\n".join(lines)
+        return OpenApiResponse(response=ProblemSerializer, description=description)
+
+
+def problem(*kinds: ProblemKind, note: str = "") -> ProblemResponse:
+    """An OpenAPI response entry for a problem+json error of the given problem types.
+
+    Name each type by its :class:`~core.problems.Problem` subclass, so that its slug and title
+    come from where it is raised; by its slug (text) only where there is no class to import:
+    DRF's and the middleware's problems (``core.problems._DRF_SLUGS``, ``_OTHER_SLUGS``), or an
+    app's that ``core`` may not import. ``note`` says what the titles do not (an extension
+    member to read, a header). tests/core/test_schema.py checks each slug against
+    ``problem_catalogue()`` and its status.
+    """
+    return ProblemResponse(kinds, note)
 
 
 def _is_problem(response: Any) -> bool:
@@ -176,43 +236,83 @@ def _is_problem(response: Any) -> bool:
     return response is ProblemSerializer or isinstance(response, ProblemSerializer)
 
 
+def _status_key(code: Any) -> str:
+    """The status of an ``extend_schema`` responses key: ``404``, ``"404"`` or ``(404, media)``."""
+    return str(code[0] if isinstance(code, tuple) else code)
+
+
 class AutoSchema(SpectacularAutoSchema):
     """drf-spectacular's AutoSchema, with the errors every view shares, as problem+json."""
 
     def _get_response_bodies(self, direction: Any = "response") -> Any:
         # Not get_response_serializers: extend_schema overrides that in a subclass.
         responses = super()._get_response_bodies(direction)
+        own_responses: Any = self.get_response_serializers()
+        declared = (
+            {_status_key(code): value for code, value in own_responses.items()}
+            if isinstance(own_responses, dict)
+            else {}
+        )
         for status, response in self._shared_problems().items():
-            if str(status) not in responses:
-                responses[str(status)] = self._get_response_for_code(
-                    response, str(status), direction=direction
-                )
+            own = declared.get(str(status))
+            if isinstance(own, ProblemResponse):
+                # The shared problems and the view's, under one status.
+                response = response | own
+            elif str(status) in responses:
+                continue
+            responses[str(status)] = self._get_response_for_code(
+                response, str(status), direction=direction
+            )
         return responses
 
-    def _shared_problems(self) -> dict[int, OpenApiResponse]:
+    def _shared_problems(self) -> dict[int, ProblemResponse]:
         """The errors that come from authentication, throttles, parsers and the server (and
-        its database: an outage is 503 on every operation, core.outages)."""
-        shared: dict[int, OpenApiResponse] = {}
+        its database: an outage is 503 on every operation, core.outages).
+
+        The slugs of ``providers`` (scopes, Idempotency-Key) are named as text: ``core`` does
+        not import the apps above it.
+        """
+        shared: dict[int, ProblemResponse] = {}
         if self.method in BODY_METHODS and self.get_request_serializer() is not None:
-            shared[400] = problem("Malformed request body")
-            shared[411] = problem("A body sent without Content-Length (length-required)")
-            shared[413] = problem("The request body is too large")
-            shared[415] = problem("Unsupported content type for the request body")
+            parsers = self.view.get_parsers()
+            # Content-Length that is not a number: core.middleware.RequestSizeLimitMiddleware.
+            body: list[ProblemKind] = ["bad-request"]
+            if any(isinstance(parser, JSONParser) for parser in parsers):
+                body += ["malformed-request", "validation-error"]
+            if any(isinstance(parser, JoseParser) for parser in parsers):
+                body.append(SignedRequestMalformed)
+            shared[400] = problem(*body)
+            shared[411] = problem("length-required", note="A body sent without Content-Length.")
+            shared[413] = problem("request-too-large")
+            shared[415] = problem("unsupported-media-type")
         if "{" in self.path:
             # A path parameter its route does not accept (core.converters) never reaches a view.
-            shared[404] = problem("No resource at this URL (not-found)")
+            shared[404] = problem("not-found")
         if any(isinstance(p, IsAuthenticated) for p in self.view.get_permissions()):
-            shared[401] = problem("Missing, unknown or revoked API key")
+            shared[401] = problem(
+                "unauthenticated",
+                "invalid-credentials",
+                note="Missing, unknown or revoked API key.",
+            )
         if self._required_scope() is not None:
-            shared[403] = problem("The API key's scope does not include the one required")
+            shared[403] = problem(
+                "scope-insufficient",
+                note="`scope-insufficient`: the API key's scope does not include the "
+                "operation's `x-required-scope`.",
+            )
         if self.view.get_throttles():
-            shared[429] = problem("Rate limited; see Retry-After")
+            shared[429] = problem("rate-limited", note="See Retry-After.")
         if self._idempotent():
-            shared.setdefault(400, problem("Malformed request, or Idempotency-Key"))
-            shared[409] = problem("A request with this Idempotency-Key is still running")
-            shared[422] = problem("This Idempotency-Key was used for another request")
-        shared[500] = problem("Internal error; it has been logged")
-        shared[503] = problem("The database is down or too slow; see Retry-After")
+            idempotency_key = problem("idempotency-key-invalid")
+            shared[400] = shared[400] | idempotency_key if 400 in shared else idempotency_key
+            shared[409] = problem(
+                "idempotency-key-in-use", note="`idempotency-key-in-use` carries Retry-After."
+            )
+            shared[422] = problem("idempotency-key-reused")
+        shared[500] = problem("server-error", note="It has been logged.")
+        shared[503] = problem(
+            ServiceUnavailable, note="The database is down or too slow; see Retry-After."
+        )
         return shared
 
     def get_tags(self) -> list[str]:
@@ -282,11 +382,20 @@ class AutoSchema(SpectacularAutoSchema):
         media_types: Any = None,
         direction: Any = "response",
     ) -> Any:
+        problem_types = None
+        if isinstance(serializer, ProblemResponse):
+            problem_types = list(serializer.titles())
+            serializer = serializer.described()
         if media_types is None and _is_problem(serializer):
             media_types = [PROBLEM_CONTENT_TYPE]
-        return super()._get_response_for_code(  # type: ignore[no-untyped-call]
+        response = super()._get_response_for_code(  # type: ignore[no-untyped-call]
             serializer, status_code, media_types, direction
         )
+        if problem_types is not None:
+            # For programs: the `type` slugs a client may get with this status (the test
+            # client checks every problem a test gets against it, tests/openapi.py).
+            response["x-problem-types"] = problem_types
+        return response
 
 
 # What providers.idempotency takes as a key, trailing spaces aside: a structured-field string

@@ -15,7 +15,12 @@ from rest_framework.views import APIView
 from core.guides import problem_causes
 from core.health import broker_health, database_health, keys_health
 from core.outages import retry_after
-from core.problems import DependencyUnavailable, problem_catalogue, problem_type
+from core.problems import (
+    DependencyUnavailable,
+    ServiceUnavailable,
+    problem_catalogue,
+    problem_type,
+)
 from core.schema import HealthSerializer, problem
 
 
@@ -39,7 +44,10 @@ class HealthApi(APIView):
         operation_id="health",
         responses={
             200: HealthSerializer,
-            503: problem("The database or the keys are unavailable; `checks` says which"),
+            503: problem(
+                ServiceUnavailable,
+                note="Or the keys do not open; `checks` says which.",
+            ),
         },
     )
     def get(self, request: Request) -> Response:

@@ -24,14 +24,34 @@ from rest_framework.views import APIView
 from ca.api import serializers as s
 from ca.authority import ca_keys
 from ca.choices import RevocationReason
+from ca.limits import ChallengeRateLimited
 from ca.models import Certificate, CertificateRequest
 from ca.passports import PassportVerdict, certificate_serial
 from ca.problems import (
+    CertificateExpired,
+    CertificateNotForNumber,
     CertificateNotFound,
+    CertificateRequestClosed,
     CertificateRequestNotFound,
+    CertificateRevoked,
+    ChallengeAlreadyVerified,
+    ChallengeCancelled,
+    ChallengeCodeWrong,
+    ChallengeExpired,
+    ChallengeFailed,
+    ChallengeNotForNumber,
     ChallengeNotFound,
+    ChallengeNotVerified,
+    ChallengeUsed,
+    CountryNotAllowed,
     CrlUnavailable,
+    CsrKeyUnsupported,
+    CsrMalformed,
+    CsrSignatureInvalid,
+    DisputeAlreadyOpen,
+    DisputeInvalid,
     DisputeNotFound,
+    HolderNotLocked,
     TwilioSignatureInvalid,
 )
 from ca.selectors import (
@@ -61,9 +81,18 @@ from ca.services.passports import passport_check
 from ca.services.renewal import certificate_renew
 from ca.services.revocation import certificate_revoke_signed
 from ca.sms.twilio import twilio_signature_valid
-from core.pagination import keyset_page, page_of, page_response
+from core.numbers import NumberInvalid, NumberMalformed, NumberNotMobile
+from core.pagination import CursorInvalid, keyset_page, page_of, page_response
+from core.problems import ServiceUnavailable
 from core.schema import jws_payload, jws_request, problem
-from core.signed_requests import JoseParser
+from core.signed_requests import (
+    JoseParser,
+    SignedRequestMalformed,
+    SignedRequestMismatch,
+    SignedRequestReplayed,
+    SignedRequestSignatureInvalid,
+    SignedRequestStale,
+)
 from core.throttling import SMS_SENDING_THROTTLES, CaReadRateThrottle, client_address
 from providers.authentication import caller_provider
 from providers.idempotency import idempotent
@@ -112,6 +141,33 @@ REVOKE_PAYLOAD = jws_payload(
 )
 
 
+# A list's filters, limit or cursor that cannot be read (core.pagination).
+LIST_PROBLEMS = problem("validation-error", CursorInvalid)
+# A challenge that cannot be spent for a certificate (ca.services.issuance.challenge_spend).
+CHALLENGE_SPENT = problem(ChallengeUsed, ChallengeFailed, ChallengeCancelled, ChallengeNotVerified)
+
+
+# What a request signed with a holder's certificate key may get (ca.services.locks.
+# signed_by_holder, certificate_hold, jti_spend); its 415 is the shared machinery's.
+SIGNED_PROBLEMS = {
+    400: problem(SignedRequestMalformed, SignedRequestStale, SignedRequestMismatch),
+    403: problem(SignedRequestSignatureInvalid),
+    409: problem(SignedRequestReplayed, CertificateRevoked, CertificateExpired),
+}
+# A locked holder's answer to a certificate request (ca.services.locks).
+DECISION_PROBLEMS = {
+    **SIGNED_PROBLEMS,
+    403: SIGNED_PROBLEMS[403]
+    | problem(
+        HolderNotLocked,
+        CertificateNotForNumber,
+        note="Not signed by a locked holder of the request's number.",
+    ),
+    404: problem(CertificateRequestNotFound, CertificateNotFound),
+    409: SIGNED_PROBLEMS[409] | problem(CertificateRequestClosed),
+}
+
+
 def _client_ip(request: Request) -> str:
     """The client's address, behind RS_TRUSTED_PROXIES proxies (as the throttles see it)."""
     return str(client_address(request))
@@ -135,7 +191,7 @@ class ChallengesApi(APIView):
         parameters=[s.ChallengeListQuery],
         responses={
             200: page_of("ChallengePage", s.ChallengeOutput(many=True)),
-            400: problem("A malformed filter, limit or cursor"),
+            400: LIST_PROBLEMS,
         },
     )
     def get(self, request: Request) -> Response:
@@ -154,10 +210,14 @@ class ChallengesApi(APIView):
         request=s.ChallengeStartInput,
         responses={
             201: s.ChallengeOutput,
-            400: problem("Malformed, invalid or not mobile number"),
-            403: problem("SMS to the number's country is not allowed"),
-            429: problem("A limit per number, provider, client IP or country was reached"),
-            503: problem("The database or the cache is down; see Retry-After"),
+            400: problem(NumberMalformed, NumberInvalid, NumberNotMobile),
+            403: problem(CountryNotAllowed),
+            429: problem(
+                ChallengeRateLimited,
+                note="A limit per number, provider, client IP or country was reached: `scope` "
+                "says which.",
+            ),
+            503: problem(ServiceUnavailable, note="Also while the cache of the limits is down."),
         },
     )
     @idempotent
@@ -179,7 +239,7 @@ class ChallengeApi(APIView):
 
     @extend_schema(
         operation_id="challenges_get",
-        responses={200: s.ChallengeOutput, 404: problem("No such challenge")},
+        responses={200: s.ChallengeOutput, 404: problem(ChallengeNotFound)},
     )
     def get(self, request: Request, challenge_id: uuid.UUID) -> Response:
         challenge = challenge_get(provider=caller_provider(request), challenge_id=challenge_id)
@@ -192,8 +252,8 @@ class ChallengeApi(APIView):
         request=None,
         responses={
             200: s.ChallengeOutput,
-            404: problem("No such challenge"),
-            409: problem("The challenge was used for a certificate"),
+            404: problem(ChallengeNotFound),
+            409: problem(ChallengeUsed),
         },
     )
     def delete(self, request: Request, challenge_id: uuid.UUID) -> Response:
@@ -213,10 +273,12 @@ class ChallengeVerifyApi(APIView):
         request=s.ChallengeVerifyInput,
         responses={
             200: s.ChallengeOutput,
-            400: problem("Wrong code (attempts_left says how many remain)"),
-            404: problem("The calling provider has no such challenge"),
-            409: problem("Already verified, used, or ended by wrong codes"),
-            410: problem("Expired"),
+            400: problem(ChallengeCodeWrong, note="`attempts_left` says how many remain."),
+            404: problem(ChallengeNotFound),
+            409: problem(
+                ChallengeAlreadyVerified, ChallengeUsed, ChallengeFailed, ChallengeCancelled
+            ),
+            410: problem(ChallengeExpired),
         },
     )
     @idempotent
@@ -242,7 +304,7 @@ class CertificatesApi(APIView):
         parameters=[s.CertificateListQuery],
         responses={
             200: page_of("CertificatePage", s.CertificateOutput(many=True)),
-            400: problem("A malformed filter, limit or cursor"),
+            400: LIST_PROBLEMS,
         },
     )
     def get(self, request: Request) -> Response:
@@ -268,10 +330,15 @@ class CertificatesApi(APIView):
                 "waits for a locked holder's answer or the end of the wait (Location: the "
                 "request to poll)",
             ),
-            400: problem("Malformed CSR, a key that is not P-256, or a CSR signature that fails"),
-            404: problem("The calling provider has no such challenge"),
-            409: problem("The challenge is not verified, or already used"),
-            410: problem("The challenge expired"),
+            # With `renewal`, also what a holder's signed request may get (SIGNED_PROBLEMS).
+            400: problem(
+                CsrMalformed, CsrKeyUnsupported, CsrSignatureInvalid, ChallengeNotForNumber
+            )
+            | SIGNED_PROBLEMS[400],
+            403: SIGNED_PROBLEMS[403],
+            404: problem(ChallengeNotFound, CertificateNotFound),
+            409: CHALLENGE_SPENT | SIGNED_PROBLEMS[409],
+            410: problem(ChallengeExpired),
         },
     )
     @idempotent
@@ -316,10 +383,7 @@ class CertificateApi(APIView):
 
     @extend_schema(
         operation_id="certificates_get",
-        responses={
-            200: s.CertificateOutput,
-            404: problem("The calling provider has no certificate with this serial"),
-        },
+        responses={200: s.CertificateOutput, 404: problem(CertificateNotFound)},
     )
     def get(self, request: Request, serial: str) -> Response:
         return Response(s.CertificateOutput(_own_certificate(request, serial)).data)
@@ -342,11 +406,10 @@ class CertificateRevokeApi(APIView):
         **jws_request(REVOKE_PAYLOAD),
         responses={
             200: s.CertificateOutput,
-            400: problem("Malformed JWS, stale iat, or a payload for another certificate"),
-            403: problem("The signature is not by the certificate's key"),
-            404: problem("The calling provider has no certificate with this serial"),
-            409: problem("Already revoked, or expired"),
-            415: problem("The body is not application/jose"),
+            400: SIGNED_PROBLEMS[400],
+            403: SIGNED_PROBLEMS[403],
+            404: problem(CertificateNotFound),
+            409: problem(CertificateRevoked, CertificateExpired),
         },
     )
     @idempotent
@@ -357,13 +420,6 @@ class CertificateRevokeApi(APIView):
 
 
 # --- The number lock (DESIGN §7.2) ----------------------------------------------------------------
-
-SIGNED_PROBLEMS = {
-    400: problem("Malformed JWS, stale iat, or a payload that does not match the request"),
-    403: problem("The signature is not by the named certificate's key"),
-    409: problem("The jti was already used, or the certificate is revoked or expired"),
-    415: problem("The body is not application/jose"),
-}
 
 
 def _request_response(request: CertificateRequest, *, provider: Any, status: int = 200) -> Response:
@@ -388,7 +444,7 @@ class CertificateLockApi(APIView):
         **jws_request(LOCK_PAYLOAD),
         responses={
             200: s.CertificateOutput,
-            404: problem("The calling provider has no certificate with this serial"),
+            404: problem(CertificateNotFound),
             **SIGNED_PROBLEMS,
         },
     )
@@ -412,7 +468,7 @@ class CertificateUnlockApi(APIView):
         **jws_request(LOCK_PAYLOAD),
         responses={
             200: s.CertificateOutput,
-            404: problem("The calling provider has no certificate with this serial"),
+            404: problem(CertificateNotFound),
             **SIGNED_PROBLEMS,
         },
     )
@@ -434,7 +490,10 @@ class CertificateRequestsApi(APIView):
     @extend_schema(
         operation_id="certificate_requests_list",
         parameters=[s.CertificateRequestListQuery],
-        responses={200: s.CertificateRequestListOutput, 400: problem("Unknown status")},
+        responses={
+            200: s.CertificateRequestListOutput,
+            400: problem("validation-error", note="An unknown status."),
+        },
     )
     def get(self, request: Request) -> Response:
         query = s.CertificateRequestListQuery(data=request.query_params)
@@ -456,7 +515,7 @@ class CertificateRequestApi(APIView):
 
     @extend_schema(
         operation_id="certificate_requests_get",
-        responses={200: s.CertificateRequestOutput, 404: problem("No such request")},
+        responses={200: s.CertificateRequestOutput, 404: problem(CertificateRequestNotFound)},
     )
     def get(self, request: Request, request_id: uuid.UUID) -> Response:
         provider = caller_provider(request)
@@ -481,10 +540,7 @@ class CertificateRequestApproveApi(APIView):
         **jws_request(DECISION_PAYLOAD),
         responses={
             200: s.CertificateRequestOutput,
-            **SIGNED_PROBLEMS,
-            403: problem("Not signed by a locked holder of the request's number"),
-            404: problem("No such request, or no such signing certificate"),
-            409: problem("The request is closed, the jti was used, or the certificate ended"),
+            **DECISION_PROBLEMS,
         },
     )
     @idempotent
@@ -508,10 +564,7 @@ class CertificateRequestRefuseApi(APIView):
         **jws_request(DECISION_PAYLOAD),
         responses={
             200: s.CertificateRequestOutput,
-            **SIGNED_PROBLEMS,
-            403: problem("Not signed by a locked holder of the request's number"),
-            404: problem("No such request, or no such signing certificate"),
-            409: problem("The request is closed, the jti was used, or the certificate ended"),
+            **DECISION_PROBLEMS,
         },
     )
     @idempotent
@@ -541,12 +594,21 @@ class DisputesApi(APIView):
         responses={
             201: s.DisputeOutput,
             **SIGNED_PROBLEMS,
-            404: problem("No such challenge, or no certificate for the number with this serial"),
-            409: problem(
-                "The challenge is not verified or used, the certificate ended or is the "
-                "holder's own, it is disputed already, or the jti was used"
+            400: SIGNED_PROBLEMS[400] | problem(ChallengeNotForNumber),
+            404: problem(
+                ChallengeNotFound,
+                CertificateNotFound,
+                note="No such challenge, or no certificate for the number with this serial.",
             ),
-            410: problem("The challenge expired"),
+            409: SIGNED_PROBLEMS[409]
+            | CHALLENGE_SPENT
+            | problem(
+                DisputeInvalid,
+                DisputeAlreadyOpen,
+                note="The certificate disputed ended or is the holder's own, or it is disputed "
+                "already.",
+            ),
+            410: problem(ChallengeExpired),
         },
     )
     @idempotent
@@ -562,7 +624,7 @@ class DisputeApi(APIView):
 
     @extend_schema(
         operation_id="disputes_get",
-        responses={200: s.DisputeOutput, 404: problem("No such dispute")},
+        responses={200: s.DisputeOutput, 404: problem(DisputeNotFound)},
     )
     def get(self, request: Request, dispute_id: uuid.UUID) -> Response:
         dispute = dispute_get(provider=caller_provider(request), dispute_id=dispute_id)
@@ -612,10 +674,10 @@ class PassportVerifyApi(APIView):
         responses={
             200: s.PassportVerdictOutput,
             400: problem(
-                "No passport, a passport that is not a string, too long, or a body "
-                "that is not base64"
+                "validation-error",
+                note="No passport, a passport that is not a string, too long, or a body that "
+                "is not base64.",
             ),
-            413: problem("The request body is too large"),
         },
     )
     @idempotent
@@ -649,7 +711,7 @@ class TwilioStatusApi(APIView):
                 },
             )
         },
-        responses={204: None, 403: problem("Missing or invalid X-Twilio-Signature")},
+        responses={204: None, 403: problem(TwilioSignatureInvalid)},
     )
     def post(self, request: Request) -> Response:
         params = request.data
@@ -698,7 +760,7 @@ class CertificateChainApi(_RepositoryView):
         operation_id="ca_certificate",
         responses={
             (200, PEM_CHAIN): OpenApiTypes.STR,
-            404: problem("No certificate has this id (a serial is not one)"),
+            404: problem(CertificateNotFound, note="A serial is not a repository id."),
         },
     )
     def get(self, request: Request, certificate_id: str) -> HttpResponse:
@@ -721,7 +783,7 @@ class CrlApi(_RepositoryView):
         operation_id="ca_crl",
         responses={
             (200, "application/pkix-crl"): OpenApiTypes.BINARY,
-            503: problem("No CRL has been signed yet (the service was not bootstrapped)"),
+            503: problem(CrlUnavailable, note="The service was not bootstrapped; see Retry-After."),
         },
     )
     def get(self, request: Request) -> HttpResponse:

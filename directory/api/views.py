@@ -7,11 +7,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.numbers import number_parse
-from core.pagination import PageQuery, keyset_page, page_of, page_response
+from core.numbers import NumberInvalid, NumberMalformed, number_parse
+from core.pagination import CursorInvalid, PageQuery, keyset_page, page_of, page_response
 from core.read_replica import served_from_replica
 from core.schema import E164_SCHEMA, SERVICE_SCHEMA, jws_payload, jws_request, problem
-from core.signed_requests import JoseParser
+from core.signed_requests import (
+    JoseParser,
+    SignedRequestMalformed,
+    SignedRequestMismatch,
+    SignedRequestSignatureInvalid,
+    SignedRequestStale,
+)
 from core.throttling import LookupRateThrottle, LookupThrottles
 from directory.api.serializers import (
     HandlerOutput,
@@ -22,7 +28,17 @@ from directory.api.serializers import (
     OwnHandlerOutput,
 )
 from directory.metrics import lookup_counted
-from directory.problems import ServiceUnknown
+from directory.problems import (
+    HandlerInvalid,
+    HandlerNotFound,
+    RequestReplayed,
+    ServiceUnknown,
+    SigningCertificateNotValid,
+    SigningCertificateNumberMismatch,
+    SigningCertificateOfAnotherProvider,
+    SigningCertificateUnknown,
+    UriInvalid,
+)
 from directory.selectors import handlers_of, number_lookup
 from directory.services import (
     DELETE_FIELDS,
@@ -68,20 +84,26 @@ HANDLER_DELETE_PAYLOAD = jws_payload(
 )
 HISTORY_PAYLOAD = jws_payload("HistoryPayload", HISTORY_FIELDS, number=E164_SCHEMA)
 
-SIGNED_CHANGE_PROBLEMS = {
-    400: problem(
-        "Malformed number, JWS or payload; unknown service; invalid URI, priority or visibility; "
-        "stale iat"
-    ),
+# What a request signed with a number certificate's key may get (directory.services.
+# _signed_change and _jti_spend); its 413 and 415 are the shared machinery's.
+NUMBER_PROBLEMS = problem(NumberMalformed, NumberInvalid)
+SIGNED_PROBLEMS = {
+    400: NUMBER_PROBLEMS
+    | problem(SignedRequestMalformed, SignedRequestStale, SignedRequestMismatch),
     403: problem(
-        "The certificate is unknown to the caller (another provider's of this CA included), "
-        "the signature is not by its key, or it is revoked, expired, under a root that does "
-        "not speak for the caller, or does not cover the number"
+        SignedRequestSignatureInvalid,
+        SigningCertificateUnknown,
+        SigningCertificateOfAnotherProvider,
+        SigningCertificateNotValid,
+        SigningCertificateNumberMismatch,
+        note="The certificate is unknown to the caller (another provider's of this CA "
+        "included), the signature is not by its key, or it is revoked, expired, under a root "
+        "that does not speak for the caller, or does not cover the number.",
     ),
-    409: problem("The jti was already used"),
-    413: problem("The body is too large"),
-    415: problem("The body is not application/jose"),
+    409: problem(RequestReplayed),
 }
+# A handler's change: a service as well as a number.
+SIGNED_CHANGE_PROBLEMS = {**SIGNED_PROBLEMS, 400: SIGNED_PROBLEMS[400] | problem(ServiceUnknown)}
 
 
 def _repeated(change: HandlerChange) -> dict[str, str]:
@@ -105,7 +127,12 @@ class HandlerApi(APIView):
     @extend_schema(
         operation_id="handlers_put",
         **jws_request(HANDLER_PUT_PAYLOAD),
-        responses={200: HandlerOutput, 201: HandlerOutput, **SIGNED_CHANGE_PROBLEMS},
+        responses={
+            200: HandlerOutput,
+            201: HandlerOutput,
+            **SIGNED_CHANGE_PROBLEMS,
+            400: SIGNED_CHANGE_PROBLEMS[400] | problem(HandlerInvalid, UriInvalid),
+        },
     )
     def put(self, request: Request, number: str, service: str) -> Response:
         provider = caller_provider(request)
@@ -122,7 +149,7 @@ class HandlerApi(APIView):
         **jws_request(HANDLER_DELETE_PAYLOAD),
         responses={
             200: HandlerRemovedOutput,
-            404: problem("No handler of the caller for this number and service"),
+            404: problem(HandlerNotFound),
             **SIGNED_CHANGE_PROBLEMS,
         },
     )
@@ -150,7 +177,7 @@ class HandlersApi(APIView):
         parameters=[PageQuery],
         responses={
             200: page_of("HandlerPage", OwnHandlerOutput(many=True)),
-            400: problem("Malformed number, limit or cursor"),
+            400: NUMBER_PROBLEMS | problem("validation-error", CursorInvalid),
         },
     )
     def get(self, request: Request, number: str) -> Response:
@@ -175,7 +202,7 @@ class NumberApi(APIView):
         parameters=[LookupQuery],
         responses={
             200: LookupOutput,
-            400: problem("Malformed or invalid number, or unknown service"),
+            400: NUMBER_PROBLEMS | problem(ServiceUnknown),
         },
     )
     # From the replica when it can (core.read_replica): a proof's tile it lacks yet is a miss.
@@ -215,11 +242,7 @@ class NumberHistoryApi(APIView):
         **jws_request(HISTORY_PAYLOAD),
         responses={
             200: HistoryOutput,
-            400: problem("Malformed number, JWS or payload; stale iat"),
-            403: SIGNED_CHANGE_PROBLEMS[403],
-            409: SIGNED_CHANGE_PROBLEMS[409],
-            413: SIGNED_CHANGE_PROBLEMS[413],
-            415: SIGNED_CHANGE_PROBLEMS[415],
+            **SIGNED_PROBLEMS,
         },
     )
     @idempotent

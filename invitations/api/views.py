@@ -21,15 +21,29 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ca.problems import TwilioSignatureInvalid
+from ca.problems import CertificateNotFound, CountryNotAllowed, TwilioSignatureInvalid
 from ca.sms.twilio import twilio_signature_valid
+from core.numbers import NumberInvalid, NumberMalformed, NumberNotMobile
 from core.schema import E164_SCHEMA, SERVICE_SCHEMA, jws_payload, jws_request, problem
-from core.signed_requests import JoseParser
+from core.signed_requests import (
+    JoseParser,
+    SignedRequestMalformed,
+    SignedRequestMismatch,
+    SignedRequestReplayed,
+    SignedRequestSignatureInvalid,
+    SignedRequestStale,
+)
 from core.throttling import SMS_SENDING_THROTTLES, CaReadRateThrottle
+from directory.problems import ServiceUnknown
 from invitations.api.serializers import InvitationListOutput, InvitationOutput, JwksOutput
 from invitations.choices import InvitationStatus
 from invitations.keys import invitation_jwks
-from invitations.problems import InvitationNotFound
+from invitations.problems import (
+    InvitationNotFound,
+    InvitationRateLimited,
+    InviterNotHolder,
+    NumberNotInvitable,
+)
 from invitations.selectors import invitation_get, invitation_list
 from invitations.services import invitation_send, sms_reply_receive
 from providers.authentication import caller_provider
@@ -37,7 +51,6 @@ from providers.idempotency import idempotent
 from providers.permissions import DirectoryScope
 from resolution.protocol.invitation import INVITE_FIELDS
 
-NOT_FOUND = problem("The calling provider has no invitation with this id")
 # The payload of an invitation's signed request (resolution.protocol.invitation).
 INVITE_PAYLOAD = jws_payload(
     "InvitationPayload",
@@ -72,7 +85,10 @@ class InvitationsApi(APIView):
         parameters=[
             OpenApiParameter("status", str, enum=InvitationStatus.values, required=False),
         ],
-        responses={200: InvitationListOutput, 400: problem("An unknown status")},
+        responses={
+            200: InvitationListOutput,
+            400: problem("validation-error", note="An unknown status."),
+        },
     )
     def get(self, request: Request) -> Response:
         status = request.query_params.get("status")
@@ -86,16 +102,29 @@ class InvitationsApi(APIView):
         **jws_request(INVITE_PAYLOAD),
         responses={
             201: InvitationOutput,
-            400: problem("Malformed JWS or number, stale iat, unknown service"),
-            403: problem(
-                "Bad signature; the certificate is not valid; SMS are not sent to the number's "
-                "country; or the number is not invited (it opted out, or holds a certificate: "
-                "the same answer for both)"
+            400: problem(
+                SignedRequestMalformed,
+                SignedRequestStale,
+                SignedRequestMismatch,
+                NumberMalformed,
+                NumberInvalid,
+                NumberNotMobile,
+                ServiceUnknown,
             ),
-            404: problem("The calling provider has no certificate with this serial"),
-            409: problem("The jti was already used with this certificate"),
-            415: problem("The body is not application/jose"),
-            429: problem("A limit on invitations or SMS is reached (its scope and Retry-After)"),
+            403: problem(
+                SignedRequestSignatureInvalid,
+                InviterNotHolder,
+                CountryNotAllowed,
+                NumberNotInvitable,
+                note="The number is not invited when it opted out or holds a certificate: the "
+                "same answer for both.",
+            ),
+            404: problem(CertificateNotFound, note="No certificate of the caller has the kid."),
+            409: problem(SignedRequestReplayed),
+            429: problem(
+                InvitationRateLimited,
+                note="A limit on invitations or SMS is reached: `scope` says which.",
+            ),
         },
     )
     @idempotent
@@ -114,7 +143,8 @@ class InvitationApi(APIView):
     permission_classes = [DirectoryScope]
 
     @extend_schema(
-        operation_id="invitations_get", responses={200: InvitationOutput, 404: NOT_FOUND}
+        operation_id="invitations_get",
+        responses={200: InvitationOutput, 404: problem(InvitationNotFound)},
     )
     def get(self, request: Request, invitation_id: uuid.UUID) -> Response:
         invitation = invitation_get(provider=caller_provider(request), invitation_id=invitation_id)
@@ -161,7 +191,7 @@ class TwilioInboundApi(APIView):
         },
         responses={
             (200, "text/xml"): OpenApiTypes.STR,
-            403: problem("Missing or invalid X-Twilio-Signature"),
+            403: problem(TwilioSignatureInvalid),
         },
     )
     def post(self, request: Request) -> HttpResponse:

@@ -18,6 +18,7 @@ from providers.api.serializers import (
 from providers.authentication import caller_key, caller_provider
 from providers.idempotency import idempotent
 from providers.permissions import AdminScope, LookupScope
+from providers.problems import ApiKeyLimitReached, ApiKeyRateLimited, ScopeInsufficient
 from providers.selectors import api_key_get, api_key_list
 from providers.services import api_key_create, api_key_revoke
 
@@ -57,10 +58,14 @@ class ApiKeysApi(APIView):
         request=ApiKeyCreateInput,
         responses={
             201: ApiKeyCreatedOutput,
-            400: problem("Invalid fields"),
-            409: problem("The provider has RS_API_KEY_MAX_PER_PROVIDER live keys"),
-            415: problem("The body is not JSON"),
-            429: problem("Rate limited, or RS_API_KEY_CREATE_RATE keys created; see Retry-After"),
+            403: problem(ScopeInsufficient, note="A new key's scope is at most the calling key's."),
+            409: problem(
+                ApiKeyLimitReached, note="The provider has RS_API_KEY_MAX_PER_PROVIDER live keys."
+            ),
+            429: problem(
+                ApiKeyRateLimited,
+                note="`api-key-rate-limited`: RS_API_KEY_CREATE_RATE keys were created.",
+            ),
         },
     )
     @idempotent
@@ -85,7 +90,7 @@ class ApiKeyRevokeApi(APIView):
     @extend_schema(
         operation_id="api_keys_revoke",
         request=None,
-        responses={200: ApiKeyOutput, 404: problem("No such key")},
+        responses={200: ApiKeyOutput, 404: problem("not-found", note="No such key.")},
     )
     @idempotent
     def post(self, request: Request, prefix: str) -> Response:

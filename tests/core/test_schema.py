@@ -3,6 +3,7 @@ check of every response against it (tests/openapi.py) catches what the schema do
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 
@@ -10,7 +11,8 @@ import pytest
 from django.core.management import call_command
 from drf_spectacular.generators import SchemaGenerator
 
-from tests.openapi import SchemaMismatchError, schema_check
+from core.problems import problem_catalogue
+from tests.openapi import PROBLEM_CONTENT_TYPE, SchemaMismatchError, schema_check
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +113,64 @@ def test_an_unknown_path_may_only_be_a_404_problem(api_client):
 def test_the_schema_names_this_instance_as_its_server(settings):
     document = SchemaGenerator().get_schema(request=None, public=True)
     assert [server["url"] for server in document["servers"]] == [settings.RS_PUBLIC_URL]
+
+
+# --- Each problem response names the problem types it may carry (core.schema.problem) ----------
+
+
+def _problem_type_errors(document):
+    """What is wrong with the problem types the operations of ``document`` declare."""
+    catalogue = problem_catalogue()
+    errors = []
+    for name, operation in _operations(document):
+        for status, response in operation["responses"].items():
+            if PROBLEM_CONTENT_TYPE not in response.get("content", {}):
+                continue
+            slugs = response.get("x-problem-types")
+            if not slugs:
+                errors.append(f"{name} {status}: no x-problem-types")
+                continue
+            if slugs != sorted(set(slugs)):
+                errors.append(f"{name} {status}: x-problem-types not sorted: {slugs}")
+            for slug in slugs:
+                if slug not in catalogue:
+                    errors.append(f"{name} {status}: {slug!r} is no problem type")
+                elif str(catalogue[slug][0]) != status:
+                    errors.append(f"{name} {status}: {slug!r} is a {catalogue[slug][0]}")
+                elif f"[`{slug}`](/problems/{slug}): " not in response["description"]:
+                    errors.append(f"{name} {status}: {slug!r} is not linked in the description")
+    return errors
+
+
+def test_every_problem_response_names_its_problem_types_under_their_status():
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    assert _problem_type_errors(document) == []
+
+
+def test_a_problem_type_declared_under_another_status_or_none_is_found():
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    broken = copy.deepcopy(document)
+    verify = broken["paths"]["/v1/challenges/{challenge_id}/verify"]["post"]["responses"]
+    verify["404"]["x-problem-types"].append("rate-limited")
+    verify["410"].pop("x-problem-types")
+    assert _problem_type_errors(broken) == [
+        "POST /v1/challenges/{challenge_id}/verify 404: 'rate-limited' is a 429",
+        "POST /v1/challenges/{challenge_id}/verify 410: no x-problem-types",
+    ]
+
+
+def test_a_status_a_view_and_the_shared_machinery_both_declare_has_both_problem_types():
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    responses = document["paths"]["/v1/challenges/{challenge_id}/verify"]["post"]["responses"]
+    # challenge-code-wrong is the view's; the others come from its JSON body and its
+    # Idempotency-Key (core.schema.AutoSchema._shared_problems).
+    assert {
+        "challenge-code-wrong",
+        "malformed-request",
+        "validation-error",
+        "idempotency-key-invalid",
+    } <= set(responses["400"]["x-problem-types"])
+    assert {"challenge-not-found", "not-found"} <= set(responses["404"]["x-problem-types"])
+    described = responses["400"]["description"]
+    assert described.startswith("`attempts_left` says how many remain.")
+    assert "- [`challenge-code-wrong`](/problems/challenge-code-wrong): Wrong code" in described

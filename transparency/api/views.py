@@ -27,7 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.numbers import number_parse
+from core.numbers import NumberInvalid, NumberMalformed, number_parse
 from core.problems import Problem
 from core.read_replica import served_from_replica
 from core.schema import problem
@@ -110,7 +110,7 @@ class StaticCheckpointApi(_PublicLogView):
 
     @extend_schema(
         operation_id="log_static_checkpoint",
-        responses={(200, "text/plain"): OpenApiTypes.STR, 404: problem("Empty log")},
+        responses={(200, "text/plain"): OpenApiTypes.STR, 404: problem(LogEmpty)},
     )
     def get(self, request: Request) -> HttpResponse:
         response = HttpResponse(_served().note, content_type="text/plain; charset=utf-8")
@@ -130,7 +130,7 @@ class TileApi(_PublicLogView):
         ],
         responses={
             (200, "application/octet-stream"): OpenApiTypes.BINARY,
-            404: problem("Not in the tree (yet) or malformed path"),
+            404: problem("not-found", note="Not in the tree (yet), or not a tile path."),
         },
     )
     @served_from_replica(*REPLICA_MISSES)
@@ -204,7 +204,10 @@ class CheckpointApi(_PublicLogView):
 
     @extend_schema(
         operation_id="log_checkpoint",
-        responses={200: s.CheckpointOutput, 404: problem("Empty log, or nothing cosigned yet")},
+        responses={
+            200: s.CheckpointOutput,
+            404: problem(LogEmpty, note="Empty log, or nothing cosigned yet."),
+        },
     )
     def get(self, request: Request) -> Response:
         checkpoint = _served()
@@ -225,7 +228,7 @@ class EntriesApi(_PublicLogView):
     @extend_schema(
         operation_id="log_entries",
         parameters=[s.EntriesQuery],
-        responses={200: s.EntriesOutput, 400: problem("Bad range")},
+        responses={200: s.EntriesOutput, 400: problem("validation-error", LogRange)},
     )
     @served_from_replica(*REPLICA_MISSES)
     def get(self, request: Request) -> Response:
@@ -252,8 +255,8 @@ class InclusionProofApi(_PublicLogView):
         parameters=[s.InclusionQuery],
         responses={
             200: s.InclusionOutput,
-            400: problem("Bad index or size"),
-            404: problem("No entry with this leaf hash"),
+            400: problem("validation-error", LogRange),
+            404: problem("not-found", note="No entry with this leaf hash."),
         },
     )
     @served_from_replica(*REPLICA_MISSES)
@@ -286,7 +289,7 @@ class ConsistencyProofApi(_PublicLogView):
     @extend_schema(
         operation_id="log_consistency_proof",
         parameters=[s.ConsistencyQuery],
-        responses={200: s.ConsistencyOutput, 400: problem("Bad sizes")},
+        responses={200: s.ConsistencyOutput, 400: problem("validation-error", LogRange)},
     )
     @served_from_replica(*REPLICA_MISSES)
     def get(self, request: Request) -> Response:
@@ -313,7 +316,7 @@ class LabelApi(APIView):
         operation_id="log_label",
         responses={
             200: s.LabelOutput,
-            400: problem("Malformed or invalid number"),
+            400: problem(NumberMalformed, NumberInvalid),
         },
     )
     @served_from_replica()

@@ -25,10 +25,11 @@ from webhooks.api.serializers import (
     EndpointWithSecretOutput,
 )
 from webhooks.models import Endpoint
+from webhooks.problems import WebhookLimitReached, WebhookUrlRefused
 from webhooks.selectors import delivery_list, endpoint_get, endpoint_list
 from webhooks.services import endpoint_create, endpoint_delete, endpoint_secret_rotate
 
-NOT_FOUND = problem("The calling provider has no webhook endpoint with this id")
+NOT_FOUND = problem("not-found", note="The calling provider has no webhook endpoint with this id.")
 
 
 def _endpoint(request: Request, endpoint_id: uuid.UUID) -> Endpoint:
@@ -53,8 +54,10 @@ class EndpointsApi(APIView):
         request=EndpointInput,
         responses={
             201: EndpointWithSecretOutput,
-            400: problem("Invalid fields, or a URL webhooks are not sent to (webhook-url-refused)"),
-            409: problem("The provider has RS_WEBHOOK_MAX_PER_PROVIDER endpoints"),
+            400: problem("validation-error", WebhookUrlRefused),
+            409: problem(
+                WebhookLimitReached, note="The provider has RS_WEBHOOK_MAX_PER_PROVIDER endpoints."
+            ),
         },
     )
     @idempotent
