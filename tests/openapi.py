@@ -5,7 +5,9 @@ once per test session, and openapi-core checks each response the tests' client
 (``tests.api_client.ApiClient``) returns, with :func:`response_checked`: its status is one the
 operation documents, its content type one documented for that status, and its body matches
 that schema. Problem responses (``application/problem+json``) are checked like any other, and
-every time is held to the API's one format (RFC 3339 in UTC with ``Z``, to the second).
+their slug (the last segment of ``type``) must be one of those the operation declares for the
+status (``x-problem-types``, core.schema.problem). Every time is held to the API's one format
+(RFC 3339 in UTC with ``Z``, to the second).
 
 Objects are held to their documented fields here (``additionalProperties: false`` on each
 object schema), so a field the service adds without documenting it fails a test; the published
@@ -124,6 +126,7 @@ class SchemaCheck:
     """Checks responses against an OpenAPI document; counts those it checked."""
 
     def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
         closed = _closed(copy.deepcopy(document))
         # The schema names RS_PUBLIC_URL as its server; the tests' requests go to testserver.
         closed["servers"] = [{"url": "/"}]
@@ -164,17 +167,40 @@ class SchemaCheck:
             self.checked += 1
 
     def _validated(self, request: HttpRequest, response: HttpResponse, where: str) -> None:
+        openapi_request = _Request(request)
         try:
-            self.openapi.validate_response(_Request(request), DjangoOpenAPIResponse(response))
+            self.openapi.validate_response(openapi_request, DjangoOpenAPIResponse(response))
         except PathNotFound:
             self._refused(response, where, status=404, what="path")
+            return
         except OperationNotFound:
             self._refused(response, where, status=405, what="method on this path")
+            return
         except Exception as error:  # each of openapi-core's validation errors
             raise SchemaMismatchError(
                 f"{where} ({response.get('Content-Type')}) breaks the schema:\n"
                 f"{_reasons(error)}\nbody: {response.content[:2000]!r}"
             ) from None
+        if response.get("Content-Type") == PROBLEM_CONTENT_TYPE:
+            self._problem_declared(openapi_request.path_pattern, request, response, where)
+
+    def _problem_declared(
+        self, path: str | None, request: HttpRequest, response: HttpResponse, where: str
+    ) -> None:
+        """A problem's slug is one its operation declares for its status (``x-problem-types``,
+        core.schema.problem), so that a client knows every ``type`` it may get."""
+        operation = self.document["paths"][path][str(request.method).lower()]
+        declared = operation["responses"][str(response.status_code)].get("x-problem-types", [])
+        slug = str(json.loads(response.content)["type"]).rsplit("/", 1)[-1]
+        if slug not in declared:
+            raise SchemaMismatchError(
+                f"{where}: operation {operation.get('operationId')} does not declare the "
+                f"problem type {slug!r} for {response.status_code} (its x-problem-types: "
+                f"{declared}); name it in the view's extend_schema responses "
+                f"({response.status_code}: core.schema.problem(...)), or in "
+                "core.schema.AutoSchema._shared_problems if the machinery every view shares "
+                "raises it"
+            )
 
     def _refused(self, response: HttpResponse, where: str, *, status: int, what: str) -> None:
         """What the schema does not document may only be refused, with a problem."""

@@ -103,6 +103,18 @@ def test_a_problem_is_checked_too(api_client):
         schema_check().check(_altered(response, content_type="application/json"))
 
 
+def test_a_problem_type_its_operation_does_not_declare_fails(api_client, settings):
+    response = api_client.get("/v1/numbers/12")
+    assert response.json()["type"].endswith("/problems/number-malformed")
+    undeclared = f"{settings.RS_PUBLIC_URL}/problems/challenge-code-wrong"
+    with pytest.raises(
+        SchemaMismatchError,
+        match=r"operation numbers_lookup does not declare the problem type "
+        r"'challenge-code-wrong' for 400 .*core\.schema\.problem",
+    ):
+        schema_check().check(_altered(response, type=undeclared))
+
+
 def test_an_unknown_path_may_only_be_a_404_problem(api_client):
     response = api_client.get("/v1/nothing-here")
     schema_check().check(response)
