@@ -5,6 +5,16 @@ from __future__ import annotations
 from core.problems import Problem, ServiceUnavailable
 
 
+class NumberNotServed(Problem):
+    """A number outside the ranges this service serves (core.ranges): another resolution
+    service holds its certificates. 421, as HTTP says of a request sent to a server that
+    cannot answer for it (RFC 9110 §15.5.20)."""
+
+    slug = "number-not-served"
+    title = "This service does not serve the number"
+    status_code = 421
+
+
 class CountryNotAllowed(Problem):
     slug = "country-not-allowed"
     title = "SMS to this country is not allowed"

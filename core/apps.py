@@ -10,3 +10,4 @@ class CoreConfig(AppConfig):
         from core import checks, schema  # noqa: F401
 
         checks.rates_validate()
+        checks.served_ranges_validate()

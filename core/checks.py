@@ -34,6 +34,14 @@ def trusted_proxies_check(app_configs: Any = None, **kwargs: Any) -> list[Warnin
     ]
 
 
+def served_ranges_validate() -> None:
+    """Raise ImproperlyConfigured for an ``RS_SERVED_RANGES`` that does not parse, as each
+    process starts: a malformed range would otherwise refuse the first challenge with a 500."""
+    from core.ranges import served_blocks
+
+    served_blocks()
+
+
 def rates_validate() -> None:
     """Raise ImproperlyConfigured for a rate setting that does not parse ("N/second|minute|…").
 

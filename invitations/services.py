@@ -23,13 +23,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ca.models import Certificate
-from ca.problems import CountryNotAllowed
+from ca.problems import CountryNotAllowed, NumberNotServed
 from ca.services.holders import number_hold
 from ca.services.locks import signed_by_holder
 from core.dates import rfc3339
 from core.encoding import b64
 from core.numbers import PhoneNumber, mobile_number_parse, number_parse
 from core.problems import Problem
+from core.ranges import serves
 from core.signed_requests import SignedRequestMalformed, SignedRequestReplayed
 from directory.models import Handler
 from directory.problems import ServiceUnknown
@@ -68,6 +69,8 @@ def _target(payload: Mapping[str, Any]) -> tuple[PhoneNumber, str]:
     if not isinstance(service, str):
         raise SignedRequestMalformed("'service' is required: the service to invite it to.")
     phone = mobile_number_parse(to)
+    if not serves(phone.e164):
+        raise NumberNotServed("The number is outside the ranges this service serves.")
     try:
         return phone, service_parse(service).value
     except ServiceError as error:

@@ -88,6 +88,14 @@ def crl(db: Any) -> Any:
 
 
 @pytest.fixture
+def invitation_key(db: Any) -> None:
+    """The invitation key, as ``manage.py bootstrap`` makes it at the first start."""
+    from invitations.keys import invitation_key_bootstrap
+
+    invitation_key_bootstrap()
+
+
+@pytest.fixture
 def provider(db: Any) -> Any:
     return ProviderFactory()
 

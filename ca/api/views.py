@@ -52,6 +52,7 @@ from ca.problems import (
     DisputeInvalid,
     DisputeNotFound,
     HolderNotLocked,
+    NumberNotServed,
     TwilioSignatureInvalid,
 )
 from ca.selectors import (
@@ -212,6 +213,7 @@ class ChallengesApi(APIView):
             201: s.ChallengeOutput,
             400: problem(NumberMalformed, NumberInvalid, NumberNotMobile),
             403: problem(CountryNotAllowed),
+            421: problem(NumberNotServed, note="Another resolution service serves the number."),
             429: problem(
                 ChallengeRateLimited,
                 note="A limit per number, provider, client IP or country was reached: `scope` "

@@ -25,10 +25,12 @@ from ca.problems import (
     ChallengeNotFound,
     ChallengeUsed,
     CountryNotAllowed,
+    NumberNotServed,
 )
 from ca.services.delivery import CHALLENGE_SMS
 from core.numbers import mobile_number_parse
 from core.problems import Problem
+from core.ranges import serves
 from core.throttling import client_network
 from outbox.services import message_enqueue
 from providers.models import Provider
@@ -99,6 +101,8 @@ def challenge_start(*, provider: Provider, number: str, client_ip: str) -> Chall
     with the reason. ``client_ip`` is the caller's address (``core.throttling.client_address``).
     """
     phone = mobile_number_parse(number)
+    if not serves(phone.e164):
+        raise NumberNotServed("The number is outside the ranges this service serves.")
     allowed = {code.strip().upper() for code in settings.RS_CHALLENGE_COUNTRIES}
     if phone.region not in allowed:
         raise CountryNotAllowed(

@@ -162,6 +162,10 @@ RS_CHALLENGE_COUNTRIES: list[str] = env.list(
         "CA",
     ],
 )
+# The numbers this service serves, as comma-separated blocks in the advertisements' spelling
+# ("1-<start>-<count>" a range, "2-<number>" one number; core.ranges): a challenge for another
+# number is refused (421 number-not-served). Unset: every number.
+RS_SERVED_RANGES: list[str] = env.list("RS_SERVED_RANGES", default=[])
 # Challenges sent, as comma-separated "count/window" limits (window: 30s, 10m, 1h, 1d), counted
 # across all processes in the database. Exceeding one answers 429 with Retry-After.
 # Per number and provider (each provider has its own allowance for a number).

@@ -21,7 +21,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ca.problems import CertificateNotFound, CountryNotAllowed, TwilioSignatureInvalid
+from ca.problems import (
+    CertificateNotFound,
+    CountryNotAllowed,
+    NumberNotServed,
+    TwilioSignatureInvalid,
+)
 from ca.sms.twilio import twilio_signature_valid
 from core.numbers import NumberInvalid, NumberMalformed, NumberNotMobile
 from core.schema import E164_SCHEMA, SERVICE_SCHEMA, jws_payload, jws_request, problem
@@ -121,6 +126,7 @@ class InvitationsApi(APIView):
             ),
             404: problem(CertificateNotFound, note="No certificate of the caller has the kid."),
             409: problem(SignedRequestReplayed),
+            421: problem(NumberNotServed, note="Another resolution service serves the number."),
             429: problem(
                 InvitationRateLimited,
                 note="A limit on invitations or SMS is reached: `scope` says which.",

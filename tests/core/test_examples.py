@@ -328,14 +328,6 @@ def _documented(document: dict[str, Any]) -> set[tuple[str, str, str]]:
     return documented
 
 
-@pytest.fixture
-def invitation_key() -> None:
-    """The invitation key, as ``manage.py bootstrap`` makes it at the first start."""
-    from invitations.keys import invitation_key_bootstrap
-
-    invitation_key_bootstrap()
-
-
 @pytest.mark.usefixtures("invitation_key")
 def test_the_examples_are_what_the_service_answers(
     client_for: Any,
