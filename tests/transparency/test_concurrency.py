@@ -16,7 +16,7 @@ from transparency.services import log_integrate
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITERS = 4
-APPENDS_EACH = 800
+APPENDS_EACH = 400
 
 
 # Real commits: the writers are other processes, each with its own database connection.
@@ -40,7 +40,7 @@ def test_parallel_writers_get_gapless_indices_and_a_matching_root():
         committed[writer] = json.loads(out)
 
     total = sum(len(numbers) for numbers in committed.values())
-    assert total > 2500  # thousands of appends, a seventh of them rolled back
+    assert total > 1300  # over a thousand appends, a seventh of them rolled back
     indices = list(Entry.objects.order_by("index").values_list("index", flat=True))
     assert indices == list(range(total))  # exactly 0..N-1: no gap, no duplicate
 
