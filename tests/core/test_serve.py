@@ -1,4 +1,6 @@
-"""The README's run command: ``manage.py serve`` on the embedded default, started twice."""
+"""The README's run command: ``manage.py serve`` on the embedded default, started twice; its
+static files served by WhiteNoise, which answers a path out of the static folders with a 404
+(runserver's own static handler let ``/static/%2e%2e/…`` through as a 500)."""
 
 from __future__ import annotations
 
@@ -119,6 +121,18 @@ def test_serve_starts_on_embedded_postgres_and_reuses_its_data(tmp_path):
         assert missing.json()["type"] == f"{base}/problems/not-found"
         assert httpx.get(f"{base}/ca/root.pem").text.startswith("-----BEGIN CERTIFICATE-----")
         assert httpx.get(f"{base}/ca/crl").status_code == 200
+        # Static files come from WhiteNoise, which serves only the files it found: a path that
+        # climbs out of the static folders is a 404, never runserver's 500 with a traceback.
+        style = httpx.get(f"{base}/static/admin/css/base.css")
+        assert style.status_code == 200 and "text/css" in style.headers["content-type"]
+        for climb in (
+            "/static/%2e%2e/manage.py",
+            "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+            "/static/admin/%2e%2e/%2e%2e/%2e%2e/settings.py",
+            "/static/..%2fmanage.py",
+            "/static/%00",
+        ):
+            assert httpx.get(httpx.URL(base + climb)).status_code == 404, climb
         # A challenge's SMS goes to the console.
         challenge = httpx.post(
             f"{base}/v1/challenges",
@@ -132,7 +146,7 @@ def test_serve_starts_on_embedded_postgres_and_reuses_its_data(tmp_path):
     assert "embedded PostgreSQL" in banner and f"{base}/api/docs/" in banner
     assert f"{base}/docs/" in banner
     assert "is your code to link this number to Kept" in banner
-    assert "Traceback" not in banner, banner
+    assert "Traceback" not in banner and "SuspiciousFileOperation" not in banner, banner
     assert first.returncode == 0
 
     # The server stopped with its last user...
