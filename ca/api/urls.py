@@ -7,6 +7,11 @@ api_urlpatterns = [
     path("challenges", views.ChallengesApi.as_view(), name="challenges"),
     path("challenges/<uuid:challenge_id>", views.ChallengeApi.as_view(), name="challenge"),
     path(
+        "challenges/<uuid:challenge_id>/cancel",
+        views.ChallengeCancelApi.as_view(),
+        name="challenge-cancel",
+    ),
+    path(
         "challenges/<uuid:challenge_id>/verify",
         views.ChallengeVerifyApi.as_view(),
         name="challenge-verify",

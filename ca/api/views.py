@@ -249,6 +249,12 @@ class ChallengeApi(APIView):
             raise ChallengeNotFound("The calling provider has no challenge with this id.")
         return Response(s.ChallengeOutput(challenge).data)
 
+
+class ChallengeCancelApi(APIView):
+    """Cancel a challenge: an action on it, like its answer (the challenge stays, cancelled)."""
+
+    permission_classes = [DirectoryScope]
+
     @extend_schema(
         operation_id="challenges_cancel",
         request=None,
@@ -258,9 +264,11 @@ class ChallengeApi(APIView):
             409: problem(ChallengeUsed),
         },
     )
-    def delete(self, request: Request, challenge_id: uuid.UUID) -> Response:
+    @idempotent
+    def post(self, request: Request, challenge_id: uuid.UUID) -> Response:
         """Cancel the challenge: its code is refused from now on, its SMS is not sent if it has
-        not been yet. It still counts against the SMS limits."""
+        not been yet. It still counts against the SMS limits, and shows as ``cancelled``.
+        Cancelling it again answers the same."""
         challenge = challenge_cancel(provider=caller_provider(request), challenge_id=challenge_id)
         return Response(s.ChallengeOutput(challenge).data)
 

@@ -658,9 +658,10 @@ class Client:
         return _challenge(self._json("POST", "/v1/challenges", json={"number": number}))
 
     def challenge_cancel(self, challenge_id: str) -> Challenge:
-        """``DELETE /v1/challenges/{id}``: cancel a challenge not used yet (its SMS, if not sent
-        yet, is not sent; its code is refused from now on)."""
-        return _challenge(self._json("DELETE", f"/v1/challenges/{_segment(challenge_id)}"))
+        """``POST /v1/challenges/{id}/cancel``: cancel a challenge not used yet (its SMS, if not
+        sent yet, is not sent; its code is refused from now on)."""
+        path = f"/v1/challenges/{_segment(challenge_id)}/cancel"
+        return _challenge(self._json("POST", path))
 
     def challenge_get(self, challenge_id: str) -> Challenge:
         """``GET /v1/challenges/{id}``: a challenge's state and SMS delivery."""

@@ -555,10 +555,14 @@ def test_codes_and_numbers_never_reach_the_logs(
 # --- Cancelling ----------------------------------------------------------------------------
 
 
+def cancel(client: Any, challenge_id: Any) -> Any:
+    return client.post(f"/v1/challenges/{challenge_id}/cancel")
+
+
 def test_a_cancelled_challenge_refuses_its_code(api_client: Any, sms_outbox: list[Any]) -> None:
     challenge = challenge_started(api_client)
 
-    cancelled = api_client.delete(f"/v1/challenges/{challenge['id']}")
+    cancelled = cancel(api_client, challenge["id"])
 
     assert cancelled.status_code == 200, cancelled.content
     assert cancelled.json()["status"] == "cancelled"
@@ -567,9 +571,11 @@ def test_a_cancelled_challenge_refuses_its_code(api_client: Any, sms_outbox: lis
     )
     assert_problem(answer, 409, "challenge-cancelled")
     assert Challenge.objects.get(pk=challenge["id"]).attempts == 0
-    # Again: nothing more to do, the same answer (DELETE is idempotent).
-    again = api_client.delete(f"/v1/challenges/{challenge['id']}")
+    # Again: nothing more to do, the same answer; the challenge stays, cancelled.
+    again = cancel(api_client, challenge["id"])
     assert again.status_code == 200 and again.json() == cancelled.json()
+    shown = api_client.get(f"/v1/challenges/{challenge['id']}")
+    assert shown.json() == cancelled.json()
 
 
 def test_a_cancelled_verified_challenge_gives_no_certificate(
@@ -578,7 +584,7 @@ def test_a_cancelled_verified_challenge_gives_no_certificate(
     from tests.ca.flow import challenge_verified, csr_pem
 
     challenge_id = challenge_verified(api_client, sms_outbox)
-    assert api_client.delete(f"/v1/challenges/{challenge_id}").status_code == 200
+    assert cancel(api_client, challenge_id).status_code == 200
 
     refused = api_client.post(
         "/v1/certificates", {"challenge": challenge_id, "csr": csr_pem()}, format="json"
@@ -596,7 +602,7 @@ def test_a_challenge_cancelled_before_its_sms_left_sends_none(
 
     # Outside ``committed()``: no kick, the SMS waits in the outbox.
     challenge = challenge_start(provider=provider, number=NUMBER, client_ip=CLIENT_IP)
-    assert api_client.delete(f"/v1/challenges/{challenge.pk}").status_code == 200
+    assert cancel(api_client, challenge.pk).status_code == 200
 
     outbox_dispatch()
 
@@ -611,9 +617,11 @@ def test_a_used_or_unknown_challenge_is_not_cancelled(
 
     holder = certificate_obtained(api_client, sms_outbox)
     used = Challenge.objects.get(status=ChallengeStatus.USED)
-    assert_problem(api_client.delete(f"/v1/challenges/{used.pk}"), 409, "challenge-used")
+    assert_problem(cancel(api_client, used.pk), 409, "challenge-used")
     other = client_for(api_key_create(provider=ProviderFactory(), label="other").secret)
-    assert_problem(other.delete(f"/v1/challenges/{used.pk}"), 404, "challenge-not-found")
-    assert_problem(api_client.delete(f"/v1/challenges/{uuid.uuid4()}"), 404, "challenge-not-found")
+    assert_problem(cancel(other, used.pk), 404, "challenge-not-found")
+    assert_problem(cancel(api_client, uuid.uuid4()), 404, "challenge-not-found")
+    # No DELETE: cancelling is an action, and the challenge stays to be read.
+    assert_problem(api_client.delete(f"/v1/challenges/{used.pk}"), 405, "method-not-allowed")
     assert Challenge.objects.get(pk=used.pk).status == ChallengeStatus.USED
     assert holder.serial

@@ -169,7 +169,7 @@ def _walked(walk: Walk, client_for: Any, anonymous: Any, receiver: Any, settings
     walk.call(anonymous, "GET", urlsplit(holder.x5u).path, expect=200)
     walk.call(anonymous, "GET", "/ca/root.pem", expect=200)
     cancelled = walk.call(alice, "POST", "/v1/challenges", {"number": SECOND}, expect=201).json()
-    walk.call(alice, "DELETE", f"/v1/challenges/{cancelled['id']}", expect=200)
+    walk.call(alice, "POST", f"/v1/challenges/{cancelled['id']}/cancel", expect=200)
 
     # Publish, look up, read the history, sign and verify a PASSporT.
     handler = f"/v1/numbers/{NUMBER}/handlers/messaging"
