@@ -8,6 +8,12 @@ certificates and CRLs. The service loads the issuing CA's key and both certifica
 passphrase. For development :func:`ca_bootstrap` creates both on first start, the root's key in
 a folder of its own (``RS_KEY_DIR/offline-root``) that no service process reads.
 This module signs; what to sign and whether it may be signed is decided in ``ca.services``.
+
+The root also signs this service's **range certificate** (DESIGN §7.4): an end-entity
+certificate whose TNAuthList holds the blocks it serves (``RS_SERVED_RANGES``), for the key
+that signs its range advertisements (``federation``). It is made like the issuing CA, on the
+offline machine (``manage.py ca_issue_range``, :func:`range_certificate_create`), or for
+development by ``manage.py bootstrap`` with the development root.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,12 +41,16 @@ from core.keyfiles import (
     key_file_create,
     key_file_load,
 )
+from resolution.protocol.advertisements import Block
 from resolution.protocol.tnauthlist import TN_AUTH_LIST_OID, encode_tn_auth_list
 
 ROOT_KEY_FILE = "ca-root-p256.pem"
 ROOT_CERTIFICATE_FILE = "ca-root.pem"
 ISSUING_KEY_FILE = "ca-issuing-p256.pem"
 ISSUING_CERTIFICATE_FILE = "ca-issuing.pem"
+ADVERTISEMENT_KEY_FILE = "advertisement-p256.pem"
+RANGE_CERTIFICATE_FILE = "range.pem"
+RANGE_LIFETIME = timedelta(days=2 * 365)
 # Where the development bootstrap keeps the root: a folder of RS_KEY_DIR no service reads.
 DEVELOPMENT_ROOT_FOLDER = "offline-root"
 ROOT_LIFETIME = timedelta(days=20 * 365)
@@ -191,6 +202,101 @@ def ca_issuing_create(
     return certificate
 
 
+def _range_certificate_build(
+    public_key: ec.EllipticCurvePublicKey,
+    blocks: Sequence[Block],
+    root: x509.Certificate,
+    root_key: ec.EllipticCurvePrivateKey,
+) -> x509.Certificate:
+    now = timezone.now().replace(microsecond=0)
+    numbers = [block.key().removeprefix("2-") for block in blocks if block.count == 1]
+    ranges = [
+        (str(block.start).zfill(block.length), block.count) for block in blocks if block.count > 1
+    ]
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name("Range certificate", settings.RS_CA_NAME))
+        .issuer_name(root.subject)
+        .public_key(public_key)
+        .serial_number(serial_generate())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(now + RANGE_LIFETIME)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
+            critical=False,
+        )
+        # RFC 8226 §9: ranges as ``range`` entries, single numbers as ``one``.
+        .add_extension(
+            x509.UnrecognizedExtension(
+                x509.ObjectIdentifier(TN_AUTH_LIST_OID), encode_tn_auth_list(numbers, ranges)
+            ),
+            critical=False,
+        )
+    )
+    return builder.sign(root_key, hashes.SHA256())
+
+
+def range_certificate_create(
+    *,
+    root_directory: Path,
+    root_passphrase: str | None,
+    key_directory: Path,
+    blocks: Sequence[Block],
+    replace: bool = False,
+) -> x509.Certificate:
+    """A new advertisement key and range certificate in ``key_directory`` (the service's
+    RS_KEY_DIR, or a folder copied there): the key, encrypted with ``RS_KEY_PASSPHRASE``, and
+    its certificate naming ``blocks``, signed by the root in ``root_directory``, with the
+    root's certificate. With ``replace``, those already there are kept beside as
+    ``*.retired-<time>``; without, it is an error."""
+    if not blocks:
+        raise ImproperlyConfigured("a range certificate names at least one block")
+    root_key = _p256_key_load(root_directory / ROOT_KEY_FILE, root_passphrase)
+    root_pem = (root_directory / ROOT_CERTIFICATE_FILE).read_bytes()
+    root = x509.load_pem_x509_certificate(root_pem)
+    if root.public_key() != root_key.public_key():
+        raise ImproperlyConfigured(f"the root key and certificate in {root_directory} differ")
+    key_path = key_directory / ADVERTISEMENT_KEY_FILE
+    certificate_path = key_directory / RANGE_CERTIFICATE_FILE
+    if key_path.exists() or certificate_path.exists():
+        if not replace:
+            raise ImproperlyConfigured(f"a range certificate is already in {key_directory}")
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%S%fZ")
+        for path in (key_path, certificate_path):
+            if path.exists():
+                path.rename(path.with_name(f"{path.name}.retired-{stamp}"))
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = _range_certificate_build(key.public_key(), blocks, root, root_key)
+    file_replace(key_path, key_encrypt(key))
+    file_replace(certificate_path, _pem(certificate))
+    if not (key_directory / ROOT_CERTIFICATE_FILE).exists():
+        file_replace(key_directory / ROOT_CERTIFICATE_FILE, root_pem)
+    return certificate
+
+
+def development_root_directory() -> Path:
+    """Where the development bootstrap keeps the root (RS_KEY_DIR itself in older folders)."""
+    directory = Path(settings.RS_KEY_DIR)
+    legacy = (directory / ROOT_KEY_FILE).exists()
+    return directory if legacy else directory / DEVELOPMENT_ROOT_FOLDER
+
+
 def ca_bootstrap() -> str:
     """Check the issuing CA is in place, or for development create the root and the issuing CA
     (idempotent); say what was done. The root's key is opened only when it is created."""
@@ -205,8 +311,7 @@ def ca_bootstrap() -> str:
                 "(docs/deployment.md, Database roles and keys)"
             )
         # A key folder from before the root moved out keeps its root where it is.
-        legacy = (directory / ROOT_KEY_FILE).exists()
-        root_directory = directory if legacy else directory / DEVELOPMENT_ROOT_FOLDER
+        root_directory = development_root_directory()
         root = ca_root_create(root_directory, passphrase=None)
         root_key = _p256_key_load(root_directory / ROOT_KEY_FILE)
         # Processes bootstrapping together: the first key and certificate linked win.

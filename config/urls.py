@@ -12,6 +12,7 @@ from ca.api.urls import api_urlpatterns as ca_api
 from ca.api.urls import repository_urlpatterns as ca_repository
 from core.middleware import API_DOCS_CONTENT_SECURITY_POLICY, content_security_policy
 from core.views import HealthApi, problem_page
+from federation.api.urls import well_known_urlpatterns as federation_well_known
 from invitations.api.urls import keys_urlpatterns as invitation_keys
 from transparency.api.urls import json_urlpatterns as log_json
 from transparency.api.urls import static_urlpatterns as log_static
@@ -32,6 +33,7 @@ urlpatterns = [
     path("log/", include(log_static)),
     path("ca/", include(ca_repository)),
     path("", include(invitation_keys)),
+    path("", include(federation_well_known)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/docs/",

@@ -50,7 +50,12 @@ SELECT extract(epoch FROM clock_timestamp() - min(activity.xact_start))::float8
 APPEND_LOCK_STUCK_SECONDS = 5.0
 # The cached loaders of every private key a service process signs with, by dotted path: they
 # belong to apps above core. The CA's root key is not among them: the service never opens it.
-KEY_LOADERS = ("transparency.keys.log_keys", "ca.authority.ca_keys")
+KEY_LOADERS = (
+    "transparency.keys.log_keys",
+    "ca.authority.ca_keys",
+    # With RS_SERVED_RANGES: the range certificate, which must cover them.
+    "federation.keys.advertisement_keys",
+)
 KEYS_RECHECK_SECONDS = 30.0
 
 # (key folder, passphrase digest) -> (monotonic time, the failed check), for the last failure.

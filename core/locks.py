@@ -22,6 +22,7 @@ wait for each other (a deadlock, which PostgreSQL breaks by failing one of them)
    :data:`HANDLER` for its handler's key first, the row it may have to create;
 5. the number's label (the row ``number_label_keep`` inserts);
 6. the advisory locks :data:`CHALLENGE_LIMITS` (their keys sorted) and :data:`CRL_NUMBER`;
+   :data:`ADVERTISEMENT`, taken alone by the signing of this service's advertisement;
 7. :data:`LOG_APPEND`, last, just before the change's first log entry; after it a change writes
    only rows it holds already or new rows.
 
@@ -67,3 +68,8 @@ IDEMPOTENCY: Final = 0x5253_0008
 """Namespace of the two-key session locks on an ``Idempotency-Key`` (provider, key): one request
 with a key runs at a time; a second one sent meanwhile is answered 409 (providers.idempotency).
 Session-scoped, as it is held across the request's own transactions; taken before any of them."""
+
+
+ADVERTISEMENT: Final = 0x5253_0009
+"""Serialises the signing of this service's range advertisement (federation.services): two
+beat runs at once sign and log one advertisement, not two. Taken before the log's append lock."""

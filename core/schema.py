@@ -162,6 +162,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "invitations_list": ("Invitations", "List your invitations"),
     "invitations_get": ("Invitations", "Get an invitation"),
     "invitations_keys": ("Invitations", "Get the invitation tokens' keys (JWKS)"),
+    "federation_advertisement": ("Several services", "Get this service's range advertisement"),
     "health": ("Service", "Check health"),
     "twilio_status": ("Service", "Twilio delivery report (for Twilio)"),
     "twilio_inbound": ("Service", "Twilio inbound SMS (for Twilio)"),

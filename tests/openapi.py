@@ -139,6 +139,7 @@ class SchemaCheck:
                 "application/pkix-crl": _octets,
                 "application/octet-stream": _octets,
                 "text/xml": _text,  # TwiML, to Twilio
+                "application/jose": _text,  # a compact JWS (RFC 7515 §9.2.1)
             }
         )
         self.openapi = OpenAPI.from_dict(closed, config=config)

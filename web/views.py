@@ -29,7 +29,17 @@ from web.throttling import throttled
 
 PAGE_SIZE = 50
 RECENT = 10
-SUMMARY_FIELDS = (EntryField.PROVIDER, EntryField.SERVICE, EntryField.SERIAL, EntryField.REASON)
+SUMMARY_FIELDS = (
+    EntryField.PROVIDER,
+    EntryField.SERVICE,
+    EntryField.SERIAL,
+    EntryField.REASON,
+    # An advertisement's (DESIGN §7.4): the blocks this service serves, and its URL.
+    EntryField.RANGES,
+    EntryField.URL,
+)
+
+SUMMARY_RANGES = 3
 
 
 @dataclass(frozen=True)
@@ -103,11 +113,16 @@ class EntryShown:
     @property
     def summary(self) -> str:
         """What the entry shows, shortly: a version-2 entry its reason (if any), label and
-        commitment; a version-1 entry its provider, service, serial, reason and label."""
+        commitment, an advertisement its ranges (the first few), URL and digest; a version-1
+        entry its provider, service, serial, reason and label."""
         if not self.fields:
             return ""
-        parts = [f"{name} {self.fields[name]}" for name in SUMMARY_FIELDS if name in self.fields]
-        for name in (EntryField.LABEL, EntryField.COMMITMENT):
+        parts = [
+            f"{name} {_shortened(name, self.fields[name])}"
+            for name in SUMMARY_FIELDS
+            if name in self.fields
+        ]
+        for name in (EntryField.LABEL, EntryField.COMMITMENT, EntryField.ADVERTISEMENT_SHA256):
             value = self.fields.get(name)
             if isinstance(value, str):
                 parts.append(f"{name} {value[:12]}…")
@@ -120,6 +135,15 @@ class EntryShown:
     @property
     def pretty(self) -> str:
         return json.dumps(self.fields, indent=2, ensure_ascii=False) if self.fields else self.text
+
+
+def _shortened(name: str, value: Any) -> Any:
+    """An advertisement's ranges, the first three and how many there are."""
+    if name != EntryField.RANGES or not isinstance(value, str):
+        return value
+    blocks = value.split(" ")
+    shown = " ".join(blocks[:SUMMARY_RANGES])
+    return shown if len(blocks) <= SUMMARY_RANGES else f"{shown} … ({len(blocks)} blocks)"
 
 
 def _entry_shown(entry: selectors.EntryStored, size: int) -> EntryShown:

@@ -166,6 +166,14 @@ RS_CHALLENGE_COUNTRIES: list[str] = env.list(
 # ("1-<start>-<count>" a range, "2-<number>" one number; core.ranges): a challenge for another
 # number is refused (421 number-not-served). Unset: every number.
 RS_SERVED_RANGES: list[str] = env.list("RS_SERVED_RANGES", default=[])
+# This service's range advertisement (federation) is signed anew once it is this old (checked
+# hourly by beat), and any advertisement, ours or a peer's, is accepted until it is
+# RS_ADVERTISEMENT_MAX_AGE_SECONDS old: signed daily, accepted for a week, so that a week of
+# outage of the signer (or of its beat) passes before its peers stop trusting its claims.
+RS_ADVERTISEMENT_RESIGN_SECONDS: int = env.int("RS_ADVERTISEMENT_RESIGN_SECONDS", default=86400)
+RS_ADVERTISEMENT_MAX_AGE_SECONDS: int = env.int(
+    "RS_ADVERTISEMENT_MAX_AGE_SECONDS", default=7 * 86400
+)
 # Challenges sent, as comma-separated "count/window" limits (window: 30s, 10m, 1h, 1d), counted
 # across all processes in the database. Exceeding one answers 429 with Retry-After.
 # Per number and provider (each provider has its own allowance for a number).
@@ -328,6 +336,7 @@ INSTALLED_APPS = [
     "ca",
     "webhooks",
     "transparency",
+    "federation",
     "invitations",
     "web",
 ]
@@ -587,6 +596,10 @@ SPECTACULAR_SETTINGS = {
             "name": "Invitations",
             "description": "Invite a number's holder to an app by SMS.",
         },
+        {
+            "name": "Several services",
+            "description": "The ranges this service serves, signed for its peers.",
+        },
         {"name": "Service", "description": "Health, and the callbacks of the SMS gateway."},
     ],
 }
@@ -680,6 +693,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "external-crls-refresh": {
         "task": "ca.tasks.external_crls_refresh",
         "schedule": float(RS_EXTERNAL_CRL_REFRESH_SECONDS),
+    },
+    # Sign this service's range advertisement anew once RS_ADVERTISEMENT_RESIGN_SECONDS old,
+    # or at once when the served ranges, the URL or the range certificate changed.
+    "advertisement-renew": {
+        "task": "federation.tasks.advertisement_renew",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
     },
     # Lookups never show expired handlers; this removes them and logs their removal.
     "handlers-expire": {"task": "directory.tasks.handlers_expire", "schedule": 60.0},

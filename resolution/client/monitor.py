@@ -65,6 +65,7 @@ from resolution.client.parallel import DEFAULT_WORKERS, ordered_map
 from resolution.protocol.canonical import CanonicalJSONError, parse_canonical
 from resolution.protocol.checkpoint import Checkpoint
 from resolution.protocol.entries import (
+    AdvertisementEntry,
     CertificateEntry,
     EntryError,
     EntryField,
@@ -441,6 +442,8 @@ def entry_change(
                 service=parsed.service,
                 reason=parsed.reason,
             )
+        case AdvertisementEntry():  # pragma: no cover - it names no label: skipped above
+            return None
         case OpaqueEntry():
             # A kind added after this monitor: reported with what it seems to carry.
             return LogChange(

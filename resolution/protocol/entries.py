@@ -40,6 +40,15 @@ An ``invitation`` (DESIGN §7.5) is logged under the invited number's label: the
 certificate ``serial`` for ``inviter`` (of ``provider``) had the service send it an SMS inviting
 it to publish a handler of ``service``.
 
+One kind names no number and shows its fields in the clear (``PublicEntryKind``), version 2::
+
+    advertisement    advertisement_sha256, issued_at, ranges, url
+
+An ``advertisement`` (DESIGN §7.4) records that this service signed a range advertisement
+(``resolution.protocol.advertisements``): the SHA-256 of its compact JWS, when it was signed,
+the blocks it names (their TNAuthList values, ascending, separated by one space) and the base
+URL it gives them.
+
 Version 1, written before, has the first four kinds with their fields in the clear::
 
     certificate      label, serial, certificate_sha256, public_key_sha256, not_before,
@@ -64,7 +73,8 @@ Public API: ``ENTRY_VERSION``, ``VERSIONS``, ``EntryKind``, ``EntryField``, ``KI
 ``FIELDS``, ``SHAPES``, ``CONTENT_FIELDS``, ``REASON_KINDS``, ``COMMITTED_FIELDS``,
 ``OPENING_SIZE``, ``LABEL_HEX``, ``SERIAL_HEX``, ``RFC3339``, ``EntryError``, ``EntryVersionError``,
 ``CertificateEntry``, ``RevocationEntry``, ``HandlerEntry``, ``HandlerRemovedEntry``,
-``PrivateEntry``, ``OpaqueEntry``, ``KnownEntry``, ``Entry``, ``entry_version_supported``,
+``PrivateEntry``, ``PublicEntryKind``, ``AdvertisementEntry``, ``OpaqueEntry``, ``KnownEntry``,
+``Entry``, ``entry_version_supported``,
 ``entry_encode``, ``entry_parse``, ``entry_from_record``, ``content_check``, ``commitment``,
 ``handler_committed``, ``handler_fields``, ``handler_commitment``.
 """
@@ -97,6 +107,7 @@ __all__ = [
     "SERIAL_HEX",
     "SHAPES",
     "VERSIONS",
+    "AdvertisementEntry",
     "CertificateEntry",
     "Entry",
     "EntryError",
@@ -108,6 +119,7 @@ __all__ = [
     "KnownEntry",
     "OpaqueEntry",
     "PrivateEntry",
+    "PublicEntryKind",
     "RevocationEntry",
     "commitment",
     "content_check",
@@ -150,6 +162,12 @@ class EntryKind(StrEnum):
     INVITATION = "invitation"
 
 
+class PublicEntryKind(StrEnum):
+    """The kinds of entry that name no number, their fields in the clear (version 2 only)."""
+
+    ADVERTISEMENT = "advertisement"
+
+
 class EntryField(StrEnum):
     """Every key an entry of version 1 or 2 may hold."""
 
@@ -166,6 +184,10 @@ class EntryField(StrEnum):
     PROVIDER = "provider"
     SERVICE = "service"
     COMMITMENT = "commitment"
+    ADVERTISEMENT_SHA256 = "advertisement_sha256"
+    ISSUED_AT = "issued_at"
+    RANGES = "ranges"
+    URL = "url"
 
 
 COMMITTED_FIELDS: Final = frozenset(
@@ -213,6 +235,10 @@ RFC3339: Final = re.compile(
 """An RFC 3339 §5.6 date-time; the log writes ``2026-11-23T10:00:00Z``."""
 
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
+_RANGE_KEY: Final = r"(?:1-[0-9]{1,15}-[1-9][0-9]{0,15}|2-[0-9]{1,15})"
+RANGES: Final = re.compile(rf"{_RANGE_KEY}(?: {_RANGE_KEY})*")
+"""An advertisement entry's ``ranges``: TNAuthList values separated by one space."""
+_BASE_URL: Final = re.compile(r"https?://[!-~]+")
 _FORMS: Final[Mapping[str, tuple[re.Pattern[str], str]]] = {
     EntryField.LABEL: (LABEL_HEX, "128 lowercase hex digits"),
     EntryField.SERIAL: (SERIAL_HEX, "1 to 40 lowercase hex digits"),
@@ -222,6 +248,10 @@ _FORMS: Final[Mapping[str, tuple[re.Pattern[str], str]]] = {
     EntryField.NOT_BEFORE: (RFC3339, "an RFC 3339 date-time"),
     EntryField.NOT_AFTER: (RFC3339, "an RFC 3339 date-time"),
     EntryField.REVOKED_AT: (RFC3339, "an RFC 3339 date-time"),
+    EntryField.ADVERTISEMENT_SHA256: (_SHA256, "64 lowercase hex digits"),
+    EntryField.ISSUED_AT: (RFC3339, "an RFC 3339 date-time"),
+    EntryField.RANGES: (RANGES, "TNAuthList values separated by one space"),
+    EntryField.URL: (_BASE_URL, "an http(s) URL"),
 }
 
 
@@ -343,6 +373,30 @@ class PrivateEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class AdvertisementEntry:
+    """This service signed a range advertisement (version 2, no number named): the SHA-256
+    of its compact JWS, when, the blocks it names (``ranges``) and the URL it gives them."""
+
+    version: ClassVar[int] = 2
+    kind: ClassVar[PublicEntryKind] = PublicEntryKind.ADVERTISEMENT
+    advertisement_sha256: str
+    issued_at: str
+    ranges: str
+    url: str
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            pattern, form = _FORMS[field.name]
+            if not isinstance(value, str) or not pattern.fullmatch(value):
+                raise EntryError(f"entry's {field.name} is not {form}")
+
+    def payload(self) -> dict[str, str]:
+        """The entry's fields, as ``entry_encode`` takes them."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
 class OpaqueEntry:
     """An entry of a kind this version does not know: kept, not interpreted."""
 
@@ -351,7 +405,7 @@ class OpaqueEntry:
 
 
 KnownEntry = CertificateEntry | RevocationEntry | HandlerEntry | HandlerRemovedEntry
-Entry = KnownEntry | PrivateEntry | OpaqueEntry
+Entry = KnownEntry | PrivateEntry | AdvertisementEntry | OpaqueEntry
 
 _PAYLOADS: Final[Mapping[EntryKind, type[KnownEntry]]] = {
     cls.kind: cls for cls in (CertificateEntry, RevocationEntry, HandlerEntry, HandlerRemovedEntry)
@@ -375,6 +429,11 @@ _PRIVATE_KEYS: Final[Mapping[EntryKind, frozenset[str]]] = {
     | {EntryField.LABEL.value, EntryField.COMMITMENT.value}
     | ({EntryField.REASON.value} if kind in REASON_KINDS else set())
     for kind in EntryKind
+}
+
+_PUBLIC_KEYS: Final[Mapping[PublicEntryKind, frozenset[str]]] = {
+    PublicEntryKind.ADVERTISEMENT: _HEADER
+    | {field.name for field in dataclasses.fields(AdvertisementEntry)}
 }
 
 
@@ -401,6 +460,13 @@ SHAPES: Final[Mapping[tuple[int, str], tuple[frozenset[str], tuple[FieldCheck, .
             ),
         )
         for kind, keys in _PRIVATE_KEYS.items()
+    },
+    **{
+        (2, kind.value): (
+            keys,
+            tuple((field, _FORMS[field][0].fullmatch) for field in sorted(keys - _HEADER)),
+        )
+        for kind, keys in _PUBLIC_KEYS.items()
     },
 }
 """For each ``(version, kind)`` of a known kind: the entry's keys, and each field with the
@@ -444,10 +510,11 @@ def entry_from_record(record: Mapping[str, Any], *, kind: EntryKind | None = Non
     """The typed entry of a parsed entry object; ``kind``, when given, is the one expected.
 
     A known kind of version 1 gives its typed payload (``CertificateEntry``...), of version 2
-    a ``PrivateEntry``; an unknown kind of either version an ``OpaqueEntry``.  Raises
-    ``EntryVersionError`` for a version not in ``VERSIONS``, and ``EntryError`` for a kind
-    that is not a lowercase identifier (or not ``kind``), or an entry of a known kind whose
-    keys or values are not that kind's in its version.
+    a ``PrivateEntry`` (an ``AdvertisementEntry`` for ``advertisement``); an unknown kind of
+    either version an ``OpaqueEntry``.  Raises ``EntryVersionError`` for a version not in
+    ``VERSIONS``, and ``EntryError`` for a kind that is not a lowercase identifier (or not
+    ``kind``), or an entry of a known kind whose keys or values are not that kind's in its
+    version.
     """
     version = record.get(_V)
     if not entry_version_supported(version):
@@ -457,6 +524,11 @@ def entry_from_record(record: Mapping[str, Any], *, kind: EntryKind | None = Non
         raise EntryError(f"entry is of kind {_shown_json(found)}, not {kind.value!r}")
     if not isinstance(found, str) or not KIND_NAME.fullmatch(found):
         raise EntryError(f"entry's kind {_shown_json(found)} is not a lowercase identifier")
+    if version == 2 and found in _PUBLIC_KEYS:
+        keys = _PUBLIC_KEYS[PublicEntryKind(found)]
+        if record.keys() != keys:
+            raise EntryError(f"entry has the keys {sorted(record)}, want {sorted(keys)}")
+        return AdvertisementEntry(**{key: record[key] for key in keys - _HEADER})
     if found not in (_PAYLOADS if version == 1 else _PRIVATE_KEYS):
         return OpaqueEntry(
             kind=found, fields={key: value for key, value in record.items() if key not in _HEADER}

@@ -27,6 +27,8 @@ from twilio.request_validator import RequestValidator
 
 from ca.sms import locmem
 from core.schema_examples import EXAMPLES_PATH, _recorded_text, recorded_examples
+from federation.keys import advertisement_keys_bootstrap
+from federation.services import advertisement_renew
 from providers.services import api_key_create
 from resolution.protocol.canonical import canonical_json
 from resolution.protocol.jose import jws_sign
@@ -115,7 +117,10 @@ class Walk:
             operation.setdefault("responses", {}).setdefault(status, {}).setdefault(
                 media, response.json()
             )
-        elif media.startswith("text/") or media == "application/pem-certificate-chain":
+        elif media.startswith("text/") or media in (
+            "application/pem-certificate-chain",
+            "application/jose",
+        ):
             operation.setdefault("responses", {}).setdefault(status, {}).setdefault(
                 media, response.content.decode()
             )
@@ -292,6 +297,14 @@ def _walked(walk: Walk, client_for: Any, anonymous: Any, receiver: Any, settings
             expect=expect,
             HTTP_X_TWILIO_SIGNATURE=signature,
         )
+
+    # Several services: none advertised while it serves every number; then its served ranges.
+    walk.call(anonymous, "GET", "/.well-known/rs-advertisement", expect=404)
+    settings.RS_SERVED_RANGES = ["1-33612000000-1000000", "2-33698765432"]
+    advertisement_keys_bootstrap()
+    with committed():
+        advertisement_renew()
+    walk.call(anonymous, "GET", "/.well-known/rs-advertisement", expect=200)
 
 
 def _registered_challenge(walk: Walk, client: Any, number: str) -> str:

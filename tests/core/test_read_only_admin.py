@@ -22,6 +22,7 @@ READ_ONLY = {
     "ca.ExternalCertificate",
     "ca.ExternalCrl",
     "directory.Handler",
+    "federation.Advertisement",
     "invitations.Invitation",
     "invitations.DoNotInvite",
     "invitations.RefusalCount",

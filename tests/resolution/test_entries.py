@@ -22,7 +22,9 @@ from resolution.protocol.entries import (
     FIELDS,
     KIND_NAME,
     REASON_KINDS,
+    SHAPES,
     VERSIONS,
+    AdvertisementEntry,
     CertificateEntry,
     EntryError,
     EntryKind,
@@ -32,6 +34,7 @@ from resolution.protocol.entries import (
     KnownEntry,
     OpaqueEntry,
     PrivateEntry,
+    PublicEntryKind,
     RevocationEntry,
     commitment,
     content_check,
@@ -586,3 +589,45 @@ def test_a_version_2_entry_has_a_reason_exactly_when_its_kind_shows_one(
 def test_a_version_2_entry_of_an_unknown_kind_is_opaque() -> None:
     data = canonical_json({"v": 2, "kind": "from_the_future", "label": LABEL, "x": 1})
     assert entry_parse(data) == OpaqueEntry(kind="from_the_future", fields={"label": LABEL, "x": 1})
+
+
+# --- advertisement: public, names ranges and no number -----------------------------------------
+
+ADVERTISEMENT = {
+    "advertisement_sha256": "ab" * 32,
+    "issued_at": "2026-12-06T03:00:00Z",
+    "ranges": "1-33612000000-1000000 2-33698765432",
+    "url": "https://rs.example.fr",
+}
+
+
+def test_an_advertisement_entry_is_read_with_its_fields_in_the_clear() -> None:
+    data = entry_encode(kind="advertisement", payload=ADVERTISEMENT)
+    entry = entry_parse(data)
+
+    assert entry == AdvertisementEntry(**ADVERTISEMENT)
+    assert entry.kind == PublicEntryKind.ADVERTISEMENT
+    assert isinstance(entry, AdvertisementEntry) and "label" not in entry.payload()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("ranges", "1-33612000000-1000000,2-33698765432"),
+        ("ranges", ""),
+        ("advertisement_sha256", "AB" * 32),
+        ("issued_at", "yesterday"),
+        ("url", "ftp://rs.example.fr"),
+    ],
+)
+def test_a_malformed_advertisement_entry_is_refused(field: str, value: str) -> None:
+    data = entry_encode(kind="advertisement", payload={**ADVERTISEMENT, field: value})
+    with pytest.raises(EntryError, match=field):
+        entry_parse(data)
+
+
+def test_the_audit_shape_of_an_advertisement_entry_is_the_parsers() -> None:
+    keys, fields = SHAPES[(2, "advertisement")]
+    assert keys == {"v", "kind", *ADVERTISEMENT}
+    assert all(match(ADVERTISEMENT[name]) for name, match in fields)
+    assert not dict(fields)["ranges"]("1-33612000000-1000000  2-1")

@@ -17,6 +17,8 @@ STEPS: list[str] = [
     "transparency.keys.log_keys_bootstrap",
     "ca.authority.ca_bootstrap",
     "ca.services.crls.crl_bootstrap",
+    "federation.keys.advertisement_keys_bootstrap",
+    "federation.services.advertisement_bootstrap",
     "invitations.keys.invitation_key_bootstrap",
 ]
 

@@ -1,0 +1,12 @@
+"""Federation tasks. Thin: each calls one service."""
+
+from __future__ import annotations
+
+from core.tasks import periodic_task
+from federation import services
+
+
+@periodic_task(name="federation.tasks.advertisement_renew")
+def advertisement_renew() -> None:
+    """Sign this service's range advertisement anew when it is due (beat: hourly)."""
+    services.advertisement_renew()
