@@ -8,7 +8,8 @@ from core.problems import Problem, ServiceUnavailable
 class NumberNotServed(Problem):
     """A number outside the ranges this service serves (core.ranges): another resolution
     service holds its certificates. 421, as HTTP says of a request sent to a server that
-    cannot answer for it (RFC 9110 §15.5.20)."""
+    cannot answer for it (RFC 9110 §15.5.20). ``served_by`` lists the services known to serve
+    it (federation)."""
 
     slug = "number-not-served"
     title = "This service does not serve the number"

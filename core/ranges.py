@@ -5,13 +5,16 @@ serves the blocks ``RS_SERVED_RANGES`` names, in the advertisements' spelling
 (``1-<start>-<count>`` for a range of numbers of ``start``'s length, ``2-<number>`` for one
 number: ``resolution.protocol.advertisements``); unset, it serves every number, as a lone
 service does. A challenge or an invitation for a number outside them is refused before any SMS
-is sent: another service holds that number's certificates and handlers.
+is sent: another service holds that number's certificates and handlers, and the refusal names
+it when it is known (:func:`served_elsewhere`: the peers' advertisements, which
+``federation`` keeps and registers here from its ``ready()``, as core may not import it).
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -43,3 +46,19 @@ def serves(number: str) -> bool:
     """Whether ``number`` (E.164) is one this service serves."""
     blocks = served_blocks()
     return not blocks or any(block.contains(number) for block in blocks)
+
+
+_served_elsewhere: Callable[[str], list[str]] | None = None
+
+
+def served_elsewhere_register(resolver: Callable[[str], list[str]]) -> None:
+    """Register what :func:`served_elsewhere` asks: the base URLs of the other services that
+    claim a number (federation.selectors.rs_serving_elsewhere)."""
+    global _served_elsewhere  # one resolver per process, set as it starts
+    _served_elsewhere = resolver
+
+
+def served_elsewhere(number: str) -> list[str]:
+    """The base URLs of the other services known to serve ``number`` (E.164); empty when none
+    is known."""
+    return _served_elsewhere(number) if _served_elsewhere is not None else []

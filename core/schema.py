@@ -101,6 +101,13 @@ class ProblemSerializer(serializers.Serializer[Any]):
     attempts_left = serializers.IntegerField(
         required=False, help_text="Codes the challenge still accepts (challenge-code-wrong, 400)"
     )
+    served_by = serializers.ListField(
+        child=serializers.URLField(),
+        required=False,
+        help_text="The base URLs of the resolution services known to serve the number, from "
+        "their signed advertisements; empty when none is known; two or more in a conflict "
+        "(number-not-served, 421)",
+    )
     checks = serializers.DictField(
         child=HealthCheckSerializer(),
         required=False,

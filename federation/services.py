@@ -6,6 +6,13 @@ certificate alone (the root is the verifier's own trust anchor, never sent), kee
 appends its ``advertisement`` entry to the log, in one transaction. Beat calls it hourly; it
 signs only when the newest is ``RS_ADVERTISEMENT_RESIGN_SECONDS`` old, or no longer says what
 the settings say (ranges, URL, certificate).
+
+:func:`peers_fetch` (beat) fetches each active peer's advertisement through the SSRF-safe
+fetch (``core.fetch``), verifies it against the root configured for that peer (chain,
+signature, TNAuthList coverage, freshness: ``advertisement_verify``), checks that it gives only
+the peer's own URL and claims only blocks the peer may claim, and keeps it when it is newer than
+the one kept. Whatever goes wrong is recorded on the peer (``last_error``, logged once per
+change), never raised: a peer that is down keeps its last advertisement until that is stale.
 """
 
 from __future__ import annotations
@@ -20,11 +27,18 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import locks
+from core.fetch import FetchError, url_fetch_configured
 from core.ranges import served_blocks
 from federation import selectors
 from federation.keys import advertisement_keys
-from federation.models import Advertisement
-from resolution.protocol.advertisements import advertisement_sign
+from federation.models import Advertisement, Peer, PeerAdvertisement
+from federation.peers import base_url_check, block_within, ranges_parse, root_parse
+from resolution.protocol.advertisements import Advertisement as AdvertisementVerified
+from resolution.protocol.advertisements import (
+    AdvertisementError,
+    advertisement_sign,
+    advertisement_verify,
+)
 from resolution.protocol.entries import AdvertisementEntry
 from transparency.services import log_append
 
@@ -99,3 +113,125 @@ def advertisement_bootstrap() -> str:
         f"Advertisement of {advertisement.issued_at:%Y-%m-%dT%H:%M:%SZ} for "
         f"{len(advertisement.ranges.split())} blocks (log entry {advertisement.entry_id})"
     )
+
+
+# --- Peers ------------------------------------------------------------------------------------
+
+# An advertisement names a few blocks; its x5c a certificate or two. 64 KiB is plenty.
+ADVERTISEMENT_MAX_BYTES = 65536
+ADVERTISEMENT_PATH = "/.well-known/rs-advertisement"
+ADVERTISEMENT_MEDIA_TYPE = "application/jose"
+
+
+class PeerAdvertisementError(Exception):
+    """A peer's advertisement that is not kept: ``str()`` says why, for the operator."""
+
+
+def _peer_advertisement_checked(peer: Peer, token: str) -> AdvertisementVerified:
+    """The peer's advertisement verified against its root, naming its own URL only and
+    blocks within its allowed ones; PeerAdvertisementError otherwise."""
+    try:
+        root = root_parse(peer.root_pem)
+        allowed = ranges_parse(peer.allowed_ranges)
+        own_url = base_url_check(peer.url)
+    except ValueError as error:  # the admin validates them; a row edited otherwise
+        raise PeerAdvertisementError(f"the peer's configuration: {error}") from None
+    try:
+        verified = advertisement_verify(
+            token,
+            [root],
+            at=timezone.now(),
+            max_age=timedelta(seconds=settings.RS_ADVERTISEMENT_MAX_AGE_SECONDS),
+        )
+    except AdvertisementError as error:
+        raise PeerAdvertisementError(f"refused ({error.reason}): {error}") from None
+    for block, url in sorted(verified.entries.items()):
+        if url != own_url:
+            raise PeerAdvertisementError(
+                f"refused (url): {block.key()} is given to {url}, not {own_url}"
+            )
+        if not block_within(block, allowed):
+            raise PeerAdvertisementError(
+                f"refused (not allowed): {block.key()} is outside the blocks this peer may claim"
+            )
+    return verified
+
+
+def _peer_failed(peer: Peer, error: str) -> None:
+    """Record a failed fetch on the peer; log it when it is not the one recorded before."""
+    with transaction.atomic():
+        locked = Peer.objects.select_for_update().get(pk=peer.pk)
+        changed = locked.last_error != error
+        locked.last_error = error
+        locked.last_fetch_at = timezone.now()
+        locked.save(update_fields=["last_error", "last_fetch_at"])
+    if changed:
+        logger.warning("peer_advertisement_refused", peer=peer.name, error=error)
+
+
+def peer_fetch(*, peer_id: int) -> PeerAdvertisement | None:
+    """Fetch a peer's advertisement, check it, and keep it when it is newer than the one kept;
+    the one kept now (None if none). A refusal or a failed fetch is recorded on the peer
+    (``last_error``), never raised: the peer's previous advertisement stays until it is stale."""
+    peer = Peer.objects.filter(pk=peer_id).first()
+    if peer is None:  # removed by an operator since the beat listed it
+        return None
+    try:
+        document = url_fetch_configured(
+            peer.url.rstrip("/") + ADVERTISEMENT_PATH,
+            allowed_hosts=[urlsplit(peer.url).netloc],
+            max_bytes=ADVERTISEMENT_MAX_BYTES,
+            timeout=settings.RS_PEER_FETCH_TIMEOUT_SECONDS,
+            accept=ADVERTISEMENT_MEDIA_TYPE,
+        )
+        try:
+            token = document.body.decode("ascii").strip()
+        except UnicodeDecodeError:
+            raise PeerAdvertisementError("refused (format): not a compact JWS") from None
+        return _peer_advertisement_keep(peer, _peer_advertisement_checked(peer, token))
+    except FetchError as error:
+        _peer_failed(peer, f"fetch failed ({error.reason}): {error.detail}")
+    except PeerAdvertisementError as error:
+        _peer_failed(peer, str(error))
+    return PeerAdvertisement.objects.filter(peer=peer).first()
+
+
+@transaction.atomic
+def _peer_advertisement_keep(peer: Peer, verified: AdvertisementVerified) -> PeerAdvertisement:
+    """Keep ``verified`` unless the one kept is newer (PeerAdvertisementError); the peer's
+    error is cleared."""
+    locked = Peer.objects.select_for_update().get(pk=peer.pk)
+    now = timezone.now()
+    kept = PeerAdvertisement.objects.filter(peer=locked).first()
+    if kept is not None and verified.issued_at < kept.issued_at:
+        raise PeerAdvertisementError(
+            f"refused (older): signed at {verified.issued_at:%Y-%m-%dT%H:%M:%SZ}, before the one "
+            f"kept ({kept.issued_at:%Y-%m-%dT%H:%M:%SZ})"
+        )
+    if kept is None or verified.issued_at > kept.issued_at:
+        kept, _ = PeerAdvertisement.objects.update_or_create(
+            peer=locked,
+            defaults={
+                "token": verified.token,
+                "issued_at": verified.issued_at,
+                "ranges": " ".join(block.key() for block in sorted(verified.entries)),
+                "fetched_at": now,
+            },
+        )
+        logger.info("peer_advertisement_accepted", peer=peer.name, blocks=len(verified.entries))
+    else:  # the same one again
+        kept.fetched_at = now
+        kept.save(update_fields=["fetched_at"])
+    if locked.last_error:
+        logger.info("peer_advertisement_recovered", peer=peer.name)
+    locked.last_error, locked.last_fetch_at = "", now
+    locked.save(update_fields=["last_error", "last_fetch_at"])
+    return kept
+
+
+def peers_fetch() -> int:
+    """Fetch every active peer's advertisement (beat); how many peers were asked."""
+    ids = list(Peer.objects.filter(active=True).values_list("pk", flat=True))
+    for peer_id in ids:
+        peer_fetch(peer_id=peer_id)
+    return len(ids)

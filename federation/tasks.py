@@ -10,3 +10,9 @@ from federation import services
 def advertisement_renew() -> None:
     """Sign this service's range advertisement anew when it is due (beat: hourly)."""
     services.advertisement_renew()
+
+
+@periodic_task(name="federation.tasks.peers_fetch")
+def peers_fetch() -> int:
+    """Fetch and check every active peer's advertisement (beat: RS_PEER_FETCH_SECONDS)."""
+    return services.peers_fetch()

@@ -30,7 +30,7 @@ from core.dates import rfc3339
 from core.encoding import b64
 from core.numbers import PhoneNumber, mobile_number_parse, number_parse
 from core.problems import Problem
-from core.ranges import serves
+from core.ranges import served_elsewhere, serves
 from core.signed_requests import SignedRequestMalformed, SignedRequestReplayed
 from directory.models import Handler
 from directory.problems import ServiceUnknown
@@ -70,7 +70,10 @@ def _target(payload: Mapping[str, Any]) -> tuple[PhoneNumber, str]:
         raise SignedRequestMalformed("'service' is required: the service to invite it to.")
     phone = mobile_number_parse(to)
     if not serves(phone.e164):
-        raise NumberNotServed("The number is outside the ranges this service serves.")
+        raise NumberNotServed(
+            "The number is outside the ranges this service serves.",
+            served_by=served_elsewhere(phone.e164),
+        )
     try:
         return phone, service_parse(service).value
     except ServiceError as error:

@@ -213,7 +213,10 @@ class ChallengesApi(APIView):
             201: s.ChallengeOutput,
             400: problem(NumberMalformed, NumberInvalid, NumberNotMobile),
             403: problem(CountryNotAllowed),
-            421: problem(NumberNotServed, note="Another resolution service serves the number."),
+            421: problem(
+                NumberNotServed,
+                note="Another resolution service serves the number: `served_by` names those known.",
+            ),
             429: problem(
                 ChallengeRateLimited,
                 note="A limit per number, provider, client IP or country was reached: `scope` "

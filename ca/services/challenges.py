@@ -30,7 +30,7 @@ from ca.problems import (
 from ca.services.delivery import CHALLENGE_SMS
 from core.numbers import mobile_number_parse
 from core.problems import Problem
-from core.ranges import serves
+from core.ranges import served_elsewhere, serves
 from core.throttling import client_network
 from outbox.services import message_enqueue
 from providers.models import Provider
@@ -102,7 +102,10 @@ def challenge_start(*, provider: Provider, number: str, client_ip: str) -> Chall
     """
     phone = mobile_number_parse(number)
     if not serves(phone.e164):
-        raise NumberNotServed("The number is outside the ranges this service serves.")
+        raise NumberNotServed(
+            "The number is outside the ranges this service serves.",
+            served_by=served_elsewhere(phone.e164),
+        )
     allowed = {code.strip().upper() for code in settings.RS_CHALLENGE_COUNTRIES}
     if phone.region not in allowed:
         raise CountryNotAllowed(

@@ -174,6 +174,10 @@ RS_ADVERTISEMENT_RESIGN_SECONDS: int = env.int("RS_ADVERTISEMENT_RESIGN_SECONDS"
 RS_ADVERTISEMENT_MAX_AGE_SECONDS: int = env.int(
     "RS_ADVERTISEMENT_MAX_AGE_SECONDS", default=7 * 86400
 )
+# Peers' advertisements (federation.models.Peer, in the admin) are fetched this often by beat,
+# each fetch given at most RS_PEER_FETCH_TIMEOUT_SECONDS.
+RS_PEER_FETCH_SECONDS: int = env.int("RS_PEER_FETCH_SECONDS", default=3600)
+RS_PEER_FETCH_TIMEOUT_SECONDS: float = env.float("RS_PEER_FETCH_TIMEOUT_SECONDS", default=10.0)
 # Challenges sent, as comma-separated "count/window" limits (window: 30s, 10m, 1h, 1d), counted
 # across all processes in the database. Exceeding one answers 429 with Retry-After.
 # Per number and provider (each provider has its own allowance for a number).
@@ -700,6 +704,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "federation.tasks.advertisement_renew",
         "schedule": 3600.0,
         "options": {"expires": 3600.0},
+    },
+    # Fetch and check each active peer's advertisement (federation.services.peers_fetch).
+    "peers-fetch": {
+        "task": "federation.tasks.peers_fetch",
+        "schedule": float(RS_PEER_FETCH_SECONDS),
+        "options": {"expires": float(RS_PEER_FETCH_SECONDS)},
     },
     # Lookups never show expired handlers; this removes them and logs their removal.
     "handlers-expire": {"task": "directory.tasks.handlers_expire", "schedule": 60.0},

@@ -126,7 +126,10 @@ class InvitationsApi(APIView):
             ),
             404: problem(CertificateNotFound, note="No certificate of the caller has the kid."),
             409: problem(SignedRequestReplayed),
-            421: problem(NumberNotServed, note="Another resolution service serves the number."),
+            421: problem(
+                NumberNotServed,
+                note="Another resolution service serves the number: `served_by` names those known.",
+            ),
             429: problem(
                 InvitationRateLimited,
                 note="A limit on invitations or SMS is reached: `scope` says which.",
