@@ -201,7 +201,6 @@ def test_kill_9_never_cosigns_two_histories(
             with lock:
                 cosigned.append((log.signer.name, note))
 
-    started = time.monotonic()
     for _ in range(CRASH_ITERATIONS):
         for name in honest:
             honest[name].grow(honest[name].size + rng.randint(1, 3))
@@ -220,7 +219,6 @@ def test_kill_9_never_cosigns_two_histories(
     # A last round without a crash: both histories try once more.
     for log in [*honest.values(), *forks.values()]:
         drive(log)
-    elapsed = time.monotonic() - started
 
     # Every cosignature verifies, and per origin they all lie on one history.
     histories: dict[str, set[str]] = {name: set() for name in honest}
@@ -245,7 +243,6 @@ def test_kill_9_never_cosigns_two_histories(
         assert held[0] >= cp.size and history.root(held[0]) == held[1]
     assert cosigned, "nothing was ever cosigned"
     assert interrupted, "no request was ever interrupted by the kill"
-    assert elapsed < 60
 
 
 def _held(state: Path, origin: str) -> tuple[int, bytes]:
