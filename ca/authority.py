@@ -202,25 +202,26 @@ def ca_issuing_create(
     return certificate
 
 
-def _range_certificate_build(
+def _end_entity_builder(
+    *,
+    subject: x509.Name,
+    issuer: x509.Certificate,
+    issuer_key: ec.EllipticCurvePrivateKey,
     public_key: ec.EllipticCurvePublicKey,
-    blocks: Sequence[Block],
-    root: x509.Certificate,
-    root_key: ec.EllipticCurvePrivateKey,
-) -> x509.Certificate:
-    now = timezone.now().replace(microsecond=0)
-    numbers = [block.key().removeprefix("2-") for block in blocks if block.count == 1]
-    ranges = [
-        (str(block.start).zfill(block.length), block.count) for block in blocks if block.count > 1
-    ]
-    builder = (
+    serial: int,
+    not_before: datetime,
+    not_after: datetime,
+) -> x509.CertificateBuilder:
+    """An end-entity certificate's builder as every one this CA signs starts: not a CA, for
+    signatures only, with its key identifiers; the caller adds its TNAuthList and the rest."""
+    return (
         x509.CertificateBuilder()
-        .subject_name(_name("Range certificate", settings.RS_CA_NAME))
-        .issuer_name(root.subject)
+        .subject_name(subject)
+        .issuer_name(issuer.subject)
         .public_key(public_key)
-        .serial_number(serial_generate())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(now + RANGE_LIFETIME)
+        .serial_number(serial)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -238,8 +239,32 @@ def _range_certificate_build(
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
             critical=False,
+        )
+    )
+
+
+def _range_certificate_build(
+    public_key: ec.EllipticCurvePublicKey,
+    blocks: Sequence[Block],
+    root: x509.Certificate,
+    root_key: ec.EllipticCurvePrivateKey,
+) -> x509.Certificate:
+    now = timezone.now().replace(microsecond=0)
+    numbers = [block.key().removeprefix("2-") for block in blocks if block.count == 1]
+    ranges = [
+        (str(block.start).zfill(block.length), block.count) for block in blocks if block.count > 1
+    ]
+    builder = (
+        _end_entity_builder(
+            subject=_name("Range certificate", settings.RS_CA_NAME),
+            issuer=root,
+            issuer_key=root_key,
+            public_key=public_key,
+            serial=serial_generate(),
+            not_before=now - BACKDATE,
+            not_after=now + RANGE_LIFETIME,
         )
         # RFC 8226 §9: ranges as ``range`` entries, single numbers as ``one``.
         .add_extension(
@@ -394,32 +419,14 @@ def end_entity_sign(
     """
     ca = ca_keys()
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name("Number certificate", holder))
-        .issuer_name(ca.issuing.subject)
-        .public_key(public_key)
-        .serial_number(serial)
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.issuing_key.public_key()),
-            critical=False,
+        _end_entity_builder(
+            subject=_name("Number certificate", holder),
+            issuer=ca.issuing,
+            issuer_key=ca.issuing_key,
+            public_key=public_key,
+            serial=serial,
+            not_before=not_before,
+            not_after=not_after,
         )
         .add_extension(
             x509.CRLDistributionPoints(
