@@ -29,6 +29,7 @@ urlpatterns = [
     path("v1/", include(ca_api)),
     path("v1/", include("webhooks.api.urls")),
     path("v1/", include("invitations.api.urls")),
+    path("v1/", include("federation.api.urls")),
     path("v1/log/", include(log_json)),
     path("log/", include(log_static)),
     path("ca/", include(ca_repository)),

@@ -170,6 +170,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "invitations_get": ("Invitations", "Get an invitation"),
     "invitations_keys": ("Invitations", "Get the invitation tokens' keys (JWKS)"),
     "federation_advertisement": ("Several services", "Get this service's range advertisement"),
+    "federation_map": ("Several services", "Get the map of resolution services"),
     "health": ("Service", "Check health"),
     "twilio_status": ("Service", "Twilio delivery report (for Twilio)"),
     "twilio_inbound": ("Service", "Twilio inbound SMS (for Twilio)"),

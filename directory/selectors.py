@@ -10,8 +10,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ca.models import Certificate, ExternalCertificate
+from core.ranges import serves
 from core.read_replica import read_connection
 from directory.models import Handler
+from federation.selectors import Serving, referrals
 from providers.models import Provider
 from resolution.protocol.merkle import HASH_SIZE, NodeId
 from resolution.protocol.tiles import TILE_HEIGHT, TILE_WIDTH, TileKey
@@ -44,6 +46,11 @@ class LookupAnswer:
     label: NumberLabel
     checkpoint: str | None
     handlers: list[HandlerAnswer]
+    # Whether this service serves the number (RS_SERVED_RANGES), and the other services that
+    # claim it, each with its advertisement (DESIGN §7.4): the referral when it does not serve
+    # it, both sides of a conflict when it does.
+    served: bool = True
+    referrals: tuple[Serving, ...] = ()
 
 
 # One statement for the whole answer: the number's kept label (if any) and the handlers the
@@ -144,6 +151,8 @@ def number_lookup(*, caller: Provider, number: str, service: str | None) -> Look
         label=label,
         checkpoint=head.note if head else None,
         handlers=handlers,
+        served=serves(number),
+        referrals=tuple(referrals(number)),
     )
 
 

@@ -11,3 +11,12 @@ class AdvertisementNotFound(Problem):
     slug = "advertisement-not-found"
     title = "This service has no range advertisement"
     status_code = 404
+
+
+class MapNotFound(Problem):
+    """No map: this service serves every number (it has no peers to map), or has not signed
+    its advertisement yet."""
+
+    slug = "map-not-found"
+    title = "This service has no map of resolution services"
+    status_code = 404

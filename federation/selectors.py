@@ -1,9 +1,17 @@
 """Reads of federation (DESIGN §7.4): this service's advertisement, the claims of every known
 service (its own served blocks and its peers' kept advertisements), their conflicts, and which
-services serve a number (:func:`rs_serving`, which referrals build on)."""
+services serve a number (:func:`rs_serving`), and the referrals a lookup answers with
+(:func:`referrals`: the same claims, indexed and kept for a few seconds in each process, since
+every lookup asks).
+"""
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import threading
+import time
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -86,6 +94,84 @@ def conflicts() -> list[Conflict]:
     return found
 
 
+class ClaimIndex:
+    """Claims indexed by the length of their numbers and their first number: the claims on a
+    number are found by bisection, not by a scan, whatever the size of the map."""
+
+    def __init__(self, found: Iterable[Claim]) -> None:
+        ordered = sorted(found, key=lambda claim: (claim.block.length, claim.block.start))
+        self._by_length: dict[int, tuple[list[int], list[int], list[Claim]]] = {}
+        for length, group in itertools.groupby(ordered, key=lambda claim: claim.block.length):
+            claims_of_length = list(group)
+            starts = [claim.block.start for claim in claims_of_length]
+            # The largest last number of the claims up to each one: overlapping claims (a
+            # conflict) are found by walking left until no earlier claim reaches the number.
+            reach = list(itertools.accumulate((c.block.end for c in claims_of_length), max))
+            self._by_length[length] = (starts, reach, claims_of_length)
+
+    def __len__(self) -> int:
+        return sum(len(claims) for _, _, claims in self._by_length.values())
+
+    def claiming(self, number: str) -> list[Claim]:
+        """The claims whose block holds ``number`` (E.164), by their blocks' first numbers."""
+        digits = number.removeprefix("+")
+        indexed = self._by_length.get(len(digits))
+        if indexed is None or not digits.isascii() or not digits.isdigit():
+            return []
+        starts, reach, claims_of_length = indexed
+        value = int(digits)
+        found = []
+        position = bisect.bisect_right(starts, value) - 1
+        while position >= 0 and reach[position] >= value:
+            if claims_of_length[position].block.end >= value:
+                found.append(claims_of_length[position])
+            position -= 1
+        return found[::-1]
+
+
+# The peers' claims, indexed, as each process last read them: (settings they depend on, when
+# to read them again, the index). A lookup reads the peers' advertisements at most once per
+# RS_CLAIMS_CACHE_SECONDS; this process forgets them at once when it changes them.
+_peer_claims: tuple[tuple[object, ...], float, ClaimIndex] | None = None
+_peer_claims_lock = threading.Lock()
+
+
+def claims_forget() -> None:
+    """Forget the peers' claims this process indexed (after a change to a peer or to its
+    advertisement; and between tests)."""
+    global _peer_claims  # one index per process, replaced whole
+    _peer_claims = None
+
+
+def _peer_claims_index() -> ClaimIndex:
+    global _peer_claims  # one index per process, replaced whole
+    depends = (
+        settings.RS_PUBLIC_URL,
+        tuple(settings.RS_SERVED_RANGES),
+        settings.RS_ADVERTISEMENT_MAX_AGE_SECONDS,
+    )
+    kept = _peer_claims
+    now = time.monotonic()
+    if kept is not None and kept[0] == depends and now < kept[1]:
+        return kept[2]
+    with _peer_claims_lock:
+        index = ClaimIndex(claim for claim in claims() if claim.peer is not None)
+        _peer_claims = (depends, now + settings.RS_CLAIMS_CACHE_SECONDS, index)
+    return index
+
+
+def referrals(number: str) -> list[Serving]:
+    """The other services that claim ``number`` (E.164), each with the advertisement that
+    proves it: what a lookup answers beside its own handlers (a referral). Read from this
+    process's index of the peers' claims (:func:`claims_forget`)."""
+    found: list[Serving] = []
+    for claim in _peer_claims_index().claiming(number):
+        serving = Serving(claim.url, claim.token)
+        if claim.url != settings.RS_PUBLIC_URL and serving not in found:
+            found.append(serving)
+    return found
+
+
 def rs_serving(number: str) -> list[Serving]:
     """The services that claim ``number`` (E.164), each with the advertisement that proves
     it: one normally, several in a conflict, none when no known service does. This service
@@ -94,9 +180,9 @@ def rs_serving(number: str) -> list[Serving]:
     if serves(number):
         own = advertisement_latest()
         found.append(Serving(settings.RS_PUBLIC_URL, own.token if own else ""))
-    for claim in claims():
+    for claim in ClaimIndex(claims()).claiming(number):
         serving = Serving(claim.url, claim.token)
-        if claim.block.contains(number) and serving not in found:
+        if serving not in found:
             found.append(serving)
     return found
 

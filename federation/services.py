@@ -22,10 +22,12 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import structlog
+from cryptography import x509
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from ca.authority import ca_keys
 from core import locks
 from core.fetch import FetchError, url_fetch_configured
 from core.ranges import served_blocks
@@ -40,6 +42,7 @@ from resolution.protocol.advertisements import (
     advertisement_verify,
 )
 from resolution.protocol.entries import AdvertisementEntry
+from resolution.protocol.servicemap import map_sign
 from transparency.services import log_append
 
 logger = structlog.get_logger(__name__)
@@ -235,3 +238,37 @@ def peers_fetch() -> int:
     for peer_id in ids:
         peer_fetch(peer_id=peer_id)
     return len(ids)
+
+
+# --- The map ----------------------------------------------------------------------------------
+
+
+def service_map_sign() -> str | None:
+    """The map (``resolution.protocol.servicemap``): this service's newest advertisement and
+    each active peer's kept one still fresh, each with its trusted root and the blocks of it
+    accepted now, signed with the advertisement key; None when this service serves every
+    number or has signed no advertisement yet (it has no map to vouch for)."""
+    keys = advertisement_keys()
+    own = selectors.advertisement_latest()
+    if keys is None or own is None:
+        return None
+    services: list[tuple[str, x509.Certificate, str, list[str]]] = [
+        (settings.RS_PUBLIC_URL, ca_keys().root, own.token, own.ranges.split())
+    ]
+    by_url: dict[str, list[str]] = {}
+    for claim in selectors.claims():
+        if claim.peer is not None:
+            by_url.setdefault(claim.url, []).append(claim.block.key())
+    kept = PeerAdvertisement.objects.filter(peer__url__in=list(by_url), peer__active=True)
+    for advertisement in kept.select_related("peer").order_by("peer__url"):
+        peer = advertisement.peer
+        services.append(
+            (peer.url, root_parse(peer.root_pem), advertisement.token, by_url[peer.url])
+        )
+    return map_sign(
+        services,
+        keys.key,
+        [keys.certificate],
+        url=settings.RS_PUBLIC_URL,
+        issued_at=timezone.now().replace(microsecond=0),
+    )

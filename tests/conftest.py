@@ -54,11 +54,13 @@ def log_heads_forgotten() -> None:
 
     from core.outages import broker_outage, cache_outage, database_outage
     from core.throttling import process_buckets
+    from federation.selectors import claims_forget
     from providers.selectors import api_key_cache_clear
     from transparency.selectors import cache_clear
 
     cache_clear()
     api_key_cache_clear()
+    claims_forget()
     cache.clear()
     # Nor an outage an earlier test provoked, nor what the throttles counted during it.
     cache_outage.forget()

@@ -178,6 +178,9 @@ RS_ADVERTISEMENT_MAX_AGE_SECONDS: int = env.int(
 # each fetch given at most RS_PEER_FETCH_TIMEOUT_SECONDS.
 RS_PEER_FETCH_SECONDS: int = env.int("RS_PEER_FETCH_SECONDS", default=3600)
 RS_PEER_FETCH_TIMEOUT_SECONDS: float = env.float("RS_PEER_FETCH_TIMEOUT_SECONDS", default=10.0)
+# Lookups answer with referrals from the peers' advertisements as each process read them at most
+# this long ago (federation.selectors.referrals); a process that changes a peer forgets at once.
+RS_CLAIMS_CACHE_SECONDS: float = env.float("RS_CLAIMS_CACHE_SECONDS", default=30.0)
 # Challenges sent, as comma-separated "count/window" limits (window: 30s, 10m, 1h, 1d), counted
 # across all processes in the database. Exceeding one answers 429 with Retry-After.
 # Per number and provider (each provider has its own allowance for a number).

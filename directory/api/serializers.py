@@ -145,11 +145,29 @@ class LookupHandler(serializers.Serializer[HandlerAnswer]):
         return _lookup_handler(instance)
 
 
+class LookupReferral(serializers.Serializer[Any]):
+    url = serializers.URLField(help_text="The other service's base URL")
+    advertisement = serializers.CharField(
+        help_text="Its range advertisement (compact JWS, ES256, x5c) naming that URL for the "
+        "number: verify it against the root trusted for that service (GET /v1/map)"
+    )
+
+
 class LookupOutput(LabelOutput):
     checkpoint = serializers.CharField(
         allow_null=True, help_text="The latest signed checkpoint (C2SP signed note)"
     )
     handlers = LookupHandler(many=True)
+    served = serializers.BooleanField(
+        help_text="Whether this service serves the number (its ranges, DESIGN §7.4). When it "
+        "does not, look the number up at a service of `referrals`"
+    )
+    referrals = LookupReferral(
+        many=True,
+        help_text="The other services whose advertisements claim the number: the service to "
+        "ask when `served` is false; when it is true, a conflict of claims (both are shown, "
+        "neither is chosen here). Empty for most numbers",
+    )
 
     def to_representation(self, instance: LookupAnswer) -> dict[str, Any]:
         return {
@@ -158,6 +176,11 @@ class LookupOutput(LabelOutput):
             "vrf_proof": b64(instance.label.proof),
             "checkpoint": instance.checkpoint,
             "handlers": [_lookup_handler(found) for found in instance.handlers],
+            "served": instance.served,
+            "referrals": [
+                {"url": serving.url, "advertisement": serving.token}
+                for serving in instance.referrals
+            ],
         }
 
 

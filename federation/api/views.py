@@ -14,12 +14,15 @@ from rest_framework.views import APIView
 from core.ranges import served_blocks
 from core.schema import problem
 from core.throttling import CaReadRateThrottle
-from federation.problems import AdvertisementNotFound
+from federation.problems import AdvertisementNotFound, MapNotFound
 from federation.selectors import advertisement_latest
+from federation.services import service_map_sign
 
 JOSE = "application/jose"
 # Peers fetch it hourly or so; a new one is signed daily.
 ADVERTISEMENT_CACHE = "public, max-age=300"
+# Apps replicate the map (rs map sync) hourly or so; peers' advertisements change about daily.
+MAP_CACHE = "public, max-age=300"
 
 
 class AdvertisementApi(APIView):
@@ -51,4 +54,40 @@ class AdvertisementApi(APIView):
             raise AdvertisementNotFound("No advertisement has been signed yet; retry later.")
         response = HttpResponse(advertisement.token, content_type=JOSE)
         response["Cache-Control"] = ADVERTISEMENT_CACHE
+        return response
+
+
+class MapApi(APIView):
+    """The map of resolution services: every advertisement this service accepted (its own and
+    its peers'), each with the root it trusts for it and the blocks of it accepted, as one
+    compact JWS (``typ`` ``rs-map+jwt``, ES256, ``x5c`` this service's range certificate).
+    Verify it against this service's CA root (``GET /ca/root.pem``) with
+    ``resolution.protocol.servicemap.map_verify``; ``rs map sync`` keeps a copy, so that
+    lookups go straight to the service that serves a number. Signed as it is asked for."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [CaReadRateThrottle]
+
+    @extend_schema(
+        operation_id="federation_map",
+        auth=[],
+        responses={
+            (200, JOSE): OpenApiTypes.STR,
+            404: problem(
+                MapNotFound,
+                note="The service serves every number (no RS_SERVED_RANGES), or has not "
+                "signed its advertisement yet.",
+            ),
+        },
+    )
+    def get(self, request: Request) -> HttpResponse:
+        token = service_map_sign()
+        if token is None:
+            raise MapNotFound(
+                "This service serves every number or has not signed its advertisement yet: "
+                "it has no map."
+            )
+        response = HttpResponse(token, content_type=JOSE)
+        response["Cache-Control"] = MAP_CACHE
         return response

@@ -7,7 +7,13 @@ log (DESIGN §4.2)::
     {"number": "+33612345678", "label": "<128 hex>", "vrf_proof": "<base64, 80 bytes>",
      "checkpoint": "<signed note>" | null,
      "handlers": [{"provider", "service", "uri", "priority", "expires_at", "certificate",
-                   "log": {"index", "entry", "opening", "inclusion_proof", "pending"}}]}
+                   "log": {"index", "entry", "opening", "inclusion_proof", "pending"}}],
+     "served": true | false,
+     "referrals": [{"url": "https://rs.example.fr", "advertisement": "<compact JWS>"}]}
+
+``served`` says whether the service serves the number (DESIGN §7.4); ``referrals`` name the
+other services whose range advertisements claim it, each with that advertisement: where to
+look the number up when ``served`` is false, both sides of a conflict when it is true.
 
 ``verify_lookup`` checks that:
 
@@ -21,7 +27,12 @@ log (DESIGN §4.2)::
   ``HMAC-SHA256(opening, canonical_json(fields))`` covers exactly the handler's fields and the
   number (``handler_fields``): version-2 entries (label and commitment) and version-1 entries
   published before are checked alike;
-* each handler not marked pending is in the checkpoint's tree (RFC 9162 §2.1.3.2).
+* each handler not marked pending is in the checkpoint's tree (RFC 9162 §2.1.3.2);
+* given the roots trusted for other services (``referral_roots``, by base URL), each
+  referral's advertisement chains to the root trusted for its URL, is signed by its
+  certificate, whose TNAuthList covers its blocks, is fresh, and gives that URL for this
+  number (``resolution.protocol.advertisements``). Without them, referrals are returned with
+  their form checked only (``Referral.advertisement`` is None): not to be followed.
 
 A pending handler (appended after the checkpoint was signed) is checked as far as it can be --
 label, commitment -- and returned apart, in ``VerifiedLookup.pending``: nothing yet proves the
@@ -45,11 +56,20 @@ import base64
 import binascii
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, NoReturn
+from urllib.parse import urlsplit
+
+from cryptography import x509
 
 from resolution.protocol import vrf
+from resolution.protocol.advertisements import (
+    Advertisement,
+    AdvertisementError,
+    advertisement_verify,
+)
 from resolution.protocol.canonical import CanonicalJSONError, parse_canonical
 from resolution.protocol.checkpoint import Checkpoint, CheckpointError
 from resolution.protocol.entries import (
@@ -87,6 +107,7 @@ __all__ = [
     "OPENING_SIZE",
     "LookupQuorumError",
     "LookupVerificationError",
+    "Referral",
     "VerifiedHandler",
     "VerifiedLookup",
     "handler_commitment",
@@ -96,6 +117,10 @@ __all__ = [
 
 ENTRY_KIND: Final = EntryKind.HANDLER
 """The ``kind`` of the log entry that publishes a handler."""
+
+REFERRAL_MAX_AGE: Final = timedelta(days=7)
+"""How old a referral's advertisement may be: a service signs its own daily, and its peers
+accept one for a week (a peer that is down for a few days is still found)."""
 
 
 class LookupVerificationError(ValueError):
@@ -138,6 +163,19 @@ class VerifiedLookup:
     handlers: tuple[VerifiedHandler, ...]
     pending: tuple[VerifiedHandler, ...]
     witnessing: Witnessing = UNWITNESSED
+    served: bool = True
+    referrals: tuple[Referral, ...] = ()
+
+
+@dataclass(frozen=True)
+class Referral:
+    """Another service that claims the number: its base URL, the advertisement that says so
+    (the compact JWS), and that advertisement verified -- None when no roots were given to
+    verify it against, in which case it is not to be followed."""
+
+    url: str
+    token: str
+    advertisement: Advertisement | None
 
 
 # --- Shape ------------------------------------------------------------------------------------
@@ -367,6 +405,8 @@ def verify_lookup(
     vrf_key: bytes,
     *,
     policy: Policy | None = None,
+    referral_roots: Mapping[str, Sequence[x509.Certificate]] | None = None,
+    at: datetime | None = None,
 ) -> VerifiedLookup:
     """Check a ``GET /v1/numbers/{number}`` answer offline and return what it proves.
 
@@ -379,6 +419,11 @@ def verify_lookup(
     policy's quorum; a malformed answer fails the same way, never with a ``KeyError`` or
     ``TypeError``.  A ``TypeError`` means that ``note_key``, ``vrf_key`` or ``policy`` is of
     the wrong type.
+
+    ``referral_roots`` maps other services' base URLs to the roots trusted for their
+    advertisements; given, every referral must verify against the roots of its URL (at ``at``,
+    now by default), else the answer is refused.  Answers of services that predate referrals
+    (no ``served``, no ``referrals``) are read as served, with no referral.
     """
     verifier = _note_verifier(note_key)
     if not isinstance(vrf_key, bytes):
@@ -408,6 +453,17 @@ def verify_lookup(
             )
         seen[key] = position
         (pending if is_pending else handlers).append(handler)
+    served = response.get("served", True)
+    if not isinstance(served, bool):
+        _fail("", f"'served' must be true or false, not {_shown(served)}")
+    items = response.get("referrals", [])
+    if not isinstance(items, (list, tuple)):
+        _fail("", f"'referrals' must be an array, not {_shown(items)}")
+    when = at or datetime.now(UTC)
+    referrals = tuple(
+        _referral(item, position, number, referral_roots, when)
+        for position, item in enumerate(items)
+    )
     return VerifiedLookup(
         number=number,
         label=label,
@@ -415,4 +471,45 @@ def verify_lookup(
         handlers=tuple(handlers),
         pending=tuple(pending),
         witnessing=witnessed.witnessing if witnessed is not None else UNWITNESSED,
+        served=served,
+        referrals=referrals,
     )
+
+
+def _referral(
+    item: object,
+    position: int,
+    number: str,
+    roots: Mapping[str, Sequence[x509.Certificate]] | None,
+    at: datetime,
+) -> Referral:
+    """Check one referral: its form, and its advertisement against ``roots`` if given."""
+    where = f"referral {position}"
+    if not isinstance(item, Mapping):
+        _fail(where, f"must be an object, not {_shown(item)}")
+    url = _string(item, "url", where)
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.path not in ("", "/"):
+        _fail(where, f"'url' is not a base URL: {url[:200]!r}")
+    where = f"referral {position} ({url[:200]})"
+    token = _string(item, "advertisement", where)
+    if roots is None:
+        return Referral(url=url, token=token, advertisement=None)
+    trusted = roots.get(url.rstrip("/"))
+    if not trusted:
+        _fail(where, "no root is trusted for this service's advertisements")
+    try:
+        # The URL's scheme is the one the advertisement was checked for: http only between
+        # services on loopback (a test), which the advertisement itself must then say.
+        verified = advertisement_verify(
+            token,
+            trusted,
+            at=at,
+            max_age=REFERRAL_MAX_AGE,
+            https_only=parts.scheme == "https",
+        )
+    except AdvertisementError as exc:
+        _fail(where, f"its advertisement does not verify ({exc.reason}): {exc}")
+    if verified.url_for(number) != url.rstrip("/"):
+        _fail(where, f"its advertisement does not give this URL for {number}")
+    return Referral(url=url.rstrip("/"), token=token, advertisement=verified)

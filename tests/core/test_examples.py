@@ -300,11 +300,13 @@ def _walked(walk: Walk, client_for: Any, anonymous: Any, receiver: Any, settings
 
     # Several services: none advertised while it serves every number; then its served ranges.
     walk.call(anonymous, "GET", "/.well-known/rs-advertisement", expect=404)
+    walk.call(anonymous, "GET", "/v1/map", expect=404)
     settings.RS_SERVED_RANGES = ["1-33612000000-1000000", "2-33698765432"]
     advertisement_keys_bootstrap()
     with committed():
         advertisement_renew()
     walk.call(anonymous, "GET", "/.well-known/rs-advertisement", expect=200)
+    walk.call(anonymous, "GET", "/v1/map", expect=200)
 
 
 def _registered_challenge(walk: Walk, client: Any, number: str) -> str:

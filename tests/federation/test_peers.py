@@ -6,13 +6,11 @@ answered with both services."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import time_machine
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from structlog.testing import capture_logs
@@ -20,53 +18,12 @@ from structlog.testing import capture_logs
 from federation.models import Peer, PeerAdvertisement
 from federation.selectors import Serving, conflicts, rs_serving
 from federation.services import peer_fetch, peers_fetch
-from resolution.protocol.advertisements import advertisement_sign
-from resolution.protocol.tnauthlist import encode_tn_auth_list
 from tests.federation.peer_server import PeerServer, peer_server  # noqa: F401  # a fixture
-from tests.pki import Pki, p256
+from tests.federation.peers import BLOCK, NUMBER, _pem, _served, _signed
+from tests.pki import Pki
 from tests.problems import assert_problem
 
 pytestmark = pytest.mark.django_db
-
-BLOCK = "1-33698000000-1000"
-NUMBER = "+33698000500"
-
-
-@pytest.fixture
-def pki() -> Pki:
-    return Pki(label="Peer")
-
-
-def _pem(certificate: x509.Certificate) -> str:
-    return certificate.public_bytes(serialization.Encoding.PEM).decode()
-
-
-@pytest.fixture
-def peer(pki: Pki, peer_server: PeerServer) -> Peer:  # noqa: F811
-    return Peer.objects.create(
-        name="rs-b",
-        url=peer_server.url,
-        root_pem=_pem(pki.root),
-        allowed_ranges="1-33698000000-100000",
-    )
-
-
-def _signed(
-    pki: Pki,
-    entries: dict[str, str],
-    *,
-    at: datetime | None = None,
-    ranges: tuple[tuple[str, int], ...] = (("33698000000", 100000),),
-) -> str:
-    key = p256()
-    leaf = pki.leaf(key.public_key(), tn_auth_list=encode_tn_auth_list([], ranges))
-    return advertisement_sign(
-        entries, key, [leaf, pki.issuing], issued_at=at or timezone.now().replace(microsecond=0)
-    )
-
-
-def _served(server: PeerServer, token: str) -> None:
-    server.body = token.encode()
 
 
 def test_a_peers_advertisement_is_fetched_verified_and_kept(

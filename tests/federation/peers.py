@@ -1,0 +1,40 @@
+"""What the federation tests share: advertisements signed under a peer's PKI (the fixtures are
+in conftest.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from django.utils import timezone
+
+from resolution.protocol.advertisements import advertisement_sign
+from resolution.protocol.tnauthlist import encode_tn_auth_list
+from tests.federation.peer_server import PeerServer
+from tests.pki import Pki, p256
+
+BLOCK = "1-33698000000-1000"
+NUMBER = "+33698000500"
+
+
+def _pem(certificate: x509.Certificate) -> str:
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _signed(
+    pki: Pki,
+    entries: dict[str, str],
+    *,
+    at: datetime | None = None,
+    ranges: tuple[tuple[str, int], ...] = (("33698000000", 100000),),
+) -> str:
+    key = p256()
+    leaf = pki.leaf(key.public_key(), tn_auth_list=encode_tn_auth_list([], ranges))
+    return advertisement_sign(
+        entries, key, [leaf, pki.issuing], issued_at=at or timezone.now().replace(microsecond=0)
+    )
+
+
+def _served(server: PeerServer, token: str) -> None:
+    server.body = token.encode()
