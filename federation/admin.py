@@ -16,6 +16,7 @@ from django.utils.html import format_html
 
 from core.admin import ReadOnlyAdminMixin
 from federation.models import Advertisement, Peer, PeerAdvertisement
+from federation.peers import peer_trust
 from federation.selectors import conflicts
 from federation.services import peer_fetch
 
@@ -54,6 +55,20 @@ class PeerAdmin(admin.ModelAdmin[Peer]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Peer]:
         return super().get_queryset(request).select_related("advertisement")
+
+    def save_model(self, request: HttpRequest, obj: Peer, form: Any, change: bool) -> None:
+        before = Peer.objects.filter(pk=obj.pk).values_list("url", "root_pem").first()
+        super().save_model(request, obj, form, change)
+        # The advertisement kept was checked against the former URL or root: believing it
+        # under the new ones would pass on a claim they never vouched for.
+        changed = before is not None and peer_trust(*before) != peer_trust(obj.url, obj.root_pem)
+        if changed and PeerAdvertisement.objects.filter(peer=obj).delete()[0]:
+            self.message_user(
+                request,
+                f"{obj}: its kept advertisement was checked against its former URL or root, "
+                "and is forgotten until fetched again.",
+                messages.WARNING,
+            )
 
     @admin.action(description="Fetch the selected peers' advertisements now")
     def fetch_now(self, request: HttpRequest, queryset: QuerySet[Peer]) -> None:

@@ -5,11 +5,13 @@ the model's validators show it in the admin form.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 from urllib.parse import urlsplit
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from resolution.protocol.advertisements import AdvertisementError, Block, block_parse, overlaps
 
@@ -70,3 +72,15 @@ def base_url_check(url: str) -> str:
     except ValueError:
         raise ValueError("the port is not a number from 1 to 65535") from None
     return url.strip().rstrip("/")
+
+
+def peer_trust(url: str, root_pem: str) -> tuple[str, bytes | str]:
+    """What a peer's advertisement is checked against: its base URL and its root (DER, whatever
+    the PEM's spacing); as given where they do not parse. An advertisement kept under other ones
+    was never checked against these."""
+    with contextlib.suppress(ValueError):
+        url = base_url_check(url)
+    try:
+        return url, root_parse(root_pem).public_bytes(serialization.Encoding.DER)
+    except ValueError:
+        return url, root_pem
