@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from config.celery_app import app
+from tests.integration.federation_pair import rs_pair  # noqa: F401  (a fixture)
 from tests.subprocesses import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
