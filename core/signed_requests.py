@@ -13,6 +13,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
 
 from core.problems import Problem
 from resolution.protocol.jose import JoseError, ParsedJws, jws_parse, jws_payload_json, jws_verify
@@ -66,6 +67,21 @@ class JoseParser(BaseParser):
             return bytes(raw).decode("ascii").strip()
         except UnicodeDecodeError:
             raise SignedRequestMalformed("A compact JWS is ASCII.") from None
+
+
+class JoseRenderer(BaseRenderer):
+    """DRF renderer for ``application/jose``, so that a client asking for it (``Accept:
+    application/jose``) is answered: views that serve a compact JWS return it as an
+    HttpResponse themselves (problems stay ``application/problem+json``)."""
+
+    media_type = MEDIA_TYPE
+    format = "jose"
+    charset = None
+
+    def render(
+        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
+    ) -> Any:
+        return data.encode("ascii") if isinstance(data, str) else data
 
 
 def signed_request_parse(token: object) -> ParsedJws:

@@ -211,7 +211,10 @@ def _peer_advertisement_keep(peer: Peer, verified: AdvertisementVerified) -> Pee
             f"refused (older): signed at {verified.issued_at:%Y-%m-%dT%H:%M:%SZ}, before the one "
             f"kept ({kept.issued_at:%Y-%m-%dT%H:%M:%SZ})"
         )
-    if kept is None or verified.issued_at > kept.issued_at:
+    # Signed in the same second as the one kept but another: the peer signed anew (a new
+    # certificate, other blocks); the newer signature wins as a later second would.
+    replaced = kept is not None and verified.token != kept.token
+    if kept is None or verified.issued_at > kept.issued_at or replaced:
         kept, _ = PeerAdvertisement.objects.update_or_create(
             peer=locked,
             defaults={
@@ -260,11 +263,19 @@ def service_map_sign() -> str | None:
         if claim.peer is not None:
             by_url.setdefault(claim.url, []).append(claim.block.key())
     kept = PeerAdvertisement.objects.filter(peer__url__in=list(by_url), peer__active=True)
+    now = timezone.now()
+    max_age = timedelta(seconds=settings.RS_ADVERTISEMENT_MAX_AGE_SECONDS)
     for advertisement in kept.select_related("peer").order_by("peer__url"):
         peer = advertisement.peer
-        services.append(
-            (peer.url, root_parse(peer.root_pem), advertisement.token, by_url[peer.url])
-        )
+        root = root_parse(peer.root_pem)
+        try:
+            # Kept under the root configured when it was fetched: an operator who changed the
+            # root since has not vouched for it (the next fetch replaces it).
+            advertisement_verify(advertisement.token, [root], at=now, max_age=max_age)
+        except AdvertisementError as error:
+            logger.warning("map_peer_left_out", peer=peer.name, reason=error.reason)
+            continue
+        services.append((peer.url, root, advertisement.token, by_url[peer.url]))
     return map_sign(
         services,
         keys.key,

@@ -8,11 +8,13 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from core.ranges import served_blocks
 from core.schema import problem
+from core.signed_requests import JoseRenderer
 from core.throttling import CaReadRateThrottle
 from federation.problems import AdvertisementNotFound, MapNotFound
 from federation.selectors import advertisement_latest
@@ -33,6 +35,8 @@ class AdvertisementApi(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
     throttle_classes = [CaReadRateThrottle]
+    # Asked for as application/jose (what peers and rs send), or anything.
+    renderer_classes = [JoseRenderer, JSONRenderer]
 
     @extend_schema(
         operation_id="federation_advertisement",
@@ -68,6 +72,8 @@ class MapApi(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
     throttle_classes = [CaReadRateThrottle]
+    # Asked for as application/jose (what peers and rs send), or anything.
+    renderer_classes = [JoseRenderer, JSONRenderer]
 
     @extend_schema(
         operation_id="federation_map",

@@ -14,6 +14,7 @@ from resolution.cli.arguments import witness_policy
 from resolution.cli.exits import UsageError
 from resolution.cli.output import info
 from resolution.client.api import Client
+from resolution.client.federation import Services
 from resolution.client.store import Credentials, Store, config_dir
 from resolution.client.verify import PinnedService
 from resolution.protocol.policy import Policy
@@ -29,21 +30,28 @@ class Context:
     api_key: str | None
     timeout: float
     policy: Policy | None = None
+    api_key_given: bool = False  # by RS_API_KEY or --api-key, not kept in the store
     _client: Client | None = field(default=None, init=False)
     _pinned: PinnedService | None = field(default=None, init=False)
+    _services: Services | None = field(default=None, init=False)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Context:
         """The context of the service options (``arguments.service_options``), which the
         environment fills in: ``RS_URL``, ``RS_API_KEY``, ``RS_CONFIG_DIR``,
-        ``RS_WITNESS_POLICY``."""
-        return cls(
+        ``RS_WITNESS_POLICY``; without an API key, the one kept for the service (``rs
+        login``)."""
+        context = cls(
             store=Store(args.config_dir or config_dir()),
             given_url=args.url or os.environ.get("RS_URL") or None,
             api_key=args.api_key or os.environ.get("RS_API_KEY") or None,
             timeout=args.timeout,
             policy=witness_policy(args.witness_policy or os.environ.get("RS_WITNESS_POLICY")),
         )
+        context.api_key_given = context.api_key is not None
+        if context.api_key is None and (context.given_url or "").startswith(("http:", "https:")):
+            context.api_key = context.store.api_key(context.url)
+        return context
 
     def __enter__(self) -> Context:
         return self
@@ -73,7 +81,20 @@ class Context:
             self._pinned = PinnedService(self.client, self.store, notify=info, policy=self.policy)
         return self._pinned
 
+    @property
+    def services(self) -> Services:
+        """The service and those it refers lookups to, each with the API key kept for it."""
+        if self._services is None:
+
+            def connect(url: str, api_key: str) -> Client:
+                return Client(url, api_key, timeout=self.timeout)
+
+            self._services = Services(self.pinned, self.store, connect=connect, notify=info)
+        return self._services
+
     def close(self) -> None:
+        if self._services is not None:
+            self._services.close()
         if self._client is not None:
             self._client.close()
 

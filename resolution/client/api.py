@@ -66,6 +66,8 @@ from resolution.protocol.policy import Policy
 
 JOSE: Final = "application/jose"  # RFC 7515 §9.2.1: a compact JWS body
 _MAX_PEM_BYTES: Final = 64 * 1024
+# A map of 100 services and 10,000 ranges is about 1 MB (bench/RESULTS.md); room for more.
+_MAX_MAP_BYTES: Final = 16 * 1024 * 1024
 
 
 # --- Answers ----------------------------------------------------------------------------------
@@ -794,6 +796,17 @@ class Client:
         if len(certificates) != 1:
             raise ResponseError(f"GET /ca/root.pem: {len(certificates)} certificates, want 1")
         return certificates[0]
+
+    def service_map(self) -> str:
+        """``GET /v1/map``: the map of resolution services this one signed, a compact JWS to
+        verify (``resolution.protocol.servicemap.map_verify``) before use."""
+        answer = self._request(
+            "GET", "/v1/map", auth=False, accept="application/jose", limit=_MAX_MAP_BYTES
+        )
+        try:
+            return answer.content.decode("ascii").strip()
+        except UnicodeDecodeError:
+            raise ResponseError("GET /v1/map: not a compact JWS") from None
 
     def ca_chain(self, certificate_id: str) -> tuple[x509.Certificate, ...]:
         """``GET /ca/certs/{id}.pem``: a certificate then its issuing CA, by the unguessable id

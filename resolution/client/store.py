@@ -8,6 +8,11 @@ The folder is ``$RS_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/rs``, else ``~/.config
     trees/<server>              the newest signed checkpoint verified of a server's log, with
                                 its cosignatures (resolution.client.trees)
     trees/<server>.split-view   two signed checkpoints of the log that do not fit one history
+    api_keys/<server>           the API key to use with a server (``rs login``): the one sent
+                                when a lookup follows a referral to it, or when RS_API_KEY is
+                                not set; never sent to any other server
+    maps/<server>               the map of resolution services a server signed (``rs map
+                                sync``, resolution.protocol.servicemap)
     numbers/+33612345678/
         key.pem                 the number certificate's P-256 private key (PKCS #8)
         key.pending.pem         a new key whose challenge awaits its code
@@ -59,6 +64,8 @@ KNOWN_LOGS: Final = "known_logs"
 KNOWN_ROOTS: Final = "known_roots"
 WITNESS_POLICIES: Final = "witness_policies"
 TREES: Final = "trees"
+API_KEYS: Final = "api_keys"
+MAPS: Final = "maps"
 
 
 class StoreError(Exception):
@@ -551,6 +558,34 @@ class Store:
         proof of a split view); return the file."""
         path = self._server_file(TREES, url, ".split-view")
         self._save(path, pinned + b"\n" + shown)
+        return path
+
+    # --- API keys and maps ------------------------------------------------------------
+
+    def api_key(self, url: str) -> str | None:
+        """The API key kept for the server at ``url`` (``rs login``)."""
+        raw = _read(self._server_file(API_KEYS, url))
+        if raw is None:
+            return None
+        return raw.decode("utf-8", "replace").strip() or None
+
+    def api_key_save(self, url: str, api_key: str) -> Path:
+        """Keep ``api_key`` for the server at ``url`` (mode 0600); return the file."""
+        if not api_key or any(c.isspace() for c in api_key):
+            raise StoreError("an API key is one word")
+        path = self._server_file(API_KEYS, url)
+        self._save(path, api_key.encode("utf-8") + b"\n")
+        return path
+
+    def service_map(self, url: str) -> str | None:
+        """The map (compact JWS) last kept of the server at ``url``, not verified here."""
+        raw = _read(self._server_file(MAPS, url))
+        return raw.decode("ascii", "replace").strip() if raw is not None else None
+
+    def service_map_save(self, url: str, token: str) -> Path:
+        """Keep the map the server at ``url`` signed (verified by the caller); the file."""
+        path = self._server_file(MAPS, url)
+        self._save(path, token.encode("ascii") + b"\n")
         return path
 
 

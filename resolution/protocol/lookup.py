@@ -45,9 +45,9 @@ signature and ``VerifiedLookup.witnessing`` says it is unwitnessed; a checkpoint
 the policy's quorum raises ``LookupQuorumError``, naming the witnesses missing.
 
 Public API: ``LookupVerificationError``, ``LookupQuorumError``, ``VerifiedHandler``,
-``VerifiedLookup``, ``verify_lookup``; re-exported from ``entries``: ``handler_fields``,
-``handler_commitment``, ``COMMITTED_FIELDS``, ``ENTRY_VERSION``, ``OPENING_SIZE``, and
-``ENTRY_KIND`` (its ``EntryKind.HANDLER``).
+``VerifiedLookup``, ``Referral``, ``verify_lookup``, ``referral_verify``; re-exported from
+``entries``: ``handler_fields``, ``handler_commitment``, ``COMMITTED_FIELDS``,
+``ENTRY_VERSION``, ``OPENING_SIZE``, and ``ENTRY_KIND`` (its ``EntryKind.HANDLER``).
 """
 
 from __future__ import annotations
@@ -112,6 +112,7 @@ __all__ = [
     "VerifiedLookup",
     "handler_commitment",
     "handler_fields",
+    "referral_verify",
     "verify_lookup",
 ]
 
@@ -491,25 +492,49 @@ def _referral(
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname or parts.path not in ("", "/"):
         _fail(where, f"'url' is not a base URL: {url[:200]!r}")
-    where = f"referral {position} ({url[:200]})"
-    token = _string(item, "advertisement", where)
+    referral = Referral(
+        url=url.rstrip("/"), token=_string(item, "advertisement", where), advertisement=None
+    )
     if roots is None:
-        return Referral(url=url, token=token, advertisement=None)
-    trusted = roots.get(url.rstrip("/"))
-    if not trusted:
+        return referral
+    return _referral_check(referral, number, roots.get(referral.url, ()), at, where)
+
+
+def referral_verify(
+    referral: Referral,
+    number: str,
+    roots: Sequence[x509.Certificate],
+    *,
+    at: datetime | None = None,
+) -> Referral:
+    """``referral`` with its advertisement verified against ``roots`` (those trusted for its
+    URL): chain, signature, coverage, freshness (``REFERRAL_MAX_AGE``), and this URL given for
+    ``number``.  Raises ``LookupVerificationError``."""
+    where = f"the referral to {referral.url[:200]}"
+    return _referral_check(referral, number, roots, at or datetime.now(UTC), where)
+
+
+def _referral_check(
+    referral: Referral,
+    number: str,
+    roots: Sequence[x509.Certificate],
+    at: datetime,
+    where: str,
+) -> Referral:
+    if not roots:
         _fail(where, "no root is trusted for this service's advertisements")
     try:
-        # The URL's scheme is the one the advertisement was checked for: http only between
-        # services on loopback (a test), which the advertisement itself must then say.
+        # http only between services on loopback (a test), which the advertisement itself must
+        # then say: it must give this very URL for the number.
         verified = advertisement_verify(
-            token,
-            trusted,
+            referral.token,
+            roots,
             at=at,
             max_age=REFERRAL_MAX_AGE,
-            https_only=parts.scheme == "https",
+            https_only=referral.url.startswith("https:"),
         )
     except AdvertisementError as exc:
         _fail(where, f"its advertisement does not verify ({exc.reason}): {exc}")
-    if verified.url_for(number) != url.rstrip("/"):
+    if verified.url_for(number) != referral.url:
         _fail(where, f"its advertisement does not give this URL for {number}")
-    return Referral(url=url.rstrip("/"), token=token, advertisement=verified)
+    return Referral(url=referral.url, token=referral.token, advertisement=verified)

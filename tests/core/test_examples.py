@@ -17,6 +17,7 @@ import os
 import re
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -36,6 +37,7 @@ from resolution.protocol.passport import passport_sign
 from tests.api_client import committed
 from tests.ca.flow import Holder, code_sent, csr_pem
 from tests.factories import ProviderFactory
+from tests.federation.peers import key_dir_own
 from tests.webhooks.receiver import receiver  # noqa: F401  # a fixture
 
 pytestmark = pytest.mark.django_db
@@ -350,7 +352,9 @@ def test_the_examples_are_what_the_service_answers(
     receiver: Any,  # noqa: F811  # the fixture imported above
     settings: Any,
     crl: Any,
+    tmp_path: Path,
 ) -> None:
+    key_dir_own(settings, tmp_path)  # the walk signs a range certificate
     document = SchemaGenerator().get_schema(request=None, public=True)
     walk = Walk(document)
 

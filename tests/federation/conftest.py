@@ -1,14 +1,24 @@
-"""Fixtures of the federation tests: a peer's PKI, and a peer configured on the test's peer
-server (tests.federation.peer_server)."""
+"""Fixtures of the federation tests: a key folder of their own, a peer's PKI, and a peer
+configured on the test's peer server (tests.federation.peer_server)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from federation.models import Peer
 from tests.federation.peer_server import PeerServer, peer_server  # noqa: F401  # a fixture
-from tests.federation.peers import _pem
+from tests.federation.peers import _pem, key_dir_own
 from tests.pki import Pki
+
+
+@pytest.fixture(autouse=True)
+def own_key_dir(settings: Any, tmp_path: Path) -> Path:
+    """Each test signs range certificates for its own served ranges: in a copy of the keys,
+    not in the folder the other test processes share."""
+    return key_dir_own(settings, tmp_path)
 
 
 @pytest.fixture

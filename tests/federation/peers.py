@@ -3,7 +3,10 @@ in conftest.py)."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -38,3 +41,13 @@ def _signed(
 
 def _served(server: PeerServer, token: str) -> None:
     server.body = token.encode()
+
+
+def key_dir_own(settings: Any, tmp_path: Path) -> Path:
+    """Point RS_KEY_DIR at a copy of the keys the test session shares (the CA's, the log's):
+    a range certificate bootstrapped for one test's ranges must not replace, half-written,
+    the one another test process is reading."""
+    folder = tmp_path / "keys"
+    shutil.copytree(settings.RS_KEY_DIR, folder)
+    settings.RS_KEY_DIR = folder
+    return folder

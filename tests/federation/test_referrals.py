@@ -21,7 +21,7 @@ from resolution.protocol.advertisements import Block, block_parse
 from resolution.protocol.lookup import LookupVerificationError, verify_lookup
 from resolution.protocol.servicemap import MapError, map_verify
 from tests.federation.peer_server import PeerServer
-from tests.federation.peers import BLOCK, NUMBER, _served, _signed
+from tests.federation.peers import BLOCK, NUMBER, _pem, _served, _signed
 from tests.pki import Pki
 from tests.problems import assert_problem
 from transparency.keys import log_keys
@@ -185,3 +185,27 @@ def test_the_claim_index_finds_what_a_scan_finds() -> None:
         assert set(index.claiming(number)) == scanned
     assert [c.url for c in index.claiming("+447700900050")] == ["https://uk"]
     assert index.claiming("+4477009") == [] and index.claiming("+33x00000000") == []
+
+
+@pytest.mark.usefixtures("served")
+def test_the_advertisement_and_the_map_are_served_to_who_asks_for_jose(
+    anonymous_client: Any,
+) -> None:
+    """Peers fetch the advertisement, and rs the map, with Accept: application/jose."""
+    for path in ("/.well-known/rs-advertisement", "/v1/map"):
+        response = anonymous_client.get(path, HTTP_ACCEPT="application/jose")
+        assert response.status_code == 200, path
+        assert response["Content-Type"] == "application/jose"
+    missing = anonymous_client.get("/nothing/here", HTTP_ACCEPT="application/jose")
+    assert missing.status_code == 404
+
+
+@pytest.mark.usefixtures("served")
+def test_a_peer_whose_root_changed_since_its_fetch_is_left_out_of_the_map(
+    anonymous_client: Any, peer: Peer, accepted: str
+) -> None:
+    Peer.objects.filter(pk=peer.pk).update(root_pem=_pem(Pki(label="New root").root))
+
+    found = map_verify(anonymous_client.get("/v1/map").content.decode(), [ca_keys().root])
+
+    assert [service.url for service in found.services] == [found.url]

@@ -19,6 +19,7 @@ from resolution.cli.commands import (
     invite,
     lock,
     log,
+    login,
     lookup,
     monitor,
     passport,
@@ -33,6 +34,7 @@ from resolution.cli.commands import (
     webhook,
     witness,
 )
+from resolution.cli.commands import map as map_command
 
 
 class Command(Protocol):
@@ -56,9 +58,11 @@ COMMANDS: Final[tuple[Command, ...]] = (
     invite,
     invitations,
     lookup,
+    map_command,
     passport,
     monitor,
     log,
     witness,
     webhook,
+    login,
 )

@@ -1,7 +1,12 @@
 """``rs lookup NUMBER [--service SERVICE] [--json]``: look a number up, and print its handlers
 only once the answer verified against the log keys pinned for the service, and its checkpoint
 against the witness policy (pinned, or ``--witness-policy``): one that misses the quorum is
-refused (exit 6), one the policy asks no quorum of is shown as unwitnessed."""
+refused (exit 6), one the policy asks no quorum of is shown as unwitnessed.
+
+A number another service serves is looked up there (``resolution.client.federation``): straight
+away when the map kept (``rs map sync``) names that service, else by following the service's
+one referral; that service's answer is verified against its own pinned keys, and the API key
+kept for it (``rs login``) is the one sent."""
 
 from __future__ import annotations
 
@@ -13,12 +18,12 @@ from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
 from resolution.cli.output import show, show_json
+from resolution.client.federation import FoundLookup
 from resolution.client.verify import VerificationError, WitnessQuorumError
 from resolution.protocol.lookup import (
     LookupQuorumError,
     LookupVerificationError,
     VerifiedHandler,
-    VerifiedLookup,
 )
 
 
@@ -49,7 +54,7 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
 def run(args: argparse.Namespace, ctx: Context) -> int:
     ctx.needs_api_key()
     try:
-        verified = ctx.pinned.lookup(args.number, args.service)
+        found = ctx.services.lookup(args.number, args.service)
     except LookupVerificationError as exc:
         if args.json:
             show_json({"number": args.number, "verified": False, "error": str(exc)}, indent=None)
@@ -59,9 +64,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             ) from None
         raise VerificationError(f"the answer for {args.number} does not verify: {exc}") from None
     if args.json:
-        show_json(_document(verified))
+        show_json(_document(found))
     else:
-        show(_text(verified))
+        show(_text(found))
     return EXIT_OK
 
 
@@ -77,7 +82,8 @@ def _handler_json(handler: VerifiedHandler) -> dict[str, Any]:
     }
 
 
-def _document(verified: VerifiedLookup) -> dict[str, Any]:
+def _document(found: FoundLookup) -> dict[str, Any]:
+    verified = found.lookup
     checkpoint = verified.checkpoint
     witnessing = verified.witnessing
     return {
@@ -96,10 +102,16 @@ def _document(verified: VerifiedLookup) -> dict[str, Any]:
         },
         "handlers": [_handler_json(h) for h in verified.handlers],
         "pending": [_handler_json(h) for h in verified.pending],
+        "served_by": found.url if verified.served else None,
+        "asked": found.url,
+        "referred_by": found.referred_by,
+        "via_map": found.via_map,
+        "also_claimed_by": [referral.url for referral in verified.referrals],
     }
 
 
-def _text(verified: VerifiedLookup) -> str:
+def _text(found: FoundLookup) -> str:
+    verified = found.lookup
     checkpoint = verified.checkpoint
     where = (
         "no checkpoint yet"
@@ -107,6 +119,21 @@ def _text(verified: VerifiedLookup) -> str:
         else (f"checkpoint {checkpoint.origin} of size {checkpoint.size} ({verified.witnessing})")
     )
     lines = [f"{verified.number}: verified against {where}"]
+    if found.referred_by is not None:
+        lines.append(f"  served by {found.url}, to which {found.referred_by} referred the lookup")
+    elif found.via_map:
+        lines.append(f"  served by {found.url}, as the kept map says")
+    if not verified.served and verified.referrals:
+        others = ", ".join(referral.url for referral in verified.referrals)
+        lines.append(
+            f"  {found.url} does not serve this number: it refers to {others} "
+            f"(not followed: one referral at most)"
+        )
+    elif not verified.served:
+        lines.append(f"  {found.url} does not serve this number, and knows no service that does")
+    elif verified.referrals:
+        others = ", ".join(referral.url for referral in verified.referrals)
+        lines.append(f"  CONFLICT: {others} also claims this number; its operators must settle it")
     ordered = sorted(verified.handlers, key=lambda h: (h.service, h.priority, h.provider))
     for handler in ordered:
         lines.append(
