@@ -35,6 +35,7 @@ from federation import selectors
 from federation.keys import advertisement_keys
 from federation.models import Advertisement, Peer, PeerAdvertisement
 from federation.peers import base_url_check, block_within, ranges_parse, root_parse
+from resolution.protocol.advertisements import MAX_SIZE as ADVERTISEMENT_MAX_SIZE
 from resolution.protocol.advertisements import Advertisement as AdvertisementVerified
 from resolution.protocol.advertisements import (
     AdvertisementError,
@@ -120,8 +121,8 @@ def advertisement_bootstrap() -> str:
 
 # --- Peers ------------------------------------------------------------------------------------
 
-# An advertisement names a few blocks; its x5c a certificate or two. 64 KiB is plenty.
-ADVERTISEMENT_MAX_BYTES = 65536
+# As long as an advertisement may be (resolution.protocol.advertisements.MAX_SIZE).
+ADVERTISEMENT_MAX_BYTES = ADVERTISEMENT_MAX_SIZE
 ADVERTISEMENT_PATH = "/.well-known/rs-advertisement"
 ADVERTISEMENT_MEDIA_TYPE = "application/jose"
 
@@ -255,8 +256,9 @@ def service_map_sign() -> str | None:
     own = selectors.advertisement_latest()
     if keys is None or own is None:
         return None
-    services: list[tuple[str, x509.Certificate, str, list[str]]] = [
-        (settings.RS_PUBLIC_URL, ca_keys().root, own.token, own.ranges.split())
+    # Each service with the blocks of its advertisement accepted: None for all of them.
+    services: list[tuple[str, x509.Certificate, str, list[str] | None]] = [
+        (settings.RS_PUBLIC_URL, ca_keys().root, own.token, None)
     ]
     by_url: dict[str, list[str]] = {}
     for claim in selectors.claims():
@@ -275,7 +277,9 @@ def service_map_sign() -> str | None:
         except AdvertisementError as error:
             logger.warning("map_peer_left_out", peer=peer.name, reason=error.reason)
             continue
-        services.append((peer.url, root, advertisement.token, by_url[peer.url]))
+        accepted = by_url[peer.url]
+        whole = sorted(accepted) == sorted(advertisement.ranges.split())
+        services.append((peer.url, root, advertisement.token, None if whole else accepted))
     return map_sign(
         services,
         keys.key,

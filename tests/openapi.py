@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import gzip
 import json
 import re
 import threading
@@ -169,6 +170,14 @@ class SchemaCheck:
 
     def _validated(self, request: HttpRequest, response: HttpResponse, where: str) -> None:
         openapi_request = _Request(request)
+        if response.get("Content-Encoding") == "gzip":  # the schema describes what it encodes
+            decoded = HttpResponse(
+                gzip.decompress(response.content),
+                status=response.status_code,
+                content_type=response["Content-Type"],
+            )
+            decoded.wsgi_request = request  # type: ignore[attr-defined]
+            response = decoded
         try:
             self.openapi.validate_response(openapi_request, DjangoOpenAPIResponse(response))
         except PathNotFound:

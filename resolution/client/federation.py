@@ -37,7 +37,7 @@ from resolution.client.errors import ClientError
 from resolution.client.store import Store
 from resolution.client.verify import PinnedService, VerificationError
 from resolution.protocol.lookup import VerifiedLookup, referral_verify
-from resolution.protocol.servicemap import MapError, ServiceMap, map_verify
+from resolution.protocol.servicemap import MAX_AGE, MapError, ServiceMap, map_verify
 
 
 class ReferralError(ClientError):
@@ -84,6 +84,7 @@ class Services:
         self._connect = connect
         self._notify = notify
         self._peers: dict[str, PinnedService] = {}
+        self._map: ServiceMap | None = None  # the kept map, verified once per token
 
     def _tell(self, message: str) -> None:
         if self._notify is not None:
@@ -124,11 +125,15 @@ class Services:
         token = self.store.service_map(self.home.url)
         if token is None:
             return None
+        verified = self._map
+        if verified is not None and verified.token == token and _fresh(verified):
+            return verified
         try:
-            return self._map_check(token)
+            self._map = self._map_check(token)
         except VerificationError as exc:
             self._tell(f"not using the kept map ({exc}): run 'rs map sync'")
             return None
+        return self._map
 
     # --- lookups --------------------------------------------------------------------------
 
@@ -186,6 +191,12 @@ class Services:
         referral_verify(referral, number, [self.root_for(referral.url)], at=at or datetime.now(UTC))
         found = self.peer(referral.url).lookup(number, service)
         return FoundLookup(found, referral.url, referred_by=self.home.url)
+
+
+def _fresh(found: ServiceMap) -> bool:
+    """Whether the map, and every advertisement in it, is still within its age."""
+    oldest = min([found.issued_at, *(s.advertisement.issued_at for s in found.services)])
+    return datetime.now(UTC) - oldest <= MAX_AGE
 
 
 def _fingerprint(root: x509.Certificate) -> str:

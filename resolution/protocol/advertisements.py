@@ -54,6 +54,9 @@ TYPE: Final = "rs-advertisement+jwt"
 MAX_NUMBER_LENGTH: Final = 15  # E.164 (ITU-T E.164 §6), and RFC 8226's TelephoneNumber
 CLOCK_SKEW: Final = timedelta(minutes=5)
 MAX_CHAIN: Final = 4
+MAX_SIZE: Final = 1024 * 1024
+"""The longest advertisement read: some 15,000 blocks (a block's key and URL take some 60
+characters in base64url), far beyond the few hundred a service names."""
 
 
 class AdvertisementError(ValueError):
@@ -198,7 +201,7 @@ def advertisement_verify(
     TNAuthList covering every key, and ``iat`` at most ``max_age`` before ``at`` (and not in
     the future, within the clock skew). Raises :class:`AdvertisementError`."""
     try:
-        parsed = jws_parse(token)
+        parsed = jws_parse(token, max_size=MAX_SIZE)
         payload = jws_payload_json(parsed)
     except JoseError as exc:
         raise AdvertisementError("format", f"not a compact ES256 JWS: {exc}") from None

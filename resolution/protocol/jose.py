@@ -181,18 +181,19 @@ def jws_sign(
     return f"{signing_input}.{b64url_encode(signature)}"
 
 
-def jws_parse(token: str) -> ParsedJws:
+def jws_parse(token: str, *, max_size: int = MAX_JWS_SIZE) -> ParsedJws:
     """Split and check a compact JWS (RFC 7515 §5.2 steps 1-7) without verifying it.
 
-    Raises ``JoseError`` when the token is longer than ``MAX_JWS_SIZE``, does not have three
+    Raises ``JoseError`` when the token is longer than ``max_size`` (``MAX_JWS_SIZE``, unless
+    a kind of document needs more: an advertisement, a map), does not have three
     segments, has an empty header or signature, holds bad base64url, has a header that is not
     a JSON object with unique member names, ``alg`` "ES256" and no ``crit``, or has a
     signature that is not 64 bytes.  The payload may be empty.
     """
     if not isinstance(token, str):
         raise JoseError(f"JWS must be a string, not {type(token).__name__}")
-    if len(token) > MAX_JWS_SIZE:
-        raise JoseError(f"JWS is {len(token)} characters, more than {MAX_JWS_SIZE}")
+    if len(token) > max_size:
+        raise JoseError(f"JWS is {len(token)} characters, more than {max_size}")
     segments = token.split(".")
     if len(segments) != 3:  # RFC 7515 §7.1; five segments would be a JWE (RFC 7516 §9)
         raise JoseError(f"compact JWS has {len(segments)} segments, want 3")

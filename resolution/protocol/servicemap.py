@@ -7,13 +7,12 @@ signed with), over::
 
     {"iat": 1765000000, "url": "https://rs.example.fr",
      "services": [{"url": "https://rs.example.fr", "root": "<base64 DER>",
-                   "advertisement": "<compact JWS>", "blocks": ["1-33612000000-1000000"]},
-                  ...]}
+                   "advertisement": "<compact JWS>", "blocks": null}, ...]}
 
 one member per service: the signer's own and each peer's whose advertisement it accepted,
 each with the root the signer trusts for that service's advertisements and the blocks of that
-advertisement it accepts (a peer may advertise more than its operator allowed it: those are
-left out, and a client follows only the blocks listed).
+advertisement it accepts: ``null`` for all of them, else the list (a peer may advertise more
+than its operator allowed it: those are left out, and a client follows only the blocks listed).
 
 Trust: a client pins the signing service's CA root on first use (as it pins its log keys), so
 the map verifies against that root; each peer's root is the signer's word, and the client pins
@@ -59,6 +58,9 @@ MAX_AGE: Final = timedelta(days=7)
 accepts its peers' for a week)."""
 
 CLOCK_SKEW: Final = timedelta(minutes=5)
+MAX_SIZE: Final = 16 * 1024 * 1024
+"""The longest map read: 100 services with 10,000 ranges in all sign to about 1 MB
+(bench/RESULTS.md)."""
 
 
 class MapError(ValueError):
@@ -100,7 +102,7 @@ def _der(certificate: x509.Certificate) -> str:
 
 
 def map_sign(
-    services: Sequence[tuple[str, x509.Certificate, str, Sequence[str]]],
+    services: Sequence[tuple[str, x509.Certificate, str, list[str] | None]],
     key: ec.EllipticCurvePrivateKey,
     chain: Sequence[x509.Certificate],
     *,
@@ -108,14 +110,14 @@ def map_sign(
     issued_at: datetime,
 ) -> str:
     """The compact JWS of a map of ``services`` (base URL, trusted root, advertisement token,
-    the keys of the blocks accepted from it), signed by ``key``, whose certificate is
+    the keys of the blocks accepted from it, None for all), signed by ``key``, whose certificate is
     ``chain[0]``, for the service at ``url``."""
     header = {"alg": "ES256", "typ": TYPE, "x5c": [_der(c) for c in chain]}
     payload = {
         "iat": int(issued_at.timestamp()),
         "url": url,
         "services": [
-            {"url": service_url, "root": _der(root), "advertisement": token, "blocks": list(keys)}
+            {"url": service_url, "root": _der(root), "advertisement": token, "blocks": keys}
             for service_url, root, token, keys in services
         ],
     }
@@ -134,7 +136,7 @@ def map_verify(
     root the map gives for it and naming that service's URL. Raises :class:`MapError`."""
     when = at or datetime.now(UTC)
     try:
-        parsed = jws_parse(token)
+        parsed = jws_parse(token, max_size=MAX_SIZE)
         payload = jws_payload_json(parsed)
     except JoseError as exc:
         raise MapError(f"not a compact ES256 JWS: {exc}") from None
@@ -188,8 +190,10 @@ def _service(item: object, position: int, at: datetime, max_age: timedelta) -> M
     if any(given != url for given in advertisement.entries.values()):
         raise MapError(f"{where} ({url}): the advertisement gives another URL")
     keys = item.get("blocks")
+    if keys is None:
+        return MapService(url, root, advertisement, tuple(sorted(advertisement.entries)))
     if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
-        raise MapError(f"{where} ({url}): blocks is not a list of strings")
+        raise MapError(f"{where} ({url}): blocks is not null or a list of strings")
     try:
         blocks = tuple(block_parse(key) for key in keys)
     except AdvertisementError as exc:

@@ -5,6 +5,7 @@ trusted for its URL; ``GET /v1/map`` is every accepted advertisement as one sign
 
 from __future__ import annotations
 
+import gzip
 import random
 from datetime import timedelta
 from typing import Any
@@ -209,3 +210,13 @@ def test_a_peer_whose_root_changed_since_its_fetch_is_left_out_of_the_map(
     found = map_verify(anonymous_client.get("/v1/map").content.decode(), [ca_keys().root])
 
     assert [service.url for service in found.services] == [found.url]
+
+
+@pytest.mark.usefixtures("served")
+def test_the_map_is_sent_compressed_to_who_accepts_it(anonymous_client: Any) -> None:
+    plain = anonymous_client.get("/v1/map")
+    packed = anonymous_client.get("/v1/map", HTTP_ACCEPT_ENCODING="gzip")
+
+    assert packed["Content-Encoding"] == "gzip"
+    assert map_verify(gzip.decompress(packed.content).decode(), [ca_keys().root])
+    assert "Content-Encoding" not in plain

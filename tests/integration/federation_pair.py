@@ -297,7 +297,16 @@ CACHE_INDEXES = {"a": 12, "b": 13}
 
 @pytest.fixture(scope="module")
 def rs_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RsPair]:
-    """Two resolution services on loopback, each a peer of the other, started once per module.
+    """The pair (:func:`pair_started`), started once per module."""
+    with pair_started(tmp_path_factory.mktemp("rs-pair")) as pair:
+        yield pair
+
+
+@contextlib.contextmanager
+def pair_started(folder: Path, env: dict[str, str] | None = None) -> Iterator[RsPair]:
+    """Two resolution services on loopback, each a peer of the other, their files in
+    ``folder`` (a benchmark starts them too: bench/referrals.py), ``env`` added to the
+    environment of both.
 
     ``rs_pair.a`` and ``rs_pair.b`` (``ResolutionService``; iterating the pair gives both):
 
@@ -327,7 +336,6 @@ def rs_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RsPair]:
     peers or rows should remove them, as the pair is shared by the module's tests.
     """
     server = _database_server()
-    folder = tmp_path_factory.mktemp("rs-pair")
     tls = tls_pki_make(folder)
     services = []
     for label, ranges in (("a", A_RANGES), ("b", B_RANGES)):
@@ -344,6 +352,7 @@ def rs_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RsPair]:
             env={},
         )
         service.env = _service_env(service, cache_url=_cache_url(CACHE_INDEXES[label]))
+        service.env.update(env or {})
         services.append(service)
     pair = RsPair(a=services[0], b=services[1], tls=tls)
     names = [service.database for service in pair]
