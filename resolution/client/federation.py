@@ -27,7 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -36,7 +37,12 @@ from resolution.client.api import Client
 from resolution.client.errors import ClientError
 from resolution.client.store import Store
 from resolution.client.verify import PinnedService, VerificationError
-from resolution.protocol.lookup import VerifiedLookup, referral_verify
+from resolution.protocol.lookup import (
+    REFERRAL_MAX_AGE,
+    Referral,
+    VerifiedLookup,
+    referral_verify,
+)
 from resolution.protocol.servicemap import MAX_AGE, MapError, ServiceMap, map_verify
 
 
@@ -85,6 +91,8 @@ class Services:
         self._notify = notify
         self._peers: dict[str, PinnedService] = {}
         self._map: ServiceMap | None = None  # the kept map, verified once per token
+        # Referrals verified, by URL and advertisement: (verified at, the referral).
+        self._referrals: dict[tuple[str, str], tuple[datetime, Referral]] = {}
 
     def _tell(self, message: str) -> None:
         if self._notify is not None:
@@ -187,10 +195,29 @@ class Services:
                 f"({', '.join(urls)}): their operators must settle it",
                 tuple(urls),
             )
-        referral = verified.referrals[0]
-        referral_verify(referral, number, [self.root_for(referral.url)], at=at or datetime.now(UTC))
+        referral = self._referral_checked(verified.referrals[0], number, at or datetime.now(UTC))
         found = self.peer(referral.url).lookup(number, service)
         return FoundLookup(found, referral.url, referred_by=self.home.url)
+
+    def _referral_checked(self, referral: Referral, number: str, at: datetime) -> Referral:
+        """``referral_verify`` against the root pinned for its URL; an advertisement verified
+        in the last ``REVERIFY`` is only checked again for the number and its age."""
+        key = (referral.url, referral.token)
+        kept = self._referrals.get(key)
+        if kept is not None and at - kept[0] < REVERIFY:
+            advertisement = kept[1].advertisement
+            assert advertisement is not None  # kept verified
+            fresh = at - advertisement.issued_at <= REFERRAL_MAX_AGE
+            if fresh and advertisement.url_for(number) == referral.url:
+                return kept[1]
+        checked = referral_verify(referral, number, [self.root_for(referral.url)], at=at)
+        self._referrals[key] = (at, checked)
+        return checked
+
+
+# A referral's advertisement, verified once (chain, signature, coverage), is verified again
+# after this long: a certificate that expired or a pin that changed is then noticed.
+REVERIFY: Final = timedelta(minutes=10)
 
 
 def _fresh(found: ServiceMap) -> bool:
