@@ -19,7 +19,8 @@ checks the chain to a root it trusts *for those ranges* (a peer's root, configur
 peer), the signature, the coverage, and the freshness of ``iat``.
 
 Public API: ``AdvertisementError``, ``Block``, ``Advertisement``, ``block_parse``,
-``advertisement_sign``, ``advertisement_verify``, ``block_covered``, ``overlaps``.
+``advertisement_sign``, ``advertisement_verify``, ``block_covered``, ``overlaps``,
+``certificates_parse``.
 """
 
 from __future__ import annotations
@@ -232,16 +233,22 @@ def advertisement_verify(
 
 
 def _x5c(value: object) -> list[x509.Certificate]:
+    return certificates_parse(value, "x5c")
+
+
+def certificates_parse(value: object, what: str) -> list[x509.Certificate]:
+    """The certificates of a JOSE ``x5c``-like list (RFC 7515 §4.1.6: base64 DER, at most
+    ``MAX_CHAIN``); ``AdvertisementError`` ("format") naming ``what`` otherwise."""
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_CHAIN:
-        raise AdvertisementError("format", f"x5c is not a list of 1 to {MAX_CHAIN} certificates")
-    chain = []
+        raise AdvertisementError("format", f"{what} is not a list of 1 to {MAX_CHAIN} certificates")
+    found = []
     for item in value:
         try:
             der = base64.b64decode(item, validate=True) if isinstance(item, str) else b""
-            chain.append(x509.load_der_x509_certificate(der))
+            found.append(x509.load_der_x509_certificate(der))
         except (binascii.Error, ValueError):
-            raise AdvertisementError("format", "an x5c member is not a DER certificate") from None
-    return chain
+            raise AdvertisementError("format", f"{what}: not a base64 DER certificate") from None
+    return found
 
 
 def _issued_at(value: object, *, at: datetime, max_age: timedelta) -> datetime:

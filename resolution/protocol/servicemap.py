@@ -27,7 +27,6 @@ Public API: ``MapError``, ``MapService``, ``ServiceMap``, ``map_sign``, ``map_ve
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,12 +38,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from resolution.protocol.advertisements import (
-    MAX_CHAIN,
     Advertisement,
     AdvertisementError,
     Block,
     advertisement_verify,
     block_parse,
+    certificates_parse,
 )
 from resolution.protocol.canonical import canonical_json
 from resolution.protocol.certificates import CertificateError, certificate_chain_verify
@@ -213,13 +212,7 @@ def _url(value: object, what: str) -> str:
 
 
 def _certificates(value: object, what: str) -> list[x509.Certificate]:
-    if not isinstance(value, list) or not 1 <= len(value) <= MAX_CHAIN:
-        raise MapError(f"{what} is not a list of 1 to {MAX_CHAIN} certificates")
-    found = []
-    for item in value:
-        try:
-            der = base64.b64decode(item, validate=True) if isinstance(item, str) else b""
-            found.append(x509.load_der_x509_certificate(der))
-        except (binascii.Error, ValueError):
-            raise MapError(f"{what}: not a base64 DER certificate") from None
-    return found
+    try:
+        return certificates_parse(value, what)
+    except AdvertisementError as exc:
+        raise MapError(str(exc)) from None

@@ -57,6 +57,15 @@ class App:
         return json.loads(done.stdout)
 
 
+def app_logged_in(rs_pair: RsPair, folder: Path, slug: str) -> App:
+    """An app whose home service is A, holding a key at B too (provider ``slug`` there)."""
+    a, b = rs_pair.a, rs_pair.b
+    app_a = App(folder, a, a.api_key, rs_pair.tls.ca_file)
+    key_at_b = b.manage("provider_create", slug, "--name", slug).stdout.strip()
+    assert app_a("login", "--url", b.url, "--api-key", key_at_b).returncode == 0
+    return app_a
+
+
 @pytest.fixture(scope="module")
 def registered(rs_pair: RsPair, tmp_path_factory: pytest.TempPathFactory) -> App:
     """App B's number, registered and published at B."""
@@ -113,9 +122,7 @@ def test_with_the_map_kept_the_lookup_goes_straight_to_b(
     rs_pair: RsPair, registered: App, tmp_path: Path
 ) -> None:
     a, b = rs_pair.a, rs_pair.b
-    app_a = App(tmp_path / "app-a", a, a.api_key, rs_pair.tls.ca_file)
-    key_at_b = b.manage("provider_create", "app-a-map", "--name", "App A (map)").stdout.strip()
-    assert app_a("login", "--url", b.url, "--api-key", key_at_b).returncode == 0
+    app_a = app_logged_in(rs_pair, tmp_path / "app-a", "app-a-map")
 
     synced = app_a.json("map", "sync")
 
@@ -131,9 +138,7 @@ def test_bs_answer_must_verify_against_bs_pinned_keys(
 ) -> None:
     """B's log keys pinned as A's: B's answer no longer verifies, and is refused."""
     a, b = rs_pair.a, rs_pair.b
-    app_a = App(tmp_path / "app-a", a, a.api_key, rs_pair.tls.ca_file)
-    key_at_b = b.manage("provider_create", "app-a-pin", "--name", "App A (pin)").stdout.strip()
-    assert app_a("login", "--url", b.url, "--api-key", key_at_b).returncode == 0
+    app_a = app_logged_in(rs_pair, tmp_path / "app-a", "app-a-pin")
     assert app_a.json("lookup", "+33612000001")["served_by"] == a.url  # A's keys pinned
     store = Store(app_a.folder)
     note_key, vrf_key = store.pinned_log(a.url) or ("", b"")
