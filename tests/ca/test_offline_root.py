@@ -156,6 +156,7 @@ def test_the_root_passphrase_is_its_own(tmp_path, settings):
         call_command("ca_init", "--offline-root", str(settings.RS_KEY_DIR))
 
 
+@pytest.mark.process
 def test_ca_init_runs_on_a_machine_without_a_database(tmp_path):
     """As on the offline machine: no database is reached (DATABASE_URL names none that exists)."""
     environment = {

@@ -196,6 +196,7 @@ def _url(user: str, name: str) -> str:
     return f"postgresql://{user}@{host}:{db['PORT']}/{name}"
 
 
+@pytest.mark.process
 def test_migrate_runs_as_the_owner_and_grants_the_service_role():
     suffix = uuid.uuid4().hex[:12]
     owner, service, name = f"rs_owner_{suffix}", f"rs_app_{suffix}", f"test_rs_roles_{suffix}"

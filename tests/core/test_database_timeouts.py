@@ -46,6 +46,7 @@ def _settings_of(env: dict[str, str]) -> dict[str, Any]:
 # --- Settings -----------------------------------------------------------------------------------
 
 
+@pytest.mark.process
 def test_production_defaults_bound_every_wait():
     found = _settings_of({})
     database = found["database"]
@@ -68,6 +69,7 @@ def test_production_defaults_bound_every_wait():
     assert found["broker_connect"] == 2.0
 
 
+@pytest.mark.process
 def test_timeouts_are_read_from_the_environment_and_the_urls_own_win():
     found = _settings_of(
         {

@@ -16,6 +16,8 @@ from providers.services import api_key_create
 from tests.factories import ProviderFactory
 from tests.subprocesses import child_env
 
+pytestmark = pytest.mark.process
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENT = (ROOT / "docs" / "deployment.md").read_text()
 

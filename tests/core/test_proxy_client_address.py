@@ -22,6 +22,8 @@ from tests.core.test_production_settings import PRODUCTION_ENV, _manage
 from tests.factories import ProviderFactory
 from tests.subprocesses import child_env
 
+pytestmark = pytest.mark.process
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENT = (ROOT / "docs" / "deployment.md").read_text()
 # Loopback is all of 127.0.0.0/8 on Linux: each client connects from an address of its own.

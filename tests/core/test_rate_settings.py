@@ -37,6 +37,7 @@ def test_a_malformed_throttle_rate_is_refused(settings: Any):
         rates_validate()
 
 
+@pytest.mark.process
 def test_a_process_with_a_malformed_rate_does_not_start():
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],

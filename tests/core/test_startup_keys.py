@@ -19,7 +19,7 @@ from tests.subprocesses import database_url
 ROOT = Path(__file__).resolve().parents[2]
 WRONG_PASSPHRASE = "a-wrong-passphrase-of-some-length"
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.process]
 
 
 def _free_port() -> int:

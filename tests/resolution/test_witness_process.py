@@ -35,6 +35,8 @@ from resolution.protocol.policy import parse_policy
 from resolution.protocol.witness import parse_cosignature_lines, parse_tree_size
 from tests.resolution.witnesslog import ToyLog, post
 
+pytestmark = pytest.mark.process
+
 ROOT = Path(__file__).resolve().parents[2]
 CRASH_ITERATIONS = int(os.environ.get("RS_WITNESS_CRASH_ITERATIONS", "12"))
 

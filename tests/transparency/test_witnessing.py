@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,18 @@ from transparency.witnesses import WitnessConfigError, witnesses_parse, witnesse
 ROOT = Path(__file__).resolve().parents[2]
 KEY_A = generate_cosigner("a.example.test").verifier.vkey
 KEY_B = generate_cosigner("b.example.test").verifier.vkey
+
+
+@pytest.fixture(autouse=True)
+def submissions_joined() -> Iterator[None]:
+    """Each submission thread a test kicked (no broker) has ended when the test ends: none goes
+    on into the next test's database, or logs after its process closed its output."""
+    yield
+    deadline = time.monotonic() + 30
+    while running := [t for t in threading.enumerate() if t.name == "witness-submit"]:
+        for thread in running:  # a round may start the next thread before it ends
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        assert time.monotonic() < deadline, "a witness submission thread outlived its test"
 
 
 @pytest.fixture
@@ -444,6 +457,7 @@ def test_defaults_a_majority_of_the_witnesses_or_quorum_none():
     assert not witnesses_parse("", "").quorum_required
 
 
+@pytest.mark.process
 def test_a_process_with_a_bad_witness_setting_does_not_start(settings):
     settings.RS_WITNESSES = "w1 not-a-key https://w.example"
     with pytest.raises(ImproperlyConfigured, match="RS_WITNESSES item 1"):
