@@ -104,11 +104,19 @@ def copy_entries(start: int, count: int) -> None:
 
     with (
         connection.cursor() as cursor,
-        cursor.copy('COPY transparency_entry ("index", kind, data, leaf_hash) FROM STDIN') as copy,
+        cursor.copy(
+            'COPY transparency_entry (id, "index", kind, data, leaf_hash) FROM STDIN'
+        ) as copy,
     ):
+        # Already sequenced, as the sequencer would have; each id its index.
         for n in range(start, start + count):
             data = entry_encode(kind="certificate", payload=sample_payload(n), version=1)
-            copy.write_row((n, "certificate", data, leaf_hash(data)))
+            copy.write_row((n, n, "certificate", data, leaf_hash(data)))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('transparency_entry', 'id'), max(id)) "
+            "FROM transparency_entry"
+        )
 
 
 def ensure_log(database: str, size: int) -> str:

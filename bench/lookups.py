@@ -272,16 +272,17 @@ COPY_COLUMNS = {
     ),
     "ca_certificate": (
         *("id", "serial", "provider_id", "challenge_id", "number", "label", "der"),
-        *("certificate_sha256", "public_key_sha256", "not_before", "not_after", "log_index"),
+        *("certificate_sha256", "public_key_sha256", "not_before", "not_after", "log_entry_id"),
         *("revocation_reason", "repository_id"),
     ),
     "transparency_label": ("number", "label", "proof"),
     "directory_handler": (
         *("id", "number", "provider_id", "service", "uri", "priority", "visible_to"),
-        *("certificate_id", "label", "opening", "log_index", "expires_at"),
+        *("certificate_id", "label", "opening", "log_entry_id", "expires_at"),
     ),
-    "transparency_entry": ('"index"', "kind", "data", "leaf_hash"),
-    "transparency_entryopening": ('"index"', "label", "opening", "content"),
+    # Loaded already sequenced, each entry's id its index (what the foreign keys above name).
+    "transparency_entry": ("id", '"index"', "kind", "data", "leaf_hash"),
+    "transparency_entryopening": ("entry_id", "label", "opening", "content"),
 }
 
 
@@ -349,7 +350,7 @@ def chunk_load(start: int, count: int) -> LoadCost:
             kind=kind, label=label.hex(), commitment=commitment(opening, content).hex()
         )
         data = entry_encode(kind=kind.value, payload=private.payload(), version=private.version)
-        rows["transparency_entry"].append((index, kind.value, data, leaf_hash(data)))
+        rows["transparency_entry"].append((index, index, kind.value, data, leaf_hash(data)))
         rows["transparency_entryopening"].append((index, label, opening, canonical_json(content)))
         return opening
 
@@ -548,7 +549,7 @@ def directory_load(numbers: int, *, processes: int = LOADER_PROCESSES) -> LoadRe
     phases[f"rows ({processes} processes, COPY)"] = loading.seconds
 
     with Timer() as sequencing, connection.cursor() as cursor:
-        for model in (Certificate, Handler):
+        for model in (Certificate, Handler, Entry):
             table = model._meta.db_table
             cursor.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}"  # noqa: S608 (a model's own table)

@@ -118,7 +118,7 @@ class CertificateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Certificate]):
         "number",
         "not_after",
         "revoked_at",
-        "log_index",
+        "log_entry",
     )
     list_filter = (
         "provider",
@@ -136,14 +136,14 @@ class CertificateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Certificate]):
         "not_before",
         "not_after",
         "created_at",
-        "log_index",
+        "log_entry",
         "revoked_at",
         "revocation_reason",
-        "revocation_log_index",
+        "revocation_log_entry",
         "locked_at",
-        "lock_log_index",
+        "lock_log_entry",
     )
-    list_select_related = ("provider",)
+    list_select_related = ("provider", "log_entry")
     actions = ["revoke"]
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
@@ -250,8 +250,8 @@ class CertificateRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[CertificateRe
         "closed_at",
         "decided_by",
         "certificate",
-        "log_index",
-        "closed_log_index",
+        "log_entry",
+        "closed_log_entry",
     )
 
 
@@ -276,8 +276,8 @@ class DisputeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Dispute]):
         "closed_at",
         "closed_by",
         "resolution",
-        "log_index",
-        "closed_log_index",
+        "log_entry",
+        "closed_log_entry",
         "decide",
     )
     readonly_fields = ("disputer_evidence", "disputed_evidence", "decide")
@@ -316,7 +316,7 @@ class DisputeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Dispute]):
             disputed.serial,
             disputed.provider,
             disputed.created_at,
-            disputed.log_index,
+            disputed.log_entry,
             disputed.status,
             disputed.handlers.count(),
             disputed.challenge.verified_at,

@@ -122,17 +122,40 @@ class Certificate(models.Model):
     not_before = models.DateTimeField()
     not_after = models.DateTimeField()
     created_at = models.DateTimeField(db_default=Now(), editable=False)
-    log_index = models.BigIntegerField(help_text="Index of the certificate's log entry")
+    log_entry = models.ForeignKey(
+        "transparency.Entry",
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="+",
+        editable=False,
+        help_text="The certificate's log entry",
+    )
     revoked_at = models.DateTimeField(null=True, blank=True)
     revocation_reason = models.CharField(
         max_length=32, choices=RevocationReason.choices, blank=True
     )
-    revocation_log_index = models.BigIntegerField(null=True, blank=True)
+    revocation_log_entry = models.ForeignKey(
+        "transparency.Entry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="+",
+        editable=False,
+        help_text="The revocation's log entry",
+    )
     # The number lock (DESIGN §7.2): set by a JWS of this certificate's key, it lasts as long
     # as the certificate, and holds back any certificate for the number to another key.
     locked_at = models.DateTimeField(null=True, blank=True)
-    lock_log_index = models.BigIntegerField(
-        null=True, blank=True, help_text="Index of the lock's log entry"
+    lock_log_entry = models.ForeignKey(
+        "transparency.Entry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="+",
+        editable=False,
+        help_text="The lock's log entry",
     )
 
     class Meta:
@@ -153,12 +176,12 @@ class Certificate(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(revoked_at__isnull=True)
-                | (~models.Q(revocation_reason="") & models.Q(revocation_log_index__isnull=False)),
+                | (~models.Q(revocation_reason="") & models.Q(revocation_log_entry__isnull=False)),
                 name="ca_certificate_revocation_complete",
             ),
             models.CheckConstraint(
-                condition=models.Q(locked_at__isnull=True, lock_log_index__isnull=True)
-                | models.Q(locked_at__isnull=False, lock_log_index__isnull=False),
+                condition=models.Q(locked_at__isnull=True, lock_log_entry__isnull=True)
+                | models.Q(locked_at__isnull=False, lock_log_entry__isnull=False),
                 name="ca_certificate_lock_complete",
             ),
         ]
@@ -373,8 +396,24 @@ class CertificateRequest(models.Model):
         related_name="request",
         help_text="The certificate it was issued as",
     )
-    log_index = models.BigIntegerField(help_text="Index of the request's log entry")
-    closed_log_index = models.BigIntegerField(null=True, blank=True)
+    log_entry = models.ForeignKey(
+        "transparency.Entry",
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="+",
+        editable=False,
+        help_text="The request's log entry",
+    )
+    closed_log_entry = models.ForeignKey(
+        "transparency.Entry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="+",
+        editable=False,
+        help_text="The log entry that closed it",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -395,11 +434,11 @@ class CertificateRequest(models.Model):
                 condition=models.Q(
                     status=RequestStatus.PENDING,
                     closed_at__isnull=True,
-                    closed_log_index__isnull=True,
+                    closed_log_entry__isnull=True,
                 )
                 | (
                     ~models.Q(status=RequestStatus.PENDING)
-                    & models.Q(closed_at__isnull=False, closed_log_index__isnull=False)
+                    & models.Q(closed_at__isnull=False, closed_log_entry__isnull=False)
                 ),
                 name="ca_request_closed_complete",
             ),
@@ -452,8 +491,24 @@ class Dispute(models.Model):
     resolution = models.CharField(
         max_length=1000, blank=True, help_text="The operator's reason for the outcome"
     )
-    log_index = models.BigIntegerField(help_text="Index of the dispute's log entry")
-    closed_log_index = models.BigIntegerField(null=True, blank=True)
+    log_entry = models.ForeignKey(
+        "transparency.Entry",
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="+",
+        editable=False,
+        help_text="The dispute's log entry",
+    )
+    closed_log_entry = models.ForeignKey(
+        "transparency.Entry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="+",
+        editable=False,
+        help_text="The log entry that closed it",
+    )
 
     class Meta:
         ordering = ["-opened_at"]

@@ -4,7 +4,7 @@ A revocation sends two, both inside the revoking transaction, after the certific
 locked:
 
 - ``certificate_revoking(certificate)`` before anything is logged: receivers lock the rows they
-  will change (``core.locks``: rows before the log's append lock), and change nothing yet;
+  will change (``core.locks``' order), and change nothing yet;
 - ``certificate_revoked(certificate)`` after the revocation is logged: receivers change those
   rows and log it, in the same transaction.
 """

@@ -4,8 +4,9 @@ A role that owns the log's tables can disable or drop their append-only triggers
 history. In production the service therefore connects (``DATABASE_URL``) as a role that owns
 nothing; migrations run as the owner (``DATABASE_MIGRATE_URL``: ``manage.py migrate`` and
 ``manage.py serve`` switch to it), and :func:`service_role_grant` gives the service's role what
-it needs and no more: SELECT and INSERT on the append-only tables, SELECT, INSERT, UPDATE and
-DELETE on the others, USAGE on sequences. Without ``DATABASE_MIGRATE_URL`` (the embedded
+it needs and no more: SELECT and INSERT on the append-only tables (and UPDATE of the one column
+the log's sequencer fills in once, which the table's trigger holds to that), SELECT, INSERT,
+UPDATE and DELETE on the others, USAGE on sequences. Without ``DATABASE_MIGRATE_URL`` (the embedded
 development server, the tests) one role does everything, as before.
 """
 
@@ -26,6 +27,9 @@ APPEND_ONLY_FUNCTION = "transparency_refuse_change"
 # What the service's role may do; TRUNCATE, REFERENCES and TRIGGER are never granted.
 TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 APPEND_ONLY_PRIVILEGES = "SELECT, INSERT"
+# The columns of append-only tables set once after the insert, by the sequencer
+# (transparency 0007): their trigger refuses any other change.
+SET_ONCE_COLUMNS = {"transparency_entry": ("index",)}
 _CONNECTION_KEYS = ("NAME", "USER", "PASSWORD", "HOST", "PORT")
 
 
@@ -126,6 +130,14 @@ def service_role_grant(role: str) -> list[str]:
                     sql.SQL(APPEND_ONLY_PRIVILEGES), sql.Identifier(table), target
                 ),
             ]
+            if columns := SET_ONCE_COLUMNS.get(table):
+                statements.append(
+                    sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(
+                        sql.SQL(", ").join(map(sql.Identifier, columns)),
+                        sql.Identifier(table),
+                        target,
+                    )
+                )
         for statement in statements:
             cursor.execute(statement.as_string())
     return append_only

@@ -1,14 +1,15 @@
 """Bounded waits toward PostgreSQL: every connection, statement, lock and answer has a limit.
 
-Without them one stalled connection can stop the service: a session that holds the log's append
-lock (``core.locks.LOG_APPEND``) and then stops talking keeps it until TCP gives up, about two
-hours later, and every writer queues behind it. Each limit covers a different way of waiting:
+Without them one stalled connection can stop the service: a session that holds row locks (a
+certificate's, a handler's) or an open transaction and then stops talking keeps them until TCP
+gives up, about two hours later; every writer of those rows queues behind it, and the log's
+sequencer cannot pass its transaction. Each limit covers a different way of waiting:
 
 - ``connect_timeout`` (libpq): opening a connection to a server that does not answer;
 - TCP keepalives, on both ends: a peer that vanished (a partition, a dead host) is noticed
   after ``idle + interval * count`` seconds of silence instead of hours;
 - ``statement_timeout`` and ``lock_timeout`` (server side): a statement, or its wait for a
-  lock (the append lock is an advisory lock, which obeys ``lock_timeout``), is cancelled with
+  lock, is cancelled with
   an error the caller sees, a ``psycopg.OperationalError`` that core.outages answers as 503;
 - ``idle_in_transaction_session_timeout`` (server side): a session that went quiet inside a
   transaction is ended, which releases its locks;

@@ -3,9 +3,11 @@
 Each probe gives up after ``RS_HEALTH_PROBE_TIMEOUT_SECONDS`` (a database connection it must
 open gets whole seconds, at least 2), so /healthz answers in bounded time however its
 dependencies fail.
-The database is healthy when it answers, takes writes, and no transaction has held the log's
-append lock longer than ``RS_DB_LOCK_TIMEOUT_SECONDS``, past which every writer fails: the probe
-reads the lock table and never takes the lock, so it cannot delay a writer.
+The database is healthy when it answers. In the same round trip the probe reads how long the
+oldest committed entry has waited for the sequencer: past half the merge-delay bound
+(``RS_LOG_MERGE_DELAY_SECONDS``) the integrator is not keeping up (it does not run, or fails),
+the log's promises are at risk, and the answer is ``degraded`` (200: this instance serves
+writes and reads as well as any other). The probe only reads.
 
 The keys are opened once per process (their loaders cache them); a failure is remembered for
 ``KEYS_RECHECK_SECONDS`` so that a probe every second does not pay a key derivation each time.
@@ -28,26 +30,18 @@ from django.db import connection
 from django.utils.module_loading import import_string
 from kombu import Connection
 
-from core import locks
 from core.database_timeouts import answers_bounded
 from core.outages import broker_outage, database_outage
 
 logger = structlog.get_logger(__name__)
 
-# For how long the oldest transaction holding the append lock has run, if one holds it (NULL
-# otherwise). A bigint advisory key is (classid, objid) = (high, low 32 bits), objsubid 1. The
-# service's role sees its own sessions' transactions, which are the writers. Advisory locks belong
-# to a database: another database on the same server (another log) takes the same key for its own.
-APPEND_LOCK_QUERY = """
-SELECT extract(epoch FROM clock_timestamp() - min(activity.xact_start))::float8
-  FROM pg_locks AS held JOIN pg_stat_activity AS activity USING (pid)
- WHERE held.locktype = 'advisory' AND held.granted AND held.objsubid = 1
-   AND held.classid::bigint = %s AND held.objid::bigint = %s
-   AND held.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+# How long the oldest committed entry without an index has waited for the sequencer (NULL when
+# none waits). Uncommitted entries are not visible to it: only what the sequencer could have
+# taken. The partial index of unsequenced entries keeps it small.
+SEQUENCING_QUERY = """
+SELECT extract(epoch FROM clock_timestamp() - min(created_at))::float8
+  FROM transparency_entry WHERE "index" IS NULL
 """
-# Writers give up after the lock timeout: a holder older than that fails them all. With the
-# lock timeout off they queue instead, and a holder this old already means a stall.
-APPEND_LOCK_STUCK_SECONDS = 5.0
 # The cached loaders of every private key a service process signs with, by dotted path: they
 # belong to apps above core. The CA's root key is not among them: the service never opens it.
 KEY_LOADERS = (
@@ -62,28 +56,27 @@ KEYS_RECHECK_SECONDS = 30.0
 _keys_failed: dict[tuple[str, bytes], tuple[float, dict[str, Any]]] = {}
 
 
-class AppendLockHeld(Exception):  # noqa: N818  (its name is the check's public error)
-    """A transaction has held the log's append lock past the lock timeout: every writer fails."""
+class SequencerBehind(Exception):  # noqa: N818  (its name is the check's public error)
+    """A committed entry has waited for the sequencer past half the merge-delay bound."""
 
 
-def database_health() -> dict[str, Any]:
-    """One round trip to PostgreSQL, within the probe's timeout: down when it does not answer
-    or when the append lock has been held past the lock timeout."""
-    key = locks.LOG_APPEND
+def database_health() -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """One round trip to PostgreSQL, within the probe's timeout: the database's check (down
+    when it does not answer) and the log's (None when the database did not answer; down when
+    a committed entry has waited for the sequencer past half the merge-delay bound)."""
     bound = settings.RS_HEALTH_PROBE_TIMEOUT_SECONDS
     try:
         with answers_bounded(bound), connection.cursor() as cursor:
-            cursor.execute(APPEND_LOCK_QUERY, [key >> 32, key & 0xFFFF_FFFF])
-            (held_for,) = cursor.fetchone()
+            cursor.execute(SEQUENCING_QUERY)
+            (waited,) = cursor.fetchone()
     except Exception as error:  # any driver error means "down"; the detail is for operators
         database_outage.failed(error)
-        return {"status": "down", "error": type(error).__name__}
-    stuck = settings.RS_DB_LOCK_TIMEOUT_SECONDS or APPEND_LOCK_STUCK_SECONDS
-    if held_for is not None and held_for > stuck:
-        database_outage.failed(AppendLockHeld())
-        return {"status": "down", "error": AppendLockHeld.__name__}
+        return {"status": "down", "error": type(error).__name__}, None
     database_outage.answered()
-    return {"status": "ok", "embedded": settings.RS_EMBEDDED_DATABASE}
+    database = {"status": "ok", "embedded": settings.RS_EMBEDDED_DATABASE}
+    if waited is not None and waited > settings.RS_LOG_MERGE_DELAY_SECONDS / 2:
+        return database, {"status": "down", "error": SequencerBehind.__name__}
+    return database, {"status": "ok"}
 
 
 def broker_health() -> dict[str, Any] | None:

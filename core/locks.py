@@ -22,27 +22,27 @@ wait for each other (a deadlock, which PostgreSQL breaks by failing one of them)
    :data:`HANDLER` for its handler's key first, the row it may have to create;
 5. the number's label (the row ``number_label_keep`` inserts);
 6. the advisory locks :data:`CHALLENGE_LIMITS` (their keys sorted) and :data:`CRL_NUMBER`;
-   :data:`ADVERTISEMENT`, taken alone by the signing of this service's advertisement;
-7. :data:`LOG_APPEND`, last, just before the change's first log entry; after it a change writes
-   only rows it holds already or new rows.
+   :data:`ADVERTISEMENT`, taken alone by the signing of this service's advertisement.
+
+Appending to the log takes no lock: an entry is a new row, sequenced after its transaction
+commits (transparency.services).
 
 Row locks cover only the rows a change writes (``select_for_update(of=("self",))`` when the
 query joins others): a provider's row locked ``FOR UPDATE`` would stop every insert that names
-the provider (its foreign key takes a ``KEY SHARE`` lock), and appenders insert such rows after
-the append lock. :data:`LOG_INTEGRATE` is only ever tried, never awaited, and by a transaction
-that holds nothing else.
+the provider (its foreign key takes a ``KEY SHARE`` lock), and every change inserts such rows.
+:data:`LOG_INTEGRATE` (which the sequencer runs under) is only ever tried, never awaited, and by
+a transaction that holds nothing else.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-LOG_APPEND: Final = 0x5253_0001
-"""Serialises log appenders: indices are gapless and in commit order (transparency.services).
-Held from a change's first log entry to its commit: the last lock any change takes."""
+# 0x5253_0001 was the log's append lock, which appends no longer take: never reuse it.
 
 LOG_INTEGRATE: Final = 0x5253_0002
-"""One integrator at a time hashes new entries into tiles and signs (transparency.services)."""
+"""One sequencer and integrator at a time: gives committed entries their indices, hashes them
+into tiles and signs (transparency.services)."""
 
 CHALLENGE_LIMITS: Final = 0x5253_0003
 """Namespace of the two-key locks on each rate-limit counter of SMS challenges (ca.limits)."""
@@ -72,4 +72,4 @@ Session-scoped, as it is held across the request's own transactions; taken befor
 
 ADVERTISEMENT: Final = 0x5253_0009
 """Serialises the signing of this service's range advertisement (federation.services): two
-beat runs at once sign and log one advertisement, not two. Taken before the log's append lock."""
+beat runs at once sign and log one advertisement, not two."""

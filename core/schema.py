@@ -63,11 +63,18 @@ class HealthCheckSerializer(serializers.Serializer[Any]):
 
 class HealthSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(
-        ["ok", "degraded"], help_text="`degraded`: the broker is down; the instance still serves"
+        ["ok", "degraded"],
+        help_text="`degraded`: the broker is down, or the log's sequencer is behind; the "
+        "instance still serves",
     )
     database = HealthCheckSerializer()
     keys = HealthCheckSerializer(help_text="The log's and the issuing CA's private keys open")
     broker = HealthCheckSerializer(required=False, help_text="Only when tasks go through a broker")
+    log = HealthCheckSerializer(
+        required=False,
+        help_text="Down (`SequencerBehind`) when a committed entry has waited for the "
+        "sequencer past half RS_LOG_MERGE_DELAY_SECONDS; absent when the database is down",
+    )
 
 
 class ProblemSerializer(serializers.Serializer[Any]):

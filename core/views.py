@@ -31,7 +31,8 @@ class HealthApi(APIView):
     are still acknowledged, their SMS waiting in the outbox, and lookups and log reads do not
     need it. The answer is then 200 with ``status: degraded`` and the broker's check, and the
     outage is logged once (core.outages), so that monitoring sees it without a load balancer
-    taking every instance out of rotation.
+    taking every instance out of rotation. So is a log whose sequencer is behind (an
+    integrator that does not run): no instance can help it.
     """
 
     authentication_classes: list[Any] = []
@@ -51,7 +52,10 @@ class HealthApi(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        checks = {"database": database_health(), "keys": keys_health()}
+        database, log = database_health()
+        checks = {"database": database, "keys": keys_health()}
+        if log is not None:
+            checks["log"] = log
         if (broker := broker_health()) is not None:
             checks["broker"] = broker
         down = sorted(name for name, check in checks.items() if check["status"] != "ok")

@@ -10,7 +10,6 @@ from django.utils.html import format_html
 
 from core.admin import ReadOnlyAdminMixin
 from directory.models import Handler
-from transparency.models import Entry
 
 
 @admin.register(Handler)
@@ -18,14 +17,14 @@ class HandlerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Handler]):
     """Read only: handlers change only with their number holder's signature (or when the
     certificate is revoked, from the certificate's page)."""
 
-    list_display = ("number", "service", "provider", "uri", "priority", "expires_at", "log_index")
+    list_display = ("number", "service", "provider", "uri", "priority", "expires_at", "log_entry")
     list_filter = ("service", "provider")
     search_fields = ("=number", "uri")
-    list_select_related = ("provider", "certificate", "external_certificate")
+    list_select_related = ("provider", "certificate", "external_certificate", "log_entry")
     fields = (
         *("number", "provider", "service", "uri", "priority", "visible_to", "certificate"),
         "external_certificate",
-        *("expires_at", "created_at", "updated_at", "log_entry"),
+        *("expires_at", "created_at", "updated_at", "log_entry_shown"),
     )
     ordering = ("number", "service")
 
@@ -39,11 +38,9 @@ class HandlerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Handler]):
         return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="Latest log entry")
-    def log_entry(self, handler: Handler) -> str:
-        entry = Entry.objects.filter(index=handler.log_index).first()
-        if entry is None:
-            return "—"
-        url = reverse("admin:transparency_entry_change", args=[entry.index])
+    def log_entry_shown(self, handler: Handler) -> str:
+        entry = handler.log_entry
+        url = reverse("admin:transparency_entry_change", args=[entry.pk])
         return format_html(
-            '<a href="{}">#{}</a> <code>{}</code>', url, entry.index, bytes(entry.data).decode()
+            '<a href="{}">{}</a> <code>{}</code>', url, entry, bytes(entry.data).decode()
         )

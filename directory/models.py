@@ -45,7 +45,14 @@ class Handler(models.Model):
     )
     label = models.BinaryField(max_length=64, editable=False, help_text="The number's label")
     opening = models.BinaryField(max_length=32, editable=False)
-    log_index = models.BigIntegerField(help_text="Index of the handler's latest log entry")
+    log_entry = models.ForeignKey(
+        "transparency.Entry",
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="+",
+        editable=False,
+        help_text="The handler's latest log entry",
+    )
     # Set by directory.services.handler_tile_proofs_keep once the entry's level-0 tile is full
     # (fixed from then on), so that a lookup need neither read that tile nor hash inside it.
     tile_proof = models.BinaryField(
@@ -84,7 +91,7 @@ class Handler(models.Model):
         indexes = [
             models.Index(fields=["expires_at"], name="directory_handler_expiry"),
             models.Index(
-                fields=["log_index"],
+                fields=["log_entry"],
                 name="directory_handler_proof_due",
                 condition=models.Q(tile_proof__isnull=True),
             ),
@@ -104,7 +111,7 @@ class Handler(models.Model):
 class HandlerRequest(models.Model):
     """A signed handler change already accepted, by its ``jti``: another JWS with the same
     ``jti`` is refused; the very same JWS sent again gets the first answer, rebuilt from the log
-    entry it made (``log_index``), so a client that lost the answer can retry.
+    entry it made (``log_entry``), so a client that lost the answer can retry.
 
     Kept while its ``iat`` could still be accepted (five minutes each way), then pruned.
     """
@@ -117,8 +124,15 @@ class HandlerRequest(models.Model):
     request_sha256 = models.BinaryField(
         max_length=32, null=True, editable=False, help_text="SHA-256 of the compact JWS"
     )
-    log_index = models.BigIntegerField(
-        null=True, blank=True, help_text="The entry the change made (none for a history read)"
+    log_entry = models.ForeignKey(
+        "transparency.Entry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="+",
+        editable=False,
+        help_text="The entry the change made (none for a history read)",
     )
     created = models.BooleanField(null=True, help_text="Whether a PUT created the handler")
 

@@ -34,7 +34,7 @@ class HandlerAnswer:
     priority: int
     expires_at: datetime
     certificate: str
-    log_index: int
+    log_index: int | None  # None until sequenced
     entry: bytes
     opening: bytes
     inclusion_proof: list[bytes] | None  # None: not yet in the checkpoint (pending)
@@ -70,13 +70,13 @@ LEFT JOIN (
            -- Whole seconds, as answers show it: Django's loader of timestamptz runs in Python
            -- and cost more than all the other columns together.
            floor(extract(epoch FROM handler.expires_at))::bigint AS expires_at, handler.opening,
-           handler.log_index, provider.slug AS provider,
+           entry."index" AS log_index, provider.slug AS provider,
            COALESCE(certificate.serial, external.serial) AS certificate,
            entry.data AS entry, handler.tile_proof,
            -- A subquery, not a join: it runs only for a handler whose hashes are not kept.
            CASE WHEN handler.tile_proof IS NULL THEN (
                SELECT tile.data FROM {Tile._meta.db_table} AS tile
-               WHERE tile.level = 0 AND tile.index = handler.log_index / {TILE_WIDTH}
+               WHERE tile.level = 0 AND tile.index = entry."index" / {TILE_WIDTH}
                  AND tile.width = {TILE_WIDTH}
            ) END AS tile
     FROM {Handler._meta.db_table} AS handler
@@ -85,7 +85,7 @@ LEFT JOIN (
         ON certificate.id = handler.certificate_id
     LEFT JOIN {ExternalCertificate._meta.db_table} AS external
         ON external.id = handler.external_certificate_id
-    JOIN {Entry._meta.db_table} AS entry ON entry."index" = handler.log_index
+    JOIN {Entry._meta.db_table} AS entry ON entry.id = handler.log_entry_id
     WHERE handler.number = %(number)s
       AND provider.is_active
       AND (%(service)s::varchar IS NULL OR handler.service = %(service)s)
@@ -143,7 +143,7 @@ def number_lookup(*, caller: Provider, number: str, service: str | None) -> Look
                 log_index=index,
                 entry=bytes(entry),
                 opening=bytes(opening),
-                inclusion_proof=proofs.get(index),
+                inclusion_proof=None if index is None else proofs.get(index),
             )
         )
     return LookupAnswer(
@@ -174,8 +174,8 @@ def _handler_proofs(found: list[tuple[Any, ...]], head: SignedHead) -> dict[int,
     asked: list[int] = []
     for row in found:
         index, tile_proof, tile = row[5], row[9], row[10]
-        if index >= head.size:
-            continue  # pending: not in the checkpoint yet
+        if index is None or index >= head.size:
+            continue  # pending: not sequenced, or not in the checkpoint yet
         tile_index = index // TILE_WIDTH
         if tile_proof is not None:
             data = bytes(tile_proof)

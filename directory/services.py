@@ -120,9 +120,9 @@ class _SignedChange:
 class _RepeatedError(Exception):
     """The very JWS of a change already made: the caller answers as it first did."""
 
-    def __init__(self, log_index: int, created: bool) -> None:
-        super().__init__(log_index)
-        self.log_index, self.created = log_index, created
+    def __init__(self, log_entry_id: int, created: bool) -> None:
+        super().__init__(log_entry_id)
+        self.log_entry_id, self.created = log_entry_id, created
 
 
 _EXTERNAL_REJECTIONS: dict[str, type[Problem]] = {
@@ -273,25 +273,25 @@ def _jti_spend(change: _SignedChange) -> None:
     # A new statement sees the first one's row, committed (it waited for that) or not.
     first = (
         HandlerRequest.objects.filter(certificate_sha256=certificate_sha256, jti=change.jti)
-        .values_list("request_sha256", "log_index", "created")
+        .values_list("request_sha256", "log_entry", "created")
         .first()
     )
-    request_sha256, log_index, created = first if first is not None else (None, None, None)
+    request_sha256, log_entry_id, created = first if first is not None else (None, None, None)
     same = request_sha256 is not None and bytes(request_sha256) == change.token_sha256
-    if same and log_index is not None:
-        raise _RepeatedError(log_index, bool(created))
+    if same and log_entry_id is not None:
+        raise _RepeatedError(log_entry_id, bool(created))
     raise RequestReplayed("This 'jti' was already used with this certificate.")
 
 
-def _jti_made(change: _SignedChange, *, log_index: int, created: bool = False) -> None:
+def _jti_made(change: _SignedChange, *, log_entry_id: int, created: bool = False) -> None:
     """Note, with the jti, the entry its change made (in the change's transaction)."""
     HandlerRequest.objects.filter(
         certificate_sha256=bytes(change.certificate.certificate_sha256), jti=change.jti
-    ).update(log_index=log_index, created=created)
+    ).update(log_entry_id=log_entry_id, created=created)
 
 
-def _entry_of(index: int) -> CommittedEntry:
-    entry = entry_committed(index=index)
+def _entry_of(entry_id: int) -> CommittedEntry:
+    entry = entry_committed(entry_id=entry_id)
     assert entry is not None, "a handler change's entry keeps its opening while its jti is kept"
     return entry
 
@@ -387,7 +387,7 @@ def handler_put(*, provider: Provider, number: str, service: str, token: object)
             handler.certificate = change.certificate
         return HandlerChange(
             handler=handler,
-            log=_entry_of(repeated.log_index),
+            log=_entry_of(repeated.log_entry_id),
             created=repeated.created,
             repeated=True,
         )
@@ -404,7 +404,7 @@ def _handler_put(
     visible_to: list[str] | None,
 ) -> HandlerChange:
     with transaction.atomic(durable=True):
-        # core.locks's order: the certificate, the jti, the handler, the label, the append lock.
+        # core.locks's order: the certificate, the jti, the handler, the label.
         certificate = _certificate_hold(change)
         _jti_spend(change)
         _handler_key_lock(provider=provider, number=phone.e164, service=kind.value)
@@ -433,16 +433,16 @@ def _handler_put(
             content=handler_fields_of(handler, provider.slug),
         )
         handler.opening = entry.opening
-        handler.log_index = entry.index
+        handler.log_entry_id = entry.entry_id
         handler.tile_proof = None  # a new entry: its tile is not full yet
         handler.save()
-        _jti_made(change, log_index=entry.index, created=created)
+        _jti_made(change, log_entry_id=entry.entry_id, created=created)
         handler_changed_notify(
             number=phone.e164,
             service=kind.value,
             provider=provider,
             action="published",
-            log_index=entry.index,
+            log=entry,
         )
         handler_published.send(sender=Handler, handler=handler, provider=provider)
     logger.info(
@@ -450,7 +450,7 @@ def _handler_put(
         provider=provider.slug,
         service=kind.value,
         created=created,
-        log_index=entry.index,
+        log_entry_id=entry.entry_id,
     )
     return HandlerChange(handler=handler, log=entry, created=created)
 
@@ -476,12 +476,12 @@ def handler_delete(
             if handler is None:
                 raise HandlerNotFound(f"No {kind.value} handler of this provider for this number.")
             entry = _handler_remove(handler, provider, RemovalReason.REMOVED)
-            _jti_made(change, log_index=entry.index)
+            _jti_made(change, log_entry_id=entry.entry_id)
     except _RepeatedError as repeated:
         # The same JWS again (its answer was lost): the answer it got, nothing done twice.
-        return HandlerChange(handler=None, log=_entry_of(repeated.log_index), repeated=True)
+        return HandlerChange(handler=None, log=_entry_of(repeated.log_entry_id), repeated=True)
     logger.info(
-        "handler removed", provider=provider.slug, service=kind.value, log_index=entry.index
+        "handler removed", provider=provider.slug, service=kind.value, log_entry_id=entry.entry_id
     )
     return HandlerChange(handler=None, log=entry)
 
@@ -508,7 +508,7 @@ def _handler_remove(handler: Handler, provider: Provider, reason: RemovalReason)
         service=handler.service,
         provider=provider,
         action="removed",
-        log_index=entry.index,
+        log=entry,
         reason=reason.value,
     )
     return entry
@@ -537,7 +537,7 @@ def handlers_lock_revoked(
     *, certificate: Certificate | ExternalCertificate, **_signal: Any
 ) -> None:
     """Lock the handlers a certificate being revoked authorised, before the revocation is
-    logged (``core.locks``: handler rows before the append lock); nothing changes yet."""
+    logged (``core.locks``' order); nothing changes yet."""
     list(_handlers_authorised(certificate).values_list("pk", flat=True))
 
 
@@ -556,7 +556,7 @@ def handlers_remove_revoked(
 
 def handlers_lock_renewing(*, certificate: Certificate, **_signal: Any) -> None:
     """Lock the handlers a certificate being renewed authorised, before the renewal is logged
-    (``core.locks``: handler rows before the append lock); nothing changes yet."""
+    (``core.locks``' order); nothing changes yet."""
     list(_handlers_authorised(certificate).values_list("pk", flat=True))
 
 
@@ -575,7 +575,7 @@ def handlers_carry_over(*, certificate: Certificate, renewal: Certificate, **_si
             content=handler_fields_of(handler, handler.provider.slug),
         )
         handler.opening = entry.opening
-        handler.log_index = entry.index
+        handler.log_entry_id = entry.entry_id
         handler.tile_proof = None  # a new entry: its tile is not full yet
         handler.save()
         handler_changed_notify(
@@ -583,7 +583,7 @@ def handlers_carry_over(*, certificate: Certificate, renewal: Certificate, **_si
             service=handler.service,
             provider=handler.provider,
             action="published",
-            log_index=entry.index,
+            log=entry,
         )
     if handlers:
         logger.info("handlers carried over", count=len(handlers), renewal=renewal.serial)
@@ -630,14 +630,14 @@ def handler_tile_proofs_keep(*, batch: int = 5000) -> int:
     full_end = tree_size() // TILE_WIDTH * TILE_WIDTH
     while True:
         due = list(
-            Handler.objects.filter(tile_proof__isnull=True, log_index__lt=full_end)
-            .order_by("log_index")
-            .values_list("pk", "log_index")[:batch]
+            Handler.objects.filter(tile_proof__isnull=True, log_entry__index__lt=full_end)
+            .order_by("log_entry__index")
+            .values_list("pk", "log_entry", "log_entry__index")[:batch]
         )
         if not due:
             break
-        proofs = tile_inner_proofs_at(indices=[index for _, index in due])
-        rows = [(pk, index, proofs[index]) for pk, index in due if index in proofs]
+        proofs = tile_inner_proofs_at(indices=[index for _, _, index in due])
+        rows = [(pk, entry, proofs[index]) for pk, entry, index in due if index in proofs]
         if not rows:
             break  # tiles not stored yet (the integrator is behind its checkpoint): next time
         table, ids = Handler._meta.db_table, [row[0] for row in rows]
@@ -653,9 +653,9 @@ def handler_tile_proofs_keep(*, batch: int = 5000) -> int:
             )
             cursor.execute(
                 f"UPDATE {table} AS handler SET tile_proof = kept.proof "  # noqa: S608
-                "FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[]) AS kept(id, index, proof) "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[]) AS kept(id, entry, proof) "
                 "WHERE handler.id = kept.id "
-                "AND handler.log_index = kept.index AND handler.tile_proof IS NULL",
+                "AND handler.log_entry_id = kept.entry AND handler.tile_proof IS NULL",
                 [ids, [row[1] for row in rows], [row[2] for row in rows]],
             )
             kept += cursor.rowcount

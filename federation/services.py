@@ -102,9 +102,9 @@ def advertisement_renew(*, force: bool = False) -> Advertisement | None:
         ranges=ranges,
         url=url,
         certificate_serial=serial,
-        entry_id=appended.index,
+        entry_id=appended.entry_id,
     )
-    logger.info("advertisement_signed", blocks=len(blocks), log_index=appended.index, url=url)
+    logger.info("advertisement_signed", blocks=len(blocks), log_entry=appended.entry_id, url=url)
     return advertisement
 
 

@@ -50,12 +50,26 @@ class Invitation(models.Model):
     created_at = models.DateTimeField(db_default=Now(), editable=False)
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
-    log_index = models.BigIntegerField(help_text="Index of the invitation's log entry")
+    log_entry = models.ForeignKey(
+        "transparency.Entry",
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="+",
+        editable=False,
+        help_text="The invitation's log entry",
+    )
     # Signed once, when the invitation is made: an ECDSA signature differs at each signing,
     # and the token the SMS's page shows must be the one the inviter was given.
     spinvitation = models.TextField(editable=False, help_text="The SPINvitation (compact JWS)")
-    handler_log_index = models.BigIntegerField(
-        null=True, blank=True, help_text="The log entry of the handler that accepted it"
+    handler_log_entry = models.ForeignKey(
+        "transparency.Entry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="+",
+        editable=False,
+        help_text="The log entry of the handler that accepted it",
     )
     sms_status = models.CharField(
         max_length=16, choices=SmsStatus.choices, default=SmsStatus.QUEUED

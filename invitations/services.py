@@ -140,7 +140,7 @@ def invitation_send(*, provider: Provider, token: object) -> Invitation:
         provider=provider.slug,
         region=phone.region,
         service=service,
-        log_index=invitation.log_index,
+        log_entry_id=invitation.log_entry_id,
     )
     return invitation
 
@@ -149,7 +149,7 @@ def _invitation_create(
     signing: Certificate, *, jti: str, phone: PhoneNumber, service: str, now: datetime
 ) -> Invitation:
     """The invitation, its entry and its SMS, in the caller's transaction (core.locks' order:
-    the certificate, the number, the label, the limits, the append lock)."""
+    the certificate, the number, the label, the limits)."""
     certificate = _inviter_hold(signing, now=now)
     if Invitation.objects.filter(certificate=certificate, jti=jti).exists():
         raise SignedRequestReplayed("This 'jti' was already used with this certificate.")
@@ -190,7 +190,7 @@ def _invitation_create(
             "invited_at": rfc3339(now),
         },
     )
-    invitation.log_index = entry.index
+    invitation.log_entry_id = entry.entry_id
     invitation.spinvitation = spinvitation_sign(
         key=invitation_key(),
         orig=invitation.inviter,
@@ -225,8 +225,8 @@ def _visible_to(handler: Handler, provider: Provider) -> bool:
 
 def _handler_shown(handler: Handler, provider: Provider) -> dict[str, Any]:
     """The handler as a lookup shows it (``GET /v1/numbers/{number}``): its entry is new, so
-    not in a checkpoint yet (``pending``); a lookup later gives its inclusion proof."""
-    entry = Entry.objects.values_list("data", flat=True).get(index=handler.log_index)
+    not sequenced yet (no ``index``, ``pending``); a lookup later gives its inclusion proof."""
+    entry = Entry.objects.values_list("data", flat=True).get(pk=handler.log_entry_id)
     return {
         "provider": provider.slug,
         "service": handler.service,
@@ -235,7 +235,7 @@ def _handler_shown(handler: Handler, provider: Provider) -> dict[str, Any]:
         "expires_at": rfc3339(handler.expires_at),
         "certificate": handler.certificate_serial,
         "log": {
-            "index": handler.log_index,
+            "index": None,
             "entry": b64(bytes(entry)),
             "opening": b64(bytes(handler.opening)),
             "inclusion_proof": None,
@@ -268,7 +268,9 @@ def invitations_accept(*, handler: Handler, provider: Provider, **_signal: Any) 
             continue
         # One update decides, whatever else races for the row (an expiry, another handler).
         if not Invitation.objects.filter(pk=invitation.pk, status=InvitationStatus.OPEN).update(
-            status=InvitationStatus.ACCEPTED, accepted_at=now, handler_log_index=handler.log_index
+            status=InvitationStatus.ACCEPTED,
+            accepted_at=now,
+            handler_log_entry_id=handler.log_entry_id,
         ):
             continue
         shown = shown or _handler_shown(handler, provider)

@@ -90,7 +90,7 @@ def api_key_create(
         _grant_check(granted_by=granted_by, provider=provider, scope=scope)
     # One creation at a time per provider, so that two cannot both take the last slot. NO KEY
     # UPDATE: a FOR UPDATE lock would also stop the provider's certificates and handlers from
-    # being inserted, which happens after the log's append lock (core.locks).
+    # being inserted, which every change that names the provider does (core.locks).
     Provider.objects.select_for_update(no_key=True).filter(pk=provider.pk).exists()
     _key_limits_enforce(provider=provider, rate_limited=granted_by is not None)
     secret = KEY_PREFIX + secrets.token_urlsafe(KEY_BYTES)

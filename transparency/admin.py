@@ -11,10 +11,10 @@ from transparency.models import Checkpoint, Entry
 
 @admin.register(Entry)
 class EntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Entry]):
-    list_display = ("index", "kind", "created_at")
+    list_display = ("id", "index", "kind", "created_at")
     list_filter = ("kind",)
-    search_fields = ("=index",)
-    fields = ("index", "kind", "created_at", "entry", "leaf_hash_b64")
+    search_fields = ("=index", "=id")
+    fields = ("id", "index", "kind", "created_at", "entry", "leaf_hash_b64")
     show_full_result_count = False  # counting a large log is slow; the index says it
 
     @admin.display(description="entry")

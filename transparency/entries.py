@@ -1,5 +1,6 @@
-"""What an append gives its writer: where the entry went, and for a version-2 entry the opening
-and content of its commitment (``transparency.services``, ``transparency.selectors``)."""
+"""What an append gives its writer: which entry it is, and the log's promise to include it; for a
+version-2 entry also the opening and content of its commitment (``transparency.services``,
+``transparency.selectors``)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class AppendedEntry:
-    """Where an entry went: ``{index, leaf_hash}`` in API responses."""
+    """An entry appended: ``{leaf_hash, promise}`` in API responses.
 
-    index: int
+    ``entry_id`` is its row (what the change's own rows point at); its index in the log is
+    given later by the sequencer, within the promise's bound. ``promise`` is the signed note of
+    resolution.protocol.promise.
+    """
+
+    entry_id: int
     leaf_hash: bytes
+    promise: str
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The log's tables. The first three are append-only in the database itself (migration 0002).
 
 - ``Entry``: the leaves. ``data`` is the canonical JSON entry; ``leaf_hash`` its RFC 6962 hash.
-  The level-0 hash tiles are these leaf hashes, so they are not stored twice.
+  A writer inserts it with an ``id`` and no ``index``; the sequencer gives it its ``index``,
+  once (migration 0007; the column ``xid``, the inserting transaction's id, is the database's
+  alone). The level-0 hash tiles are these leaf hashes, so they are not stored twice.
 - ``Tile``: hash tiles (C2SP tlog-tiles): full level-0 tiles, and every tile of level 1 and up.
   A tile that grows gets a new row per width; the widest row holds every narrower version as
   its prefix. Partial level-0 tiles are read from the entries' leaf hashes.
@@ -26,7 +28,12 @@ from resolution.protocol.tiles import MAX_ENTRY_SIZE
 
 
 class Entry(models.Model):
-    index = models.BigIntegerField(primary_key=True)
+    id = models.BigAutoField(primary_key=True)
+    index = models.BigIntegerField(
+        null=True,
+        editable=False,
+        help_text="Its place in the log, given once by the sequencer",
+    )
     kind = models.CharField(max_length=32)
     data = models.BinaryField(editable=False)
     leaf_hash = models.BinaryField(editable=False)
@@ -34,12 +41,18 @@ class Entry(models.Model):
 
     class Meta:
         verbose_name_plural = "entries"
-        ordering = ["-index"]
+        ordering = ["-id"]
         indexes = [
             models.Index(fields=["leaf_hash"], name="transparency_entry_leaf"),
             models.Index(fields=["created_at"], name="transparency_entry_created"),
         ]
         constraints = [
+            # Partial (migration 0007): giving a row its index is then no key change.
+            models.UniqueConstraint(
+                fields=["index"],
+                condition=Q(index__isnull=False),
+                name="transparency_entry_index_unique",
+            ),
             models.CheckConstraint(condition=Q(index__gte=0), name="transparency_entry_index"),
             models.CheckConstraint(
                 condition=GreaterThanOrEqual(Length("data"), 1)
@@ -52,7 +65,8 @@ class Entry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.index} {self.kind}"
+        place = f"#{self.index}" if self.index is not None else f"entry {self.id} (unsequenced)"
+        return f"{place} {self.kind}"
 
 
 class Tile(models.Model):
@@ -144,9 +158,7 @@ class EntryOpening(models.Model):
     verifiable. Never shown in a public view nor in the admin.
     """
 
-    entry = models.OneToOneField(
-        Entry, primary_key=True, on_delete=models.PROTECT, db_column="index"
-    )
+    entry = models.OneToOneField(Entry, primary_key=True, on_delete=models.PROTECT)
     label = models.BinaryField(max_length=64, editable=False, db_index=True)
     opening = models.BinaryField(max_length=32, editable=False)
     content = models.BinaryField(editable=False)
@@ -163,7 +175,7 @@ class EntryOpening(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"opening of #{self.entry_id}"
+        return f"opening of entry {self.entry_id}"
 
 
 class Witness(models.Model):

@@ -46,6 +46,7 @@ from resolution.protocol.tiles import (
 )
 from transparency.entries import CommittedEntry
 from transparency.models import Checkpoint, Cosignature, Entry, EntryOpening, Witness
+from transparency.promises import promise_of
 from transparency.witnesses import WitnessConfig, witness_config
 
 
@@ -341,7 +342,7 @@ class EntryHistoryRow:
     entry, and for a version-2 entry whose opening was deleted.
     """
 
-    index: int
+    index: int | None  # None until sequenced
     data: bytes
     opening: bytes | None
     content: bytes | None
@@ -354,15 +355,16 @@ class EntryHistoryRow:
 _ENTRIES_UNDER_LABEL = """
     SELECT e."index", e.data, o.opening, o.content
     FROM transparency_entry e
-    LEFT JOIN transparency_entryopening o ON o."index" = e."index"
+    LEFT JOIN transparency_entryopening o ON o.entry_id = e.id
     WHERE transparency_entry_label(e.data) = %s
-    ORDER BY e."index"
+    ORDER BY e."index" NULLS LAST, e.id
 """
 
 
 def entry_openings(*, label: bytes) -> list[EntryHistoryRow]:
     """Every entry whose public ``label`` is ``label`` (64 bytes), of version 1 and 2, oldest
-    first, integrated or not, each with its kept opening and content (``EntryHistoryRow``)."""
+    first (the unsequenced last), integrated or not, each with its kept opening and content
+    (``EntryHistoryRow``)."""
     label_hex = label.hex()
     with connection.cursor() as cursor:
         cursor.execute(_ENTRIES_UNDER_LABEL, [label_hex.encode("ascii")])
@@ -379,19 +381,23 @@ def entry_openings(*, label: bytes) -> list[EntryHistoryRow]:
     ]
 
 
-def entry_committed(*, index: int) -> CommittedEntry | None:
-    """Entry ``index`` as its writer got it (``CommittedEntry``: leaf hash, kept opening and
-    content), or None for an entry of version 1 or whose opening was deleted."""
+def entry_committed(*, entry_id: int) -> CommittedEntry | None:
+    """Entry ``entry_id`` as its writer got it (``CommittedEntry``: leaf hash, promise, kept
+    opening and content), or None for an entry of version 1 or whose opening was deleted."""
     row = (
-        EntryOpening.objects.filter(entry_id=index)
-        .values_list("entry__leaf_hash", "opening", "content")
+        EntryOpening.objects.filter(entry_id=entry_id)
+        .values_list("entry__leaf_hash", "entry__created_at", "opening", "content")
         .first()
     )
     if row is None:
         return None
-    leaf, opening, content = row
+    leaf, created_at, opening, content = row
     return CommittedEntry(
-        index=index, leaf_hash=bytes(leaf), opening=bytes(opening), content=bytes(content)
+        entry_id=entry_id,
+        leaf_hash=bytes(leaf),
+        promise=promise_of(bytes(leaf), created_at),
+        opening=bytes(opening),
+        content=bytes(content),
     )
 
 
@@ -692,7 +698,7 @@ def entries_by_period(*, since: datetime, period: str) -> list[KindVolume]:
         Entry.objects.filter(created_at__gte=since)
         .annotate(period=trunc("created_at"))
         .values("period", "kind")
-        .annotate(entries=Count("index"), first_index=Min("index"), last_index=Max("index"))
+        .annotate(entries=Count("id"), first_index=Min("index"), last_index=Max("index"))
         .order_by("period", "kind")
     )
     return [KindVolume(**row) for row in rows]
@@ -715,7 +721,8 @@ class MergeDelay:
 # entries would show a negative delay: it counts as 0.
 _MERGE_DELAY_SQL = """
 WITH first AS (
-    SELECT "index" FROM transparency_entry WHERE created_at >= %s ORDER BY created_at LIMIT 1
+    SELECT "index" FROM transparency_entry
+    WHERE created_at >= %s AND "index" IS NOT NULL ORDER BY created_at LIMIT 1
 ), batch AS (
     SELECT c.size, c.created_at,
            (SELECT COALESCE(max(p.size), 0) FROM transparency_checkpoint AS p
@@ -756,13 +763,15 @@ class Backlog:
 
 
 def log_backlog() -> Backlog:
-    """What waits for the integrator now, and when the latest checkpoint was signed."""
+    """What waits for the sequencer and integrator now (entries without an index, or beyond
+    the latest checkpoint), and when the latest checkpoint was signed."""
     with connection.cursor() as cursor:
         cursor.execute(
             "WITH latest AS (SELECT size, created_at FROM transparency_checkpoint "
             "ORDER BY size DESC LIMIT 1) "
-            'SELECT count(e."index"), min(e.created_at), (SELECT created_at FROM latest) '
-            'FROM transparency_entry AS e WHERE e."index" >= COALESCE((SELECT size FROM latest), 0)'
+            "SELECT count(*), min(e.created_at), (SELECT created_at FROM latest) "
+            'FROM transparency_entry AS e WHERE e."index" IS NULL '
+            'OR e."index" >= COALESCE((SELECT size FROM latest), 0)'
         )
         entries, oldest, checkpoint_at = cursor.fetchone()
     return Backlog(entries=entries, oldest=oldest, checkpoint_at=checkpoint_at)

@@ -1,9 +1,10 @@
 """Writes to the log: appending entries and integrating them into tiles and checkpoints.
 
 :func:`log_append` runs inside the caller's transaction, so a change and the entry that
-records it commit or roll back together. Appenders are serialised by a transaction-scoped
-advisory lock, which makes indices gapless and strictly ordered across processes: the next
-index is read only after the previous appender has committed or rolled back.
+records it commit or roll back together. Appenders share nothing: an entry is inserted with an
+id and its transaction's id, and the caller gets a signed promise of inclusion instead of an
+index. The sequencer, the first step of each integration, gives gapless indices to the
+committed entries that have none (``_SEQUENCE`` says why it never passes one over).
 
 :func:`log_append_committed` appends a version-2 entry (a label and a commitment) and keeps its
 opening and content (``EntryOpening``) in the same transaction.
@@ -79,6 +80,7 @@ from transparency import selectors
 from transparency.entries import AppendedEntry, CommittedEntry
 from transparency.keys import log_keys
 from transparency.models import Checkpoint, Cosignature, Entry, EntryOpening, Tile, Witness
+from transparency.promises import promise_of
 from transparency.selectors import consistency_proof_to, hash_tiles
 from transparency.witnesses import WitnessEndpoint, witness_config
 
@@ -91,29 +93,29 @@ def log_append(
     """Append an entry in the caller's transaction; it commits or rolls back with the caller.
 
     The entry is ``resolution.protocol.entries.entry_encode(kind=kind, payload=payload,
-    version=version)``, which raises its ``EntryError`` for an entry the log refuses. Call it
-    last in the transaction: from here to the commit, other appenders wait.
+    version=version)``, which raises its ``EntryError`` for an entry the log refuses. Nothing
+    is shared with other writers: the row gets an id and the transaction's id, and the
+    sequencer gives it its index once the transaction has committed (``_sequence``).
+    The answer carries the log's promise to have it in a checkpoint within
+    ``RS_LOG_MERGE_DELAY_SECONDS`` of the entry's time.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("log_append must run inside the transaction of the change it records")
     data = entry_encode(kind=kind, payload=payload, version=version)
     leaf = merkle.leaf_hash(data)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [locks.LOG_APPEND])
-        # A new statement, so a new snapshot: it sees the entry of whoever held the lock before.
         cursor.execute(
-            'INSERT INTO transparency_entry ("index", kind, data, leaf_hash) '
-            'SELECT COALESCE(MAX("index") + 1, 0), %s, %s, %s FROM transparency_entry '
-            'RETURNING "index"',
+            "INSERT INTO transparency_entry (kind, data, leaf_hash) VALUES (%s, %s, %s) "
+            "RETURNING id, created_at",
             [kind, data, leaf],
         )
-        (index,) = cursor.fetchone()
+        entry_id, created_at = cursor.fetchone()
     if not settings.CELERY_BROKER_URL and not any(
         hook[1] is _integrate_after_commit for hook in connection.run_on_commit
     ):
         # Embedded default: integrate in this process once this transaction has committed.
         transaction.on_commit(_integrate_after_commit, robust=True)
-    return AppendedEntry(index=index, leaf_hash=leaf)
+    return AppendedEntry(entry_id=entry_id, leaf_hash=leaf, promise=promise_of(leaf, created_at))
 
 
 def log_append_committed(
@@ -121,7 +123,7 @@ def log_append_committed(
 ) -> CommittedEntry:
     """Append the version-2 entry of ``kind`` for a number's ``label`` (64 bytes), committing
     to ``content`` under a fresh opening, and keep the opening and content (``EntryOpening``),
-    all in the caller's transaction (as ``log_append``, which it calls: call it last).
+    all in the caller's transaction (as ``log_append``, which it calls).
 
     ``content`` must be ``CONTENT_FIELDS[kind]`` of the right shapes (``content_check``), and
     ``reason`` given for the kinds that show one (``REASON_KINDS``); ``EntryError`` otherwise.
@@ -137,11 +139,12 @@ def log_append_committed(
     )
     appended = log_append(kind=kind.value, payload=entry.payload(), version=entry.version)
     EntryOpening.objects.create(
-        entry_id=appended.index, label=label, opening=opening, content=committed_to
+        entry_id=appended.entry_id, label=label, opening=opening, content=committed_to
     )
     return CommittedEntry(
-        index=appended.index,
+        entry_id=appended.entry_id,
         leaf_hash=appended.leaf_hash,
+        promise=appended.promise,
         opening=opening,
         content=committed_to,
     )
@@ -165,6 +168,40 @@ def _store_tiles(changed: Mapping[tuple[int, int], bytes]) -> None:
     Tile.objects.bulk_create(rows)
 
 
+# The sequencing rule: every entry the statement sees without an index gets the next one, in
+# (xid, id) order, continuing from the highest given. What it sees are the entries of committed
+# transactions (and of its own): a rolled-back entry is never visible, so it never gets an index.
+# The queue is "every row without an index", not a watermark over ids: an entry whose
+# transaction commits late is simply not visible yet, stays in the queue, and is sequenced by
+# the first run after its commit, after those sequenced meanwhile. Nothing else ever sets an
+# index (the table's trigger refuses any other update), and one sequencer runs at a time (the
+# integration lock, taken before this statement's snapshot): so every committed entry gets
+# exactly one index, and the indices are gapless and unique. No run waits for transactions
+# still open, so the merge delay does not depend on them (docs/transparency-log.md, "The
+# sequencing rule", says why the snapshot's xmin is not used).
+_SEQUENCE = """
+WITH ready AS (
+    SELECT id, row_number() OVER (ORDER BY xid, id) AS n
+    FROM transparency_entry
+    WHERE "index" IS NULL
+    ORDER BY xid, id
+    LIMIT %s
+), next AS (
+    SELECT COALESCE(MAX("index") + 1, 0) AS start FROM transparency_entry
+)
+UPDATE transparency_entry AS entry SET "index" = next.start + ready.n - 1
+FROM ready, next WHERE entry.id = ready.id
+"""
+
+
+def _sequence(limit: int) -> int:
+    """Give the next indices to up to ``limit`` committed entries that have none yet; how
+    many. Only under the integration lock (:func:`_integrate_batch`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SEQUENCE, [limit])
+        return cursor.rowcount
+
+
 def _integrate_batch(batch: int) -> tuple[Checkpoint, int] | None:
     """One integration transaction: the new checkpoint and how many entries it added.
 
@@ -177,6 +214,7 @@ def _integrate_batch(batch: int) -> tuple[Checkpoint, int] | None:
                 return None
         last = Checkpoint.objects.order_by("-size").first()
         old_size = last.size if last else 0
+        _sequence(batch)
         leaves = [
             bytes(leaf)
             for leaf in Entry.objects.filter(index__gte=old_size, index__lt=old_size + batch)
@@ -185,7 +223,7 @@ def _integrate_batch(batch: int) -> tuple[Checkpoint, int] | None:
         ]
         if not leaves:
             return None
-        new_size = old_size + len(leaves)  # the index range is gapless: log_append's lock
+        new_size = old_size + len(leaves)  # the index range is gapless: _sequence
 
         def read_old_tile(level: int, index: int) -> bytes:
             key = (level, index, tile_width(level, index, old_size))

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from django.conf import settings
@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from ca.models import Certificate, CertificateRequest, Dispute
 from core.dates import rfc3339
+from core.encoding import b64
 from core.fetch import FetchError, operator_options, url_destination_check
 from outbox.services import message_enqueue
 from providers.models import Provider
@@ -30,6 +31,9 @@ from webhooks.models import Delivery, Endpoint, Event
 from webhooks.problems import WebhookLimitReached, WebhookUrlRefused
 from webhooks.seals import secret_seal
 from webhooks.selectors import endpoints_concerned
+
+if TYPE_CHECKING:
+    from transparency.entries import AppendedEntry
 
 logger = structlog.get_logger(__name__)
 
@@ -197,17 +201,18 @@ def handler_changed_notify(
     service: str,
     provider: Provider,
     action: str,
-    log_index: int,
+    log: AppendedEntry,
     reason: str | None = None,
 ) -> None:
     """``handler.changed`` (``action``: published or removed, and why it was removed): to the
-    number's holders, and to the handler's provider, whose certificate may be gone."""
+    number's holders, and to the handler's provider, whose certificate may be gone. ``log`` is
+    the change's entry: its leaf hash and the log's promise to include it."""
     data: dict[str, Any] = {
         "number": number,
         "service": service,
         "provider": provider.slug,
         "action": action,
-        "log_index": log_index,
+        "log": {"leaf_hash": b64(log.leaf_hash), "promise": log.promise},
     }
     if reason is not None:
         data["reason"] = reason

@@ -19,7 +19,7 @@ from core.encoding import b64
 from core.numbers import MAX_INPUT_LENGTH, number_parse
 from core.pagination import PageQuery
 from core.problems import Problem
-from transparency.api.serializers import CommittedLogPosition
+from transparency.api.serializers import CommittedLog, log_index_field
 from transparency.selectors import entry_committed
 
 
@@ -143,7 +143,7 @@ class CertificateIssuedOutput(serializers.Serializer[IssuedCertificate]):
         source="certificate.x5u",
         help_text=X5U_HELP,
     )
-    log = CommittedLogPosition(
+    log = CommittedLog(
         help_text="The certificate's log entry, with the opening and content of its commitment"
     )
     renews = serializers.CharField(
@@ -172,14 +172,14 @@ class CertificateOutput(serializers.Serializer[Certificate]):
     revoked_at = serializers.DateTimeField(allow_null=True)
     revocation_reason = serializers.CharField(allow_blank=True)
     x5u = serializers.URLField(help_text=X5U_HELP)
-    log_index = serializers.IntegerField()
-    revocation_log_index = serializers.IntegerField(allow_null=True)
+    log_index = log_index_field("log_entry", "The certificate's entry")
+    revocation_log_index = log_index_field("revocation_log_entry", "The revocation's entry")
     locked = serializers.BooleanField(
         source="is_locked",
         help_text="Whether this certificate's lock holds on its number (DESIGN §7.2)",
     )
     locked_at = serializers.DateTimeField(allow_null=True)
-    lock_log_index = serializers.IntegerField(allow_null=True)
+    lock_log_index = log_index_field("lock_log_entry", "The lock's entry")
 
 
 class CertificateRequestOutput(serializers.Serializer[CertificateRequest]):
@@ -196,8 +196,8 @@ class CertificateRequestOutput(serializers.Serializer[CertificateRequest]):
     created_at = serializers.DateTimeField()
     issues_at = serializers.DateTimeField(help_text="Issued then unless a locked holder answers")
     closed_at = serializers.DateTimeField(allow_null=True)
-    log_index = serializers.IntegerField()
-    closed_log_index = serializers.IntegerField(allow_null=True)
+    log_index = log_index_field("log_entry", "Its entry")
+    closed_log_index = log_index_field("closed_log_entry", "The entry that closed it")
     certificate = serializers.SerializerMethodField(
         help_text="The certificate issued, for the requester only: what POST /v1/certificates "
         "answers (201), its log entry's opening included"
@@ -212,7 +212,7 @@ class CertificateRequestOutput(serializers.Serializer[CertificateRequest]):
         issued = request.certificate
         if issued is None or viewer is None or viewer.pk != request.provider_id:
             return None
-        entry = entry_committed(index=issued.log_index)
+        entry = entry_committed(entry_id=issued.log_entry_id)
         if entry is None:  # its opening was erased: the certificate alone would not check
             return None
         return dict(CertificateIssuedOutput(IssuedCertificate(certificate=issued, log=entry)).data)
@@ -237,8 +237,8 @@ class DisputeOutput(serializers.Serializer[Dispute]):
     opened_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
     resolution = serializers.CharField(help_text="The operator's reason, once closed")
-    log_index = serializers.IntegerField()
-    closed_log_index = serializers.IntegerField(allow_null=True)
+    log_index = log_index_field("log_entry", "Its entry")
+    closed_log_index = log_index_field("closed_log_entry", "The entry that closed it")
 
 
 # --- PASSporT verification --------------------------------------------------------------------

@@ -29,8 +29,7 @@ CRL_KEEP = timedelta(days=7)
 def crl_lock() -> None:
     """Hold the CRL lock until the transaction ends (re-entrant within it).
 
-    A revocation takes it before its log entry (``core.locks``: the append lock last), then
-    calls :func:`crl_publish`.
+    A revocation takes it last (``core.locks``), then calls :func:`crl_publish`.
     """
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [locks.CRL_NUMBER])

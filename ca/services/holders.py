@@ -61,5 +61,5 @@ def certificate_lock_set(*, certificate: Certificate, now: datetime) -> None:
         },
     )
     certificate.locked_at = now
-    certificate.lock_log_index = entry.index
-    certificate.save(update_fields=["locked_at", "lock_log_index"])
+    certificate.lock_log_entry_id = entry.entry_id
+    certificate.save(update_fields=["locked_at", "lock_log_entry"])

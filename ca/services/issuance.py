@@ -197,7 +197,7 @@ def certificate_sign(
         public_key_sha256=signed.public_key_sha256,
         not_before=not_before,
         not_after=not_after,
-        log_index=entry.index,
+        log_entry_id=entry.entry_id,
     )
     renewed = any(
         bytes(holder.public_key_sha256) == signed.public_key_sha256
@@ -214,7 +214,7 @@ def issued_log(issued: IssuedCertificate) -> None:
         "certificate issued",
         serial=issued.certificate.serial,
         provider=issued.certificate.provider.slug,
-        log_index=issued.log.index,
+        log_entry_id=issued.log.entry_id,
         locked=issued.certificate.locked_at is not None,
     )
 
@@ -255,11 +255,11 @@ def certificate_request_hold(
         public_key_sha256=key_sha256,
         created_at=now,
         issues_at=issues_at,
-        log_index=entry.index,
+        log_entry_id=entry.entry_id,
     )
     certificate_requested.send(sender=CertificateRequest, request=request)
     logger.info(
-        "certificate request held by a lock", request=str(request_id), log_index=entry.index
+        "certificate request held by a lock", request=str(request_id), log_entry_id=entry.entry_id
     )
     return request
 
@@ -282,11 +282,11 @@ def certificate_request_close(
     )
     request.status = status
     request.closed_at = now
-    request.closed_log_index = entry.index
+    request.closed_log_entry_id = entry.entry_id
     request.decided_by = decided_by
     request.certificate = certificate
     request.save(
-        update_fields=["status", "closed_at", "closed_log_index", "decided_by", "certificate"]
+        update_fields=["status", "closed_at", "closed_log_entry", "decided_by", "certificate"]
     )
     certificate_request_closed.send(sender=CertificateRequest, request=request)
     logger.info("certificate request closed", request=str(request.id), status=status.value)

@@ -187,8 +187,8 @@ def number_unlock(*, provider: Provider, serial: str, token: object) -> Certific
                 },
             )
             certificate.locked_at = None
-            certificate.lock_log_index = None
-            certificate.save(update_fields=["locked_at", "lock_log_index"])
+            certificate.lock_log_entry = None
+            certificate.save(update_fields=["locked_at", "lock_log_entry"])
             logger.info("number unlocked", serial=serial, provider=provider.slug)
     return certificate
 
@@ -370,7 +370,7 @@ def dispute_open(*, provider: Provider, token: object) -> Dispute:
             challenge_id=challenge_id,
             statement=statement,
             opened_at=now,
-            log_index=entry.index,
+            log_entry_id=entry.entry_id,
         )
         dispute_opened.send(sender=Dispute, dispute=dispute)
     logger.info("certificate disputed", dispute=str(dispute.id), disputed=disputed.serial)
@@ -378,7 +378,7 @@ def dispute_open(*, provider: Provider, token: object) -> Dispute:
 
 
 def disputes_hold(certificate: Certificate) -> list[Dispute]:
-    """Lock the open disputes of ``certificate`` (before the log's append lock)."""
+    """Lock the open disputes of ``certificate`` (core.locks' order)."""
     return list(
         Dispute.objects.select_for_update(of=("self",)).filter(
             disputed=certificate, status=DisputeStatus.OPEN
@@ -413,9 +413,9 @@ def disputes_close(
         dispute.closed_at = now
         dispute.closed_by = operator
         dispute.resolution = resolution
-        dispute.closed_log_index = entry.index
+        dispute.closed_log_entry_id = entry.entry_id
         dispute.save(
-            update_fields=["status", "closed_at", "closed_by", "resolution", "closed_log_index"]
+            update_fields=["status", "closed_at", "closed_by", "resolution", "closed_log_entry"]
         )
         dispute_closed.send(sender=Dispute, dispute=dispute)
 

@@ -36,8 +36,7 @@ def certificate_revoke(
 
     ``actor`` says who asked (``holder`` or ``admin:<username>``) for the service's own logs.
     Locks in ``core.locks``'s order: the certificate, its open disputes, the handlers it
-    authorised (the directory, on ``certificate_revoking``), the CRL number, and the log's
-    append lock last.
+    authorised (the directory, on ``certificate_revoking``), then the CRL number.
     """
     now = timezone.now().replace(microsecond=0)
     with transaction.atomic(durable=True):
@@ -66,8 +65,8 @@ def certificate_revoke(
         )
         locked.revoked_at = now
         locked.revocation_reason = reason.value
-        locked.revocation_log_index = entry.index
-        locked.save(update_fields=["revoked_at", "revocation_reason", "revocation_log_index"])
+        locked.revocation_log_entry_id = entry.entry_id
+        locked.save(update_fields=["revoked_at", "revocation_reason", "revocation_log_entry"])
         # The directory removes (and logs the removal of) the handlers it authorised.
         certificate_revoked.send(sender=Certificate, certificate=locked)
         disputes_close(
@@ -84,7 +83,7 @@ def certificate_revoke(
         serial=locked.serial,
         reason=reason.value,
         actor=actor,
-        log_index=entry.index,
+        log_entry_id=entry.entry_id,
         disputes_closed=len(disputes),
     )
     return locked

@@ -79,6 +79,12 @@ RS_LOG_INTEGRATE_BATCH: int = env.int("RS_LOG_INTEGRATE_BATCH", default=65536)
 # most for the first checkpoint covering it (the merge delay; the goal is at most 1 s, p99).
 # Each run that finds new entries signs one checkpoint.
 RS_LOG_INTEGRATE_SECONDS: float = env.float("RS_LOG_INTEGRATE_SECONDS", default=0.5)
+# The bound each write's promise of inclusion states (resolution.protocol.promise): its entry is
+# in a signed checkpoint at most this many seconds after the promise's time. `rs monitor` and
+# `rs log audit` report a promise not kept within it.
+RS_LOG_MERGE_DELAY_SECONDS: int = env.int("RS_LOG_MERGE_DELAY_SECONDS", default=10)
+if RS_LOG_MERGE_DELAY_SECONDS < 1:
+    raise environ.ImproperlyConfigured("RS_LOG_MERGE_DELAY_SECONDS must be at least 1")
 
 # --- Witnesses (C2SP tlog-witness: transparency.witnesses, docs/witnessing.md) ----------------
 
@@ -410,11 +416,11 @@ RS_DB_KEEPALIVES_COUNT: int = env.int("RS_DB_KEEPALIVES_COUNT", default=3)
 # The longest a statement may run; the service's take milliseconds, so a statement this slow is
 # an outage, not a workload. Half of gunicorn's timeout. 0: no limit (not for the service).
 RS_DB_STATEMENT_TIMEOUT_SECONDS: float = env.float("RS_DB_STATEMENT_TIMEOUT_SECONDS", default=15)
-# The longest a statement waits for a lock, the log's append lock included: a writer behind a
-# stuck holder fails after this long (503) instead of queueing. Appends hold it for milliseconds.
+# The longest a statement waits for a lock (a certificate's or a handler's row, a rate-limit
+# counter): a writer behind a stuck holder fails after this long (503) instead of queueing.
 RS_DB_LOCK_TIMEOUT_SECONDS: float = env.float("RS_DB_LOCK_TIMEOUT_SECONDS", default=5)
 # A session silent this long inside a transaction is ended by the server, and its locks freed:
-# the bound on how long a stalled holder of the append lock stops every write. No transaction
+# the bound on how long a stalled session holds the rows it locked. No transaction
 # of the service waits on anything but its own statements (integrating 65,536 entries hashes
 # for well under a second between two), so this is far above any real pause.
 RS_DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS: float = env.float(

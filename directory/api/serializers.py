@@ -13,7 +13,13 @@ from core.encoding import b64
 from directory.selectors import HandlerAnswer, LookupAnswer
 from directory.services import NumberHistory
 from resolution.protocol.canonical import parse_canonical
-from transparency.api.serializers import Base64Field, HexField, LabelOutput, LogPosition
+from transparency.api.serializers import (
+    AppendedLog,
+    Base64Field,
+    HexField,
+    LabelOutput,
+    log_index_field,
+)
 from transparency.selectors import EntryHistoryRow
 
 VISIBILITY_SCHEMA = {
@@ -66,7 +72,7 @@ class HandlerOutput(serializers.Serializer[Any]):
         source="handler.certificate_serial",
         help_text="The serial of the certificate that signed it",
     )
-    log = LogPosition()
+    log = AppendedLog()
 
 
 class OwnHandlerOutput(serializers.Serializer[Any]):
@@ -84,7 +90,7 @@ class OwnHandlerOutput(serializers.Serializer[Any]):
     certificate = serializers.CharField(
         source="certificate_serial", help_text="The serial of the certificate that signed it"
     )
-    log_index = serializers.IntegerField(help_text="Its latest entry in the log")
+    log_index = log_index_field("log_entry", "Its latest entry")
     updated_at = Rfc3339Field()
 
 
@@ -92,7 +98,7 @@ class HandlerRemovedOutput(serializers.Serializer[Any]):
     number = serializers.CharField(help_text="E.164")
     provider = serializers.SlugField()
     service = serializers.CharField()
-    log = LogPosition()
+    log = AppendedLog()
 
 
 # A lookup's answer is written out by hand: DRF's generic path, field by field, costs each
@@ -121,7 +127,7 @@ def _lookup_handler(found: HandlerAnswer) -> dict[str, Any]:
 
 
 class LookupLog(serializers.Serializer[Any]):
-    index = serializers.IntegerField()
+    index = serializers.IntegerField(allow_null=True, help_text="null until sequenced")
     entry = Base64Field(help_text="The entry's exact bytes (canonical JSON)")
     opening = Base64Field(help_text="The commitment's 32-byte HMAC key")
     inclusion_proof = serializers.ListField(
@@ -209,7 +215,7 @@ class CommittedContentField(serializers.Field[Any, Any, Any, Any]):
 
 
 class HistoryEntry(serializers.Serializer[EntryHistoryRow]):
-    index = serializers.IntegerField()
+    index = serializers.IntegerField(allow_null=True, help_text="null until sequenced")
     entry = Base64Field(source="data", help_text="The entry's exact bytes (canonical JSON)")
     opening = Base64Field(
         allow_null=True,

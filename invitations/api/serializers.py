@@ -9,6 +9,7 @@ from rest_framework import serializers
 from invitations.choices import InvitationStatus, SmsStatus
 from invitations.models import Invitation
 from invitations.selectors import link
+from transparency.api.serializers import log_index_field
 
 
 class InvitationOutput(serializers.Serializer[Any]):
@@ -27,10 +28,8 @@ class InvitationOutput(serializers.Serializer[Any]):
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
     accepted_at = serializers.DateTimeField(allow_null=True)
-    handler_log_index = serializers.IntegerField(
-        allow_null=True, help_text="The log entry of the handler that accepted it"
-    )
-    log_index = serializers.IntegerField(help_text="The invitation's log entry")
+    handler_log_index = log_index_field("handler_log_entry", "The accepting handler's entry")
+    log_index = log_index_field("log_entry", "The invitation's entry")
     link = serializers.SerializerMethodField(help_text="The invitation's page, as its SMS gives it")
     spinvitation = serializers.CharField(
         help_text="The SPINvitation: a compact JWS signed by the service (docs/invitations.md)"

@@ -2,7 +2,7 @@
 failures and progress bars on standard error.
 
 Public API: ``show``, ``show_json``, ``Emit``, ``info``, ``failure``, ``one_line``,
-``progress``, ``ProgressBar``.
+``progress``, ``ProgressBar``, ``entry_text``, ``promise_text``, ``log_json``, ``waiting``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,11 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO, TypeAlias
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
+
+if TYPE_CHECKING:
+    from resolution.protocol.promise import Promise
 
 
 def show(text: str) -> None:
@@ -76,3 +80,41 @@ def progress(what: str) -> Iterator[ProgressBar | None]:
     finally:
         if bar is not None:
             bar.close()
+
+
+def entry_text(index: int | None) -> str:
+    """``log entry N``, or for an entry the log has not sequenced yet (within its merge
+    delay) ``log entry not yet sequenced``."""
+    return f"log entry {index}" if index is not None else "log entry not yet sequenced"
+
+
+def promise_text(promise: Promise | None, leaf_hash: bytes) -> str:
+    """A write's entry as people read it: its leaf hash and the deadline the log promised."""
+    if promise is None:
+        return f"log entry {leaf_hash.hex()[:16]}…"
+    deadline = datetime.fromtimestamp(promise.deadline_ms / 1000, UTC)
+    return f"log entry {leaf_hash.hex()[:16]}…, promised by {deadline:%H:%M:%S %Z}"
+
+
+def log_json(leaf_hash: bytes, promise: Promise | None) -> dict[str, Any]:
+    """A write's entry in ``--json`` output: its leaf hash (hex) and the promised deadline."""
+    deadline = None
+    if promise is not None:
+        deadline = datetime.fromtimestamp(promise.deadline_ms / 1000, UTC).isoformat()
+    return {"leaf_hash": leaf_hash.hex(), "promised_by": deadline}
+
+
+def waiting(what: str) -> Callable[[float], None]:
+    """A ``progress(seconds)`` callback for a bounded wait: on a terminal, ``what… 3 s`` on
+    one line redrawn; otherwise one notice, the first time."""
+    said = False
+
+    def tell(seconds: float) -> None:
+        nonlocal said
+        if sys.stderr.isatty():
+            print(f"\r  {what}… {seconds:.0f} s", end="", file=sys.stderr, flush=True)
+        elif not said:
+            info(f"{what}…")
+        said = True
+
+    return tell

@@ -11,6 +11,7 @@ for one number by ``resolution.client.monitor``.  Everything verifies with
 """
 
 from resolution.client.api import (
+    AppendedLog,
     Caller,
     CertificateRequest,
     CertificateState,
@@ -51,6 +52,7 @@ from resolution.client.verify import PinnedService, VerificationError
 __all__ = [
     "DEFAULT_TIMEOUT",
     "ApiError",
+    "AppendedLog",
     "Caller",
     "CertificateRequest",
     "CertificateState",

@@ -89,10 +89,23 @@ class Challenge:
 
 @dataclass(frozen=True)
 class LogPosition:
-    """Where a change was appended to the log: its index and RFC 6962 leaf hash."""
+    """Where a sequenced entry is in the log: its index and RFC 6962 leaf hash."""
 
     index: int
     leaf_hash: bytes
+
+
+@dataclass(frozen=True)
+class AppendedLog:
+    """A change's log entry as the write answers it: its RFC 6962 leaf hash and the log's
+    signed promise to include it within the merge delay (``resolution.protocol.promise``).
+
+    The entry has no index yet: ``resolution.client.verify.inclusion_wait`` waits for the log
+    to include it and checks the proof; ``promise_check`` checks the promise itself.
+    """
+
+    leaf_hash: bytes
+    promise: str
 
 
 @dataclass(frozen=True)
@@ -105,7 +118,7 @@ class IssuedCertificate:
     not_before: datetime
     not_after: datetime
     x5u: str
-    log: LogPosition
+    log: AppendedLog
     opening: bytes
     """The opening of the log entry's commitment (``log.opening``)."""
     content: Mapping[str, Any]
@@ -133,7 +146,7 @@ class CertificateState:
     revoked_at: datetime | None
     revocation_reason: str
     x5u: str
-    log_index: int
+    log_index: int | None  # None until sequenced
     revocation_log_index: int | None
     # The number lock (DESIGN §7.2): whether this certificate's lock holds, since when, and
     # its log entry; False and None from a service that predates it.
@@ -166,7 +179,7 @@ class Invitation:
     expires_at: datetime
     accepted_at: datetime | None
     handler_log_index: int | None
-    log_index: int
+    log_index: int | None  # None until sequenced
     link: str
     spinvitation: str
 
@@ -193,7 +206,7 @@ class CertificateRequest:
     created_at: datetime
     issues_at: datetime
     closed_at: datetime | None
-    log_index: int
+    log_index: int | None  # None until sequenced
     closed_log_index: int | None
     certificate: IssuedCertificate | None
 
@@ -220,7 +233,7 @@ class Dispute:
     opened_at: datetime
     closed_at: datetime | None
     resolution: str
-    log_index: int
+    log_index: int | None  # None until sequenced
     closed_log_index: int | None
 
 
@@ -248,7 +261,7 @@ class Handler:
     visibility: str | tuple[str, ...]  # "all", or provider slugs
     expires_at: str
     certificate: str
-    log: LogPosition
+    log: AppendedLog
 
 
 @dataclass(frozen=True)
@@ -258,17 +271,19 @@ class HandlerRemoved:
     number: str
     provider: str
     service: str
-    log: LogPosition
+    log: AppendedLog
 
 
 @dataclass(frozen=True)
 class LogKeys:
-    """The log's public keys (``GET /log/key``): the checkpoint verifier and the VRF key."""
+    """The log's public keys (``GET /log/key``): the checkpoint verifier, the VRF key, and
+    the verifier of its promises of inclusion (None from a service that predates them)."""
 
     origin: str
     note_verifier_key: str
     vrf_suite: str
     vrf_public_key: bytes
+    promise_verifier_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -307,7 +322,7 @@ class HistoryEntry:
     Not verified here: ``resolution.client.monitor`` checks it against the log's entry.
     """
 
-    index: int
+    index: int | None  # None until sequenced
     entry: bytes
     opening: bytes | None
     content: Mapping[str, Any] | None
@@ -447,9 +462,12 @@ class _Reader:
         except (binascii.Error, ValueError):
             self.fail(f"has a {key!r} that is not base64")
 
-    def position(self, key: str = "log") -> LogPosition:
+    def appended(self, key: str = "log") -> AppendedLog:
         log = _Reader(f"{self.what} {key}", self.get(key, Mapping))
-        return LogPosition(index=log.integer("index"), leaf_hash=log.b64("leaf_hash"))
+        leaf = log.b64("leaf_hash")
+        if len(leaf) != 32:
+            log.fail("has a leaf hash that is not 32 bytes")
+        return AppendedLog(leaf_hash=leaf, promise=log.text("promise"))
 
     def strings(self, key: str) -> tuple[str, ...]:
         values = self.get(key, list)
@@ -470,7 +488,7 @@ def _certificate_state(reader: _Reader) -> CertificateState:
         revoked_at=reader.moment("revoked_at", null=True),
         revocation_reason=reader.text("revocation_reason"),
         x5u=reader.text("x5u"),
-        log_index=reader.integer("log_index"),
+        log_index=reader.get("log_index", int, null=True),
         revocation_log_index=reader.get("revocation_log_index", int, null=True),
         locked=bool(reader.get("locked", bool)) if lock else False,
         locked_at=reader.moment("locked_at", null=True) if lock else None,
@@ -487,7 +505,7 @@ def _issued_certificate(r: _Reader) -> IssuedCertificate:
         not_before=r.moment("not_before"),
         not_after=r.moment("not_after"),
         x5u=r.text("x5u"),
-        log=r.position(),
+        log=r.appended(),
         opening=log.b64("opening"),
         content=log.get("content", Mapping),
         # Older services do not say: no renewal.
@@ -511,7 +529,7 @@ def _invitation(reader: _Reader) -> Invitation:
         expires_at=reader.moment("expires_at"),
         accepted_at=reader.moment("accepted_at", null=True),
         handler_log_index=reader.get("handler_log_index", int, null=True),
-        log_index=reader.integer("log_index"),
+        log_index=reader.get("log_index", int, null=True),
         link=reader.text("link"),
         spinvitation=reader.text("spinvitation"),
     )
@@ -538,7 +556,7 @@ def _certificate_request(reader: _Reader) -> CertificateRequest:
         created_at=reader.moment("created_at"),
         issues_at=reader.moment("issues_at"),
         closed_at=reader.moment("closed_at", null=True),
-        log_index=reader.integer("log_index"),
+        log_index=reader.get("log_index", int, null=True),
         closed_log_index=reader.get("closed_log_index", int, null=True),
         certificate=certificate,
     )
@@ -554,7 +572,7 @@ def _dispute(reader: _Reader) -> Dispute:
         opened_at=reader.moment("opened_at"),
         closed_at=reader.moment("closed_at", null=True),
         resolution=reader.text("resolution"),
-        log_index=reader.integer("log_index"),
+        log_index=reader.get("log_index", int, null=True),
         closed_log_index=reader.get("closed_log_index", int, null=True),
     )
 
@@ -893,7 +911,7 @@ class Client:
             visibility=visibility if isinstance(visibility, str) else r.strings("visibility"),
             expires_at=r.text("expires_at"),
             certificate=r.text("certificate"),
-            log=r.position(),
+            log=r.appended(),
         )
 
     def handler_delete(self, number: str, service: str, token: str) -> HandlerRemoved:
@@ -904,7 +922,7 @@ class Client:
             number=r.text("number"),
             provider=r.text("provider"),
             service=r.text("service"),
-            log=r.position(),
+            log=r.appended(),
         )
 
     def number_lookup(self, number: str, service: str | None = None) -> LookupAnswer:
@@ -930,7 +948,7 @@ class Client:
             opening = row.get("opening", str, null=True)
             entries.append(
                 HistoryEntry(
-                    index=row.integer("index"),
+                    index=row.get("index", int, null=True),
                     entry=row.b64("entry"),
                     opening=None if opening is None else row.b64("opening", opening),
                     content=row.get("content", Mapping, null=True),
@@ -951,6 +969,7 @@ class Client:
             note_verifier_key=r.text("note_verifier_key"),
             vrf_suite=r.text("vrf_suite"),
             vrf_public_key=vrf_key,
+            promise_verifier_key=r.get("promise_verifier_key", str, null=True),
         )
 
     def log_checkpoint(self) -> bytes | None:
@@ -987,9 +1006,20 @@ class Client:
             entries=tuple(entries),
         )
 
-    def log_inclusion_proof(self, index: int, size: int | None = None) -> InclusionProof:
-        """``GET /v1/log/proofs/inclusion``: proof of leaf ``index`` in the tree of ``size``."""
-        params = {"index": index} | ({"size": size} if size is not None else {})
+    def log_inclusion_proof(
+        self, index: int | None = None, size: int | None = None, *, leaf_hash: bytes | None = None
+    ) -> InclusionProof:
+        """``GET /v1/log/proofs/inclusion``: proof of leaf ``index``, or of the entry whose
+        leaf hash is ``leaf_hash``, in the tree of ``size`` (default: the latest checkpoint).
+        A leaf hash not in that tree yet is a ``ClientError`` of status 404."""
+        if (index is None) == (leaf_hash is None):
+            raise ValueError("give exactly one of index and leaf_hash")
+        params: dict[str, Any] = (
+            {"index": index}
+            if index is not None
+            else {"leaf_hash": base64.b64encode(leaf_hash or b"").decode("ascii")}
+        )
+        params |= {"size": size} if size is not None else {}
         r = self._json("GET", "/v1/log/proofs/inclusion", params=params, auth=False)
         return InclusionProof(
             index=r.integer("index"),

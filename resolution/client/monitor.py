@@ -525,7 +525,8 @@ def _history_openings(
         history = history()
     if history.label != label or (number is not None and history.number != number):
         raise MonitorError("the history the service gave is about another number")
-    return {row.index: row for row in history.entries}
+    # Entries not sequenced yet are in no checkpoint: the next run reads them.
+    return {row.index: row for row in history.entries if row.index is not None}
 
 
 def _still_valid(foreign: ForeignCertificate, now: datetime) -> bool:

@@ -43,7 +43,7 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -62,6 +62,8 @@ from resolution.protocol.witnessed import policy_summary
 _NUMBER_FORMAT: Final = "rs-number/1"
 KNOWN_LOGS: Final = "known_logs"
 KNOWN_ROOTS: Final = "known_roots"
+KNOWN_PROMISE_KEYS: Final = "known_promise_keys"
+PROMISES: Final = "promises"
 WITNESS_POLICIES: Final = "witness_policies"
 TREES: Final = "trees"
 API_KEYS: Final = "api_keys"
@@ -472,6 +474,80 @@ class Store:
         parse_verifier_key(note_verifier_key)  # a malformed key is never pinned
         self._pin(KNOWN_LOGS, server_id(url), [note_verifier_key, vrf])
         return True
+
+    def pinned_promise_key(self, url: str) -> str | None:
+        """The pinned verifier key of the log's promises at ``url``."""
+        fields = self._pins(KNOWN_PROMISE_KEYS).get(server_id(url))
+        if fields is None:
+            return None
+        try:
+            parse_verifier_key(fields[0])
+        except NoteError:
+            path = self.root / KNOWN_PROMISE_KEYS
+            raise StoreError(f"{path}: the key of {server_id(url)} is malformed") from None
+        return fields[0]
+
+    def pin_promise_key(self, url: str, verifier_key: str) -> bool:
+        """Pin the promise verifier key of the log at ``url``; True if it was new.
+
+        Raises ``PinMismatchError`` if another key is pinned for it.
+        """
+        pinned = self.pinned_promise_key(url)
+        if pinned is not None:
+            if pinned == verifier_key:
+                return False
+            raise PinMismatchError(
+                f"THE PROMISE KEY OF {server_id(url)} HAS CHANGED: pinned {pinned}, the server "
+                f"now sends {verifier_key}. If its operator announced a new key, delete the "
+                f"line of {server_id(url)} in {self.root / KNOWN_PROMISE_KEYS}"
+            )
+        parse_verifier_key(verifier_key)  # a malformed key is never pinned
+        self._pin(KNOWN_PROMISE_KEYS, server_id(url), [verifier_key])
+        return True
+
+    # --- promises held (rs monitor and rs log audit check them) --------------------------
+
+    def _promise_lines(self) -> list[tuple[str, str, str]]:
+        path = self.root / PROMISES
+        lines = []
+        for number, line in enumerate((_read(path) or b"").decode("utf-8").splitlines(), 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 3:
+                raise StoreError(f"{path} line {number} is malformed")
+            lines.append((fields[0], fields[1], fields[2]))
+        return lines
+
+    def promise_keep(self, url: str, promise: str) -> None:
+        """Keep ``promise`` (a signed note, as a write answered it) of the log at ``url`` until
+        ``promises_settle`` says it was kept."""
+        note = base64.b64encode(promise.encode("utf-8")).decode("ascii")
+        digest = hashlib.sha256(promise.encode("utf-8")).hexdigest()
+        if any(kept == digest for _, kept, _ in self._promise_lines()):
+            return
+        self._pin(PROMISES, server_id(url), [digest, note])
+
+    def promises_held(self, url: str) -> list[str]:
+        """The promises of the log at ``url`` not yet seen kept, oldest first."""
+        server = server_id(url)
+        held = []
+        for owner, _, note in self._promise_lines():
+            if owner == server:
+                try:
+                    held.append(base64.b64decode(note, validate=True).decode("utf-8"))
+                except (binascii.Error, ValueError, UnicodeDecodeError):
+                    raise StoreError(f"{self.root / PROMISES}: a promise is malformed") from None
+        return held
+
+    def promises_settle(self, url: str, kept: Iterable[str]) -> None:
+        """Forget the promises ``kept`` of the log at ``url`` (seen in a checkpoint)."""
+        server = server_id(url)
+        digests = {hashlib.sha256(p.encode("utf-8")).hexdigest() for p in kept}
+        lines = [
+            line for line in self._promise_lines() if line[0] != server or line[1] not in digests
+        ]
+        self._save(self.root / PROMISES, "".join(" ".join(f) + "\n" for f in lines).encode())
 
     def pinned_root(self, url: str) -> x509.Certificate | None:
         """The pinned CA root of the server at ``url``."""

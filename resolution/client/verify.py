@@ -15,6 +15,9 @@ rather than as one bad answer.
   number's label, the serial and the SHA-256 of the certificate and of the key.
   A certificate a number lock held back comes to its requester in the same shape
   (``CertificateRequest.certificate``), and is checked the same way.
+- ``promise_check``: a write's promise of inclusion is the log's, for the entry it names;
+  ``inclusion_wait``: the entry is in a signed checkpoint (a write's answer has no index: the
+  log is asked by leaf hash), waiting for it at most so long.
 - ``number_label``: a number's label, its VRF proof checked (RFC 9381 §5.3).
 - ``checkpoint_latest``: the log's latest checkpoint, its signature checked (C2SP
   tlog-checkpoint) and, under a witness policy, its cosignatures (C2SP tlog-cosignature).
@@ -38,8 +41,8 @@ misses the witness quorum ``WitnessQuorumError`` -- except a lookup's
 ``trees.SplitViewError``.
 
 Public API: ``VerificationError``, ``WitnessQuorumError``, ``PinnedService``,
-``certificate_check``, ``certificate_log_check``, ``number_label``, ``checkpoint_latest``,
-``LOG_WAIT``.
+``certificate_check``, ``certificate_log_check``, ``promise_check``, ``inclusion_wait``,
+``number_label``, ``checkpoint_latest``, ``LOG_WAIT``.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
@@ -56,11 +60,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from resolution.client.api import (
+    AppendedLog,
     Client,
     IssuedCertificate,
     LogKeys,
 )
-from resolution.client.errors import ClientError
+from resolution.client.errors import ApiError, ClientError
 from resolution.client.store import Store, StoreError, public_key_sha256
 from resolution.client.trees import SplitViewError, tree_advance
 from resolution.protocol import vrf
@@ -84,6 +89,12 @@ from resolution.protocol.merkle import ProofError, leaf_hash, verify_inclusion
 from resolution.protocol.note import NoteError, parse_verifier_key
 from resolution.protocol.passport import VerifiedPassport, passport_parse, passport_verify
 from resolution.protocol.policy import NONE, Policy, PolicyError, format_policy, parse_policy
+from resolution.protocol.promise import (
+    Promise,
+    PromiseError,
+    open_promise,
+    promise_key_name,
+)
 from resolution.protocol.witnessed import (
     NO_WITNESSES,
     QuorumError,
@@ -96,6 +107,25 @@ LOG_WAIT: Final = 15.0
 """Seconds to wait for a new entry to be in a signed checkpoint (the merge delay is 10 s)."""
 
 _POLL: Final = 0.5  # seconds between two reads of the checkpoint while waiting
+
+
+@dataclass(frozen=True)
+class Included:
+    """An entry found in the log: its index, and the signed checkpoint that includes it."""
+
+    index: int
+    checkpoint: Checkpoint
+
+
+@dataclass(frozen=True)
+class PromiseReport:
+    """The promises held for a service, as ``PinnedService.promises_check`` found them:
+    ``kept`` with the index of their entry, ``pending`` (deadline ahead), ``broken`` (deadline
+    passed, the entry in no checkpoint) with the signed note that proves the promise."""
+
+    kept: tuple[tuple[Promise, int], ...] = ()
+    pending: tuple[Promise, ...] = ()
+    broken: tuple[tuple[Promise, str], ...] = ()
 
 
 class VerificationError(Exception):
@@ -172,6 +202,71 @@ def number_label(client: Client, number: str, keys: LogKeys) -> bytes:
     return beta
 
 
+def promise_check(appended: AppendedLog, keys: LogKeys) -> Promise:
+    """The log's promise to include ``appended``, checked: signed by the log's promise key
+    (``<origin>/promise``, never its checkpoint key), of this log, for this very leaf hash."""
+    if keys.promise_verifier_key is None:
+        raise VerificationError("the service has no promise key to check its promise with")
+    try:
+        promise = open_promise(appended.promise, parse_verifier_key(keys.promise_verifier_key))
+    except (NoteError, PromiseError) as exc:
+        raise VerificationError(f"the log's promise does not verify: {exc}") from None
+    if promise.origin != keys.origin:
+        raise VerificationError(f"the promise is of the log {promise.origin!r}, not this one")
+    if promise.leaf_hash != appended.leaf_hash:
+        raise VerificationError("the promise is for another entry than the answer names")
+    return promise
+
+
+def inclusion_wait(
+    client: Client,
+    leaf: bytes,
+    keys: LogKeys,
+    *,
+    policy: Policy | None = None,
+    wait: float = LOG_WAIT,
+    progress: Callable[[float], object] | None = None,
+) -> tuple[int, Checkpoint]:
+    """Wait until the log includes the entry whose RFC 6962 leaf hash is ``leaf`` in a
+    checkpoint signed by its key (under ``policy``, cosigned), at most ``wait`` seconds; return
+    its index and that checkpoint, the inclusion proof checked (RFC 9162 §2.1.3.2).
+
+    ``progress`` is called with the seconds waited so far each time the entry is not in yet.
+    A write's entry has no index until the sequencer gives it one: this is how a writer learns
+    it (``GET /v1/log/proofs/inclusion?leaf_hash=``).
+    """
+    started = time.monotonic()
+    while True:
+        found = checkpoint_latest(client, keys, policy)
+        if found is not None:
+            checkpoint = found.checkpoint
+            try:
+                proof = client.log_inclusion_proof(leaf_hash=leaf, size=checkpoint.size)
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+            else:
+                if proof.size != checkpoint.size or proof.leaf_hash != leaf:
+                    raise VerificationError("the inclusion proof is not for the entry asked")
+                try:
+                    verify_inclusion(
+                        leaf, proof.index, checkpoint.size, proof.proof, checkpoint.root_hash
+                    )
+                except ProofError as exc:
+                    raise VerificationError(
+                        f"log entry {proof.index} is not in the signed checkpoint: {exc}"
+                    ) from None
+                return proof.index, checkpoint
+        waited = time.monotonic() - started
+        if waited >= wait:
+            raise VerificationError(
+                f"the entry {leaf.hex()[:16]}… is in no checkpoint after {wait:g} s"
+            )
+        if progress is not None:
+            progress(waited)
+        time.sleep(_POLL)
+
+
 def certificate_log_check(
     client: Client,
     issued: IssuedCertificate,
@@ -180,9 +275,10 @@ def certificate_log_check(
     key: ec.EllipticCurvePrivateKey,
     keys: LogKeys,
     wait: float = LOG_WAIT,
-) -> Checkpoint:
+    progress: Callable[[float], object] | None = None,
+) -> Included:
     """Check that the log holds the entry of certificate ``issued``, as the service says, and
-    return the signed checkpoint that includes it.
+    return its index and the signed checkpoint that includes it.
 
     The entry must be in a checkpoint within ``wait`` seconds; it is read, its leaf hash must
     be the one ``issued`` names, an inclusion proof must lead to the checkpoint's root, and
@@ -190,32 +286,18 @@ def certificate_log_check(
     is ``issued``'s opening's over ``issued``'s content, which names the number, the serial,
     and the SHA-256 of the certificate and of ``key``'s public key.
     """
-    index = issued.log.index
     label = number_label(client, number, keys)
-    deadline = time.monotonic() + wait
-    while True:  # the entry is in a checkpoint within the merge delay
-        found = checkpoint_latest(client, keys)
-        if found is not None and found.checkpoint.size > index:
-            checkpoint = found.checkpoint
-            break
-        if time.monotonic() >= deadline:
-            raise VerificationError(f"log entry {index} is in no checkpoint after {wait:g} s")
-        time.sleep(_POLL)
+    if keys.promise_verifier_key is not None:
+        promise_check(issued.log, keys)
+    index, checkpoint = inclusion_wait(
+        client, issued.log.leaf_hash, keys, wait=wait, progress=progress
+    )
     page = client.log_entries(index, index + 1)
     if len(page.entries) != 1 or page.entries[0].index != index:
         raise VerificationError(f"the log does not serve entry {index}")
     entry = page.entries[0].entry
     if leaf_hash(entry) != issued.log.leaf_hash:
         raise VerificationError(f"log entry {index} is not the one the certificate's answer names")
-    proof = client.log_inclusion_proof(index, checkpoint.size)
-    try:
-        verify_inclusion(
-            leaf_hash(entry), index, checkpoint.size, proof.proof, checkpoint.root_hash
-        )
-    except ProofError as exc:
-        raise VerificationError(
-            f"log entry {index} is not in the signed checkpoint: {exc}"
-        ) from None
     try:
         logged = entry_parse(entry)
     except EntryError as exc:
@@ -248,7 +330,7 @@ def certificate_log_check(
         raise VerificationError(
             f"log entry {index} does not match the certificate: {', '.join(wrong)}"
         )
-    return checkpoint
+    return Included(index=index, checkpoint=checkpoint)
 
 
 class PinnedService:
@@ -285,7 +367,10 @@ class PinnedService:
         pinned = self.store.pinned_log(self.url)
         if pinned is not None:
             verifier = parse_verifier_key(pinned[0])
-            return LogKeys(verifier.name, pinned[0], vrf.SUITE_NAME, pinned[1])
+            promise_key = self.store.pinned_promise_key(self.url)
+            if promise_key is None:  # pinned before the log had promises
+                promise_key = self._promise_key_pin(self.client.log_key(), verifier.name)
+            return LogKeys(verifier.name, pinned[0], vrf.SUITE_NAME, pinned[1], promise_key)
         keys = self.client.log_key()
         try:
             verifier = parse_verifier_key(keys.note_verifier_key)
@@ -300,7 +385,25 @@ class PinnedService:
             f"pinned the log keys of {self.url}: {keys.note_verifier_key} (compare it with "
             f"the key its operator publishes)"
         )
+        self._promise_key_pin(keys, keys.origin)
         return keys
+
+    def _promise_key_pin(self, keys: LogKeys, origin: str) -> str | None:
+        """Pin the promise key ``keys`` names, which must be named for ``origin``; None from a
+        service without one."""
+        served = keys.promise_verifier_key
+        if served is None:
+            return None
+        try:
+            name = parse_verifier_key(served).name
+        except NoteError as exc:
+            raise VerificationError(f"the service's promise key is malformed: {exc}") from None
+        if name != promise_key_name(origin):
+            raise VerificationError(
+                f"the service's promise key is named {name!r}, not {promise_key_name(origin)!r}"
+            )
+        self.store.pin_promise_key(self.url, served)
+        return served
 
     def ca_root(self) -> x509.Certificate:
         """The CA root pinned for the service; fetched and pinned on first use."""
@@ -437,16 +540,93 @@ class PinnedService:
         number: str,
         key: ec.EllipticCurvePrivateKey,
         wait: float = LOG_WAIT,
-    ) -> Checkpoint:
-        """``certificate_log_check`` with the pinned log keys."""
+        progress: Callable[[float], object] | None = None,
+    ) -> Included:
+        """``certificate_log_check`` with the pinned log keys; the certificate's promise is
+        kept in the store (``promise_hold``)."""
         keys = self.log_keys()
         try:
+            self.promise_hold(issued.log)
             return certificate_log_check(
-                self.client, issued, number=number, key=key, keys=keys, wait=wait
+                self.client,
+                issued,
+                number=number,
+                key=key,
+                keys=keys,
+                wait=wait,
+                progress=progress,
             )
         except VerificationError:
             self.key_change_check()
             raise
+
+    def promise_hold(self, appended: AppendedLog) -> Promise | None:
+        """Check a write's promise with the pinned promise key and keep it in the store, for
+        ``promises_check`` (rs monitor, rs log audit); None from a service without promises."""
+        keys = self.log_keys()
+        if keys.promise_verifier_key is None:
+            return None
+        promise = promise_check(appended, keys)
+        self.store.promise_keep(self.url, appended.promise)
+        return promise
+
+    def promises_check(self, *, now: float | None = None) -> PromiseReport:
+        """Every promise kept in the store for this service, against the latest checkpoint
+        (verified under the witness policy): the entry is in it (kept: forgotten from the
+        store), or not yet and its deadline is ahead (pending), or not and it has passed
+        (broken: the signed promise is the evidence)."""
+        keys = self.log_keys()
+        held = self.store.promises_held(self.url)
+        if not held:
+            return PromiseReport()
+        assert keys.promise_verifier_key is not None  # a promise was checked to be kept
+        verifier = parse_verifier_key(keys.promise_verifier_key)
+        found = self.checkpoint()
+        moment_ms = int((time.time() if now is None else now) * 1000)
+        kept: list[tuple[Promise, int]] = []
+        pending: list[Promise] = []
+        broken: list[tuple[Promise, str]] = []
+        settled: list[str] = []
+        for note in held:
+            try:
+                promise = open_promise(note, verifier)
+            except PromiseError as exc:
+                raise VerificationError(
+                    f"a promise kept in the store does not verify: {exc}"
+                ) from None
+            index = None
+            if found is not None:
+                checkpoint = found.checkpoint
+                try:
+                    proof = self.client.log_inclusion_proof(
+                        leaf_hash=promise.leaf_hash, size=checkpoint.size
+                    )
+                except ApiError as exc:
+                    if exc.status != 404:
+                        raise
+                else:
+                    try:
+                        verify_inclusion(
+                            promise.leaf_hash,
+                            proof.index,
+                            checkpoint.size,
+                            proof.proof,
+                            checkpoint.root_hash,
+                        )
+                    except ProofError as exc:
+                        raise VerificationError(
+                            f"log entry {proof.index} is not in the signed checkpoint: {exc}"
+                        ) from None
+                    index = proof.index
+            if index is not None:
+                kept.append((promise, index))
+                settled.append(note)
+            elif moment_ms > promise.deadline_ms:
+                broken.append((promise, note))
+            else:
+                pending.append(promise)
+        self.store.promises_settle(self.url, settled)
+        return PromiseReport(tuple(kept), tuple(pending), tuple(broken))
 
     def passport_verify(
         self, token: str, body: bytes | None = None, *, at: datetime | None = None

@@ -135,7 +135,8 @@ class LookupQuorumError(LookupVerificationError, QuorumError):
 
 @dataclass(frozen=True)
 class VerifiedHandler:
-    """A handler whose fields the log entry at ``log_index`` commits to."""
+    """A handler whose fields the log entry at ``log_index`` commits to (None: a pending
+    handler whose entry the log has not sequenced yet)."""
 
     provider: str
     service: str
@@ -143,7 +144,7 @@ class VerifiedHandler:
     priority: int
     expires_at: str
     certificate: str
-    log_index: int
+    log_index: int | None
 
 
 @dataclass(frozen=True)
@@ -343,7 +344,8 @@ def _handler(
     expires_at = _string(item, "expires_at", where, RFC3339)
     certificate = _string(item, "certificate", where, SERIAL_HEX)
     log = _object(item, "log", where)
-    index = _integer(log, "index", where, minimum=0)
+    # A pending handler's entry may have no index yet (not sequenced): null.
+    index = None if _member(log, "index", where) is None else _integer(log, "index", where, 0)
     entry = _base64(_member(log, "entry", where), "log entry", where)
     opening = _base64(_member(log, "opening", where), "opening", where, OPENING_SIZE)
     pending = _member(log, "pending", where)
@@ -371,7 +373,7 @@ def _handler(
         if proof is not None:
             _fail(where, "a pending handler must not carry an inclusion proof")
         # Pending means "appended after the checkpoint": an entry inside the tree must be proven.
-        if checkpoint is not None and index < checkpoint.size:
+        if checkpoint is not None and index is not None and index < checkpoint.size:
             _fail(
                 where,
                 f"pending, but log index {index} is in the checkpoint of size {checkpoint.size}",
@@ -381,6 +383,8 @@ def _handler(
             _fail(where, "not pending, but the answer has no checkpoint to prove it against")
         if proof is None:
             _fail(where, "not pending, but no inclusion proof is given")
+        if index is None:
+            _fail(where, "not pending, but its log entry has no index")
         if index >= checkpoint.size:
             _fail(where, f"log index {index} is not in the checkpoint of size {checkpoint.size}")
         try:

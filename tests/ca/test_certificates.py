@@ -32,7 +32,7 @@ from tests.ca.flow import (
 )
 from tests.factories import ProviderFactory
 from tests.problems import assert_problem
-from tests.transparency.logdata import entry_opened
+from tests.transparency.logdata import entry_of, entry_opened
 from transparency.models import Entry, EntryOpening
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +59,7 @@ def test_the_full_flow_issues_a_certificate_for_the_verified_number(
     assert issued["x5u"] == f"http://testserver/ca/certs/{stored.repository_id}.pem"
     assert timezone.now() + timedelta(days=29) < certificate.not_valid_after_utc
     assert certificate.not_valid_after_utc <= timezone.now() + timedelta(days=30)
-    assert issued["log"]["index"] == Entry.objects.get(kind="certificate").index
+    assert entry_of(issued["log"]["leaf_hash"]) == Entry.objects.get(kind="certificate")
     assert (stored.number, stored.provider) == (NUMBER, provider)
     assert stored.challenge.status == ChallengeStatus.USED
 
@@ -154,8 +154,8 @@ def test_each_issuance_is_logged_without_the_number(
     api_client: Any, sms_outbox: list[Any], provider: Any
 ) -> None:
     holder = certificate_obtained(api_client, sms_outbox)
-    entry = Entry.objects.get(index=holder.issued["log"]["index"])
-    payload, content = entry_opened(entry.index)
+    entry = entry_of(holder.issued["log"]["leaf_hash"])
+    payload, content = entry_opened(holder.issued["log"]["leaf_hash"])
     der = holder.certificate.public_bytes(serialization.Encoding.DER)
     spki = holder.key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -180,7 +180,7 @@ def test_each_issuance_is_logged_without_the_number(
     # The holder gets the opening and content with its certificate, to check its own entry.
     assert holder.issued["log"]["content"] == want
     assert base64.b64decode(holder.issued["log"]["opening"]) == bytes(
-        EntryOpening.objects.get(entry_id=entry.index).opening
+        EntryOpening.objects.get(entry_id=entry.pk).opening
     )
     assert len(bytes.fromhex(payload["label"])) == 64
     assert_no_number(bytes(entry.data), NUMBER)
@@ -348,7 +348,7 @@ def test_certificate_state_is_readable(
     body = response.json()
     assert body["status"] == "valid"
     assert body["provider"] == provider.slug
-    assert body["log_index"] == holder.issued["log"]["index"]
+    assert body["log_index"] == entry_of(holder.issued["log"]["leaf_hash"]).index
     assert body["revoked_at"] is None
     assert body["x5u"] == holder.x5u  # its own provider may see it
     assert NUMBER not in response.content.decode()

@@ -30,7 +30,8 @@ def test_an_issuance_waits_for_a_lock_being_set_then_holds_the_certificate_back(
     # Another session is setting the lock (as number_lock does): the number's lock first.
     locking.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [locks.NUMBER, NUMBER])
     locking.execute(
-        "UPDATE ca_certificate SET locked_at = now(), lock_log_index = 0 WHERE serial = %s",
+        "UPDATE ca_certificate SET locked_at = now(), lock_log_entry_id = log_entry_id "
+        "WHERE serial = %s",
         [holder.serial],
     )
     outcome: list[Any] = []

@@ -104,7 +104,7 @@ def test_a_locked_holder_approves_a_second_app_of_its_own(app: Any) -> None:
     assert issued["certificate"].startswith("-----BEGIN CERTIFICATE-----")
     assert second.get(f"/v1/certificates/{issued['serial']}").json()["status"] == "valid"
     assert kinds_logged() == ["certificate", "lock", "request", "certificate", "request_closed"]
-    _, content = entry_opened(issued["log"]["index"])
+    _, content = entry_opened(issued["log"]["leaf_hash"])
     assert content["serial"] == issued["serial"] and content["number"] == NUMBER
     # Its log entry's opening comes with it, as in a 201 answer.
     assert issued["log"]["content"] == content
@@ -202,7 +202,7 @@ def test_locking_twice_changes_nothing(app: Any) -> None:
     first = locked(alice, holder).json()
     second = locked(alice, holder)
     assert second.status_code == 200
-    assert second.json()["lock_log_index"] == first["lock_log_index"]
+    assert second.json()["locked_at"] == first["locked_at"]
     assert kinds_logged() == ["certificate", "lock"]
 
 

@@ -48,8 +48,8 @@ def test_the_holder_revokes_with_the_certificates_key(api_client: Any, provider:
     body = response.json()
     assert body["status"] == "revoked"
     assert body["revocation_reason"] == "keyCompromise"
-    entry = Entry.objects.get(index=body["revocation_log_index"])
-    payload, content = entry_opened(entry.index)
+    entry = Entry.objects.get(kind="revocation")
+    payload, content = entry_opened(bytes(entry.leaf_hash))
     issued = json.loads(bytes(Entry.objects.get(kind="certificate").data))
     assert payload == {
         "v": 2,

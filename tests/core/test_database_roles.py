@@ -134,7 +134,31 @@ def test_the_service_role_cannot_rewrite_the_log(app_role, log_rows, statement):
         )
         .fetchall()
     }
-    assert len(triggers) == 2 * len(LOG_TABLES)
+    # Each table refuses updates (the entries all but the sequencer's), deletes and truncates.
+    assert len(triggers) == 2 * len(LOG_TABLES) + 1
+
+
+def test_the_service_role_gives_an_index_once_and_changes_nothing_else(app_role, log_rows):
+    """The sequencer runs as the service's role: it may set an entry's index, once."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(id) FROM transparency_entry")
+        (last,) = cursor.fetchone()
+    with _connect(app_role) as service:
+        service.execute(
+            "INSERT INTO transparency_entry (kind, data, leaf_hash) "
+            "VALUES ('test', '{}', sha256('\\x007b7d'::bytea))"
+        )
+        service.execute(
+            'UPDATE transparency_entry SET "index" = %s WHERE id > %s', [log_rows, last]
+        )
+        with pytest.raises(psycopg.errors.RestrictViolation, match="append-only"):
+            service.execute(
+                'UPDATE transparency_entry SET "index" = %s WHERE "index" = 0',
+                [log_rows + 1],
+            )
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            service.execute('UPDATE transparency_entry SET data = data WHERE "index" IS NULL')
+    assert sorted(Entry.objects.values_list("index", flat=True)) == list(range(log_rows + 1))
 
 
 def test_the_test_allowance_is_not_reached_by_setting_it(app_role, log_rows):
@@ -166,9 +190,11 @@ def test_the_service_role_owns_nothing_and_can_read_and_append(app_role, log_row
             " has_table_privilege('transparency_entry', 'DELETE'),"
             " has_table_privilege('transparency_entry', 'TRUNCATE'),"
             " has_table_privilege('directory_handler', 'UPDATE'),"
-            " has_table_privilege('directory_handler', 'DELETE')"
+            " has_table_privilege('directory_handler', 'DELETE'),"
+            " has_column_privilege('transparency_entry', 'index', 'UPDATE'),"
+            " has_column_privilege('transparency_entry', 'kind', 'UPDATE')"
         ).fetchone()
-        assert privileges == (True, True, False, False, False, True, True)
+        assert privileges == (True, True, False, False, False, True, True, True, False)
 
 
 def test_service_operations_work_as_the_service_role(app_role, log_rows):

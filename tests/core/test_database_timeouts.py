@@ -185,17 +185,17 @@ def test_answers_bounded_limits_a_thread_below_the_configured_answer_timeout(sep
 
 
 @pytest.mark.django_db
-def test_a_writer_waits_for_the_append_lock_at_most_the_lock_timeout(separate):
+def test_a_statement_waits_for_a_lock_at_most_the_lock_timeout(separate):
     holder = psycopg.connect(**connection.get_connection_params())
     try:
-        holder.execute("SELECT pg_advisory_xact_lock(%s)", [locks.LOG_APPEND])  # held: no commit
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", [locks.CRL_NUMBER])  # held: no commit
         writer = separate(options="-c lock_timeout=300")
         started = time.monotonic()
         with (
             pytest.raises(OperationalError, match="lock timeout"),
             writer.cursor() as cursor,
         ):
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [locks.LOG_APPEND])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [locks.CRL_NUMBER])
         assert time.monotonic() - started < 2
         assert isinstance(writer.connection, psycopg.Connection)  # kept: the server answered
     finally:

@@ -1,4 +1,4 @@
-"""/healthz reports the database (down too when the log's append lock is stuck), the keys and,
+"""/healthz reports the database, the log (degraded when its sequencer is behind), the keys and,
 when configured, the broker."""
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from typing import Any
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from ca.authority import ca_keys
-from core import locks
 from tests.problems import assert_problem
 from transparency.keys import log_keys
+from transparency.models import Entry
+from transparency.services import log_append, log_integrate
 
 pytestmark = pytest.mark.django_db
 
@@ -114,45 +115,61 @@ def test_missing_keys_are_503(client, settings, tmp_path, keys_reopened):
     assert body["checks"]["keys"]["status"] == "down"
 
 
-def _lock_holder(**params: Any) -> Iterator[psycopg.Connection[Any]]:
-    """Another session, as a writer's, that takes the log's append lock and keeps it (its
-    transaction neither commits nor rolls back) until the test ends."""
+def _transaction_holder(**params: Any) -> Iterator[psycopg.Connection[Any]]:
+    """Another session with a transaction open, holding a transaction id (as a writer between
+    its first write and its commit), until the test ends."""
     holder = psycopg.connect(**{**connection.get_connection_params(), **params})
-    holder.execute("SELECT pg_advisory_xact_lock(%s)", [locks.LOG_APPEND])
+    holder.execute("SELECT pg_current_xact_id()")
     yield holder
     holder.close()
 
 
 @pytest.fixture
-def append_lock_holder() -> Iterator[psycopg.Connection[Any]]:
-    yield from _lock_holder()
+def transaction_holder() -> Iterator[psycopg.Connection[Any]]:
+    yield from _transaction_holder()
 
 
 @pytest.fixture
-def other_databases_append_lock_holder() -> Iterator[psycopg.Connection[Any]]:
-    """The same lock taken in another database of the server: another service's log."""
-    yield from _lock_holder(dbname="postgres")
+def other_databases_transaction_holder() -> Iterator[psycopg.Connection[Any]]:
+    """The same in another database of the server: transaction ids are the cluster's."""
+    yield from _transaction_holder(dbname="postgres")
 
 
-def test_an_append_lock_held_past_the_lock_timeout_is_503(
-    client, settings, append_lock_holder, caplog
+def _append_committed() -> None:
+    with transaction.atomic():
+        log_append(kind="test", payload={"n": 1})
+
+
+@pytest.mark.django_db(transaction=True)  # the entry must commit, the holder must not
+@pytest.mark.parametrize("holder", ["transaction_holder", "other_databases_transaction_holder"])
+def test_a_transaction_left_open_does_not_hold_the_sequencer_back(
+    client, settings, holder, request
 ):
-    settings.CELERY_BROKER_URL = ""
-    settings.RS_DB_LOCK_TIMEOUT_SECONDS = 5
-    assert client.get("/healthz").status_code == 200  # just taken: writers still wait for it
-    settings.RS_DB_LOCK_TIMEOUT_SECONDS = 0.2
-    # The holder's transaction began on the server's clock, which no test can move.
-    time.sleep(0.3)
-    with caplog.at_level(logging.INFO):
-        response = client.get("/healthz")
-        body = assert_problem(response, 503, "service-unavailable")
-        assert body["checks"]["database"] == {"status": "down", "error": "AppendLockHeld"}
-        assert response["Retry-After"]
-        assert_problem(client.get("/healthz"), 503, "service-unavailable")
-    assert _logged(caplog, "core.outages") == ["database unavailable"]
-    assert _logged(caplog, "django.request") == []
-    append_lock_holder.rollback()
-    assert client.get("/healthz").status_code == 200
+    settings.CELERY_BROKER_URL = ""  # integrated after the commit, in this process
+    settings.RS_LOG_MERGE_DELAY_SECONDS = 1
+    request.getfixturevalue(holder)
+    _append_committed()
+    assert list(Entry.objects.values_list("index", flat=True)) == [0]
+    time.sleep(0.6)
+    assert client.get("/healthz").json()["log"] == {"status": "ok"}
+
+
+@pytest.mark.django_db(transaction=True)  # the entry must commit
+def test_an_integrator_that_does_not_run_degrades_the_answer(client, settings):
+    settings.CELERY_BROKER_URL = "redis://integration-deferred.invalid:6379/0"  # beat's job
+    settings.RS_LOG_MERGE_DELAY_SECONDS = 1
+    _append_committed()  # no integrator runs
+    assert client.get("/healthz").json()["log"] == {"status": "ok"}  # just committed
+    time.sleep(0.6)  # past half the bound, on the server's clock
+    response = client.get("/healthz")
+    assert response.status_code == 200  # every instance serves as well: none is taken out
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["log"] == {"status": "down", "error": "SequencerBehind"}
+    assert body["database"]["status"] == "ok"
+    log_integrate()
+    assert Entry.objects.get().index == 0
+    assert client.get("/healthz").json()["log"] == {"status": "ok"}
 
 
 def test_the_probe_takes_no_lock_a_writer_could_wait_for(client, settings):
@@ -164,12 +181,3 @@ def test_the_probe_takes_no_lock_a_writer_could_wait_for(client, settings):
             "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'"
         )
         assert cursor.fetchone() == (0,)
-
-
-def test_the_append_lock_of_another_database_is_not_ours(
-    client, settings, other_databases_append_lock_holder
-):
-    settings.CELERY_BROKER_URL = ""
-    settings.RS_DB_LOCK_TIMEOUT_SECONDS = 0.2
-    time.sleep(0.3)
-    assert client.get("/healthz").status_code == 200

@@ -17,7 +17,7 @@ from tests.api_client import committed
 from tests.ca.flow import NUMBER, certificate_issued
 from tests.directory.flow import delete, lookup, publish_token, published, put, signed
 from tests.problems import assert_problem
-from tests.transparency.logdata import entry_opened
+from tests.transparency.logdata import entry_of, entry_opened
 from transparency.models import Entry, EntryOpening
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +57,7 @@ def test_the_holder_publishes_a_handler(api_client: Any, holder: Any, provider: 
     assert body["visibility"] == "all"
     assert body["certificate"] == holder.serial
     assert body["expires_at"] == holder.issued["not_after"].replace("+00:00", "Z")
-    entry, content = entry_opened(body["log"]["index"])
+    entry, content = entry_opened(body["log"]["leaf_hash"])
     assert entry["kind"] == "handler"
     assert set(entry) == {"v", "kind", "label", "commitment"}
     assert content == {
@@ -71,7 +71,7 @@ def test_the_holder_publishes_a_handler(api_client: Any, holder: Any, provider: 
     }
     # The handler's opening is its entry's, so lookups open it in one statement.
     assert bytes(Handler.objects.get().opening) == bytes(
-        EntryOpening.objects.get(entry_id=body["log"]["index"]).opening
+        EntryOpening.objects.get(entry=entry_of(body["log"]["leaf_hash"])).opening
     )
     handlers = lookup(api_client)["handlers"]
     assert [(h["service"], h["uri"], h["priority"]) for h in handlers] == [
@@ -94,7 +94,7 @@ def test_the_holder_removes_a_handler(api_client: Any, holder: Any, provider: An
     assert response.status_code == 200, response.content
     assert lookup(api_client)["handlers"] == []
     assert not Handler.objects.exists()
-    removed, content = entry_opened(response.json()["log"]["index"])
+    removed, content = entry_opened(response.json()["log"]["leaf_hash"])
     assert (removed["kind"], removed["reason"]) == ("handler_removed", "removed")
     assert content == {
         "number": NUMBER,
@@ -123,11 +123,11 @@ class Unchanged:
     """Snapshot of the handlers and the log, to assert a refused request left both alone."""
 
     def __init__(self) -> None:
-        self.handlers = list(Handler.objects.values_list("number", "service", "uri", "log_index"))
+        self.handlers = list(Handler.objects.values_list("number", "service", "uri", "log_entry"))
         self.entries = Entry.objects.count()
 
     def check(self) -> None:
-        assert list(Handler.objects.values_list("number", "service", "uri", "log_index")) == (
+        assert list(Handler.objects.values_list("number", "service", "uri", "log_entry")) == (
             self.handlers
         )
         assert Entry.objects.count() == self.entries
@@ -406,7 +406,9 @@ def test_a_revocation_that_commits_during_a_publish_is_seen(
     def revoked_meanwhile(**kwargs: Any) -> Any:
         change = checked(**kwargs)
         Certificate.objects.filter(pk=change.certificate.pk).update(
-            revoked_at=timezone.now(), revocation_reason="keyCompromise", revocation_log_index=0
+            revoked_at=timezone.now(),
+            revocation_reason="keyCompromise",
+            revocation_log_entry=change.certificate.log_entry,
         )
         return change
 

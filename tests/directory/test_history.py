@@ -29,6 +29,7 @@ from tests.directory.flow import JOSE, delete, published, signed
 from tests.directory.test_external_certificates import Foreign
 from tests.pki import Pki
 from tests.problems import assert_problem
+from tests.transparency.logdata import sequenced
 from transparency.labels import number_label
 from transparency.models import Entry
 from transparency.services import log_append
@@ -62,7 +63,7 @@ def _version_1_removal_logged(label: bytes) -> int:
     )
     with committed(), transaction.atomic():
         appended = log_append(kind=logged.kind, payload=logged.payload(), version=1)
-    return appended.index
+    return sequenced(appended)
 
 
 def test_the_holder_gets_every_entry_under_its_label_with_openings_that_verify(

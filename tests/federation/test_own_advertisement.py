@@ -72,7 +72,7 @@ def test_the_advertisement_is_signed_logged_and_verifies_under_the_root(settings
     }
     # x5c: the range certificate alone; the root is the verifier's own.
     assert verified.certificate.subject != ca_keys().root.subject
-    entry = entry_parse(bytes(Entry.objects.get(index=advertisement.entry_id).data))
+    entry = entry_parse(bytes(Entry.objects.get(pk=advertisement.entry_id).data))
     assert entry == AdvertisementEntry(
         advertisement_sha256=hashlib.sha256(advertisement.token.encode()).hexdigest(),
         issued_at=advertisement.issued_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -191,7 +191,7 @@ def test_the_explorer_shows_an_advertisement_by_its_ranges_and_url(client: Any) 
         advertisement = advertisement_renew()
     assert advertisement is not None
 
-    response = client.get(f"/explorer/entries/{advertisement.entry_id}")
+    response = client.get(f"/explorer/entries/{Entry.objects.get(pk=advertisement.entry_id).index}")
 
     content = response.content.decode()
     assert response.status_code == 200

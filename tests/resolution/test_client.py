@@ -35,7 +35,7 @@ from resolution.client import (
     unlock_token,
 )
 from resolution.client.store import public_key_sha256
-from resolution.client.verify import certificate_log_check
+from resolution.client.verify import certificate_log_check, promise_check
 from resolution.protocol import vrf
 from resolution.protocol.canonical import canonical_json
 from resolution.protocol.checkpoint import open_checkpoint
@@ -89,9 +89,11 @@ def test_client_drives_the_whole_api_with_typed_answers(client, provider, sms_ou
     note = client.log_checkpoint()
     assert note is not None
     checkpoint = open_checkpoint(note, verifier, keys.origin)
-    (entry,) = client.log_entries(issued.log.index, issued.log.index + 1).entries
+    promise = promise_check(issued.log, keys)  # the log's word, by its promise key
+    assert promise.leaf_hash == issued.log.leaf_hash and promise.bound_seconds == 10
+    proof = client.log_inclusion_proof(leaf_hash=issued.log.leaf_hash, size=checkpoint.size)
+    (entry,) = client.log_entries(proof.index, proof.index + 1).entries
     assert entry.kind == "certificate" and leaf_hash(entry.entry) == issued.log.leaf_hash
-    proof = client.log_inclusion_proof(issued.log.index, checkpoint.size)
     verify_inclusion(
         proof.leaf_hash, proof.index, checkpoint.size, proof.proof, checkpoint.root_hash
     )
@@ -113,7 +115,8 @@ def test_client_drives_the_whole_api_with_typed_answers(client, provider, sms_ou
     # The holder's history: every entry under the label, the log's own bytes.
     history = client.number_history(NUMBER, history_token(key, issued.serial, number=NUMBER))
     assert (history.number, history.label) == (NUMBER, label.label)
-    assert [row.index for row in history.entries] == [issued.log.index, handler.log.index]
+    assert len(history.entries) == 2
+    assert leaf_hash(history.entries[1].entry) == handler.log.leaf_hash
     assert history.entries[0].entry == entry.entry
     assert client.log_consistency_proof(checkpoint.size).old == checkpoint.size
 
@@ -130,7 +133,8 @@ def test_client_drives_the_whole_api_with_typed_answers(client, provider, sms_ou
         "messaging",
         handler_delete_token(key, issued.serial, number=NUMBER, service="messaging"),
     )
-    assert removed.log.index > handler.log.index
+    assert removed.log.leaf_hash != handler.log.leaf_hash
+    assert promise_check(removed.log, keys).leaf_hash == removed.log.leaf_hash
     revoked = client.certificate_revoke(
         issued.serial, revoke_token(key, issued.serial, reason="superseded")
     )

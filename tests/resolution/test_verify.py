@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from resolution.client import Client, IssuedCertificate, LogPosition, csr_pem
+from resolution.client import AppendedLog, Client, IssuedCertificate, csr_pem
 from resolution.client.store import PinMismatchError, Store
 from resolution.client.verify import (
     PinnedService,
@@ -79,10 +79,10 @@ def test_an_issued_certificate_and_its_log_entry_verify_with_the_pinned_keys(
     issued = issue(client, sms_outbox, key)
 
     certificate = pinned.certificate_check(issued, number=NUMBER, key=key)
-    checkpoint = pinned.certificate_log_check(issued, number=NUMBER, key=key)
+    included = pinned.certificate_log_check(issued, number=NUMBER, key=key)
 
     assert certificate.serial_number == int(issued.serial, 16)
-    assert checkpoint.size > issued.log.index
+    assert included.checkpoint.size > included.index
     assert [notice.split(": ")[0] for notice in notices] == [
         f"pinned the CA root of {client.base_url}",
         f"pinned the log keys of {client.base_url}",
@@ -116,16 +116,20 @@ def test_a_log_entry_the_log_does_not_hold_is_refused(pinned, client, sms_outbox
     issued = issue(client, sms_outbox, key)
     keys = pinned.log_keys()
 
-    # An index beyond the log: in no checkpoint, however long one waits.
-    beyond = replace(issued, log=LogPosition(issued.log.index + 1000, issued.log.leaf_hash))
+    # A leaf the log does not hold: in no checkpoint, however long one waits (its promise,
+    # which would not name it, left unchecked).
+    beyond = replace(issued, log=AppendedLog(b"\x00" * 32, issued.log.promise))
+    unpromised = replace(keys, promise_verifier_key=None)
     with pytest.raises(VerificationError, match=r"is in no checkpoint after 0 s"):
+        certificate_log_check(client, beyond, number=NUMBER, key=key, keys=unpromised, wait=0)
+    with pytest.raises(VerificationError, match="promise is for another entry"):
         certificate_log_check(client, beyond, number=NUMBER, key=key, keys=keys, wait=0)
-    # The index of an entry, but not the leaf the service said it appended.
-    forged = replace(issued, log=LogPosition(issued.log.index, b"\x00" * 32))
-    with pytest.raises(VerificationError, match="is not the one the certificate's answer names"):
-        certificate_log_check(client, forged, number=NUMBER, key=key, keys=keys)
     # The entry of another certificate for the number, opened with that one's opening.
     other = issue(client, sms_outbox, ec.generate_private_key(ec.SECP256R1()))
+    # Its promise, with this one's leaf: the promise names another entry.
+    forged = replace(issued, log=AppendedLog(issued.log.leaf_hash, other.log.promise))
+    with pytest.raises(VerificationError, match="promise is for another entry"):
+        certificate_log_check(client, forged, number=NUMBER, key=key, keys=keys)
     swapped = replace(issued, log=other.log, opening=other.opening, content=other.content)
     with pytest.raises(
         VerificationError,
@@ -142,7 +146,8 @@ def test_a_log_entry_the_log_does_not_hold_is_refused(pinned, client, sms_outbox
     short = replace(issued, opening=issued.opening[:31])
     with pytest.raises(VerificationError, match=r"opening and content are not valid: .*32 bytes"):
         pinned.certificate_log_check(short, number=NUMBER, key=key)
-    assert pinned.certificate_log_check(issued, number=NUMBER, key=key).size > issued.log.index
+    included = pinned.certificate_log_check(issued, number=NUMBER, key=key)
+    assert included.checkpoint.size > included.index
 
 
 def test_a_changed_log_key_is_named_for_what_it_is(pinned, client, sms_outbox, tmp_path):

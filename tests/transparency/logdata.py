@@ -3,6 +3,7 @@ of the tree."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -27,12 +28,31 @@ def append_entries(count: int, *, kind: str = "test", start: int = 0) -> list[Ap
     return appended
 
 
-def entry_opened(index: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Entry ``index`` (version 2) and the content it commits to, read from its kept opening;
-    the commitment is checked, and the entry shows exactly its label, commitment and, for a
-    revocation or removal, its reason."""
-    record = json.loads(bytes(Entry.objects.get(index=index).data))
-    kept = EntryOpening.objects.get(entry_id=index)
+def sequenced(appended: AppendedEntry) -> int:
+    """The index of the entry ``appended``, integrating first if it has none yet."""
+    index = Entry.objects.get(pk=appended.entry_id).index
+    if index is None:
+        log_integrate()
+        index = Entry.objects.get(pk=appended.entry_id).index
+    assert index is not None, "committed, or appended in this very transaction"
+    return int(index)
+
+
+def entry_of(which: int | str | bytes) -> Entry:
+    """Entry ``which``: its index, or its leaf hash (bytes, or base64 as a write answers it)."""
+    if isinstance(which, int):
+        return Entry.objects.get(index=which)
+    leaf = base64.b64decode(which) if isinstance(which, str) else which
+    return Entry.objects.get(leaf_hash=leaf)
+
+
+def entry_opened(which: int | str | bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Entry ``which`` (version 2; its index or leaf hash, as ``entry_of``) and the content it
+    commits to, read from its kept opening; the commitment is checked, and the entry shows
+    exactly its label, commitment and, for a revocation or removal, its reason."""
+    entry = entry_of(which)
+    record = json.loads(bytes(entry.data))
+    kept = EntryOpening.objects.get(entry_id=entry.pk)
     public = {"v", "kind", "label", "commitment"}
     if record["kind"] in REASON_KINDS:
         public.add("reason")

@@ -21,9 +21,10 @@ from resolution.protocol.entries import (
     PrivateEntry,
     entry_parse,
 )
+from tests.transparency.logdata import sequenced
 from transparency.models import Entry, EntryOpening
 from transparency.selectors import EntryHistoryRow, entry_openings
-from transparency.services import log_append, log_append_committed
+from transparency.services import log_append, log_append_committed, log_integrate
 
 pytestmark = pytest.mark.django_db
 
@@ -125,7 +126,7 @@ def test_a_committed_entry_shows_label_commitment_and_reason_only(kind):
         appended = log_append_committed(
             kind=kind, label=label, content=CONTENTS[kind], reason=REASONS.get(kind)
         )
-    data = bytes(Entry.objects.get(index=appended.index).data)
+    data = bytes(Entry.objects.get(pk=appended.entry_id).data)
     record = json.loads(data)
     public = {"v", "kind", "label", "commitment"} | ({"reason"} if kind in REASONS else set())
     assert set(record) == public
@@ -136,7 +137,7 @@ def test_a_committed_entry_shows_label_commitment_and_reason_only(kind):
     )
     assert NUMBER.encode() not in data and b"acme-chat" not in data
 
-    kept = EntryOpening.objects.get(entry_id=appended.index)
+    kept = EntryOpening.objects.get(entry_id=appended.entry_id)
     assert bytes(kept.label) == label
     assert bytes(kept.opening) == appended.opening and len(appended.opening) == 32
     assert bytes(kept.content) == appended.content == canonical_json(CONTENTS[kind])
@@ -192,17 +193,19 @@ def test_entry_openings_lists_a_labels_entries_of_both_versions_oldest_first():
         erased = log_append_committed(
             kind=EntryKind.HANDLER, label=label, content=CONTENTS[EntryKind.HANDLER]
         )
-    EntryOpening.objects.filter(entry_id=erased.index).delete()  # erased for good
+    EntryOpening.objects.filter(entry_id=erased.entry_id).delete()  # erased for good
+    log_integrate()
 
     rows = entry_openings(label=label)
 
     data = {i: bytes(d) for i, d in Entry.objects.values_list("index", "data")}
+    v1_at, cert_at, erased_at = (sequenced(e) for e in (v1, cert, erased))
     assert rows == [
-        EntryHistoryRow(index=v1.index, data=data[v1.index], opening=None, content=None),
+        EntryHistoryRow(index=v1_at, data=data[v1_at], opening=None, content=None),
         EntryHistoryRow(
-            index=cert.index, data=data[cert.index], opening=cert.opening, content=cert.content
+            index=cert_at, data=data[cert_at], opening=cert.opening, content=cert.content
         ),
-        EntryHistoryRow(index=erased.index, data=data[erased.index], opening=None, content=None),
+        EntryHistoryRow(index=erased_at, data=data[erased_at], opening=None, content=None),
     ]
     assert entry_openings(label=bytes(64)) == []
 

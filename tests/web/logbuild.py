@@ -3,6 +3,7 @@ another number, revoked."""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,7 @@ def log_built_through_services(provider: Provider) -> BuiltLog:
     holder = certificate_issued(provider, NUMBER)
     handler = handler_published(provider, holder, uri=URI)
     other = certificate_issued(provider, OTHER_NUMBER)
-    return _other_revoked(holder, handler.log.index, other)
+    return _other_revoked(holder, handler.log.leaf_hash, other)
 
 
 def log_built(client: Any, outbox: list[Any]) -> BuiltLog:
@@ -43,10 +44,10 @@ def log_built(client: Any, outbox: list[Any]) -> BuiltLog:
     holder = certificate_obtained(client, outbox, NUMBER)
     handler = published(client, holder, uri=URI)
     other = certificate_obtained(client, outbox, OTHER_NUMBER)
-    return _other_revoked(holder, int(handler["log"]["index"]), other)
+    return _other_revoked(holder, base64.b64decode(handler["log"]["leaf_hash"]), other)
 
 
-def _other_revoked(holder: Holder, handler_index: int, other: Holder) -> BuiltLog:
+def _other_revoked(holder: Holder, handler_leaf: bytes, other: Holder) -> BuiltLog:
     with committed():
         certificate_revoke(
             certificate=Certificate.objects.get(serial=other.serial),
@@ -58,7 +59,13 @@ def _other_revoked(holder: Holder, handler_index: int, other: Holder) -> BuiltLo
     return BuiltLog(
         holder=holder,
         size=Entry.objects.count(),
-        certificate_index=int(holder.issued["log"]["index"]),
-        handler_index=handler_index,
+        certificate_index=_index_of(base64.b64decode(holder.issued["log"]["leaf_hash"])),
+        handler_index=_index_of(handler_leaf),
         revocation_index=revocation.index,
     )
+
+
+def _index_of(leaf_hash: bytes) -> int:
+    index = Entry.objects.get(leaf_hash=leaf_hash).index
+    assert index is not None, "sequenced by the integration after its commit"
+    return int(index)

@@ -1,9 +1,11 @@
 """Serializers of the log's JSON API. Hashes and entry bytes are standard base64.
 
-:class:`LogPosition` is where an entry went, ``{index, leaf_hash}``, as every API that appends
-to the log (certificates, handlers) answers it; :class:`CommittedLogPosition` adds, for the
-holder alone, the opening and content of a version-2 entry's commitment; :class:`Base64Field`
-writes bytes as the API does.
+:class:`AppendedLog` is what every API that appends to the log (certificates, handlers, ...)
+answers of its entry, ``{leaf_hash, promise}``: the entry has no index until the sequencer
+gives it one, and the log's signed promise bounds when (resolution.protocol.promise);
+:class:`CommittedLog` adds, for the holder alone, the opening and content of a version-2
+entry's commitment. :class:`LogPosition` is where a sequenced entry is, ``{index, leaf_hash}``.
+:class:`Base64Field` writes bytes as the API does.
 """
 
 from __future__ import annotations
@@ -61,18 +63,39 @@ def _hashes(**kwargs: Any) -> serializers.ListField:
 
 
 class LogPosition(serializers.Serializer[Any]):
-    """Where an entry is in the log."""
+    """Where a sequenced entry is in the log."""
 
-    # Serialises a transparency.services.AppendedEntry, or any object with these attributes.
     index = serializers.IntegerField()
     leaf_hash = Base64Field(help_text="SHA-256(0x00 ‖ entry)")
 
 
-class CommittedLogPosition(LogPosition):
-    """Where a version-2 entry is in the log, with what only the caller gets: the opening of its
+def log_index_field(source: str, what: str) -> serializers.IntegerField:
+    """A resource's field giving the index of the entry at ``source`` (a foreign key to
+    transparency.Entry): null while the sequencer has not given it one (or there is none)."""
+    return serializers.IntegerField(
+        source=f"{source}.index",
+        allow_null=True,
+        help_text=f"{what}'s index in the log; null until sequenced (within the merge delay)",
+    )
+
+
+class AppendedLog(serializers.Serializer[Any]):
+    """An entry a write appended: its leaf hash and the log's promise to include it."""
+
+    # Serialises a transparency.entries.AppendedEntry.
+    leaf_hash = Base64Field(help_text="SHA-256(0x00 ‖ entry)")
+    promise = serializers.CharField(
+        help_text="The log's signed promise (a signed note, docs/transparency-log.md) that the "
+        "entry is in a checkpoint within its merge-delay bound; GET /v1/log/proofs/inclusion "
+        "?leaf_hash= gives its index and proof once sequenced"
+    )
+
+
+class CommittedLog(AppendedLog):
+    """A version-2 entry appended, with what only the caller gets: the opening of its
     commitment and the content it commits to, so that the caller can check its own entry."""
 
-    # Serialises a transparency.services.CommittedEntry.
+    # Serialises a transparency.entries.CommittedEntry.
     opening = Base64Field(help_text="The commitment's 32-byte HMAC-SHA256 key")
     content = serializers.SerializerMethodField(
         help_text="The object committed to: the entry's commitment is "
@@ -174,6 +197,10 @@ class LogKeyOutput(serializers.Serializer[Any]):
     )
     vrf_suite = serializers.CharField()
     vrf_public_key = Base64Field(help_text="32 bytes")
+    promise_verifier_key = serializers.CharField(
+        help_text="Verifier key of the log's promises of inclusion (<origin>/promise), C2SP "
+        "signed-note format; never the checkpoint key"
+    )
 
 
 @extend_schema_field(OpenApiTypes.STR)

@@ -160,7 +160,8 @@ class TileApi(_PublicLogView):
 
 
 class LogKeyApi(_PublicLogView):
-    """The log's public keys: the checkpoint verifier key and the VRF key for number labels."""
+    """The log's public keys: the checkpoint verifier key, the VRF key for number labels, and
+    the verifier key of its promises of inclusion."""
 
     @extend_schema(operation_id="log_key", responses={200: s.LogKeyOutput})
     def get(self, request: Request) -> Response:
@@ -172,6 +173,7 @@ class LogKeyApi(_PublicLogView):
                     "note_verifier_key": keys.note_verifier_key,
                     "vrf_suite": vrf.SUITE_NAME,
                     "vrf_public_key": keys.vrf_public_key,
+                    "promise_verifier_key": keys.promise_verifier_key,
                 }
             ).data
         )

@@ -9,7 +9,7 @@ from resolution.cli import arguments
 from resolution.cli.answers import request_answer
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import show, show_json
+from resolution.cli.output import entry_text, show, show_json
 
 
 def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -> None:
@@ -50,6 +50,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         return EXIT_OK
     show(
         f"approved request {request.id} for {request.number} (by {request.requester}): "
-        f"its certificate is issued; log entry {request.closed_log_index}"
+        f"its certificate is issued; {entry_text(request.closed_log_index)}"
     )
     return EXIT_OK

@@ -16,7 +16,7 @@ from resolution.cli import arguments
 from resolution.cli.challenge import challenge_answer, challenge_started
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK, UsageError
-from resolution.cli.output import info, show, show_json
+from resolution.cli.output import entry_text, info, show, show_json
 from resolution.client.api import DISPUTE_STATEMENT_LENGTH, Challenge, dispute_token
 from resolution.client.store import Credentials, server_id
 
@@ -148,7 +148,7 @@ def _sent(
     else:
         show(
             f"disputed certificate {dispute.disputed} of {number}: dispute {dispute.id} is on "
-            f"the operator's queue (log entry {dispute.log_index}); the certificate stays valid "
+            f"the operator's queue ({entry_text(dispute.log_index)}); the certificate stays valid "
             f"until an operator revokes it, and 'rs monitor {number}' reports the outcome"
         )
     if not locked:

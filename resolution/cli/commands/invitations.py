@@ -10,7 +10,7 @@ from dataclasses import asdict
 from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import show, show_json
+from resolution.cli.output import entry_text, show, show_json
 from resolution.client.api import INVITATION_STATUSES, Invitation
 
 
@@ -49,8 +49,8 @@ def _line(invitation: Invitation) -> str:
     when = f"{invitation.created_at:%Y-%m-%d %H:%M %Z}"
     state = invitation.status
     if invitation.accepted_at is not None:
-        state += f" {invitation.accepted_at:%Y-%m-%d %H:%M %Z} (handler log entry "
-        state += f"{invitation.handler_log_index})"
+        state += f" {invitation.accepted_at:%Y-%m-%d %H:%M %Z} (handler's "
+        state += f"{entry_text(invitation.handler_log_index)})"
     elif invitation.status == "open":
         state += f" until {invitation.expires_at:%Y-%m-%d %H:%M %Z}"
     return (

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import show, show_json
+from resolution.cli.output import entry_text, show, show_json
 from resolution.client.api import invite_token
 from resolution.protocol.directory import Service
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     show(
         f"invited {invitation.to} to {invitation.service} from {invitation.inviter}: "
         f"invitation {invitation.id}, SMS {invitation.sms}, open until "
-        f"{invitation.expires_at:%Y-%m-%d %H:%M %Z} (log entry {invitation.log_index}); "
+        f"{invitation.expires_at:%Y-%m-%d %H:%M %Z} ({entry_text(invitation.log_index)}); "
         f"its page: {invitation.link}"
     )
     return EXIT_OK

@@ -12,7 +12,7 @@ import argparse
 from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import show, show_json
+from resolution.cli.output import entry_text, show, show_json
 from resolution.client.api import lock_token
 
 
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         return EXIT_OK
     show(
         f"locked {args.number} with certificate {state.serial} until "
-        f"{state.not_after:%Y-%m-%d %H:%M %Z} (log entry {state.lock_log_index}): a "
+        f"{state.not_after:%Y-%m-%d %H:%M %Z} ({entry_text(state.lock_log_index)}): a "
         f"certificate for it to another key now waits for your answer; see "
         f"'rs requests {args.number}'"
     )

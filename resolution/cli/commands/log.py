@@ -30,6 +30,8 @@ from resolution.cli.exits import (
     UsageError,
 )
 from resolution.cli.output import info, progress, show, show_json
+from resolution.cli.promises import promises_report
+from resolution.client.api import Client
 from resolution.client.audit import (
     AuditError,
     AuditNetworkError,
@@ -41,6 +43,7 @@ from resolution.client.audit import (
 from resolution.client.parallel import DEFAULT_WORKERS
 from resolution.client.store import Store, config_dir
 from resolution.client.transport import DEFAULT_TIMEOUT
+from resolution.client.verify import PinnedService, PromiseReport
 from resolution.protocol.note import Verifier, parse_verifier_key
 
 # Where a service serves its tiled log: ``<service URL>/log/``.
@@ -177,9 +180,12 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             show_json({"ok": False, "url": url, "exit_code": code, "error": str(exc)}, indent=None)
         return code
+    promised = _promises(url, args)
+    failed = promised is not None and bool(promised[0].broken)
     if args.json:
-        show_json(_document(url, report, args.state))
-        return EXIT_OK
+        document = _document(url, report, args.state)
+        show_json(document | ({"promises": promised[1]} if promised is not None else {}))
+        return EXIT_FAILED if failed else EXIT_OK
     kinds = ", ".join(f"{kind} {count}" for kind, count in report.kinds.items()) or "none"
     lines = [
         f"audit OK: {report.origin}",
@@ -194,8 +200,25 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"  consistent with previous checkpoint of size {report.previous_size}")
     if args.state is not None:
         lines.append(f"  state saved to {args.state}")
+    if promised is not None:
+        held = promised[0]
+        lines.append(
+            f"  promises   {len(held.kept)} kept, {len(held.pending)} pending, "
+            f"{len(held.broken)} broken"
+        )
     show("\n".join(lines))
-    return EXIT_OK
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _promises(url: str, args: argparse.Namespace) -> tuple[PromiseReport, dict[str, Any]] | None:
+    """The promises this config folder holds for the service whose log is at ``url``, checked
+    against its JSON API (``rs monitor`` does the same); None when it holds none."""
+    service = LOG_PATH.sub("", url).rstrip("/")
+    store = Store(args.config_dir or config_dir())
+    if service == url.rstrip("/") or not store.promises_held(service):
+        return None
+    with Client(service, timeout=args.timeout) as client:
+        return promises_report(PinnedService(client, store, notify=info))
 
 
 def _failure_code(failure: AuditError) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import show, show_json
+from resolution.cli.output import entry_text, show, show_json
 from resolution.client.federation import FoundLookup
 from resolution.client.verify import VerificationError, WitnessQuorumError
 from resolution.protocol.lookup import (
@@ -138,7 +138,7 @@ def _text(found: FoundLookup) -> str:
     for handler in ordered:
         lines.append(
             f"  {handler.service:<10} {handler.uri}  priority {handler.priority}, by "
-            f"{handler.provider}, until {handler.expires_at} (log entry {handler.log_index})"
+            f"{handler.provider}, until {handler.expires_at} ({entry_text(handler.log_index)})"
         )
     for handler in verified.pending:
         lines.append(

@@ -21,10 +21,12 @@ from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_FAILED, EXIT_OK, UsageError
 from resolution.cli.output import info, progress, show, show_json
+from resolution.cli.promises import promises_report
 from resolution.client.api import NumberHistory, history_token
 from resolution.client.monitor import MonitorReport, MonitorState, monitor_log
 from resolution.client.parallel import DEFAULT_WORKERS
 from resolution.client.store import Credentials, StoreError
+from resolution.client.verify import PromiseReport
 from resolution.protocol.checkpoint import Checkpoint
 from resolution.protocol.witnessed import Witnessing
 
@@ -113,10 +115,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             own_serials=(credentials.serial,) if credentials is not None else (),
         )
     ctx.store.monitor_state_save(number, report.state.to_json())
+    promised, promises = promises_report(ctx.pinned)
     if args.json:
-        show_json(_document(number, report, found.witnessing, kept))
+        show_json(_document(number, report, found.witnessing, kept) | {"promises": promises})
     else:
-        show(_text(number, report, found.witnessing, kept))
+        show(_text(number, report, found.witnessing, kept) + _promises_text(promised))
     for request in report.requests:
         info(
             f"rs monitor: ALERT: certificate request {request.request} for {number} (log "
@@ -147,7 +150,16 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 f"rs monitor: ALERT: log entry {change.index} is about {number} but cannot be "
                 f"read: {change.unopened}"
             )
-    return EXIT_FAILED if report.flagged else EXIT_OK
+    return EXIT_FAILED if report.flagged or promised.broken else EXIT_OK
+
+
+def _promises_text(report: PromiseReport) -> str:
+    if not (report.kept or report.pending or report.broken):
+        return ""
+    return (
+        f"\n  promises: {len(report.kept)} kept, {len(report.pending)} pending, "
+        f"{len(report.broken)} broken"
+    )
 
 
 def _credentials(ctx: Context, number: str) -> Credentials | None:

@@ -8,7 +8,7 @@ import argparse
 from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import show, show_json
+from resolution.cli.output import log_json, promise_text, show, show_json
 from resolution.client.api import handler_put_token
 from resolution.protocol.directory import MAX_PRIORITY, Service
 
@@ -66,6 +66,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         visibility=visibility,
     )
     handler = ctx.client.handler_put(args.number, args.service, token)
+    promise = ctx.pinned.promise_hold(handler.log)
     if args.json:
         show_json(
             {
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 "provider": handler.provider,
                 "expires_at": handler.expires_at,
                 "certificate": handler.certificate,
-                "log_index": handler.log.index,
+                "log": log_json(handler.log.leaf_hash, promise),
             }
         )
         return EXIT_OK
@@ -89,6 +90,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     show(
         f"published {handler.service} for {handler.number}: {handler.uri} "
         f"(priority {handler.priority}, visible to {shown}, by {handler.provider}); "
-        f"log entry {handler.log.index}"
+        f"{promise_text(promise, handler.log.leaf_hash)}"
     )
     return EXIT_OK

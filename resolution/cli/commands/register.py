@@ -31,7 +31,7 @@ from resolution.cli import arguments
 from resolution.cli.challenge import challenge_answer, challenge_started
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_API, EXIT_OK, EXIT_PENDING, UsageError
-from resolution.cli.output import Emit, failure, info, show, show_json
+from resolution.cli.output import Emit, failure, info, show, show_json, waiting
 from resolution.client.api import CertificateRequest, Challenge, IssuedCertificate, csr_pem
 from resolution.client.store import Credentials, Pending, StoreError, server_id
 
@@ -275,7 +275,9 @@ def _stored(
         x5u=issued.x5u,
         server=ctx.url,
     )
-    checkpoint = ctx.pinned.certificate_log_check(issued, number=number, key=key)
+    included = ctx.pinned.certificate_log_check(
+        issued, number=number, key=key, progress=waiting("waiting for the log to include it")
+    )
     folder = ctx.store.number_dir(number)
     locked = ctx.client.certificate_get(issued.serial).locked
     if emit is not None:
@@ -286,8 +288,8 @@ def _stored(
                 "serial": issued.serial,
                 "not_before": issued.not_before.isoformat(),
                 "not_after": issued.not_after.isoformat(),
-                "log_index": issued.log.index,
-                "checkpoint_size": checkpoint.size,
+                "log_index": included.index,
+                "checkpoint_size": included.checkpoint.size,
                 "renews": issued.renews,
                 "handlers_carried": issued.handlers_carried,
                 "locked": locked,
@@ -299,8 +301,8 @@ def _stored(
         f"registered {number}: certificate {issued.serial}, valid until "
         f"{issued.not_after:%Y-%m-%d %H:%M %Z}\n"
         f"  verified: key, TNAuthList and chain to the pinned CA root\n"
-        f"  verified: log entry {issued.log.index} in the signed checkpoint of size "
-        f"{checkpoint.size}\n"
+        f"  verified: log entry {included.index} in the signed checkpoint of size "
+        f"{included.checkpoint.size}\n"
         f"  stored in {folder}\n"
         + (
             f"  renewed {issued.renews}: {issued.handlers_carried} handler(s) carried over\n"

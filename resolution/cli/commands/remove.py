@@ -8,7 +8,7 @@ import argparse
 from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import show, show_json
+from resolution.cli.output import log_json, promise_text, show, show_json
 from resolution.client.api import handler_delete_token
 
 
@@ -37,18 +37,19 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         credentials.key, credentials.serial, number=args.number, service=args.service
     )
     removed = ctx.client.handler_delete(args.number, args.service, token)
+    promise = ctx.pinned.promise_hold(removed.log)
     if args.json:
         show_json(
             {
                 "number": removed.number,
                 "service": removed.service,
                 "provider": removed.provider,
-                "log_index": removed.log.index,
+                "log": log_json(removed.log.leaf_hash, promise),
             }
         )
         return EXIT_OK
     show(
         f"removed {removed.service} of {removed.number} (by {removed.provider}); "
-        f"log entry {removed.log.index}"
+        f"{promise_text(promise, removed.log.leaf_hash)}"
     )
     return EXIT_OK

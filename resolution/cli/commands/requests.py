@@ -15,7 +15,7 @@ from typing import Any
 from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import show, show_json
+from resolution.cli.output import entry_text, show, show_json
 from resolution.client.api import CertificateRequest
 
 
@@ -77,7 +77,7 @@ def _text(request: CertificateRequest, *, made_here: bool) -> list[str]:
     issues = f"{request.issues_at:%Y-%m-%d %H:%M %Z}"
     lines = [
         f"  request {request.id} for {request.number} by {request.requester}, {request.status}, "
-        f"asked {asked} (log entry {request.log_index})",
+        f"asked {asked} ({entry_text(request.log_index)})",
         f"    key SHA-256 {request.public_key_sha256.hex()}"
         f"{' (made here: yours)' if made_here else ' (NOT made here)'}",
     ]

@@ -8,7 +8,7 @@ import argparse
 from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import show, show_json
+from resolution.cli.output import entry_text, show, show_json
 from resolution.client.api import revoke_token
 from resolution.protocol.certificates import REVOCATION_REASONS
 
@@ -58,6 +58,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     show(
         f"revoked certificate {state.serial} of {args.number} "
         f"({state.revocation_reason}); its handlers are removed; "
-        f"log entry {state.revocation_log_index}"
+        f"{entry_text(state.revocation_log_index)}"
     )
     return EXIT_OK
