@@ -71,8 +71,10 @@ def integrator(url: str, period: float) -> None:
     join_django(url)
     import threading
 
+    from transparency.keys import log_keys
     from transparency.services import log_integrate
 
+    log_keys()  # opened at start-up, as a worker does: not in the first checkpoint's delay
     log_integrate()
     sys.stdout.write("ready\n")
     sys.stdout.flush()
