@@ -369,7 +369,11 @@ class PinnedService:
             verifier = parse_verifier_key(pinned[0])
             promise_key = self.store.pinned_promise_key(self.url)
             if promise_key is None:  # pinned before the log had promises
-                promise_key = self._promise_key_pin(self.client.log_key(), verifier.name)
+                served = self.client.log_key()
+                if (served.note_verifier_key, served.vrf_public_key) != pinned:
+                    # Not this log's promise key to pin: say the log's keys changed.
+                    self.store.pin_log(self.url, served.note_verifier_key, served.vrf_public_key)
+                promise_key = self._promise_key_pin(served, verifier.name)
             return LogKeys(verifier.name, pinned[0], vrf.SUITE_NAME, pinned[1], promise_key)
         keys = self.client.log_key()
         try:

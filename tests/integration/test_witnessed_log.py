@@ -26,6 +26,7 @@ from django.db import connection, transaction
 
 from resolution.client.witness import keygen
 from transparency.keys import log_keys
+from transparency.models import Entry
 from transparency.selectors import cache_clear, checkpoint_latest, checkpoint_served
 from transparency.services import log_append
 
@@ -103,17 +104,18 @@ def _served() -> int:
 
 
 def _append(n: int) -> int:
+    """Append an entry, committed; its id (the sequencer gives its index later)."""
     with transaction.atomic():
-        return log_append(kind="test", payload={"n": n}).index
+        return log_append(kind="test", payload={"n": n}).entry_id
 
 
-def _cosigned_within(index: int, seconds: float, worker: Any) -> float:
-    """Seconds until a served (cosigned) checkpoint covers entry ``index``."""
+def _cosigned_within(entry_id: int, seconds: float, worker: Any) -> float:
+    """Seconds until a served (cosigned) checkpoint covers entry ``entry_id``."""
     started = time.monotonic()
-    while _served() <= index:
+    while (index := Entry.objects.get(pk=entry_id).index) is None or _served() <= index:
         assert worker.poll() is None, worker.stdout.read() if worker.stdout else ""
         waited = time.monotonic() - started
-        assert waited < seconds, f"entry {index} not cosigned within {seconds} s"
+        assert waited < seconds, f"entry {entry_id} not cosigned within {seconds} s"
         time.sleep(0.02)
     return time.monotonic() - started
 
@@ -151,7 +153,11 @@ def test_a_two_of_three_quorum_through_witness_outages(
         last = _append(n)
         time.sleep(0.25)
     deadline = time.monotonic() + 10
-    while (latest := checkpoint_latest()) is None or latest.size <= last:
+    while (
+        (index := Entry.objects.get(pk=last).index) is None
+        or (latest := checkpoint_latest()) is None
+        or latest.size <= index
+    ):
         assert time.monotonic() < deadline, "the log stopped integrating"
         time.sleep(0.05)
     time.sleep(1.0)  # a submission of the newest checkpoint has had its time
