@@ -79,7 +79,12 @@ def integrator(url: str, period: float) -> None:
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     stop = threading.Event()
-    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+
+    def until_stdin_closes() -> None:
+        sys.stdin.read()
+        stop.set()
+
+    threading.Thread(target=until_stdin_closes, daemon=True).start()
     while not stop.wait(period):
         log_integrate()
     log_integrate()

@@ -636,8 +636,13 @@ def handler_tile_proofs_keep(*, batch: int = 5000) -> int:
         )
         if not due:
             break
-        proofs = tile_inner_proofs_at(indices=[index for _, _, index in due])
-        rows = [(pk, entry, proofs[index]) for pk, entry, index in due if index in proofs]
+        indices = {entry: index for _, entry, index in due if index is not None}
+        proofs = tile_inner_proofs_at(indices=list(indices.values()))
+        rows = [
+            (pk, entry, proofs[indices[entry]])
+            for pk, entry, _ in due
+            if entry in indices and indices[entry] in proofs
+        ]
         if not rows:
             break  # tiles not stored yet (the integrator is behind its checkpoint): next time
         table, ids = Handler._meta.db_table, [row[0] for row in rows]

@@ -28,6 +28,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from django.db import connection
 from django.db.models import Count, Max, Min
@@ -328,7 +329,8 @@ def entries_range(*, start: int, end: int) -> list[EntryRow]:
         .order_by("index")
         .values_list("index", "kind", "data", "leaf_hash")
     )
-    found = [EntryRow(i, kind, bytes(data), bytes(leaf)) for i, kind, data, leaf in rows]
+    # Filtered on the index: each row has one.
+    found = [EntryRow(cast(int, i), kind, bytes(data), bytes(leaf)) for i, kind, data, leaf in rows]
     if len(found) != max(end - start, 0):
         raise LogRangeError(f"entries {start} to {end} are not all stored")
     return found
@@ -663,7 +665,7 @@ def entry_at(*, index: int) -> EntryStored | None:
     )
     if row is None:
         return None
-    return EntryStored(row[0], row[1], bytes(row[2]), bytes(row[3]), row[4])
+    return EntryStored(index, row[1], bytes(row[2]), bytes(row[3]), row[4])
 
 
 def entries_before(*, end: int, count: int) -> list[EntryStored]:
@@ -673,7 +675,9 @@ def entries_before(*, end: int, count: int) -> list[EntryStored]:
         .order_by("-index")
         .values_list("index", "kind", "data", "leaf_hash", "created_at")
     )
-    return [EntryStored(i, kind, bytes(d), bytes(leaf), at) for i, kind, d, leaf, at in rows]
+    return [  # filtered on the index: each row has one
+        EntryStored(cast(int, i), kind, bytes(d), bytes(leaf), at) for i, kind, d, leaf, at in rows
+    ]
 
 
 @dataclass(frozen=True)

@@ -199,7 +199,7 @@ def _sequence(limit: int) -> int:
     many. Only under the integration lock (:func:`_integrate_batch`)."""
     with connection.cursor() as cursor:
         cursor.execute(_SEQUENCE, [limit])
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 def _integrate_batch(batch: int) -> tuple[Checkpoint, int] | None:

@@ -226,4 +226,6 @@ def test_the_dashboard_says_when_disputes_wait(app: Any, operator: Any) -> None:
 
 def _closing_entry(closed: dict[str, Any]) -> bytes:
     """The leaf hash of the entry that closed a dispute (its answer has no index yet)."""
-    return bytes(Dispute.objects.get(id=closed["id"]).closed_log_entry.leaf_hash)
+    entry = Dispute.objects.get(id=closed["id"]).closed_log_entry
+    assert entry is not None
+    return bytes(entry.leaf_hash)

@@ -30,7 +30,7 @@ def holder(provider: Any) -> Any:
     return certificate_issued(provider)
 
 
-def _removals() -> list[tuple[int, str]]:
+def _removals() -> list[tuple[int | None, str]]:
     """The index and public reason of each handler_removed entry."""
     return [
         (index, json.loads(bytes(data))["reason"])
@@ -408,7 +408,7 @@ def test_a_revocation_that_commits_during_a_publish_is_seen(
         Certificate.objects.filter(pk=change.certificate.pk).update(
             revoked_at=timezone.now(),
             revocation_reason="keyCompromise",
-            revocation_log_entry=change.certificate.log_entry,
+            revocation_log_entry_id=Certificate.objects.get(pk=change.certificate.pk).log_entry_id,
         )
         return change
 

@@ -68,8 +68,8 @@ def test_the_inviter_is_told_when_the_number_publishes_a_handler_it_may_see(
     # Only the inviter's provider is told: not the number's holder, nor anyone else.
     assert _accepted(receiver, bob) == [] and receiver.at(carol.path) == []
     polled = alice.get(f"/v1/invitations/{invitation['id']}").json()
-    entry = Entry.objects.get(leaf_hash=base64.b64decode(handler["log"]["leaf_hash"]))
-    assert polled["status"] == "accepted" and polled["handler_log_index"] == entry.index
+    logged = Entry.objects.get(leaf_hash=base64.b64decode(handler["log"]["leaf_hash"]))
+    assert polled["status"] == "accepted" and polled["handler_log_index"] == logged.index
 
     # Accepted once: publishing again tells it nothing more.
     published(bob, invitee, number=INVITED, service=SERVICE, uri="sip:other@bob.example")

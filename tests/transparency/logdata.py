@@ -28,6 +28,13 @@ def append_entries(count: int, *, kind: str = "test", start: int = 0) -> list[Ap
     return appended
 
 
+def indices(values: Any) -> list[int]:
+    """``values`` (entry indices), sorted, every one of them given."""
+    found = list(values)
+    assert None not in found, "an entry has no index yet"
+    return sorted(int(value) for value in found)
+
+
 def sequenced(appended: AppendedEntry) -> int:
     """The index of the entry ``appended``, integrating first if it has none yet."""
     index = Entry.objects.get(pk=appended.entry_id).index
@@ -46,10 +53,11 @@ def entry_of(which: int | str | bytes) -> Entry:
     return Entry.objects.get(leaf_hash=leaf)
 
 
-def entry_opened(which: int | str | bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+def entry_opened(which: int | str | bytes | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Entry ``which`` (version 2; its index or leaf hash, as ``entry_of``) and the content it
     commits to, read from its kept opening; the commitment is checked, and the entry shows
     exactly its label, commitment and, for a revocation or removal, its reason."""
+    assert which is not None, "an entry that has an index, or its leaf hash"
     entry = entry_of(which)
     record = json.loads(bytes(entry.data))
     kept = EntryOpening.objects.get(entry_id=entry.pk)

@@ -61,7 +61,7 @@ def _other_revoked(holder: Holder, handler_leaf: bytes, other: Holder) -> BuiltL
         size=Entry.objects.count(),
         certificate_index=_index_of(base64.b64decode(holder.issued["log"]["leaf_hash"])),
         handler_index=_index_of(handler_leaf),
-        revocation_index=revocation.index,
+        revocation_index=_index_of(bytes(revocation.leaf_hash)),
     )
 
 
