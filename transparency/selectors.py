@@ -45,7 +45,7 @@ from resolution.protocol.tiles import (
     node_reader_from_tiles,
     tile_inner_proofs,
 )
-from transparency.entries import CommittedEntry
+from transparency.entries import AppendedEntry, CommittedEntry
 from transparency.models import Checkpoint, Cosignature, Entry, EntryOpening, Witness
 from transparency.promises import promise_of
 from transparency.witnesses import WitnessConfig, witness_config
@@ -381,6 +381,15 @@ def entry_openings(*, label: bytes) -> list[EntryHistoryRow]:
         for index, data, opening, content in rows
         if json.loads(bytes(data)).get("label") == label_hex
     ]
+
+
+def entry_appended(*, entry_id: int) -> AppendedEntry:
+    """Entry ``entry_id`` as its writer got it: its leaf hash and the log's promise (the same
+    signed note: Ed25519 is deterministic and the promise's time is the entry's row's)."""
+    leaf, created_at = Entry.objects.values_list("leaf_hash", "created_at").get(pk=entry_id)
+    return AppendedEntry(
+        entry_id=entry_id, leaf_hash=bytes(leaf), promise=promise_of(bytes(leaf), created_at)
+    )
 
 
 def entry_committed(*, entry_id: int) -> CommittedEntry | None:

@@ -19,7 +19,7 @@ from core.encoding import b64
 from core.numbers import MAX_INPUT_LENGTH, number_parse
 from core.pagination import PageQuery
 from core.problems import Problem
-from transparency.api.serializers import CommittedLog, log_index_field
+from transparency.api.serializers import CommittedLog, WriteOutput, log_index_field
 from transparency.selectors import entry_committed
 
 
@@ -182,6 +182,10 @@ class CertificateOutput(serializers.Serializer[Certificate]):
     lock_log_index = log_index_field("lock_log_entry", "The lock's entry")
 
 
+class CertificateChangeOutput(CertificateOutput, WriteOutput):
+    """A certificate as its revocation, lock or unlock answers it, with the entry appended."""
+
+
 class CertificateRequestOutput(serializers.Serializer[CertificateRequest]):
     """A certificate held back by a number lock. The requester also sees its certificate once
     issued (``certificate``); the holders see who asked and for which key."""
@@ -218,6 +222,11 @@ class CertificateRequestOutput(serializers.Serializer[CertificateRequest]):
         return dict(CertificateIssuedOutput(IssuedCertificate(certificate=issued, log=entry)).data)
 
 
+class CertificateRequestChangeOutput(CertificateRequestOutput, WriteOutput):
+    """A certificate request as its opening (202) or a holder's answer gives it, with the entry
+    appended (the request's, or the one that closed it)."""
+
+
 class CertificateRequestListQuery(serializers.Serializer[Any]):
     status = StatusFilter(choices=RequestStatus.values, help_text="Only those in this state")
 
@@ -239,6 +248,10 @@ class DisputeOutput(serializers.Serializer[Dispute]):
     resolution = serializers.CharField(help_text="The operator's reason, once closed")
     log_index = log_index_field("log_entry", "Its entry")
     closed_log_index = log_index_field("closed_log_entry", "The entry that closed it")
+
+
+class DisputeOpenedOutput(DisputeOutput, WriteOutput):
+    """A dispute just opened, with its entry."""
 
 
 # --- PASSporT verification --------------------------------------------------------------------

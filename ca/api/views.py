@@ -105,6 +105,7 @@ from resolution.protocol.lock import (
     RENEWAL_FIELDS,
     STATEMENT_LENGTH,
 )
+from transparency.selectors import entry_appended
 
 PEM_CHAIN = "application/pem-certificate-chain"  # RFC 8555 §9.1
 CERTIFICATE_CACHE = "public, max-age=86400"
@@ -338,7 +339,7 @@ class CertificatesApi(APIView):
         responses={
             201: s.CertificateIssuedOutput,
             202: OpenApiResponse(
-                s.CertificateRequestOutput,
+                s.CertificateRequestChangeOutput,
                 description="The number is locked by a holder with another key: the request "
                 "waits for a locked holder's answer or the end of the wait (Location: the "
                 "request to poll)",
@@ -373,7 +374,9 @@ class CertificatesApi(APIView):
                 csr=data.validated_data["csr"],
             )
         if isinstance(issued, CertificateRequest):
-            return _request_response(issued, provider=provider, status=202)
+            return _request_response(
+                issued, provider=provider, status=202, entry_id=issued.log_entry_id
+            )
         return Response(s.CertificateIssuedOutput(issued).data, status=201)
 
 
@@ -418,7 +421,7 @@ class CertificateRevokeApi(APIView):
         operation_id="certificates_revoke",
         **jws_request(REVOKE_PAYLOAD),
         responses={
-            200: s.CertificateOutput,
+            200: s.CertificateChangeOutput,
             400: SIGNED_PROBLEMS[400],
             403: SIGNED_PROBLEMS[403],
             404: problem(CertificateNotFound),
@@ -429,14 +432,29 @@ class CertificateRevokeApi(APIView):
     def post(self, request: Request, serial: str) -> Response:
         certificate = _own_certificate(request, serial)
         revoked = certificate_revoke_signed(certificate=certificate, token=request.data)
-        return Response(s.CertificateOutput(revoked).data)
+        assert revoked.revocation_log_entry_id is not None  # ca_certificate_revocation_complete
+        return _certificate_response(revoked, revoked.revocation_log_entry_id)
 
 
 # --- The number lock (DESIGN §7.2) ----------------------------------------------------------------
 
 
-def _request_response(request: CertificateRequest, *, provider: Any, status: int = 200) -> Response:
-    body = s.CertificateRequestOutput(request, context={"provider": provider}).data
+def _certificate_response(certificate: Certificate, entry_id: int | None) -> Response:
+    """A certificate as a write answers it, with the entry ``entry_id`` (the one it appended)."""
+    log = None if entry_id is None else entry_appended(entry_id=entry_id)
+    return Response(s.CertificateChangeOutput(certificate, context={"log": log}).data)
+
+
+def _request_response(
+    request: CertificateRequest, *, provider: Any, status: int = 200, entry_id: int | None = None
+) -> Response:
+    """A certificate request as a read gives it, or with ``entry_id`` as a write answers it:
+    with the entry it appended."""
+    if entry_id is None:
+        body = s.CertificateRequestOutput(request, context={"provider": provider}).data
+    else:
+        context = {"provider": provider, "log": entry_appended(entry_id=entry_id)}
+        body = s.CertificateRequestChangeOutput(request, context=context).data
     headers = {"Location": f"/v1/certificate-requests/{request.id}"} if status == 202 else None
     return Response(body, status=status, headers=headers)
 
@@ -456,7 +474,7 @@ class CertificateLockApi(APIView):
         operation_id="certificates_lock",
         **jws_request(LOCK_PAYLOAD),
         responses={
-            200: s.CertificateOutput,
+            200: s.CertificateChangeOutput,
             404: problem(CertificateNotFound),
             **SIGNED_PROBLEMS,
         },
@@ -464,7 +482,8 @@ class CertificateLockApi(APIView):
     @idempotent
     def post(self, request: Request, serial: str) -> Response:
         locked = number_lock(provider=caller_provider(request), serial=serial, token=request.data)
-        return Response(s.CertificateOutput(locked).data)
+        # The lock's entry: this write's, or the one that locked it before (nothing changed).
+        return _certificate_response(locked, locked.lock_log_entry_id)
 
 
 class CertificateUnlockApi(APIView):
@@ -480,17 +499,17 @@ class CertificateUnlockApi(APIView):
         operation_id="certificates_unlock",
         **jws_request(LOCK_PAYLOAD),
         responses={
-            200: s.CertificateOutput,
+            200: s.CertificateChangeOutput,
             404: problem(CertificateNotFound),
             **SIGNED_PROBLEMS,
         },
     )
     @idempotent
     def post(self, request: Request, serial: str) -> Response:
-        unlocked = number_unlock(
+        unlocked, entry = number_unlock(
             provider=caller_provider(request), serial=serial, token=request.data
         )
-        return Response(s.CertificateOutput(unlocked).data)
+        return _certificate_response(unlocked, None if entry is None else entry.entry_id)
 
 
 class CertificateRequestsApi(APIView):
@@ -552,7 +571,7 @@ class CertificateRequestApproveApi(APIView):
         operation_id="certificate_requests_approve",
         **jws_request(DECISION_PAYLOAD),
         responses={
-            200: s.CertificateRequestOutput,
+            200: s.CertificateRequestChangeOutput,
             **DECISION_PROBLEMS,
         },
     )
@@ -562,7 +581,7 @@ class CertificateRequestApproveApi(APIView):
         decided = certificate_request_approve(
             provider=provider, request_id=request_id, token=request.data
         )
-        return _request_response(decided, provider=provider)
+        return _request_response(decided, provider=provider, entry_id=decided.closed_log_entry_id)
 
 
 class CertificateRequestRefuseApi(APIView):
@@ -576,7 +595,7 @@ class CertificateRequestRefuseApi(APIView):
         operation_id="certificate_requests_refuse",
         **jws_request(DECISION_PAYLOAD),
         responses={
-            200: s.CertificateRequestOutput,
+            200: s.CertificateRequestChangeOutput,
             **DECISION_PROBLEMS,
         },
     )
@@ -586,7 +605,7 @@ class CertificateRequestRefuseApi(APIView):
         decided = certificate_request_refuse(
             provider=provider, request_id=request_id, token=request.data
         )
-        return _request_response(decided, provider=provider)
+        return _request_response(decided, provider=provider, entry_id=decided.closed_log_entry_id)
 
 
 class DisputesApi(APIView):
@@ -605,7 +624,7 @@ class DisputesApi(APIView):
         operation_id="disputes_open",
         **jws_request(DISPUTE_PAYLOAD),
         responses={
-            201: s.DisputeOutput,
+            201: s.DisputeOpenedOutput,
             **SIGNED_PROBLEMS,
             400: SIGNED_PROBLEMS[400] | problem(ChallengeNotForNumber),
             404: problem(
@@ -627,7 +646,8 @@ class DisputesApi(APIView):
     @idempotent
     def post(self, request: Request) -> Response:
         dispute = dispute_open(provider=caller_provider(request), token=request.data)
-        return Response(s.DisputeOutput(dispute).data, status=201)
+        context = {"log": entry_appended(entry_id=dispute.log_entry_id)}
+        return Response(s.DisputeOpenedOutput(dispute, context=context).data, status=201)
 
 
 class DisputeApi(APIView):

@@ -65,6 +65,7 @@ from resolution.protocol.lock import (
     LOCK_FIELDS,
     STATEMENT_LENGTH,
 )
+from transparency.entries import AppendedEntry
 from transparency.services import log_append_committed
 
 logger = structlog.get_logger(__name__)
@@ -164,19 +165,23 @@ def number_lock(*, provider: Provider, serial: str, token: object) -> Certificat
     return certificate
 
 
-def number_unlock(*, provider: Provider, serial: str, token: object) -> Certificate:
-    """Lift the certificate's lock. Requests it held back are issued once no lock holds
+def number_unlock(
+    *, provider: Provider, serial: str, token: object
+) -> tuple[Certificate, AppendedEntry | None]:
+    """Lift the certificate's lock: the certificate, and the unlock's log entry (None when it
+    was not locked: nothing changed). Requests it held back are issued once no lock holds
     (``certificate_requests_settle``)."""
     signed = signed_by_holder(provider=provider, token=token, fields=LOCK_FIELDS, serial=serial)
     if signed.payload.get("serial") != serial:
         raise SignedRequestMismatch("The payload's 'serial' is not this certificate's serial.")
     now = timezone.now().replace(microsecond=0)
+    entry = None
     with transaction.atomic(durable=True):
         certificate = certificate_hold(signed.certificate, now=now)
         number_hold(certificate.number)
         jti_spend(signed)
         if certificate.locked_at is not None:
-            log_append_committed(
+            entry = log_append_committed(
                 kind=EntryKind.UNLOCK,
                 label=bytes(certificate.label),
                 content={
@@ -190,7 +195,7 @@ def number_unlock(*, provider: Provider, serial: str, token: object) -> Certific
             certificate.lock_log_entry = None
             certificate.save(update_fields=["locked_at", "lock_log_entry"])
             logger.info("number unlocked", serial=serial, provider=provider.slug)
-    return certificate
+    return certificate, entry
 
 
 # --- Requests held back by a lock ---------------------------------------------------------------

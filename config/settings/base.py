@@ -567,6 +567,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # 3.1: a null nested object is oneOf [object, null]; 3.0's "nullable" beside a $ref is void.
     "OAS_VERSION": "3.1.0",
+    # An invitation's status is in two components (as read, and as its sending answers it).
+    "ENUM_NAME_OVERRIDES": {"InvitationStatusEnum": "invitations.choices.InvitationStatus"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         # servers (RS_PUBLIC_URL), E.164 patterns, services, the signed requests' payloads

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from invitations.choices import InvitationStatus, SmsStatus
 from invitations.models import Invitation
 from invitations.selectors import link
-from transparency.api.serializers import log_index_field
+from transparency.api.serializers import WriteOutput, log_index_field
 
 
 class InvitationOutput(serializers.Serializer[Any]):
@@ -18,7 +18,7 @@ class InvitationOutput(serializers.Serializer[Any]):
     inviter = serializers.CharField(help_text="E.164: the inviting certificate's number")
     service = serializers.CharField()
     status = serializers.ChoiceField(
-        choices=InvitationStatus.values,
+        choices=InvitationStatus.choices,
         help_text="open until the number publishes a handler of the service that the caller "
         "may see (accepted: the webhook invitation.accepted was sent) or until it expires",
     )
@@ -37,6 +37,10 @@ class InvitationOutput(serializers.Serializer[Any]):
 
     def get_link(self, invitation: Invitation) -> str:
         return link(invitation)
+
+
+class InvitationSentOutput(InvitationOutput, WriteOutput):
+    """An invitation just sent, with its entry."""
 
 
 class InvitationListOutput(serializers.Serializer[Any]):

@@ -40,7 +40,12 @@ from core.signed_requests import (
 )
 from core.throttling import SMS_SENDING_THROTTLES, CaReadRateThrottle
 from directory.problems import ServiceUnknown
-from invitations.api.serializers import InvitationListOutput, InvitationOutput, JwksOutput
+from invitations.api.serializers import (
+    InvitationListOutput,
+    InvitationOutput,
+    InvitationSentOutput,
+    JwksOutput,
+)
 from invitations.choices import InvitationStatus
 from invitations.keys import invitation_jwks
 from invitations.problems import (
@@ -55,6 +60,7 @@ from providers.authentication import caller_provider
 from providers.idempotency import idempotent
 from providers.permissions import DirectoryScope
 from resolution.protocol.invitation import INVITE_FIELDS
+from transparency.selectors import entry_appended
 
 # The payload of an invitation's signed request (resolution.protocol.invitation).
 INVITE_PAYLOAD = jws_payload(
@@ -106,7 +112,7 @@ class InvitationsApi(APIView):
         operation_id="invitations_create",
         **jws_request(INVITE_PAYLOAD),
         responses={
-            201: InvitationOutput,
+            201: InvitationSentOutput,
             400: problem(
                 SignedRequestMalformed,
                 SignedRequestStale,
@@ -139,8 +145,9 @@ class InvitationsApi(APIView):
     @idempotent
     def post(self, request: Request) -> Response:
         invitation = invitation_send(provider=caller_provider(request), token=request.data)
+        context = {"log": entry_appended(entry_id=invitation.log_entry_id)}
         return Response(
-            InvitationOutput(invitation).data,
+            InvitationSentOutput(invitation, context=context).data,
             status=201,
             headers={"Location": f"/v1/invitations/{invitation.id}"},
         )

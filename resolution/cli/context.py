@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from resolution.cli.arguments import witness_policy
 from resolution.cli.exits import UsageError
 from resolution.cli.output import info
-from resolution.client.api import Client
+from resolution.client.api import AppendedLog, Client
 from resolution.client.federation import Services
 from resolution.client.store import Credentials, Store, config_dir
 from resolution.client.verify import PinnedService
 from resolution.protocol.policy import Policy
+from resolution.protocol.promise import Promise
 
 
 @dataclass
@@ -80,6 +81,10 @@ class Context:
         if self._pinned is None:
             self._pinned = PinnedService(self.client, self.store, notify=info, policy=self.policy)
         return self._pinned
+
+    def promise_hold(self, log: AppendedLog | None) -> Promise | None:
+        """Check and keep a write's promise (``PinnedService.promise_hold``) when it has one."""
+        return None if log is None else self.pinned.promise_hold(log)
 
     @property
     def services(self) -> Services:

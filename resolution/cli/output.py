@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
 
 if TYPE_CHECKING:
+    from resolution.client.api import AppendedLog
     from resolution.protocol.promise import Promise
 
 
@@ -102,6 +103,17 @@ def log_json(leaf_hash: bytes, promise: Promise | None) -> dict[str, Any]:
     if promise is not None:
         deadline = datetime.fromtimestamp(promise.deadline_ms / 1000, UTC).isoformat()
     return {"leaf_hash": leaf_hash.hex(), "promised_by": deadline}
+
+
+def written_text(log: AppendedLog | None, promise: Promise | None, index: int | None) -> str:
+    """A write's entry: by its leaf hash and promised deadline, or by ``index`` from a
+    service that answers no ``log`` (one that predates promises)."""
+    return entry_text(index) if log is None else promise_text(promise, log.leaf_hash)
+
+
+def written_json(log: AppendedLog | None, promise: Promise | None) -> dict[str, Any] | None:
+    """A write's entry in ``--json`` output (``log_json``); None without one."""
+    return None if log is None else log_json(log.leaf_hash, promise)
 
 
 def waiting(what: str) -> Callable[[float], None]:

@@ -1,6 +1,7 @@
 """The log's promises ``rs`` holds, checked (``rs monitor``, ``rs log audit``).
 
-Every write ``rs`` makes (register, publish, remove) is answered with the log's signed promise
+Every write ``rs`` makes (register, publish, remove, lock, unlock, revoke, approve, refuse,
+dispute, invite) is answered with the log's signed promise
 to include its entry within the merge delay; ``rs`` keeps it in the store until it sees the
 entry in a signed checkpoint. A promise whose deadline has passed with its entry in no
 checkpoint is broken: the signed promise is the evidence, printed whole.

@@ -153,6 +153,9 @@ class CertificateState:
     locked: bool = False
     locked_at: datetime | None = None
     lock_log_index: int | None = None
+    log: AppendedLog | None = None
+    """The entry a write appended (its leaf hash and the log's promise); None in a read,
+    and after unlocking a certificate that was not locked."""
 
 
 INVITATION_STATUSES: Final = ("open", "accepted", "expired")
@@ -182,6 +185,8 @@ class Invitation:
     log_index: int | None  # None until sequenced
     link: str
     spinvitation: str
+    log: AppendedLog | None = None
+    """The entry a write appended (its leaf hash and the log's promise); None in a read."""
 
 
 REQUEST_STATUSES: Final = ("pending", "approved", "refused", "waited", "unlocked")
@@ -209,6 +214,8 @@ class CertificateRequest:
     log_index: int | None  # None until sequenced
     closed_log_index: int | None
     certificate: IssuedCertificate | None
+    log: AppendedLog | None = None
+    """The entry a write appended (its leaf hash and the log's promise); None in a read."""
 
     @property
     def pending(self) -> bool:
@@ -235,6 +242,8 @@ class Dispute:
     resolution: str
     log_index: int | None  # None until sequenced
     closed_log_index: int | None
+    log: AppendedLog | None = None
+    """The entry a write appended (its leaf hash and the log's promise); None in a read."""
 
 
 @dataclass(frozen=True)
@@ -469,6 +478,10 @@ class _Reader:
             log.fail("has a leaf hash that is not 32 bytes")
         return AppendedLog(leaf_hash=leaf, promise=log.text("promise"))
 
+    def appended_if_any(self) -> AppendedLog | None:
+        """A write's ``log``: None when absent (a read) or null (a write that appended none)."""
+        return None if self.data.get("log") is None else self.appended()
+
     def strings(self, key: str) -> tuple[str, ...]:
         values = self.get(key, list)
         if not all(isinstance(v, str) for v in values):
@@ -493,6 +506,7 @@ def _certificate_state(reader: _Reader) -> CertificateState:
         locked=bool(reader.get("locked", bool)) if lock else False,
         locked_at=reader.moment("locked_at", null=True) if lock else None,
         lock_log_index=reader.get("lock_log_index", int, null=True) if lock else None,
+        log=reader.appended_if_any(),
     )
 
 
@@ -532,6 +546,7 @@ def _invitation(reader: _Reader) -> Invitation:
         log_index=reader.get("log_index", int, null=True),
         link=reader.text("link"),
         spinvitation=reader.text("spinvitation"),
+        log=reader.appended_if_any(),
     )
 
 
@@ -559,6 +574,7 @@ def _certificate_request(reader: _Reader) -> CertificateRequest:
         log_index=reader.get("log_index", int, null=True),
         closed_log_index=reader.get("closed_log_index", int, null=True),
         certificate=certificate,
+        log=reader.appended_if_any(),
     )
 
 
@@ -574,6 +590,7 @@ def _dispute(reader: _Reader) -> Dispute:
         resolution=reader.text("resolution"),
         log_index=reader.get("log_index", int, null=True),
         closed_log_index=reader.get("closed_log_index", int, null=True),
+        log=reader.appended_if_any(),
     )
 
 

@@ -4,6 +4,7 @@ service; the inviter polls it. Only the holder of a valid certificate invites.""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -17,6 +18,8 @@ from resolution.protocol.invitation import (
     jwk_public_key,
     spinvitation_verify,
 )
+from resolution.protocol.note import parse_verifier_key
+from resolution.protocol.promise import open_promise
 from tests.ca.flow import NUMBER, holder_of
 from tests.directory.flow import signed
 from tests.invitations.flow import INVITED, SERVICE, invite, invite_token, invited
@@ -76,7 +79,9 @@ def test_the_inviter_polls_and_lists_its_invitations_and_no_one_else_sees_them(
     polled = api_client.get(f"/v1/invitations/{body['id']}")
     assert polled.status_code == 200
     assert body["log_index"] is None  # answered before the sequencer ran
-    assert polled.json() == body | {"sms": "sent", "log_index": polled.json()["log_index"]}
+    # A read is the invitation as the write answered it, without the write's entry (``log``).
+    answered = {name: value for name, value in body.items() if name != "log"}
+    assert polled.json() == answered | {"sms": "sent", "log_index": polled.json()["log_index"]}
     listed = api_client.get("/v1/invitations", {"status": "open"})
     assert listed.json()["results"] == [polled.json()]
     assert api_client.get("/v1/invitations", {"status": "accepted"}).json()["results"] == []
@@ -210,3 +215,15 @@ def test_an_invitation_sent_again_with_its_idempotency_key_sends_no_second_sms(
     assert first.status_code == again.status_code == 201
     assert again.json()["id"] == first.json()["id"]
     assert len(sms_outbox) == 1 and Invitation.objects.count() == 1
+
+
+def test_an_invitation_answers_its_entry_and_the_logs_promise(api_client: Any) -> None:
+    holder = holder_of(api_client)
+
+    body = invited(api_client, holder)
+
+    entry = Invitation.objects.get(id=body["id"]).log_entry
+    assert base64.b64decode(body["log"]["leaf_hash"]) == bytes(entry.leaf_hash)
+    verifier = parse_verifier_key(api_client.get("/log/key").json()["promise_verifier_key"])
+    assert open_promise(body["log"]["promise"], verifier).leaf_hash == bytes(entry.leaf_hash)
+    assert "log" not in api_client.get(f"/v1/invitations/{body['id']}").json()

@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,12 @@ from ca.sms import locmem
 from directory.models import Handler
 from providers.services import api_key_create
 from resolution.cli import main
+from resolution.client.store import Store
 from resolution.protocol.note import generate_signer, verifier_key
+from resolution.protocol.promise import Promise, sign_promise
 from tests.ca.flow import NUMBER, code_sent
 from tests.factories import ProviderFactory
+from transparency.keys import log_keys
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -158,7 +162,7 @@ def test_register_publish_lookup_passport_hijack_monitor_revoke(
     # The holder revokes its certificate: its handlers go with it.
     revoked = holder("revoke", NUMBER, "--reason", "keyCompromise")
     assert revoked.code == 0, revoked.err
-    assert "keyCompromise" in revoked.out
+    assert "keyCompromise" in revoked.out and "promised by" in revoked.out
     after = holder("lookup", NUMBER)
     assert after.code == 0, after.err
     assert "no handlers" in after.out and "sip:alice" not in after.out
@@ -623,7 +627,12 @@ def test_commands_print_one_json_document_with_json(holder, sms_outbox):
         "locked": True,
         "not_after": certificate["not_after"],
         "lock_log_index": locked["lock_log_index"],
+        "log": {
+            "leaf_hash": locked["log"]["leaf_hash"],
+            "promised_by": locked["log"]["promised_by"],
+        },
     }
+    assert len(bytes.fromhex(locked["log"]["leaf_hash"])) == 32 and locked["log"]["promised_by"]
     assert locked["lock_log_index"] is None or isinstance(locked["lock_log_index"], int)
     assert json.loads(holder("unlock", NUMBER, "--json").out)["locked"] is False
 
@@ -641,3 +650,36 @@ def test_commands_print_one_json_document_with_json(holder, sms_outbox):
 
     revoked = json.loads(holder("revoke", NUMBER, "--json").out)
     assert revoked["status"] == "revoked" and revoked["serial"] == certificate["serial"]
+
+
+def test_monitor_checks_the_promise_of_every_write_and_shows_a_broken_one(holder, sms_outbox):
+    assert register(holder, sms_outbox).code == 0
+    held = Store(holder.folder)
+    before = len(held.promises_held(holder.url))
+    assert holder("lock", NUMBER).code == 0
+    assert holder("publish", NUMBER, "messaging", "sip:alice@chat.example").code == 0
+    revoked = holder("revoke", NUMBER)
+    assert revoked.code == 0 and "promised by" in revoked.out
+    assert len(held.promises_held(holder.url)) == before + 3
+
+    # Integrated in-process after each commit: every entry is in the checkpoint, so each
+    # promise is kept, and forgotten.
+    checked = json.loads(holder("monitor", NUMBER, "--json").out)["promises"]
+    assert len(checked["kept"]) == before + 3 and checked["broken"] == []
+    assert held.promises_held(holder.url) == []
+
+    # A promise the log signed for an entry it never included, its deadline long past: broken.
+    broken = sign_promise(
+        Promise(
+            origin=log_keys().signer.name,
+            leaf_hash=bytes(range(32)),
+            time_ms=int((time.time() - 3600) * 1000),
+            bound_seconds=10,
+        ),
+        log_keys().promise_signer,
+    )
+    held.promise_keep(holder.url, broken)
+    alarm = holder("monitor", NUMBER)
+    assert alarm.code == 1, alarm.out + alarm.err
+    assert "broke its promise to include entry 000102" in alarm.err and broken in alarm.err
+    assert held.promises_held(holder.url) == [broken]  # kept as evidence

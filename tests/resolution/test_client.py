@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -322,6 +323,10 @@ def test_client_drives_the_number_lock(client, live_server, sms_outbox):
     locked = client.certificate_lock(mine.serial, lock_token(key, mine.serial))
     assert locked.locked and locked.locked_at is not None and locked.lock_log_index is not None
     assert client.certificate_get(mine.serial).lock_log_index == locked.lock_log_index
+    # Each write answers its entry and the log's promise; a read has none.
+    keys = client.log_key()
+    assert locked.log is not None and promise_check(locked.log, keys)
+    assert client.certificate_get(mine.serial).log is None
 
     other_key = api_key_create(provider=ProviderFactory(slug="hijack-chat")).secret
     with Client(live_server.url, other_key, timeout=30) as other:
@@ -343,6 +348,8 @@ def test_client_drives_the_number_lock(client, live_server, sms_outbox):
             held.id, refuse_token(key, mine.serial, request=held.id)
         )
         assert (refused.status, refused.closed_log_index is not None) == ("refused", True)
+        assert held.log is not None and refused.log is not None and held.log != refused.log
+        assert promise_check(refused.log, keys).leaf_hash == refused.log.leaf_hash
         assert other.certificate_request_get(held.id).status == "refused"
         assert client.certificate_requests("pending") == ()
 
@@ -355,6 +362,7 @@ def test_client_drives_the_number_lock(client, live_server, sms_outbox):
             second.id, approve_token(key, mine.serial, request=second.id)
         )
         assert approved.status == "approved" and approved.certificate is None  # not the requester
+        assert approved.log is not None and promise_check(approved.log, keys)
         collected = other.certificate_request_get(second.id)
         assert collected.issued and collected.certificate is not None
         assert collected.certificate.x509().public_key() == second_key.public_key()
@@ -379,10 +387,12 @@ def test_client_drives_the_number_lock(client, live_server, sms_outbox):
             mine.serial,
             "open",
         )
-        assert client.dispute_get(dispute.id) == dispute
+        assert dispute.log is not None and promise_check(dispute.log, keys)
+        assert client.dispute_get(dispute.id) == replace(dispute, log=None)
 
     unlocked = client.certificate_unlock(mine.serial, unlock_token(key, mine.serial))
     assert not unlocked.locked and unlocked.lock_log_index is None
+    assert unlocked.log is not None and promise_check(unlocked.log, keys)
     # Unlocked, the holder answers no request; a jti is accepted once.
     with pytest.raises(ApiError) as replayed:
         client.certificate_lock(mine.serial, lock_token(key, mine.serial, jti="j" * 16))

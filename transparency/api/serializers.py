@@ -4,7 +4,9 @@
 answers of its entry, ``{leaf_hash, promise}``: the entry has no index until the sequencer
 gives it one, and the log's signed promise bounds when (resolution.protocol.promise);
 :class:`CommittedLog` adds, for the holder alone, the opening and content of a version-2
-entry's commitment. :class:`LogPosition` is where a sequenced entry is, ``{index, leaf_hash}``.
+entry's commitment; :class:`WriteOutput` is the base of a resource as a write answers it, with
+the entry it appended in ``log``. :class:`LogPosition` is where a sequenced entry is,
+``{index, leaf_hash}``.
 :class:`Base64Field` writes bytes as the API does.
 """
 
@@ -89,6 +91,24 @@ class AppendedLog(serializers.Serializer[Any]):
         "entry is in a checkpoint within its merge-delay bound; GET /v1/log/proofs/inclusion "
         "?leaf_hash= gives its index and proof once sequenced"
     )
+
+
+class WriteOutput(serializers.Serializer[Any]):
+    """The base of a resource as a write answers it (a revocation, a lock, a dispute, ...):
+    ``log`` is the entry the write appended, from the context (``{"log": AppendedEntry}``),
+    or the entry of the state it found when it changed nothing (locking a locked
+    certificate), or null (unlocking an unlocked one). A read of the resource has no ``log``:
+    its ``*_log_index`` fields give where its entries are once sequenced."""
+
+    log = serializers.SerializerMethodField(
+        help_text="The entry this write appended: its leaf hash and the log's promise to "
+        "include it; null when the write changed nothing and no entry records the state"
+    )
+
+    @extend_schema_field(AppendedLog(allow_null=True))
+    def get_log(self, _instance: Any) -> dict[str, Any] | None:
+        appended = self.context.get("log")
+        return None if appended is None else dict(AppendedLog(appended).data)
 
 
 class CommittedLog(AppendedLog):

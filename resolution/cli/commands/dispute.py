@@ -16,7 +16,7 @@ from resolution.cli import arguments
 from resolution.cli.challenge import challenge_answer, challenge_started
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK, UsageError
-from resolution.cli.output import entry_text, info, show, show_json
+from resolution.cli.output import info, show, show_json, written_json, written_text
 from resolution.client.api import DISPUTE_STATEMENT_LENGTH, Challenge, dispute_token
 from resolution.client.store import Credentials, server_id
 
@@ -131,6 +131,7 @@ def _sent(
     )
     dispute = ctx.client.dispute_open(token)
     ctx.store.dispute_clear(number)
+    promise = ctx.promise_hold(dispute.log)
     locked = ctx.client.certificate_get(credentials.serial).locked
     if json:
         show_json(
@@ -142,13 +143,15 @@ def _sent(
                 "status": dispute.status,
                 "opened_at": dispute.opened_at.isoformat(),
                 "log_index": dispute.log_index,
+                "log": written_json(dispute.log, promise),
                 "locked": locked,
             }
         )
     else:
+        entry = written_text(dispute.log, promise, dispute.log_index)
         show(
             f"disputed certificate {dispute.disputed} of {number}: dispute {dispute.id} is on "
-            f"the operator's queue ({entry_text(dispute.log_index)}); the certificate stays valid "
+            f"the operator's queue ({entry}); the certificate stays valid "
             f"until an operator revokes it, and 'rs monitor {number}' reports the outcome"
         )
     if not locked:

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import entry_text, show, show_json
+from resolution.cli.output import show, show_json, written_json, written_text
 from resolution.client.api import invite_token
 from resolution.protocol.directory import Service
 
@@ -62,13 +62,16 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     credentials = ctx.credentials(args.inviter)
     token = invite_token(credentials.key, credentials.serial, to=args.number, service=args.service)
     invitation = ctx.client.invitation_create(token)
+    promise = ctx.promise_hold(invitation.log)
     if args.json:
-        show_json(asdict(invitation))  # as 'rs invitations --json' lists it
+        # As 'rs invitations --json' lists it, with the entry this invitation appended.
+        show_json(asdict(invitation) | {"log": written_json(invitation.log, promise)})
         return EXIT_OK
+    entry = written_text(invitation.log, promise, invitation.log_index)
     show(
         f"invited {invitation.to} to {invitation.service} from {invitation.inviter}: "
         f"invitation {invitation.id}, SMS {invitation.sms}, open until "
-        f"{invitation.expires_at:%Y-%m-%d %H:%M %Z} ({entry_text(invitation.log_index)}); "
+        f"{invitation.expires_at:%Y-%m-%d %H:%M %Z} ({entry}); "
         f"its page: {invitation.link}"
     )
     return EXIT_OK

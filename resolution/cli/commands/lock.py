@@ -12,7 +12,7 @@ import argparse
 from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import entry_text, show, show_json
+from resolution.cli.output import show, show_json, written_json, written_text
 from resolution.client.api import lock_token
 
 
@@ -41,6 +41,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     state = ctx.client.certificate_lock(
         credentials.serial, lock_token(credentials.key, credentials.serial)
     )
+    promise = ctx.promise_hold(state.log)
     if args.json:
         show_json(
             {
@@ -49,12 +50,14 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 "locked": state.locked,
                 "not_after": state.not_after.isoformat(),
                 "lock_log_index": state.lock_log_index,
+                "log": written_json(state.log, promise),
             }
         )
         return EXIT_OK
+    entry = written_text(state.log, promise, state.lock_log_index)
     show(
         f"locked {args.number} with certificate {state.serial} until "
-        f"{state.not_after:%Y-%m-%d %H:%M %Z} ({entry_text(state.lock_log_index)}): a "
+        f"{state.not_after:%Y-%m-%d %H:%M %Z} ({entry}): a "
         f"certificate for it to another key now waits for your answer; see "
         f"'rs requests {args.number}'"
     )

@@ -9,7 +9,7 @@ from resolution.cli import arguments
 from resolution.cli.answers import request_answer
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import entry_text, show, show_json
+from resolution.cli.output import show, show_json, written_json, written_text
 
 
 def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -> None:
@@ -36,6 +36,7 @@ def add_parser(commands: arguments.Commands, service: argparse.ArgumentParser) -
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     request = request_answer(ctx, args.id, approve=False)
+    promise = ctx.promise_hold(request.log)
     if args.json:
         show_json(
             {
@@ -45,11 +46,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 "status": request.status,
                 "closed_at": request.closed_at.isoformat() if request.closed_at else None,
                 "closed_log_index": request.closed_log_index,
+                "log": written_json(request.log, promise),
             }
         )
         return EXIT_OK
+    entry = written_text(request.log, promise, request.closed_log_index)
     show(
         f"refused request {request.id} for {request.number} (by {request.requester}): no "
-        f"certificate is issued for it; {entry_text(request.closed_log_index)}"
+        f"certificate is issued for it; {entry}"
     )
     return EXIT_OK

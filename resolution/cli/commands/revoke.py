@@ -8,7 +8,7 @@ import argparse
 from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import entry_text, show, show_json
+from resolution.cli.output import show, show_json, written_json, written_text
 from resolution.client.api import revoke_token
 from resolution.protocol.certificates import REVOCATION_REASONS
 
@@ -43,6 +43,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     token = revoke_token(credentials.key, credentials.serial, reason=args.reason)
     state = ctx.client.certificate_revoke(credentials.serial, token)
     ctx.store.mark_revoked(args.number)
+    promise = ctx.promise_hold(state.log)
     if args.json:
         show_json(
             {
@@ -52,12 +53,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 "revoked_at": state.revoked_at.isoformat() if state.revoked_at else None,
                 "revocation_reason": state.revocation_reason,
                 "revocation_log_index": state.revocation_log_index,
+                "log": written_json(state.log, promise),
             }
         )
         return EXIT_OK
     show(
         f"revoked certificate {state.serial} of {args.number} "
         f"({state.revocation_reason}); its handlers are removed; "
-        f"{entry_text(state.revocation_log_index)}"
+        f"{written_text(state.log, promise, state.revocation_log_index)}"
     )
     return EXIT_OK

@@ -8,7 +8,7 @@ import argparse
 from resolution.cli import arguments
 from resolution.cli.context import Context
 from resolution.cli.exits import EXIT_OK
-from resolution.cli.output import show, show_json
+from resolution.cli.output import promise_text, show, show_json, written_json
 from resolution.client.api import unlock_token
 
 
@@ -36,6 +36,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     state = ctx.client.certificate_unlock(
         credentials.serial, unlock_token(credentials.key, credentials.serial)
     )
+    promise = ctx.promise_hold(state.log)
     if args.json:
         show_json(
             {
@@ -44,11 +45,14 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 "locked": state.locked,
                 "not_after": state.not_after.isoformat(),
                 "lock_log_index": state.lock_log_index,
+                "log": written_json(state.log, promise),
             }
         )
         return EXIT_OK
+    # No entry: the certificate was not locked, and nothing changed.
+    logged = "" if state.log is None else f" ({promise_text(promise, state.log.leaf_hash)})"
     show(
-        f"unlocked {args.number} (certificate {state.serial}): a certificate for it to "
-        f"another key is issued without your answer once no other lock holds"
+        f"unlocked {args.number} (certificate {state.serial}){logged}: a certificate for it "
+        f"to another key is issued without your answer once no other lock holds"
     )
     return EXIT_OK
