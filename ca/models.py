@@ -26,6 +26,7 @@ from ca.choices import (
     RevocationReason,
 )
 from providers.models import Provider
+from transparency.models import log_entry_field
 
 
 class Challenge(models.Model):
@@ -122,41 +123,16 @@ class Certificate(models.Model):
     not_before = models.DateTimeField()
     not_after = models.DateTimeField()
     created_at = models.DateTimeField(db_default=Now(), editable=False)
-    log_entry = models.ForeignKey(
-        "transparency.Entry",
-        on_delete=models.PROTECT,
-        db_index=False,
-        related_name="+",
-        editable=False,
-        help_text="The certificate's log entry",
-    )
+    log_entry = log_entry_field("The certificate's log entry")
     revoked_at = models.DateTimeField(null=True, blank=True)
     revocation_reason = models.CharField(
         max_length=32, choices=RevocationReason.choices, blank=True
     )
-    revocation_log_entry = models.ForeignKey(
-        "transparency.Entry",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        db_index=False,
-        related_name="+",
-        editable=False,
-        help_text="The revocation's log entry",
-    )
+    revocation_log_entry = log_entry_field("The revocation's log entry", optional=True)
     # The number lock (DESIGN §7.2): set by a JWS of this certificate's key, it lasts as long
     # as the certificate, and holds back any certificate for the number to another key.
     locked_at = models.DateTimeField(null=True, blank=True)
-    lock_log_entry = models.ForeignKey(
-        "transparency.Entry",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        db_index=False,
-        related_name="+",
-        editable=False,
-        help_text="The lock's log entry",
-    )
+    lock_log_entry = log_entry_field("The lock's log entry", optional=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -396,24 +372,8 @@ class CertificateRequest(models.Model):
         related_name="request",
         help_text="The certificate it was issued as",
     )
-    log_entry = models.ForeignKey(
-        "transparency.Entry",
-        on_delete=models.PROTECT,
-        db_index=False,
-        related_name="+",
-        editable=False,
-        help_text="The request's log entry",
-    )
-    closed_log_entry = models.ForeignKey(
-        "transparency.Entry",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        db_index=False,
-        related_name="+",
-        editable=False,
-        help_text="The log entry that closed it",
-    )
+    log_entry = log_entry_field("The request's log entry")
+    closed_log_entry = log_entry_field("The log entry that closed it", optional=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -491,24 +451,8 @@ class Dispute(models.Model):
     resolution = models.CharField(
         max_length=1000, blank=True, help_text="The operator's reason for the outcome"
     )
-    log_entry = models.ForeignKey(
-        "transparency.Entry",
-        on_delete=models.PROTECT,
-        db_index=False,
-        related_name="+",
-        editable=False,
-        help_text="The dispute's log entry",
-    )
-    closed_log_entry = models.ForeignKey(
-        "transparency.Entry",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        db_index=False,
-        related_name="+",
-        editable=False,
-        help_text="The log entry that closed it",
-    )
+    log_entry = log_entry_field("The dispute's log entry")
+    closed_log_entry = log_entry_field("The log entry that closed it", optional=True)
 
     class Meta:
         ordering = ["-opened_at"]

@@ -11,6 +11,7 @@ from providers.models import Provider
 from resolution.protocol.directory import MAX_PRIORITY
 from resolution.protocol.merkle import HASH_SIZE
 from resolution.protocol.tiles import TILE_HEIGHT
+from transparency.models import log_entry_field
 
 
 class Handler(models.Model):
@@ -45,14 +46,7 @@ class Handler(models.Model):
     )
     label = models.BinaryField(max_length=64, editable=False, help_text="The number's label")
     opening = models.BinaryField(max_length=32, editable=False)
-    log_entry = models.ForeignKey(
-        "transparency.Entry",
-        on_delete=models.PROTECT,
-        db_index=False,
-        related_name="+",
-        editable=False,
-        help_text="The handler's latest log entry",
-    )
+    log_entry = log_entry_field("The handler's latest log entry")
     # Set by directory.services.handler_tile_proofs_keep once the entry's level-0 tile is full
     # (fixed from then on), so that a lookup need neither read that tile nor hash inside it.
     tile_proof = models.BinaryField(
@@ -124,15 +118,8 @@ class HandlerRequest(models.Model):
     request_sha256 = models.BinaryField(
         max_length=32, null=True, editable=False, help_text="SHA-256 of the compact JWS"
     )
-    log_entry = models.ForeignKey(
-        "transparency.Entry",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        db_index=False,
-        related_name="+",
-        editable=False,
-        help_text="The entry the change made (none for a history read)",
+    log_entry = log_entry_field(
+        "The entry the change made (none for a history read)", optional=True
     )
     created = models.BooleanField(null=True, help_text="Whether a PUT created the handler")
 

@@ -12,6 +12,7 @@ from django.db.models.lookups import Exact
 
 from invitations.choices import InvitationStatus, OptOutSource, Refusal, SmsStatus
 from providers.models import Provider
+from transparency.models import log_entry_field
 
 # An invitation's page is /i/<code>: 12 random bytes, unpadded base64url, 96 bits. Short, as
 # it travels in an SMS; unguessable, as the page shows the inviter's number.
@@ -50,26 +51,12 @@ class Invitation(models.Model):
     created_at = models.DateTimeField(db_default=Now(), editable=False)
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
-    log_entry = models.ForeignKey(
-        "transparency.Entry",
-        on_delete=models.PROTECT,
-        db_index=False,
-        related_name="+",
-        editable=False,
-        help_text="The invitation's log entry",
-    )
+    log_entry = log_entry_field("The invitation's log entry")
     # Signed once, when the invitation is made: an ECDSA signature differs at each signing,
     # and the token the SMS's page shows must be the one the inviter was given.
     spinvitation = models.TextField(editable=False, help_text="The SPINvitation (compact JWS)")
-    handler_log_entry = models.ForeignKey(
-        "transparency.Entry",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        db_index=False,
-        related_name="+",
-        editable=False,
-        help_text="The log entry of the handler that accepted it",
+    handler_log_entry = log_entry_field(
+        "The log entry of the handler that accepted it", optional=True
     )
     sms_status = models.CharField(
         max_length=16, choices=SmsStatus.choices, default=SmsStatus.QUEUED

@@ -19,6 +19,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal, overload
+
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length, Mod, Now
@@ -67,6 +69,29 @@ class Entry(models.Model):
     def __str__(self) -> str:
         place = f"#{self.index}" if self.index is not None else f"entry {self.id} (unsequenced)"
         return f"{place} {self.kind}"
+
+
+@overload
+def log_entry_field(help_text: str) -> models.ForeignKey[Entry, Entry]: ...
+@overload
+def log_entry_field(
+    help_text: str, *, optional: Literal[True]
+) -> models.ForeignKey[Entry | None, Entry | None]: ...
+def log_entry_field(help_text: str, *, optional: bool = False) -> Any:
+    """A row's reference to the log entry that records it (or, ``optional``, that will when
+    it happens: a revocation, a lock, a closing). Protected (an entry is never deleted), not
+    indexed (nothing looks a row up by its entry, and an index would cost every write), with
+    no reverse accessor on ``Entry``, and never edited by hand."""
+    return models.ForeignKey(
+        Entry,
+        on_delete=models.PROTECT,
+        null=optional,
+        blank=optional,
+        db_index=False,
+        related_name="+",
+        editable=False,
+        help_text=help_text,
+    )
 
 
 class Tile(models.Model):
