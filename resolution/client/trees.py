@@ -8,7 +8,9 @@ remembers what it was shown before.  So a holder keeps the newest checkpoint it 
 cosigned by a quorum of the log's witnesses, or log-signed when the log has none -- and asks
 for a consistency proof (RFC 9162 §2.1.4) from it to each newer one.  A tree that does not
 extend the one kept, or that is smaller than it, is a *split view*: the log (or whoever
-answers in its name) showed two histories.  The two signed checkpoints are then the proof of
+answers in its name) showed two histories. A lookup's answer may come with a checkpoint a
+little behind the newest: a smaller tree is then accepted when the one kept is proven to
+extend it (``older``).  The two signed checkpoints are then the proof of
 it, since both carry the log's signature.
 
 Public API: ``SplitViewError``, ``ConsistencyFetcher``, ``tree_advance``.
@@ -51,14 +53,16 @@ def tree_advance(
     *,
     pinned_note: bytes | None = None,
     shown_note: bytes | None = None,
+    older: bool = False,
 ) -> bool:
     """Check that ``shown`` extends ``pinned`` (both verified, of the same log); return whether
     it is newer, i.e. whether the pin is to move to it.
 
     The same tree again is fine; a larger one must come with a consistency proof from the
     pinned one (fetched with ``fetch``, verified here).  Raises ``SplitViewError`` for a
-    smaller tree, another root for the same size, or a proof that does not verify; the notes,
-    if given, are carried as the evidence.
+    smaller tree (unless ``older``: then ``pinned`` must be proven to extend it), another root
+    for the same size, or a proof that does not verify; the notes, if given, are carried as
+    the evidence.
     """
     if pinned.origin != shown.origin:
         raise ValueError(f"checkpoints of two logs: {pinned.origin!r} and {shown.origin!r}")
@@ -71,6 +75,18 @@ def tree_advance(
             shown=shown_note,
         )
 
+    if shown.size < pinned.size and older:
+        if shown.size == 0:
+            return False
+        try:
+            proof = fetch(shown.size, pinned.size)
+            verify_consistency(shown.size, pinned.size, shown.root_hash, pinned.root_hash, proof)
+        except ProofError as exc:
+            raise split(
+                f"now shows a tree of {shown.size} entries that the one of {pinned.size} "
+                f"entries it showed before does not extend ({exc})"
+            ) from None
+        return False
     if shown.size < pinned.size:
         raise split(
             f"now shows a tree of {shown.size} entries, smaller than the {pinned.size} it "

@@ -111,10 +111,15 @@ _POLL: Final = 0.5  # seconds between two reads of the checkpoint while waiting
 
 @dataclass(frozen=True)
 class Included:
-    """An entry found in the log: its index, and the signed checkpoint that includes it."""
+    """An entry found in the log: its index, and the signed checkpoint that includes it
+    (verified with the log's key and, under a witness policy, its witnesses')."""
 
     index: int
-    checkpoint: Checkpoint
+    witnessed: WitnessedCheckpoint
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        return self.witnessed.checkpoint
 
 
 @dataclass(frozen=True)
@@ -226,7 +231,7 @@ def inclusion_wait(
     policy: Policy | None = None,
     wait: float = LOG_WAIT,
     progress: Callable[[float], object] | None = None,
-) -> tuple[int, Checkpoint]:
+) -> Included:
     """Wait until the log includes the entry whose RFC 6962 leaf hash is ``leaf`` in a
     checkpoint signed by its key (under ``policy``, cosigned), at most ``wait`` seconds; return
     its index and that checkpoint, the inclusion proof checked (RFC 9162 §2.1.3.2).
@@ -256,7 +261,7 @@ def inclusion_wait(
                     raise VerificationError(
                         f"log entry {proof.index} is not in the signed checkpoint: {exc}"
                     ) from None
-                return proof.index, checkpoint
+                return Included(index=proof.index, witnessed=found)
         waited = time.monotonic() - started
         if waited >= wait:
             raise VerificationError(
@@ -274,11 +279,12 @@ def certificate_log_check(
     number: str,
     key: ec.EllipticCurvePrivateKey,
     keys: LogKeys,
+    policy: Policy | None = None,
     wait: float = LOG_WAIT,
     progress: Callable[[float], object] | None = None,
 ) -> Included:
     """Check that the log holds the entry of certificate ``issued``, as the service says, and
-    return its index and the signed checkpoint that includes it.
+    return its index and the signed checkpoint that includes it (under ``policy``, cosigned).
 
     The entry must be in a checkpoint within ``wait`` seconds; it is read, its leaf hash must
     be the one ``issued`` names, an inclusion proof must lead to the checkpoint's root, and
@@ -289,9 +295,10 @@ def certificate_log_check(
     label = number_label(client, number, keys)
     if keys.promise_verifier_key is not None:
         promise_check(issued.log, keys)
-    index, checkpoint = inclusion_wait(
-        client, issued.log.leaf_hash, keys, wait=wait, progress=progress
+    included = inclusion_wait(
+        client, issued.log.leaf_hash, keys, policy=policy, wait=wait, progress=progress
     )
+    index = included.index
     page = client.log_entries(index, index + 1)
     if len(page.entries) != 1 or page.entries[0].index != index:
         raise VerificationError(f"the log does not serve entry {index}")
@@ -330,7 +337,7 @@ def certificate_log_check(
         raise VerificationError(
             f"log entry {index} does not match the certificate: {', '.join(wrong)}"
         )
-    return Included(index=index, checkpoint=checkpoint)
+    return included
 
 
 class PinnedService:
@@ -466,11 +473,13 @@ class PinnedService:
             self.key_change_check()
             raise
 
-    def tree_pin(self, found: WitnessedCheckpoint) -> Checkpoint | None:
+    def tree_pin(self, found: WitnessedCheckpoint, *, older: bool = False) -> Checkpoint | None:
         """Check that the verified checkpoint ``found`` extends the newest one kept of the
         service's log, keep it if it is newer, and return the one kept before (``None`` the
         first time).  Raises ``trees.SplitViewError`` when it does not extend it -- a split
-        view -- after keeping both signed checkpoints as its proof."""
+        view -- after keeping both signed checkpoints as its proof.  With ``older``, a
+        smaller tree is one the kept tree must be proven to extend (a lookup's answer may
+        come with a checkpoint a little behind)."""
         verifier = parse_verifier_key(self.log_keys().note_verifier_key)
         kept_note = self.store.pinned_tree(self.url)
         if kept_note is None:
@@ -489,7 +498,12 @@ class PinnedService:
 
         try:
             newer = tree_advance(
-                kept, found.checkpoint, proof, pinned_note=kept_note, shown_note=found.note
+                kept,
+                found.checkpoint,
+                proof,
+                pinned_note=kept_note,
+                shown_note=found.note,
+                older=older,
             )
         except SplitViewError as exc:
             saved = self.store.split_view_save(self.url, kept_note, found.note)
@@ -512,9 +526,10 @@ class PinnedService:
 
     def lookup(self, number: str, service: str | None = None) -> VerifiedLookup:
         """Look ``number`` up, and verify the answer with the pinned log keys and witness
-        policy: it must be for that number, and carry valid proofs (``resolution.verify_lookup``).
+        policy: it must be for that number, and carry valid proofs (``resolution.verify_lookup``)
+        in a tree consistent with the one pinned (``tree_pin``, older trees allowed).
         Raises ``LookupVerificationError`` (``LookupQuorumError`` when its checkpoint misses
-        the witness quorum)."""
+        the witness quorum), ``trees.SplitViewError``."""
         keys = self.log_keys()
         policy = self.witness_policy()
         answer = self.client.number_lookup(number, service)
@@ -525,6 +540,11 @@ class PinnedService:
         except LookupVerificationError:
             self.key_change_check()
             raise
+        if verified.checkpoint is not None and verified.checkpoint_note is not None:
+            shown = WitnessedCheckpoint(
+                verified.checkpoint, verified.checkpoint_note, verified.witnessing
+            )
+            self.tree_pin(shown, older=True)
         return verified
 
     def certificate_check(
@@ -546,23 +566,27 @@ class PinnedService:
         wait: float = LOG_WAIT,
         progress: Callable[[float], object] | None = None,
     ) -> Included:
-        """``certificate_log_check`` with the pinned log keys; the certificate's promise is
-        kept in the store (``promise_hold``)."""
+        """``certificate_log_check`` with the pinned log keys and witness policy, in a tree
+        that extends the one pinned (``tree_pin``, which then moves to it); the certificate's
+        promise is kept in the store (``promise_hold``)."""
         keys = self.log_keys()
         try:
             self.promise_hold(issued.log)
-            return certificate_log_check(
+            included = certificate_log_check(
                 self.client,
                 issued,
                 number=number,
                 key=key,
                 keys=keys,
+                policy=self.witness_policy(),
                 wait=wait,
                 progress=progress,
             )
         except VerificationError:
             self.key_change_check()
             raise
+        self.tree_pin(included.witnessed)
+        return included
 
     def promise_hold(self, appended: AppendedLog) -> Promise | None:
         """Check a write's promise with the pinned promise key and keep it in the store, for

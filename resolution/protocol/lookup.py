@@ -156,7 +156,8 @@ class VerifiedLookup:
     a caller that needs that proof must look up again later.  ``checkpoint`` is ``None`` only
     when the log had no checkpoint yet; then every handler is pending.  ``witnessing`` says
     whether a quorum of witnesses cosigned the checkpoint, or it is unwitnessed (no policy,
-    or one asking for no quorum).
+    or one asking for no quorum).  ``checkpoint_note`` is the checkpoint as served (a signed
+    note, cosignatures included): the evidence, should it not extend a tree seen before.
     """
 
     number: str
@@ -167,6 +168,7 @@ class VerifiedLookup:
     witnessing: Witnessing = UNWITNESSED
     served: bool = True
     referrals: tuple[Referral, ...] = ()
+    checkpoint_note: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -478,6 +480,7 @@ def verify_lookup(
         witnessing=witnessed.witnessing if witnessed is not None else UNWITNESSED,
         served=served,
         referrals=referrals,
+        checkpoint_note=witnessed.note if witnessed is not None else None,
     )
 
 

@@ -113,7 +113,8 @@ def test_monitor_pins_the_tree_and_refuses_a_split_view(holder, sms_outbox):
     assert register(holder, sms_outbox).code == 0
     first = holder("monitor", NUMBER, "--json")
     assert first.code == 0, first.err
-    assert json.loads(first.out)["consistent_with"] is None
+    # The tree registering pinned: the certificate's entry alone.
+    assert json.loads(first.out)["consistent_with"] == 1
     kept = pinned_file(holder, "trees")
     verifier = parse_verifier_key((holder.folder / "known_logs").read_text().split()[1])
     size = open_checkpoint(kept.read_bytes(), verifier, verifier.name).size
@@ -156,6 +157,34 @@ def test_monitor_pins_the_tree_and_refuses_a_split_view(holder, sms_outbox):
         assert kept.read_bytes() == note  # the pin stays where it was
     kept.write_bytes(honest)
     assert holder("monitor", NUMBER).code == 0
+
+
+def test_register_and_lookup_pin_the_tree_and_refuse_a_split_view(holder, sms_outbox):
+    assert register(holder, sms_outbox).code == 0
+    # Registering pinned the tree that includes the certificate's entry.
+    kept = pinned_file(holder, "trees")
+    verifier = parse_verifier_key((holder.folder / "known_logs").read_text().split()[1])
+    registered = open_checkpoint(kept.read_bytes(), verifier, verifier.name)
+    assert registered.size >= 1
+
+    # A lookup in a larger tree moves the pin, proven to extend it.
+    assert holder("publish", NUMBER, "messaging", "sip:alice@chat.example").code == 0
+    assert holder("lookup", NUMBER).code == 0
+    honest = kept.read_bytes()
+    assert open_checkpoint(honest, verifier, verifier.name).size > registered.size
+
+    # Shown a fork before (signed with the log's own key): the lookup is refused, the two
+    # checkpoints kept as the evidence.
+    signer = log_signer()
+    fork = sign_checkpoint(Checkpoint(signer.name, registered.size, os.urandom(32)), signer)
+    kept.write_bytes(fork)
+    split = holder("lookup", NUMBER)
+    assert split.code == 7, split.out + split.err
+    assert "rs lookup: SPLIT VIEW: the log testserver/log" in split.err
+    assert "sip:alice" not in split.out
+    assert fork in kept.with_name(kept.name + ".split-view").read_bytes()
+    kept.write_bytes(honest)
+    assert holder("lookup", NUMBER).code == 0
 
 
 def test_witnesses_added_to_a_service_that_had_none_are_pinned_and_enforced(

@@ -58,6 +58,32 @@ def test_a_smaller_tree_or_another_root_is_a_split_view() -> None:
         tree_advance(head(honest, 20), head(fork, 20), honest.proof)
 
 
+def test_an_older_tree_is_accepted_where_asked_when_the_pinned_one_extends_it() -> None:
+    honest = ToyLog(SIGNER, 20)
+    fork = honest.fork(at=10, size=12)
+    asked: list[tuple[int, int]] = []
+
+    def fetch(old: int, new: int) -> tuple[bytes, ...]:
+        asked.append((old, new))
+        return honest.proof(old, new)
+
+    # A lookup answered from a checkpoint a little behind: the pin stays, proven to extend it.
+    assert tree_advance(head(honest, 20), head(honest, 12), fetch, older=True) is False
+    assert asked == [(12, 20)]
+    assert tree_advance(head(honest, 20), head(honest, 0), fetch, older=True) is False
+    # An older tree the pinned one does not extend is a split view, with both notes.
+    with pytest.raises(SplitViewError, match="that the one of 20 entries it showed before") as c:
+        tree_advance(
+            head(honest, 20),
+            head(fork, 12),
+            fetch,
+            pinned_note=honest.checkpoint(20),
+            shown_note=fork.checkpoint(12),
+            older=True,
+        )
+    assert c.value.shown == fork.checkpoint(12)
+
+
 def test_checkpoints_of_two_logs_are_a_programming_error() -> None:
     log = ToyLog(SIGNER, 3)
     with pytest.raises(ValueError, match="checkpoints of two logs"):
