@@ -6,9 +6,10 @@ attempt's time; ``webhook-id`` is the event's, the same on every attempt) and PO
 permits it, no redirect, no proxy, at most ``RS_WEBHOOK_TIMEOUT_SECONDS`` in all. A 2xx answer
 delivers it; any other answer, a timeout or a failed connection is retried on
 ``RS_WEBHOOK_RETRY_SCHEDULE`` (Standard Webhooks' schedule, over more than a day); an endpoint
-deleted or deactivated meanwhile fails it at once. The outbox records each outcome on the
-delivery (:func:`_delivered`, :func:`_retrying`, :func:`_failed`) in the transaction in which
-it records the message's.
+deleted or deactivated meanwhile fails it at once. An endpoint that answers ``410 Gone`` asks
+for nothing more: it is deactivated, and the delivery fails at once. The outbox records each
+outcome on the delivery (:func:`_delivered`, :func:`_retrying`, :func:`_failed`) in the
+transaction in which it records the message's.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from resolution.protocol.webhooks import (
 from webhooks.choices import DeliveryState
 from webhooks.models import Delivery, Endpoint
 from webhooks.seals import SecretUnreadableError, secret_open
-from webhooks.services import WEBHOOK
+from webhooks.services import WEBHOOK, endpoint_activate
 
 # Of the endpoint's answer, read this much at most (its status is what counts).
 ANSWER_BYTES = 4096
@@ -42,7 +43,8 @@ _ANSWERED = re.compile(r"HTTP (\d{3})")
 
 class EndpointGoneError(Exception):
     """The delivery has nowhere to go: its endpoint (or its provider) was deleted or
-    deactivated after the event, or the delivery was forgotten."""
+    deactivated after the event, the endpoint answered 410 Gone, or the delivery was
+    forgotten."""
 
 
 class EndpointRefusedError(Exception):
@@ -107,6 +109,9 @@ def webhook_deliver(message: Message) -> str:
         timeout=settings.RS_WEBHOOK_TIMEOUT_SECONDS,
         **operator_options(),
     )
+    if answer.status == 410:
+        endpoint_activate(endpoint=endpoint, is_active=False, actor="its own answer, 410 Gone")
+        raise EndpointGoneError("HTTP 410 Gone: the endpoint is deactivated")
     if not 200 <= answer.status < 300:
         raise EndpointRefusedError(answer.status)
     return str(answer.status)
@@ -160,7 +165,11 @@ def _retrying(message: Message, text: str) -> None:
 
 
 def _failed(message: Message, reason: str) -> None:
-    _record(message, state=DeliveryState.FAILED, last_error=reason, next_attempt_at=None)
+    status = _status_of(reason)  # an answer that ends it (410), not a failure before sending
+    answered = {} if status is None else {"last_status": status, "last_attempt_at": timezone.now()}
+    _record(
+        message, state=DeliveryState.FAILED, last_error=reason, next_attempt_at=None, **answered
+    )
 
 
 def _retry_delay(attempt: int) -> float:

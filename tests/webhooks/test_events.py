@@ -239,6 +239,27 @@ def test_a_delivery_to_an_endpoint_deleted_meanwhile_is_dropped(
     assert (message.state, message.last_error) == (MessageState.DEAD, "the endpoint was deleted")
 
 
+def test_an_endpoint_that_answers_410_gone_is_deactivated_and_sent_nothing_more(
+    app: Any, receiver: Receiver
+) -> None:
+    alice = app("alice")
+    receiver.statuses.extend([500, 410])
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        holder = holder_of(alice)  # certificate.issued: 500, retried later
+        clock.move_to(Delivery.objects.get().next_attempt_at)
+        assert outbox_dispatch()["dead"] == 1  # 410: no retry
+        gone = Delivery.objects.get()
+        assert (gone.state, gone.attempts, gone.last_status) == (DeliveryState.FAILED, 2, 410)
+        assert gone.last_error == "HTTP 410 Gone: the endpoint is deactivated"
+        assert alice.get(f"/v1/webhooks/{alice.endpoint}").json()["is_active"] is False
+
+        # Later events are not sent to it: the receiver asked for no more.
+        published(alice, holder)
+        assert outbox_dispatch().get("sent", 0) == 0
+    assert len(receiver.at(alice.path)) == 2
+    assert not Delivery.objects.filter(state=DeliveryState.DELIVERED).exists()
+
+
 def test_after_a_rotation_deliveries_are_signed_with_both_secrets_for_a_while(
     app: Any, receiver: Receiver, settings: Any
 ) -> None:
