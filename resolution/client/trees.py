@@ -75,23 +75,30 @@ def tree_advance(
             shown=shown_note,
         )
 
-    if shown.size < pinned.size and older:
-        if shown.size == 0:
-            return False
+    def unproven(old: Checkpoint, new: Checkpoint) -> str | None:
+        """Why ``new`` is not proven to extend ``old``; None when it is."""
+        if old.size == 0:
+            return None  # every tree extends the empty one (RFC 6962 §2.1.2)
         try:
-            proof = fetch(shown.size, pinned.size)
-            verify_consistency(shown.size, pinned.size, shown.root_hash, pinned.root_hash, proof)
+            proof = fetch(old.size, new.size)
+            verify_consistency(old.size, new.size, old.root_hash, new.root_hash, proof)
         except ProofError as exc:
+            return str(exc)
+        return None
+
+    if shown.size < pinned.size:
+        if not older:
+            raise split(
+                f"now shows a tree of {shown.size} entries, smaller than the {pinned.size} it "
+                f"showed before"
+            )
+        failure = unproven(shown, pinned)
+        if failure is not None:
             raise split(
                 f"now shows a tree of {shown.size} entries that the one of {pinned.size} "
-                f"entries it showed before does not extend ({exc})"
-            ) from None
+                f"entries it showed before does not extend ({failure})"
+            )
         return False
-    if shown.size < pinned.size:
-        raise split(
-            f"now shows a tree of {shown.size} entries, smaller than the {pinned.size} it "
-            f"showed before"
-        )
     if shown.size == pinned.size:
         if shown.root_hash != pinned.root_hash:
             raise split(
@@ -99,8 +106,13 @@ def tree_advance(
                 f"{_b64(pinned.root_hash)} before, {_b64(shown.root_hash)} now"
             )
         return False
-    if pinned.size == 0:
-        return True  # every tree extends the empty one (RFC 6962 §2.1.2)
+    failure = unproven(pinned, shown)
+    if failure is not None:
+        raise split(
+            f"now shows a tree of {shown.size} entries that does not extend the one of "
+            f"{pinned.size} entries it showed before ({failure})"
+        )
+    return True  # every tree extends the empty one (RFC 6962 §2.1.2)
     try:
         proof = fetch(pinned.size, shown.size)
         verify_consistency(pinned.size, shown.size, pinned.root_hash, shown.root_hash, proof)
