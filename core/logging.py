@@ -26,7 +26,7 @@ import logging
 import logging.config
 import re
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -91,8 +91,9 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(*, fmt: str, level: str | int) -> None:
-    """Route stdlib and structlog records through one formatter (``fmt`` "json" or "console")."""
+def configure_logging(*, fmt: str, level: str | int, stream: TextIO | None = None) -> None:
+    """Route stdlib and structlog records through one formatter (``fmt`` "json" or "console"),
+    to ``stream`` (stderr when None, as it is when the handler is made)."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -122,7 +123,11 @@ def configure_logging(*, fmt: str, level: str | int) -> None:
                 }
             },
             "handlers": {
-                "stderr": {"class": "logging.StreamHandler", "formatter": "structured"},
+                "stderr": {
+                    "class": "logging.StreamHandler",
+                    "formatter": "structured",
+                    **({"stream": stream} if stream is not None else {}),
+                },
             },
             "root": {"handlers": ["stderr"], "level": level},
             "loggers": {

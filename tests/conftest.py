@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -34,6 +35,20 @@ def log_keys_ready(django_db_setup: Any, django_db_blocker: Any) -> None:
 
     log_keys_bootstrap()
     ca_bootstrap()
+
+
+@pytest.fixture
+def json_logs() -> Iterator[Callable[[], str]]:
+    """The service's logs as JSON lines at INFO; call the fixture for what was written so far.
+    The test settings' console logs are back afterwards."""
+    from core.logging import configure_logging
+
+    written = io.StringIO()
+    configure_logging(fmt="json", level="INFO", stream=written)
+    try:
+        yield written.getvalue
+    finally:
+        configure_logging(fmt="console", level="WARNING")
 
 
 @pytest.fixture(autouse=True)

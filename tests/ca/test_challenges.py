@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -530,21 +531,15 @@ def test_limits_hold_when_requests_race(issued_key: Any, sms_outbox: list[Any]) 
 
 
 def test_codes_and_numbers_never_reach_the_logs(
-    api_client: Any, sms_outbox: list[Any], capsys: Any
+    api_client: Any, sms_outbox: list[Any], json_logs: Callable[[], str]
 ) -> None:
     import json
 
-    from core.logging import configure_logging
-
-    configure_logging(fmt="json", level="INFO")
-    try:
-        challenge = challenge_started(api_client)
-        code = code_sent(sms_outbox)
-        _verify(api_client, challenge["id"], _wrong(code))
-        _verify(api_client, challenge["id"], code)
-        logged = capsys.readouterr().err
-    finally:
-        configure_logging(fmt="console", level="WARNING")
+    challenge = challenge_started(api_client)
+    code = code_sent(sms_outbox)
+    _verify(api_client, challenge["id"], _wrong(code))
+    _verify(api_client, challenge["id"], code)
+    logged = json_logs()
 
     events = [json.loads(line)["event"] for line in logged.splitlines()]
     assert {"challenge started", "challenge sms sent", "challenge verified"} <= set(events)

@@ -9,7 +9,7 @@ import logging
 import pytest
 import structlog
 
-from core.logging import RedactingFilter, configure_logging, mask_text, redact
+from core.logging import RedactingFilter, mask_text, redact
 
 
 def test_numbers_and_keys_are_masked_in_text():
@@ -110,16 +110,12 @@ def test_the_redacting_filter_masks_message_arguments_and_traceback():
     assert "612345678" not in printed and "12 34 56 78" not in printed
 
 
-def test_json_logs_redact_secret_fields_and_numbers(capsys):
-    configure_logging(fmt="json", level="INFO")
-    try:
-        structlog.get_logger("t").info(
-            "sms sent to +447700900123", code="123456", number="+33612345678"
-        )
-        logging.getLogger("django.request").error("Not Found: /v1/numbers/+15551234567")
-        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
-    finally:
-        configure_logging(fmt="console", level="WARNING")
+def test_json_logs_redact_secret_fields_and_numbers(json_logs):
+    structlog.get_logger("t").info(
+        "sms sent to +447700900123", code="123456", number="+33612345678"
+    )
+    logging.getLogger("django.request").error("Not Found: /v1/numbers/+15551234567")
+    lines = [json.loads(line) for line in json_logs().splitlines()]
     assert lines[0]["code"] == "[redacted]"
     dumped = json.dumps(lines)
     for secret in ("123456", "7700900", "612345", "5551234"):
@@ -128,13 +124,9 @@ def test_json_logs_redact_secret_fields_and_numbers(capsys):
 
 
 @pytest.mark.django_db
-def test_request_log_names_the_route_not_the_path(api_client, capsys):
-    configure_logging(fmt="json", level="INFO")
-    try:
-        api_client.get("/v1/keys/rs_12345678/revoke")
-        records = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
-    finally:
-        configure_logging(fmt="console", level="WARNING")
+def test_request_log_names_the_route_not_the_path(api_client, json_logs):
+    api_client.get("/v1/keys/rs_12345678/revoke")
+    records = [json.loads(line) for line in json_logs().splitlines()]
     request_line = next(r for r in records if r["event"] == "request")
     assert request_line["route"] == "v1/keys/<key_prefix:prefix>/revoke"
     assert request_line["method"] == "GET" and request_line["status"] == 405

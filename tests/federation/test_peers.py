@@ -6,6 +6,7 @@ answered with both services."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +14,6 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from structlog.testing import capture_logs
 
 from federation.models import Peer, PeerAdvertisement
 from federation.selectors import Serving, conflicts, rs_serving
@@ -190,14 +190,16 @@ def test_a_refusal_is_logged_once_until_it_changes(
     pki: Pki,
     peer: Peer,
     peer_server: PeerServer,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     _served(peer_server, _signed(Pki(label="Stranger"), {BLOCK: peer.url}))
-    with capture_logs() as logs:
+    with caplog.at_level(logging.INFO, logger="federation.services"):
         peer_fetch(peer_id=peer.pk)
         peer_fetch(peer_id=peer.pk)
         peer_server.status = 503
         peer_fetch(peer_id=peer.pk)
 
+    logs = [record.msg for record in caplog.records if isinstance(record.msg, dict)]
     refusals = [log for log in logs if log["event"] == "peer_advertisement_refused"]
     assert [log["error"].split(" ")[0:2] for log in refusals] == [
         ["refused", "(chain):"],

@@ -25,7 +25,7 @@ from transparency.services import log_append, log_integrate
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITERS = 6
-APPENDS_EACH = 150
+APPENDS_EACH = 120
 
 
 def _start(*args: str) -> subprocess.Popen[str]:
@@ -58,7 +58,7 @@ def test_concurrent_writers_and_a_running_sequencer_give_each_entry_one_index(tm
 
     rows = list(Entry.objects.values_list("id", "index", "data"))
     total = sum(len(entries) for entries in committed.values())
-    assert total > 600  # hundreds of appends, a seventh of them rolled back
+    assert total > 500  # hundreds of appends, a seventh of them rolled back
     # Exactly the committed entries are in the log, each once, none rolled back.
     assert sorted(row[0] for row in rows) == sorted(
         e["entry"] for entries in committed.values() for e in entries

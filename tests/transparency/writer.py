@@ -19,7 +19,7 @@ import django
 
 ROLLED_BACK = 3  # n % 7
 SLOW = 2  # n % 5
-SLOW_SECONDS = 0.15
+SLOW_SECONDS = 0.1
 
 
 def write(writer: int, count: int) -> None:
